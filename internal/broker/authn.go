@@ -1,0 +1,194 @@
+package broker
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/auth"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/meta"
+)
+
+// ConnectionStringUser is the SASL PLAIN user name Event Hubs' Kafka endpoint expects.
+const ConnectionStringUser = "$ConnectionString"
+
+// AdminKeyPath is the file holding the node admin key (created on first start, mode 0600).
+func (b *Broker) AdminKeyPath() string { return filepath.Join(b.opts.DataDir, "admin-key") }
+
+func (b *Broker) loadAdminKey() error {
+	data, err := os.ReadFile(b.AdminKeyPath())
+	if err == nil && len(strings.TrimSpace(string(data))) > 0 {
+		b.adminKey = strings.TrimSpace(string(data))
+		return nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reading admin key: %w", err)
+	}
+	key, err := auth.GenerateKey()
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(b.AdminKeyPath(), []byte(key+"\n")); err != nil {
+		return fmt.Errorf("writing admin key: %w", err)
+	}
+	if err := os.Chmod(b.AdminKeyPath(), 0o600); err != nil {
+		return err
+	}
+	b.adminKey = key
+	return nil
+}
+
+// CheckAdminKey reports whether key is this node's admin key.
+func (b *Broker) CheckAdminKey(key string) bool {
+	return key != "" && subtle.ConstantTimeCompare([]byte(key), []byte(b.adminKey)) == 1
+}
+
+// DevPrincipal is the anonymous principal of --dev: namespace "default", every right.
+func (b *Broker) DevPrincipal() (Principal, bool) {
+	if !b.opts.Dev {
+		return Principal{}, false
+	}
+	return Principal{Namespace: DevNamespace, Send: true, Listen: true, Manage: true}, true
+}
+
+// AuthenticatePlain checks SASL PLAIN credentials the way Event Hubs' Kafka endpoint does:
+// user "$ConnectionString", password a connection string whose endpoint host names the
+// namespace and whose key (or SAS token) belongs to one of its policies.
+func (b *Broker) AuthenticatePlain(ctx context.Context, user, password string) (Principal, error) {
+	if user != ConnectionStringUser {
+		return Principal{}, errcode.New(errcode.Unauthorized,
+			"SASL PLAIN user %q is not accepted; use user $ConnectionString with a connection string as password", user)
+	}
+	cs, err := auth.ParseConnectionString(password)
+	if err != nil {
+		return Principal{}, err
+	}
+	ns, err := b.resolveNamespace(cs.Namespace())
+	if err != nil {
+		return Principal{}, err
+	}
+	if cs.SharedAccessSignature != "" {
+		return b.AuthenticateSAS(ns, cs.EntityPath, cs.SharedAccessSignature)
+	}
+	pol, hubScope, err := b.findPolicy(ns, cs.EntityPath, cs.SharedAccessKeyName)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !keyMatches(pol, cs.SharedAccessKey) {
+		return Principal{}, errcode.New(errcode.Unauthorized,
+			"the key in the connection string does not match rule %q of namespace %q; copy a current connection string with 'tandem connection-string %s'",
+			pol.Name, ns, ns)
+	}
+	entity := cs.EntityPath
+	if hubScope != "" {
+		entity = hubScope
+	}
+	return principalFor(ns, entity, pol), nil
+}
+
+// AuthenticateSAS checks an Event Hubs SAS token for a request on namespace ns (and hub, ""
+// for namespace-level requests). The token's resource must name the namespace (first label
+// of its host) and cover the hub.
+func (b *Broker) AuthenticateSAS(ns, hub, header string) (Principal, error) {
+	tok, err := auth.ParseSASToken(header)
+	if err != nil {
+		return Principal{}, err
+	}
+	u, err := url.Parse(tok.Resource)
+	if err != nil || u.Hostname() == "" {
+		return Principal{}, errcode.New(errcode.Unauthorized, "SAS token resource %q is not a URI like sb://%s/", tok.Resource, ns)
+	}
+	tokNS, _, _ := strings.Cut(strings.ToLower(u.Hostname()), ".")
+	if !strings.EqualFold(tokNS, ns) {
+		return Principal{}, errcode.New(errcode.Unauthorized,
+			"SAS token was issued for namespace %q, not %q", tokNS, ns)
+	}
+	tokHub := strings.Trim(u.Path, "/")
+	tokHub, _, _ = strings.Cut(tokHub, "/")
+	if hub != "" && !tok.Covers("sb://"+u.Hostname()+"/"+hub) {
+		return Principal{}, errcode.New(errcode.Forbidden,
+			"SAS token covers %q, not event hub %q", tok.Resource, hub)
+	}
+	pol, hubScope, err := b.findPolicy(ns, firstNonEmpty(hub, tokHub), tok.KeyName)
+	if err != nil {
+		return Principal{}, err
+	}
+	if err := tok.Verify(pol.PrimaryKey, b.now()); err != nil {
+		if err2 := tok.Verify(pol.SecondaryKey, b.now()); err2 != nil {
+			return Principal{}, err
+		}
+	}
+	return principalFor(ns, firstNonEmpty(hubScope, tokHub), pol), nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// findPolicy looks keyName up on the namespace, then on hub. It returns the hub name when
+// the policy is hub-level (the credential is then scoped to that hub).
+func (b *Broker) findPolicy(ns, hub, keyName string) (*meta.Policy, string, error) {
+	var pol *meta.Policy
+	var scope string
+	var err error
+	b.meta.View(func(s *meta.State) {
+		if pol, err = s.Policy(ns, "", keyName); err == nil {
+			return
+		}
+		if hub != "" {
+			if p, e := s.Policy(ns, hub, keyName); e == nil {
+				pol, scope, err = p, hub, nil
+			}
+		}
+	})
+	if err != nil {
+		return nil, "", errcode.New(errcode.Unauthorized,
+			"shared access policy %q not found in namespace %q%s", keyName, ns, hubSuffix(hub))
+	}
+	return pol, scope, nil
+}
+
+func hubSuffix(hub string) string {
+	if hub == "" {
+		return ""
+	}
+	return " or on event hub " + hub
+}
+
+func keyMatches(p *meta.Policy, key string) bool {
+	k := []byte(key)
+	return len(k) > 0 && (subtle.ConstantTimeCompare(k, []byte(p.PrimaryKey)) == 1 ||
+		subtle.ConstantTimeCompare(k, []byte(p.SecondaryKey)) == 1)
+}
+
+func principalFor(ns, entity string, p *meta.Policy) Principal {
+	return Principal{Namespace: ns, EntityPath: entity, KeyName: p.Name,
+		Send: p.Rights.Has(auth.Send), Listen: p.Rights.Has(auth.Listen), Manage: p.Rights.Has(auth.Manage)}
+}
+
+// resolveNamespace finds a namespace by name, ignoring case as Event Hubs host names do.
+func (b *Broker) resolveNamespace(name string) (string, error) {
+	var found string
+	b.meta.View(func(s *meta.State) {
+		for _, n := range s.Namespaces() {
+			if strings.EqualFold(n, name) {
+				found = n
+				return
+			}
+		}
+	})
+	if found == "" {
+		return "", errcode.New(errcode.Unauthorized,
+			"namespace %q named by the connection string's endpoint does not exist on this node", name)
+	}
+	return found, nil
+}

@@ -1,0 +1,346 @@
+// Package broker is a region node's event-hub engine: it owns the partitions of every event
+// hub (their logs and idempotent-producer state), the metadata store (namespaces, hubs,
+// consumer groups, checkpoints, policies) and the consumer-group coordinator. Protocol
+// front ends (internal/kafka, internal/httpapi) authenticate through it and call it; it knows
+// nothing of wire formats beyond the Kafka v2 record batch it stores verbatim.
+//
+// The append step (Partition.Apply) is deterministic and separate from any handler, so a
+// consensus layer can later apply committed batches through it on every replica.
+package broker
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tandem-streaming/tandem/internal/batch"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/group"
+	seglog "github.com/tandem-streaming/tandem/internal/log"
+	"github.com/tandem-streaming/tandem/internal/meta"
+)
+
+// Defaults that follow Event Hubs.
+const (
+	DefaultPartitions    = 4
+	DefaultMaxEventBytes = 1 << 20
+	DefaultRetention     = 24 * time.Hour
+	DevNamespace         = "default"
+)
+
+// Options configure a Broker.
+type Options struct {
+	DataDir      string
+	Region       string
+	NodeID       int32
+	Dev          bool // create namespace "default" and let anonymous clients act in it
+	Fsync        seglog.FsyncPolicy
+	SegmentBytes int64
+	Logger       *slog.Logger
+	Now          func() time.Time
+	Registerer   prometheus.Registerer
+	// RetentionCheck is how often retention runs over open partitions (default 1 minute).
+	RetentionCheck time.Duration
+}
+
+// Broker is a region node's engine. Create it with Open; Close releases everything.
+type Broker struct {
+	opts    Options
+	log     *slog.Logger
+	meta    *meta.Store
+	groups  *group.Manager
+	pids    *producerIDs
+	metrics *metrics
+	hubs    atomicHubs
+	// adminKey grants every right on this node (the CLI's credential).
+	adminKey string
+
+	mu struct {
+		sync.Mutex
+		parts map[partKey]*Partition
+	}
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// partKey names a partition of one incarnation of a hub: a hub deleted and created again
+// under the same name is a new incarnation with new, empty partitions.
+type partKey struct {
+	ns, hub, incarnation string
+	id                   int32
+}
+
+// Open starts a broker on opts.DataDir, recovering metadata and creating the dev namespace
+// when asked.
+func Open(ctx context.Context, opts Options) (*Broker, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RetentionCheck == 0 {
+		opts.RetentionCheck = time.Minute
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	b := &Broker{opts: opts, log: opts.Logger.With("component", "broker"), stop: make(chan struct{})}
+	b.mu.parts = make(map[partKey]*Partition)
+	var err error
+	if b.pids, err = openProducerIDs(opts.DataDir); err != nil {
+		return nil, err
+	}
+	if b.meta, err = openMeta(opts); err != nil {
+		return nil, err
+	}
+	b.groups = group.NewManager(group.Options{})
+	b.metrics = newMetrics(opts.Registerer, b)
+	if err := b.bootstrap(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.wg.Add(1)
+	go b.retentionLoop()
+	return b, nil
+}
+
+// Close stops background work and closes every partition and the metadata store.
+func (b *Broker) Close() error {
+	select {
+	case <-b.stop:
+		return nil
+	default:
+	}
+	close(b.stop)
+	b.wg.Wait()
+	b.groups.Close()
+	b.mu.Lock()
+	var first error
+	for k, p := range b.mu.parts {
+		if err := p.close(); err != nil && first == nil {
+			first = err
+		}
+		delete(b.mu.parts, k)
+	}
+	b.mu.Unlock()
+	if err := b.meta.Close(); err != nil && first == nil {
+		first = err
+	}
+	return first
+}
+
+// Groups is the consumer-group coordinator.
+func (b *Broker) Groups() *group.Manager { return b.groups }
+
+// Region is the region name this node serves.
+func (b *Broker) Region() string { return b.opts.Region }
+
+// ClusterID identifies this region's cluster in Kafka Metadata.
+func (b *Broker) ClusterID() string {
+	if b.opts.Region == "" {
+		return "tandem"
+	}
+	return "tandem-" + b.opts.Region
+}
+
+// Node is a Kafka broker endpoint as Metadata reports it.
+type Node struct {
+	NodeID int32
+	Host   string
+	Port   int32
+}
+
+// KafkaNodes lists the brokers a client of namespace ns should talk to. A single node
+// serves every partition itself; geo-DR will answer the active region's nodes here.
+func (b *Broker) KafkaNodes(ns, selfHost string, selfPort int32) []Node {
+	return []Node{{NodeID: b.opts.NodeID, Host: selfHost, Port: selfPort}}
+}
+
+// InitProducerID allocates a producer id never handed out before on this node.
+func (b *Broker) InitProducerID(ctx context.Context) (int64, error) { return b.pids.allocate() }
+
+// Partition returns partition id of hub ns/hub, opening its log on first use.
+func (b *Broker) Partition(ns, hub string, id int32) (*Partition, error) {
+	h, err := b.Hub(ns, hub)
+	if err != nil {
+		return nil, err
+	}
+	return b.partitionOf(h, id)
+}
+
+func (b *Broker) partitionOf(h HubInfo, id int32) (*Partition, error) {
+	if id < 0 || id >= h.Partitions {
+		return nil, errcode.New(errcode.PartitionNotFound,
+			"partition %d does not exist in event hub %s/%s, which has partitions 0 to %d", id, h.Namespace, h.Name, h.Partitions-1)
+	}
+	key := partKey{h.Namespace, h.Name, h.Incarnation, id}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p, ok := b.mu.parts[key]; ok {
+		return p, nil
+	}
+	l, err := seglog.Open(seglog.Options{
+		Dir:            b.partitionDir(h, id),
+		SegmentBytes:   b.opts.SegmentBytes,
+		Fsync:          b.opts.Fsync,
+		RetentionTime:  h.RetentionTime,
+		RetentionBytes: h.RetentionBytes,
+		Now:            b.opts.Now,
+		Logger:         b.log.With("namespace", h.Namespace, "eventhub", h.Name, "partition", id),
+	})
+	if err != nil {
+		return nil, errcode.New(errcode.Unavailable, "opening partition %d of %s/%s: %w", id, h.Namespace, h.Name, err)
+	}
+	p, err := openPartition(h.Namespace, h.Name, id, l)
+	if err != nil {
+		l.Close()
+		return nil, errcode.New(errcode.Unavailable, "recovering partition %d of %s/%s: %w", id, h.Namespace, h.Name, err)
+	}
+	b.mu.parts[key] = p
+	return p, nil
+}
+
+func (b *Broker) hubDir(ns, hub, incarnation string) string {
+	return filepath.Join(b.opts.DataDir, "hubs", ns, hub+"."+incarnation)
+}
+
+func (b *Broker) partitionDir(h HubInfo, id int32) string {
+	return filepath.Join(b.hubDir(h.Namespace, h.Name, h.Incarnation), fmt.Sprint(id))
+}
+
+func (b *Broker) openPartitions() []*Partition {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*Partition, 0, len(b.mu.parts))
+	for _, p := range b.mu.parts {
+		out = append(out, p)
+	}
+	return out
+}
+
+// closeHub closes and forgets the open partitions of one hub incarnation.
+func (b *Broker) closeHub(ns, hub string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, p := range b.mu.parts {
+		if k.ns == ns && k.hub == hub {
+			p.close()
+			delete(b.mu.parts, k)
+		}
+	}
+}
+
+// Append validates a Kafka record set (one or more v2 batches) for partition id of ns/hub
+// and applies every batch, stamped with the current time as enqueued time. Either every
+// batch is valid and applied, or none is.
+func (b *Broker) Append(ns, hub string, id int32, records []byte) (AppendResult, *Partition, error) {
+	h, err := b.writableHub(ns, hub)
+	if err != nil {
+		return AppendResult{}, nil, err
+	}
+	p, err := b.partitionOf(h, id)
+	if err != nil {
+		return AppendResult{}, nil, err
+	}
+	batches, err := batch.SplitComplete(records)
+	if err != nil {
+		return AppendResult{}, nil, errcode.New(errcode.CorruptData, "record set for %s/%s partition %d: %w", ns, hub, id, err)
+	}
+	if len(batches) == 0 {
+		return AppendResult{}, nil, errcode.New(errcode.InvalidArgument, "empty record set for %s/%s partition %d", ns, hub, id)
+	}
+	events := 0
+	for _, bb := range batches {
+		hdr, err := batch.Validate(bb)
+		if err != nil {
+			return AppendResult{}, nil, err
+		}
+		if hdr.IsTransactional() || hdr.IsControl() {
+			return AppendResult{}, nil, errcode.New(errcode.InvalidArgument, "transactional batches are not supported; use an idempotent producer without a transactional id")
+		}
+		if max, err := batch.MaxRecordSize(bb); err != nil {
+			return AppendResult{}, nil, err
+		} else if max > int(h.MaxEventBytes) {
+			return AppendResult{}, nil, errcode.New(errcode.MessageTooLarge,
+				"an event of %d bytes exceeds the maximum event size of event hub %s/%s (%d bytes); send smaller events or raise the hub's max event size",
+				max, ns, hub, h.MaxEventBytes)
+		}
+		events += int(hdr.NumRecords)
+	}
+	appendTime := b.opts.Now().UnixMilli()
+	var res AppendResult
+	for i, bb := range batches {
+		r, err := p.Apply(bb, appendTime)
+		if err != nil {
+			return AppendResult{}, nil, err
+		}
+		if i == 0 {
+			res = r
+		}
+		res.LastOffset = r.LastOffset
+		res.Duplicate = res.Duplicate && r.Duplicate
+	}
+	b.metrics.inEvents.WithLabelValues(ns, hub).Add(float64(events))
+	b.metrics.inBytes.WithLabelValues(ns, hub).Add(float64(len(records)))
+	return res, p, nil
+}
+
+// Read serves whole batches of p from offset, counting them as outgoing.
+func (b *Broker) Read(p *Partition, offset int64, maxBytes int) ([]byte, error) {
+	if err := p.checkOffset(offset); err != nil {
+		return nil, err
+	}
+	recs, err := p.Read(offset, maxBytes)
+	if err != nil || len(recs) == 0 {
+		return recs, err
+	}
+	events := 0
+	for rest := recs; len(rest) >= batch.HeaderSize; {
+		h, err := batch.PeekHeader(rest)
+		if err != nil || h.Size() > len(rest) {
+			break
+		}
+		events += int(h.NumRecords)
+		rest = rest[h.Size():]
+	}
+	b.metrics.outEvents.WithLabelValues(p.Namespace, p.Hub).Add(float64(events))
+	b.metrics.outBytes.WithLabelValues(p.Namespace, p.Hub).Add(float64(len(recs)))
+	return recs, nil
+}
+
+func (b *Broker) retentionLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.opts.RetentionCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			for _, p := range b.openPartitions() {
+				if n, err := p.log.ApplyRetention(); err != nil {
+					b.log.Warn("retention failed", "namespace", p.Namespace, "eventhub", p.Hub, "partition", p.ID, "err", err)
+				} else if n > 0 {
+					b.log.Info("retention deleted segments", "namespace", p.Namespace, "eventhub", p.Hub, "partition", p.ID, "segments", n)
+				}
+			}
+		}
+	}
+}
+
+// topicID derives a stable 16-byte Kafka topic id for a hub incarnation.
+func topicID(ns, hub, incarnation string) [16]byte {
+	sum := sha256.Sum256([]byte(ns + "/" + hub + "/" + incarnation))
+	var id [16]byte
+	copy(id[:], sum[:16])
+	return id
+}

@@ -1,0 +1,288 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandem-streaming/tandem/internal/auth"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/meta"
+)
+
+// hubIndex is an immutable snapshot of every hub, rebuilt after each metadata change, so
+// the produce and fetch paths look hubs up without locks or copies.
+type hubIndex map[[2]string]HubInfo
+
+func openMeta(opts Options) (*meta.Store, error) {
+	return meta.Open(meta.StoreOptions{Dir: filepath.Join(opts.DataDir, "meta"), Logger: opts.Logger})
+}
+
+// propose appends a command to the metadata log and refreshes the hub index.
+func (b *Broker) propose(ctx context.Context, c meta.Command) error {
+	if _, err := b.meta.Propose(ctx, c); err != nil {
+		return err
+	}
+	switch c.(type) {
+	case meta.CommitOffsets, meta.DeleteOffsets:
+	default:
+		b.refreshHubs()
+	}
+	return nil
+}
+
+func (b *Broker) refreshHubs() {
+	idx := hubIndex{}
+	b.meta.View(func(s *meta.State) {
+		for _, ns := range s.Namespaces() {
+			hubs, _ := s.Hubs(ns)
+			for _, name := range hubs {
+				h, err := s.Hub(ns, name)
+				if err == nil {
+					idx[[2]string{ns, name}] = b.hubInfo(ns, h)
+				}
+			}
+		}
+	})
+	b.hubs.Store(&idx)
+}
+
+func (b *Broker) hubInfo(ns string, h *meta.Hub) HubInfo {
+	inc := strconv.FormatInt(h.CreatedAt.UnixNano(), 36)
+	groups := make([]string, 0, len(h.Groups))
+	for g := range h.Groups {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	seg := b.opts.SegmentBytes
+	if seg == 0 {
+		seg = 128 << 20
+	}
+	return HubInfo{Namespace: ns, Name: h.Name, ID: topicID(ns, h.Name, inc), Incarnation: inc,
+		Partitions: h.PartitionCount, RetentionTime: h.RetentionTime, RetentionBytes: h.RetentionBytes,
+		MaxEventBytes: h.MaxEventBytes, SegmentBytes: seg, ConsumerGroups: groups,
+		CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt}
+}
+
+// bootstrap creates the dev namespace and the node admin key on first start, and removes
+// partition directories of hubs that no longer exist (a crash between a DeleteHub and the
+// removal of its files).
+func (b *Broker) bootstrap(ctx context.Context) error {
+	if err := b.loadAdminKey(); err != nil {
+		return err
+	}
+	b.refreshHubs()
+	if b.opts.Dev {
+		if _, err := b.Namespace(DevNamespace); errcode.Is(err, errcode.NotFound) {
+			if _, err := b.CreateNamespace(ctx, NamespaceSpec{Name: DevNamespace, Tier: string(meta.Standard)}); err != nil {
+				return fmt.Errorf("creating dev namespace: %w", err)
+			}
+		}
+	}
+	b.removeOrphanHubDirs()
+	return nil
+}
+
+func (b *Broker) removeOrphanHubDirs() {
+	root := filepath.Join(b.opts.DataDir, "hubs")
+	nss, _ := os.ReadDir(root)
+	idx := *b.hubs.Load()
+	live := map[string]bool{}
+	for _, h := range idx {
+		live[b.hubDir(h.Namespace, h.Name, h.Incarnation)] = true
+	}
+	for _, ns := range nss {
+		dirs, _ := os.ReadDir(filepath.Join(root, ns.Name()))
+		for _, d := range dirs {
+			p := filepath.Join(root, ns.Name(), d.Name())
+			if !live[p] {
+				b.log.Info("removing files of a deleted event hub", "dir", p)
+				os.RemoveAll(p)
+			}
+		}
+	}
+}
+
+// Hub returns an event hub; errcode.NotFound names what is missing.
+func (b *Broker) Hub(ns, name string) (HubInfo, error) {
+	if h, ok := (*b.hubs.Load())[[2]string{ns, name}]; ok {
+		return h, nil
+	}
+	if _, err := b.Namespace(ns); err != nil {
+		return HubInfo{}, err
+	}
+	return HubInfo{}, errcode.New(errcode.NotFound,
+		"event hub %q not found in namespace %q; create it with 'tandem hub create %s/%s'", name, ns, ns, name)
+}
+
+// writableHub is Hub for the write path; geo-DR secondaries refuse here.
+func (b *Broker) writableHub(ns, name string) (HubInfo, error) { return b.Hub(ns, name) }
+
+// Hubs lists the event hubs of ns, sorted by name.
+func (b *Broker) Hubs(ns string) []HubInfo {
+	var out []HubInfo
+	for k, h := range *b.hubs.Load() {
+		if k[0] == ns {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// CreateNamespace creates a namespace with a fresh RootManageSharedAccessKey policy.
+func (b *Broker) CreateNamespace(ctx context.Context, spec NamespaceSpec) (NamespaceInfo, error) {
+	k1, err := auth.GenerateKey()
+	if err != nil {
+		return NamespaceInfo{}, err
+	}
+	k2, err := auth.GenerateKey()
+	if err != nil {
+		return NamespaceInfo{}, err
+	}
+	cmd := meta.CreateNamespace{Namespace: spec.Name, Tier: meta.Tier(spec.Tier), Cluster: spec.Cluster,
+		NetworkRules: networkRules(spec), RootPrimaryKey: k1, RootSecondaryKey: k2, Time: b.now()}
+	if err := b.propose(ctx, cmd); err != nil {
+		return NamespaceInfo{}, err
+	}
+	return b.Namespace(spec.Name)
+}
+
+func networkRules(spec NamespaceSpec) meta.NetworkRules {
+	r := meta.NetworkRules{DefaultAction: meta.Allow, PrivateEndpoints: spec.PrivateEndpoints}
+	if spec.DefaultAction != "" {
+		r.DefaultAction = meta.Action(spec.DefaultAction)
+	}
+	for _, cidr := range spec.IPRules {
+		r.IPRules = append(r.IPRules, meta.IPRule{CIDR: cidr, Action: meta.Allow})
+	}
+	return r
+}
+
+// UpdateNamespace changes a namespace's tier and network rules.
+func (b *Broker) UpdateNamespace(ctx context.Context, spec NamespaceSpec) (NamespaceInfo, error) {
+	rules := networkRules(spec)
+	cmd := meta.UpdateNamespace{Namespace: spec.Name, Tier: meta.Tier(spec.Tier), NetworkRules: &rules, Time: b.now()}
+	if err := b.propose(ctx, cmd); err != nil {
+		return NamespaceInfo{}, err
+	}
+	return b.Namespace(spec.Name)
+}
+
+// Namespace returns one namespace.
+func (b *Broker) Namespace(name string) (NamespaceInfo, error) {
+	var info NamespaceInfo
+	var err error
+	b.meta.View(func(s *meta.State) {
+		var n *meta.Namespace
+		if n, err = s.Namespace(name); err == nil {
+			info = b.namespaceInfo(n)
+		}
+	})
+	return info, err
+}
+
+func (b *Broker) namespaceInfo(n *meta.Namespace) NamespaceInfo {
+	info := NamespaceInfo{NamespaceSpec: NamespaceSpec{Name: n.Name, Tier: string(n.Tier), Cluster: n.Cluster,
+		DefaultAction: string(n.NetworkRules.DefaultAction), PrivateEndpoints: n.NetworkRules.PrivateEndpoints},
+		Region: b.opts.Region, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, HubCount: len(n.Hubs)}
+	for _, r := range n.NetworkRules.IPRules {
+		info.IPRules = append(info.IPRules, r.CIDR)
+	}
+	return info
+}
+
+// Namespaces lists every namespace, sorted by name.
+func (b *Broker) Namespaces() []NamespaceInfo {
+	var out []NamespaceInfo
+	b.meta.View(func(s *meta.State) {
+		for _, name := range s.Namespaces() {
+			if n, err := s.Namespace(name); err == nil {
+				out = append(out, b.namespaceInfo(n))
+			}
+		}
+	})
+	return out
+}
+
+// DeleteNamespace deletes a namespace with its hubs and their events.
+func (b *Broker) DeleteNamespace(ctx context.Context, name string) error {
+	hubs := b.Hubs(name)
+	if err := b.propose(ctx, meta.DeleteNamespace{Namespace: name}); err != nil {
+		return err
+	}
+	for _, h := range hubs {
+		b.removeHubFiles(h)
+	}
+	return nil
+}
+
+// ValidateHub checks a hub spec without creating it.
+func (b *Broker) ValidateHub(ns string, spec HubSpec) error {
+	var err error
+	b.meta.View(func(s *meta.State) { err = s.Check(b.createHubCmd(ns, spec)) })
+	return err
+}
+
+func (b *Broker) createHubCmd(ns string, spec HubSpec) meta.CreateHub {
+	return meta.CreateHub{Namespace: ns, Hub: spec.Name, PartitionCount: spec.Partitions,
+		RetentionTime: spec.RetentionTime, RetentionBytes: spec.RetentionBytes, MaxEventBytes: spec.MaxEventBytes, Time: b.now()}
+}
+
+// CreateHub creates an event hub with its $Default consumer group.
+func (b *Broker) CreateHub(ctx context.Context, ns string, spec HubSpec) error {
+	return b.propose(ctx, b.createHubCmd(ns, spec))
+}
+
+// UpdateHub changes retention, max event size or (only upwards) the partition count. Open
+// partitions pick up new retention settings when they are next opened.
+func (b *Broker) UpdateHub(ctx context.Context, ns string, spec HubSpec) error {
+	cmd := meta.UpdateHub{Namespace: ns, Hub: spec.Name, PartitionCount: spec.Partitions,
+		RetentionTime: spec.RetentionTime, MaxEventBytes: spec.MaxEventBytes, Time: b.now()}
+	if spec.RetentionBytes != 0 {
+		rb := spec.RetentionBytes
+		cmd.RetentionBytes = &rb
+	}
+	if err := b.propose(ctx, cmd); err != nil {
+		return err
+	}
+	if spec.RetentionTime != 0 || spec.RetentionBytes != 0 {
+		b.closeHub(ns, spec.Name) // reopened with the new retention on next use
+	}
+	return nil
+}
+
+// AddPartitions raises the partition count of a hub to count.
+func (b *Broker) AddPartitions(ctx context.Context, ns, hub string, count int32) error {
+	return b.UpdateHub(ctx, ns, HubSpec{Name: hub, Partitions: count})
+}
+
+// DeleteHub deletes an event hub, its consumer groups, checkpoints and events.
+func (b *Broker) DeleteHub(ctx context.Context, ns, name string) error {
+	h, err := b.Hub(ns, name)
+	if err != nil {
+		return err
+	}
+	if err := b.propose(ctx, meta.DeleteHub{Namespace: ns, Hub: name}); err != nil {
+		return err
+	}
+	b.removeHubFiles(h)
+	return nil
+}
+
+func (b *Broker) removeHubFiles(h HubInfo) {
+	b.closeHub(h.Namespace, h.Name)
+	if err := os.RemoveAll(b.hubDir(h.Namespace, h.Name, h.Incarnation)); err != nil {
+		b.log.Warn("removing event hub files", "namespace", h.Namespace, "eventhub", h.Name, "err", err)
+	}
+}
+
+func (b *Broker) now() time.Time { return b.opts.Now().UTC() }
+
+// atomicHubs holds the current hub index.
+type atomicHubs = atomic.Pointer[hubIndex]

@@ -1,0 +1,83 @@
+package broker
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// producerIDBlock is how many producer ids are reserved per write of the counter file.
+const producerIDBlock = 1000
+
+// producerIDs hands out idempotent-producer ids that are never reused, across restarts:
+// a block is reserved durably (write, fsync, rename) before any id in it is given out.
+type producerIDs struct {
+	path string
+	mu   sync.Mutex
+	next int64
+	end  int64 // exclusive end of the reserved block
+}
+
+func openProducerIDs(dir string) (*producerIDs, error) {
+	p := &producerIDs{path: filepath.Join(dir, "producer-ids")}
+	b, err := os.ReadFile(p.path)
+	switch {
+	case os.IsNotExist(err):
+	case err != nil:
+		return nil, fmt.Errorf("reading producer id counter: %w", err)
+	case len(b) != 8:
+		return nil, fmt.Errorf("producer id counter %s is %d bytes, want 8; restore it or remove it only if no idempotent producer is running", p.path, len(b))
+	default:
+		p.next = int64(binary.BigEndian.Uint64(b))
+	}
+	p.end = p.next
+	return p, nil
+}
+
+func (p *producerIDs) allocate() (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next == p.end {
+		end := p.end + producerIDBlock
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(end))
+		if err := writeFileSync(p.path, b[:]); err != nil {
+			return 0, fmt.Errorf("reserving producer ids: %w", err)
+		}
+		p.end = end
+	}
+	id := p.next
+	p.next++
+	return id, nil
+}
+
+// writeFileSync replaces path atomically and durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,59 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// OffsetFetch: v1-7
+//
+// Answers the checkpoints of one group: for the requested hubs and partitions, or every hub
+// the group has checkpoints on when Topics is null (v2+). A partition without a checkpoint
+// answers offset -1. Batched groups (v8+) are not served.
+
+func init() { register(9, 1, 7) }
+
+func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	b := c.s.opts.Broker
+	ns := c.principal.Namespace
+	all := b.GroupOffsets(ns, req.Group)
+	add := func(topic string, partitions []int32) {
+		st := kmsg.NewOffsetFetchResponseTopic()
+		st.Topic = topic
+		visible := c.principal.CanSee(topic)
+		for _, p := range partitions {
+			sp := kmsg.NewOffsetFetchResponseTopicPartition()
+			sp.Partition = p
+			sp.Offset, sp.LeaderEpoch = -1, -1
+			if !visible {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else if cp, ok := all[topic][p]; ok {
+				sp.Offset = cp.Offset
+				md := cp.Metadata
+				sp.Metadata = &md
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Topics == nil {
+		for topic, parts := range all {
+			if !c.principal.CanSee(topic) {
+				continue
+			}
+			ps := make([]int32, 0, len(parts))
+			for p := range parts {
+				ps = append(ps, p)
+			}
+			add(topic, ps)
+		}
+		return resp
+	}
+	for _, rt := range req.Topics {
+		add(rt.Topic, rt.Partitions)
+	}
+	return resp
+}

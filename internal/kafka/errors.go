@@ -1,0 +1,25 @@
+package kafka
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+// errHidden answers for a hub the connection string does not cover; it reads as unknown,
+// as Event Hubs does, so a scoped credential learns nothing of other hubs.
+var errHidden = errors.New("hub not visible to this credential")
+
+// codeMsg maps a broker error to a Kafka error code and a message for versions that carry one.
+func codeMsg(err error) (int16, *string) {
+	if err == nil {
+		return 0, nil
+	}
+	if errors.Is(err, errHidden) {
+		return kerr.UnknownTopicOrPartition.Code, nil
+	}
+	msg := err.Error()
+	return errcode.KafkaCode(err), &msg
+}
