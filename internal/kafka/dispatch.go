@@ -6,6 +6,8 @@ import (
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/group"
 )
 
 // versions holds the version range served for each API key; each NN_name.go file registers
@@ -68,7 +70,8 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 	case *kmsg.FindCoordinatorRequest:
 		return now(c.handleFindCoordinator(req))
 	case *kmsg.JoinGroupRequest:
-		return func() kmsg.Response { return c.s.opts.Broker.Groups().Join(ctx, c.principal.Namespace, req) }
+		gctx := group.WithClient(ctx, group.Client{ID: c.clientID, Host: c.remote})
+		return func() kmsg.Response { return c.s.opts.Broker.Groups().Join(gctx, c.principal.Namespace, req) }
 	case *kmsg.HeartbeatRequest:
 		return func() kmsg.Response { return c.s.opts.Broker.Groups().Heartbeat(ctx, c.principal.Namespace, req) }
 	case *kmsg.LeaveGroupRequest:

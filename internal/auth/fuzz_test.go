@@ -1,0 +1,50 @@
+package auth
+
+import (
+	"testing"
+	"time"
+)
+
+func FuzzParseSASToken(f *testing.F) {
+	f.Add(NewSASToken(kaResource, "RootManageSharedAccessKey", kaKey, time.Unix(kaExpiry, 0)))
+	f.Add("skn=send&se=1700000000&sig=GWC28yoPh1tC9o0up03Grn5xqoY4GNEh8A6ZdUlByWo%3D&sr=sb%3A%2F%2Fns1%2Fhub1")
+	f.Add("SharedAccessSignature sr=a+b&sig=a+b&se=0&skn=x%20y")
+	f.Add("sr=%&sig=&se=-1")
+	f.Fuzz(func(t *testing.T, s string) {
+		tok, err := ParseSASToken(s)
+		if err != nil {
+			return
+		}
+		_ = tok.Verify(kaKey, time.Unix(0, 0))
+		_ = tok.Covers("sb://ns1/hub1")
+		again, err := ParseSASToken(tok.String())
+		if err != nil {
+			t.Fatalf("ParseSASToken(%q) ok, but its String() %q does not parse: %v", s, tok.String(), err)
+		}
+		if again.Resource != tok.Resource || again.Signature != tok.Signature || !again.Expiry.Equal(tok.Expiry) || again.KeyName != tok.KeyName {
+			t.Fatalf("round trip changed the token:\n %+v\n %+v", tok, again)
+		}
+	})
+}
+
+func FuzzParseConnectionString(f *testing.F) {
+	f.Add("Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=abc=;EntityPath=hub1")
+	f.Add("endpoint=ns1;sharedaccesssignature=sr=a&sig=b&se=1&skn=c;")
+	f.Add("Endpoint=sb://[::1]:9093/;SharedAccessKeyName=a;SharedAccessKey=b")
+	f.Add(";;=;Endpoint=")
+	f.Fuzz(func(t *testing.T, s string) {
+		cs, err := ParseConnectionString(s)
+		if err != nil {
+			return
+		}
+		_ = cs.Namespace()
+		_ = cs.ResourceURI()
+		again, err := ParseConnectionString(cs.String())
+		if err != nil {
+			t.Fatalf("ParseConnectionString(%q) ok, but its String() %q does not parse: %v", s, cs.String(), err)
+		}
+		if again != cs {
+			t.Fatalf("round trip changed the connection string:\n %+v\n %+v", cs, again)
+		}
+	})
+}

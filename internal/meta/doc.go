@@ -1,0 +1,18 @@
+// Package meta owns Tandem's metadata: namespaces, their shared access policies and network
+// rules, event hubs, consumer groups and committed consumer offsets (checkpoints).
+//
+// Metadata is event-sourced. Every change is a Command appended to a durable metadata log and
+// applied to State, a pure state machine (no clock, no I/O, no randomness: timestamps and
+// generated keys travel inside the commands). Each applied command has a monotonically
+// increasing index, so the same log can be shipped to a geo-DR secondary (lag = entries after
+// the secondary's index) and replicated by raft later.
+//
+// Files: state.go (the model and read accessors), validate.go (name and range rules),
+// command.go (the commands and their versioned JSON form), apply.go, apply_namespace.go and
+// apply_hub.go (Check and Apply per command), snapshot.go, logfile.go (the framed log segments),
+// store.go (Store, the runner: one writer goroutine with group commit, Wait for followers) and
+// recover.go (Open's recovery, snapshots with log rolling and compaction, ReadFrom).
+//
+// It must not touch event data (partition logs belong to internal/log and internal/broker), the
+// network or credentials checks (internal/auth verifies tokens; meta only stores keys).
+package meta

@@ -1,0 +1,76 @@
+package meta
+
+import (
+	"encoding/json"
+
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+// SnapshotVersion is the version of the snapshot encoding.
+const SnapshotVersion = 1
+
+type snapshotJSON struct {
+	V          int                   `json:"v"`
+	Index      uint64                `json:"index"`
+	Namespaces map[string]*Namespace `json:"namespaces"`
+}
+
+// MarshalSnapshot encodes the whole state, with its applied index, as JSON. The encoding is
+// deterministic (map keys are sorted), so equal states give equal bytes.
+func (s *State) MarshalSnapshot() ([]byte, error) {
+	b, err := json.Marshal(snapshotJSON{V: SnapshotVersion, Index: s.index, Namespaces: s.namespaces})
+	if err != nil {
+		return nil, errcode.New(errcode.Internal, "encoding metadata snapshot: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalSnapshot decodes a snapshot written by MarshalSnapshot.
+func UnmarshalSnapshot(b []byte) (*State, error) {
+	var j snapshotJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, errcode.New(errcode.CorruptData, "metadata snapshot is not valid JSON: %w", err)
+	}
+	if j.V < 1 || j.V > SnapshotVersion {
+		return nil, errcode.New(errcode.UnsupportedVersion,
+			"metadata snapshot version %d is not supported (this node reads 1 to %d); upgrade tandem on this node", j.V, SnapshotVersion)
+	}
+	s := &State{index: j.Index, namespaces: j.Namespaces}
+	if s.namespaces == nil {
+		s.namespaces = map[string]*Namespace{}
+	}
+	for name, n := range s.namespaces {
+		if n == nil || n.Name != name {
+			return nil, errcode.New(errcode.CorruptData, "metadata snapshot entry %q does not hold namespace %q", name, name)
+		}
+		if err := n.fillMaps(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// fillMaps replaces nil maps (JSON null) with empty ones so apply code can write into them.
+func (n *Namespace) fillMaps() error {
+	if n.Policies == nil {
+		n.Policies = map[string]*Policy{}
+	}
+	if n.Hubs == nil {
+		n.Hubs = map[string]*Hub{}
+	}
+	if n.Offsets == nil {
+		n.Offsets = map[string]map[string]map[int32]Checkpoint{}
+	}
+	for name, h := range n.Hubs {
+		if h == nil || h.Name != name {
+			return errcode.New(errcode.CorruptData, "metadata snapshot of namespace %q has a broken entry for event hub %q", n.Name, name)
+		}
+		if h.Groups == nil {
+			h.Groups = map[string]*ConsumerGroup{}
+		}
+		if h.Policies == nil {
+			h.Policies = map[string]*Policy{}
+		}
+	}
+	return nil
+}

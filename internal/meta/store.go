@@ -1,0 +1,267 @@
+package meta
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+// StoreOptions configures a Store.
+type StoreOptions struct {
+	Dir           string       // directory of the log segments and snapshots; created if missing
+	SnapshotEvery int          // commands between snapshots; 0 means 10000
+	Logger        *slog.Logger // nil means slog.Default()
+}
+
+// DefaultSnapshotEvery is the default number of commands between snapshots.
+const DefaultSnapshotEvery = 10000
+
+// maxBatch bounds how many proposals one group commit writes.
+const maxBatch = 1024
+
+// ErrClosed is returned by calls on a closed Store.
+var ErrClosed = errcode.New(errcode.Unavailable, "metadata store is closed; the node is shutting down")
+
+// Store is the runner around State: it makes commands durable in the metadata log before they
+// are applied and acknowledged, recovers the state on Open from the newest snapshot plus the log
+// after it, writes snapshots, and serves the log to followers.
+//
+// One writer goroutine owns the log file and all mutations. Proposals waiting while it fsyncs
+// are written together by the next write (group commit). The writer applies a batch to the
+// state and fsyncs it while holding mu, so readers never see a change that is not durable.
+//
+// Lock order: mu, then segMu; notifyMu is a leaf.
+type Store struct {
+	dir   string
+	every int
+	log   *slog.Logger
+
+	reqs      chan *request
+	closing   chan struct{}
+	closeOnce sync.Once
+	done      chan struct{} // closed when the writer goroutine has returned
+
+	mu    sync.RWMutex // guards state; written only by the writer goroutine
+	state *State
+
+	index atomic.Uint64 // last durable, applied index
+
+	segMu sync.RWMutex // guards segs and keeps files in it from being deleted while read
+	segs  []segment
+
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced after every commit
+
+	// Owned by the writer goroutine (and by Open before it starts).
+	w          *os.File
+	snaps      []uint64 // indexes of snapshot files on disk, ascending
+	nextSnapAt uint64
+	failed     error
+	closeErr   error
+}
+
+type request struct {
+	entries []Entry // Index 0 means "assign the next index"
+	done    chan reply
+}
+
+type reply struct {
+	index uint64
+	err   error
+}
+
+// Propose makes c durable and applies it. It returns c's index once c is fsynced and applied,
+// or the validation error if c does not apply (then nothing is written). If ctx ends after the
+// proposal reached the writer, Propose returns ctx's error and c may still commit.
+func (s *Store) Propose(ctx context.Context, c Command) (uint64, error) {
+	if c == nil {
+		return 0, errcode.New(errcode.InvalidArgument, "metadata command is nil")
+	}
+	return s.submit(ctx, []Entry{{Command: c}})
+}
+
+// Apply appends entries produced elsewhere (by a geo-DR primary) with their given indexes, which
+// must increase. It stops at the first entry that fails and returns its error; the entries before
+// it stay applied.
+func (s *Store) Apply(ctx context.Context, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	for _, e := range entries {
+		if e.Index == 0 || e.Command == nil {
+			return errcode.New(errcode.InvalidArgument,
+				"a replicated metadata entry needs an index and a command; got index %d", e.Index)
+		}
+	}
+	_, err := s.submit(ctx, entries)
+	return err
+}
+
+func (s *Store) submit(ctx context.Context, entries []Entry) (uint64, error) {
+	r := &request{entries: entries, done: make(chan reply, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.closing:
+		return 0, ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case rep := <-r.done:
+		return rep.index, rep.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// View calls fn with the state under a read lock. fn must not keep the pointer or modify it.
+func (s *Store) View(fn func(s *State)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fn(s.state)
+}
+
+// Index returns the index of the last durable, applied command.
+func (s *Store) Index() uint64 { return s.index.Load() }
+
+// Snapshot returns a snapshot of the current state, for bootstrapping a follower.
+func (s *Store) Snapshot() ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.state.MarshalSnapshot()
+}
+
+// Wait blocks until the store's index reaches index, ctx ends or the store closes. A follower
+// long-polls with Wait(ctx, last+1) and then ReadFrom(last, …).
+func (s *Store) Wait(ctx context.Context, index uint64) error {
+	for {
+		s.notifyMu.Lock()
+		ch := s.notify
+		s.notifyMu.Unlock()
+		if s.index.Load() >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closing:
+			return ErrClosed
+		}
+	}
+}
+
+// Close stops the writer goroutine after the batch it is writing and closes the log file.
+// Proposals not yet taken by the writer fail with ErrClosed.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.done
+		if err := s.w.Close(); err != nil {
+			s.closeErr = errcode.New(errcode.Internal, "closing metadata log: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// run is the writer goroutine.
+func (s *Store) run() {
+	defer close(s.done)
+	for {
+		var batch []*request
+		select {
+		case <-s.closing:
+			return
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+		s.maybeSnapshot()
+	}
+}
+
+// commit applies the batch to the state, writes and fsyncs its frames, then acknowledges.
+func (s *Store) commit(batch []*request) {
+	replies := make([]reply, len(batch))
+	if s.failed != nil {
+		for _, r := range batch {
+			r.done <- reply{err: s.failed}
+		}
+		return
+	}
+	var buf []byte
+	s.mu.Lock()
+	for i, r := range batch {
+		replies[i] = s.stageLocked(r, &buf)
+	}
+	if len(buf) > 0 {
+		if err := s.writeLocked(buf); err != nil {
+			s.failed = errcode.New(errcode.Unavailable,
+				"metadata log write failed: %w; this node takes no metadata changes until it restarts", err)
+			s.log.Error("metadata log write failed; refusing further changes", "dir", s.dir, "err", err)
+			for i := range replies {
+				if replies[i].index != 0 {
+					replies[i] = reply{err: s.failed}
+				}
+			}
+		}
+	}
+	idx := s.state.Index()
+	s.mu.Unlock()
+	if s.failed == nil {
+		s.index.Store(idx)
+		s.broadcast()
+	}
+	for i, r := range batch {
+		r.done <- replies[i]
+	}
+}
+
+// stageLocked applies r's entries to the state and appends their frames to buf.
+func (s *Store) stageLocked(r *request, buf *[]byte) reply {
+	var rep reply
+	for _, e := range r.entries {
+		idx := e.Index
+		if idx == 0 {
+			idx = s.state.Index() + 1
+		}
+		payload, err := EncodeCommand(e.Command)
+		if err == nil {
+			err = s.state.Apply(idx, e.Command)
+		}
+		if err != nil {
+			rep.err = err
+			return rep
+		}
+		*buf = appendFrame(*buf, idx, payload)
+		rep.index = idx
+	}
+	return rep
+}
+
+func (s *Store) writeLocked(buf []byte) error {
+	if _, err := s.w.Write(buf); err != nil {
+		return err
+	}
+	return s.w.Sync()
+}
+
+func (s *Store) broadcast() {
+	s.notifyMu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
+}
