@@ -30,6 +30,7 @@ import (
 // Defaults that follow Event Hubs.
 const (
 	DefaultPartitions    = 4
+	MaxPartitions        = 1024
 	DefaultMaxEventBytes = 1 << 20
 	DefaultRetention     = 24 * time.Hour
 	DevNamespace         = "default"

@@ -25,9 +25,9 @@ func (c *conn) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) func
 	b := c.s.opts.Broker
 	ns := c.principal.Namespace
 	type wait struct {
-		part      *broker.Partition
-		until     int64
-		ti, pi    int
+		part   *broker.Partition
+		until  int64
+		ti, pi int
 	}
 	var waits []wait
 	for _, rt := range req.Topics {

@@ -43,7 +43,7 @@ func (c *conn) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsReq
 				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			} else if errcode.Is(err, errcode.InvalidArgument) {
 				st.ErrorCode = kerr.InvalidRequest.Code
-				if rt.NumPartitions != -1 && (rt.NumPartitions < 1 || rt.NumPartitions > 1024) {
+				if rt.NumPartitions != -1 && (rt.NumPartitions < 1 || rt.NumPartitions > broker.MaxPartitions) {
 					st.ErrorCode = kerr.InvalidPartitions.Code
 				}
 			}
@@ -59,6 +59,10 @@ func hubSpecFromCreate(rt kmsg.CreateTopicsRequestTopic) (broker.HubSpec, error)
 	spec := broker.HubSpec{Name: rt.Topic, Partitions: rt.NumPartitions}
 	if spec.Partitions == -1 {
 		spec.Partitions = broker.DefaultPartitions
+	}
+	if spec.Partitions < 1 || spec.Partitions > broker.MaxPartitions {
+		return spec, errcode.New(errcode.InvalidArgument,
+			"partition count %d is out of range; an event hub has 1 to %d partitions", spec.Partitions, broker.MaxPartitions)
 	}
 	if len(rt.ReplicaAssignment) > 0 {
 		return spec, errcode.New(errcode.InvalidArgument, "manual replica assignment is not supported; give a partition count")

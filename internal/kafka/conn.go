@@ -205,6 +205,10 @@ func (c *conn) writeLoop(queue <-chan *request) {
 		if r.resp == nil {
 			continue
 		}
+		if drop := c.s.opts.DropResponse; drop != nil && drop(r.key) {
+			bw.Flush()
+			return
+		}
 		buf = append(buf[:0], 0, 0, 0, 0, 0, 0, 0, 0)
 		if r.resp.IsFlexible() && r.key != 18 {
 			buf = append(buf, 0)

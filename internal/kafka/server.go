@@ -34,8 +34,12 @@ type Options struct {
 	// Dev lets clients that skip SASL in as the namespace "default" with every right.
 	Dev    bool
 	Logger *slog.Logger
-	// Hooks, when set, may answer or fail a request before it is handled (fault injection).
+	// Hook, when set, may fail a request before it is handled; the connection is closed
+	// with the error as reason (fault injection for tests).
 	Hook func(key int16) error
+	// DropResponse, when set and true for a handled request, closes the connection instead
+	// of sending the response: the client sees a request whose outcome it does not know.
+	DropResponse func(key int16) bool
 }
 
 // Server accepts Kafka connections.
