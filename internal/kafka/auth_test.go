@@ -90,10 +90,10 @@ func TestSASLRejections(t *testing.T) {
 	}
 	good := connString(t, n.b, "payments", "", "RootManageSharedAccessKey")
 	cases := map[string]kgo.Opt{
-		"wrong key": saslOpt(strings.Replace(good, "SharedAccessKey=", "SharedAccessKey=AAAA", 1)),
-		"unknown namespace": saslOpt(strings.Replace(good, "sb://payments/", "sb://nosuchns/", 1)),
+		"wrong key":               saslOpt(strings.Replace(good, "SharedAccessKey=", "SharedAccessKey=AAAA", 1)),
+		"unknown namespace":       saslOpt(strings.Replace(good, "sb://payments/", "sb://nosuchns/", 1)),
 		"not a connection string": saslOpt("hunter2"),
-		"wrong user": kgo.SASL(plain.Auth{User: "admin", Pass: good}.AsMechanism()),
+		"wrong user":              kgo.SASL(plain.Auth{User: "admin", Pass: good}.AsMechanism()),
 	}
 	for name, opt := range cases {
 		t.Run(name, func(t *testing.T) {
