@@ -1,0 +1,155 @@
+package main
+
+// The CLI over the HTTP API: shared flags, argument parsing and output. The commands are in
+// cli_manage.go (namespaces, hubs, groups, rules, connection strings) and cli_data.go (send,
+// receive).
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-streaming/tandem/client"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// addClientFlags adds the flags that say which server to talk to and how to authenticate.
+func addClientFlags(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.String("server", envOr("TANDEM_SERVER", "http://127.0.0.1:8080"), "HTTP address of a Tandem node (env TANDEM_SERVER)")
+	f.String("key", os.Getenv("TANDEM_KEY"),
+		"node admin key (env TANDEM_KEY; default: the file admin-key in --data)")
+	f.String("connection-string", os.Getenv("TANDEM_CONNECTION_STRING"),
+		"authenticate with an Event Hubs connection string instead of the admin key (env TANDEM_CONNECTION_STRING)")
+	f.String("data", "./tandem-data", "data directory of a local node, whose admin-key file the CLI reads when no key is given")
+	f.StringP("output", "o", "text", "output format: text or json")
+}
+
+// addCLICommands adds the management and data commands.
+func addCLICommands(root *cobra.Command) {
+	root.AddCommand(newNamespaceCmd(), newHubCmd(), newGroupCmd(), newRuleCmd(), newConnectionStringCmd(),
+		newSendCmd(), newReceiveCmd())
+}
+
+// newClient builds a client from the flags: a connection string if given, else the admin
+// key (flag, TANDEM_KEY, or the node's key file), else anonymous (dev mode).
+func newClient(cmd *cobra.Command) (*client.Client, error) {
+	if err := checkOutput(cmd); err != nil {
+		return nil, err
+	}
+	flag := func(name string) string { v, _ := cmd.Flags().GetString(name); return v }
+	var opts []client.Option
+	switch {
+	case flag("connection-string") != "":
+		opts = append(opts, client.WithConnectionString(flag("connection-string")))
+	case flag("key") != "":
+		opts = append(opts, client.WithAdminKey(flag("key")))
+	default:
+		if b, err := os.ReadFile(filepath.Join(flag("data"), "admin-key")); err == nil {
+			opts = append(opts, client.WithAdminKey(strings.TrimSpace(string(b))))
+		}
+	}
+	return client.New(flag("server"), opts...)
+}
+
+func checkOutput(cmd *cobra.Command) error {
+	if o, _ := cmd.Flags().GetString("output"); o != "text" && o != "json" {
+		return errcode.New(errcode.InvalidArgument, "--output %q is invalid; use text or json", o)
+	}
+	return nil
+}
+
+func jsonOutput(cmd *cobra.Command) bool {
+	o, _ := cmd.Flags().GetString("output")
+	return o == "json"
+}
+
+// splitPath splits "NS/HUB"-style arguments into exactly n parts, naming the form on error.
+func splitPath(arg string, form string) ([]string, error) {
+	n := strings.Count(form, "/") + 1
+	parts := strings.Split(arg, "/")
+	if len(parts) != n || slicesContainEmpty(parts) {
+		return nil, errcode.New(errcode.InvalidArgument, "%s expected, got %q", form, arg)
+	}
+	return parts, nil
+}
+
+// nsAndHub splits "NS" or "NS/HUB".
+func nsAndHub(arg string) (string, string, error) {
+	parts := strings.Split(arg, "/")
+	if len(parts) > 2 || slicesContainEmpty(parts) {
+		return "", "", errcode.New(errcode.InvalidArgument, "NS or NS/HUB expected, got %q", arg)
+	}
+	if len(parts) == 1 {
+		return parts[0], "", nil
+	}
+	return parts[0], parts[1], nil
+}
+
+func slicesContainEmpty(parts []string) bool {
+	for _, p := range parts {
+		if p == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// exactArgs is cobra.ExactArgs with a message that shows the expected form.
+func exactArgs(n int, form string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return errcode.New(errcode.InvalidArgument, "%s expects %s, got %d argument(s); see '%s --help'",
+				cmd.CommandPath(), form, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printTable writes a header and rows aligned in columns.
+func printTable(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+// show prints v as JSON with -o json, else as a table.
+func show(cmd *cobra.Command, v any, header []string, rows [][]string) error {
+	if jsonOutput(cmd) {
+		return printJSON(cmd.OutOrStdout(), v)
+	}
+	return printTable(cmd.OutOrStdout(), header, rows)
+}
+
+// done prints a confirmation in text mode, or {"ok":true,…} in JSON mode.
+func done(cmd *cobra.Command, msg string) error {
+	if jsonOutput(cmd) {
+		return printJSON(cmd.OutOrStdout(), map[string]any{"ok": true, "message": msg})
+	}
+	_, err := fmt.Fprintln(cmd.OutOrStdout(), msg)
+	return err
+}

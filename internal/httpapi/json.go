@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+// Body size limits. A send may carry a batch of events; the broker checks each event against
+// the hub's max event size.
+const (
+	maxManagementBody = 1 << 20
+	maxSendBody       = 64 << 20
+)
+
+// errorBody is the JSON form of every error response.
+type errorBody struct {
+	Error struct {
+		Code    errcode.Code `json:"code"`
+		Message string       `json:"message"`
+	} `json:"error"`
+}
+
+// writeError writes err with its catalogue status and counts it.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := errcode.CodeOf(err)
+	status := errcode.HTTPStatus(err)
+	if code == errcode.Unauthorized {
+		w.Header().Add("WWW-Authenticate", `SharedAccessSignature realm="tandem"`)
+		w.Header().Add("WWW-Authenticate", adminScheme+` realm="tandem"`)
+	}
+	if code == errcode.Internal {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	}
+	s.b.RequestError("http", string(code))
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = err.Error()
+	writeJSON(w, status, body)
+}
+
+// writeJSON writes v as JSON without HTML escaping, so raw event bodies keep their bytes.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, `{"error":{"code":"Internal","message":"encoding the response failed"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// readBody reads r's body up to limit bytes; a larger body is a MessageTooLarge error.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, errcode.New(errcode.MessageTooLarge,
+			"request body exceeds the limit of %d bytes; send fewer or smaller events per request", limit)
+	}
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidArgument, "reading the request body: %v", err)
+	}
+	return data, nil
+}
+
+// decodeBody reads a JSON body into v. An empty body leaves v unchanged when optional.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+	data, err := readBody(w, r, maxManagementBody)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		if optional {
+			return nil
+		}
+		return errcode.New(errcode.InvalidArgument, "request body is empty; send a JSON object")
+	}
+	return unmarshal(data, v)
+}
+
+// unmarshal decodes data into v, turning JSON errors into InvalidArgument errors that name
+// the field or the byte offset.
+func unmarshal(data []byte, v any) error {
+	err := json.Unmarshal(data, v)
+	if err == nil {
+		return nil
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return errcode.New(errcode.InvalidArgument, "request body is not valid JSON at byte offset %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(top level)"
+		}
+		return errcode.New(errcode.InvalidArgument,
+			"request body field %s must be %s, not a JSON %s (byte offset %d)", field, typeName(typ.Type.Kind().String()), typ.Value, typ.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errcode.New(errcode.InvalidArgument, "request body is truncated JSON")
+	}
+	return errcode.New(errcode.InvalidArgument, "request body: %v", err)
+}
+
+func typeName(kind string) string {
+	switch kind {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	}
+	return fmt.Sprintf("a %s", kind)
+}

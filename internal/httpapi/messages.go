@@ -1,0 +1,303 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+// Event bodies in JSON. On send and on receive alike:
+//
+//   - "body" a JSON string: the event's bytes are the string's content;
+//   - "body" any other JSON value (object, array, number, true, false, null): the event's
+//     bytes are exactly that value's bytes as sent;
+//   - "bodyEncoding":"base64" with a string body: the bytes are the decoded string.
+//
+// So a receive answers a body that is compact JSON (not itself a JSON string) as that JSON
+// value, a body that is other UTF-8 text as a string, and anything else in base64.
+
+// eventIn is one event of a send request.
+type eventIn struct {
+	Body         json.RawMessage            `json:"body"`
+	BodyEncoding string                     `json:"bodyEncoding,omitempty"`
+	PartitionKey string                     `json:"partitionKey,omitempty"`
+	Properties   map[string]json.RawMessage `json:"properties,omitempty"`
+}
+
+// eventOut is one received event with its system properties.
+type eventOut struct {
+	Body           json.RawMessage   `json:"body"`
+	BodyEncoding   string            `json:"bodyEncoding,omitempty"`
+	PartitionKey   string            `json:"partitionKey,omitempty"`
+	Properties     map[string]string `json:"properties,omitempty"`
+	Offset         int64             `json:"offset"`
+	SequenceNumber int64             `json:"sequenceNumber"`
+	EnqueuedTime   time.Time         `json:"enqueuedTime"`
+	PartitionID    int32             `json:"partitionId"`
+}
+
+// placementJSON says where a sent event landed.
+type placementJSON struct {
+	PartitionID    int32     `json:"partitionId"`
+	Offset         int64     `json:"offset"`
+	SequenceNumber int64     `json:"sequenceNumber"`
+	EnqueuedTime   time.Time `json:"enqueuedTime"`
+}
+
+// Receive limits.
+const (
+	defaultReceiveMax = 100
+	maxReceiveMax     = 5000
+	maxReceiveWait    = 5 * time.Minute
+)
+
+func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
+	h, err := s.b.Hub(c.ns, c.hub)
+	if err != nil {
+		return err
+	}
+	opts, err := sendPartition(r, h)
+	if err != nil {
+		return err
+	}
+	data, err := readBody(w, r, maxSendBody)
+	if err != nil {
+		return err
+	}
+	events, err := decodeEvents(data, h)
+	if err != nil {
+		return err
+	}
+	res, err := s.b.Send(r.Context(), c.ns, c.hub, events, opts)
+	if err != nil {
+		return err
+	}
+	out := make([]placementJSON, len(res))
+	for i, p := range res {
+		out[i] = placementJSON{PartitionID: p.Partition, Offset: p.Offset, SequenceNumber: p.SequenceNumber, EnqueuedTime: p.EnqueuedTime}
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"events": out})
+	return nil
+}
+
+// sendPartition reads the target partition from the path or ?partitionId=.
+func sendPartition(r *http.Request, h broker.HubInfo) (broker.SendOptions, error) {
+	path, query := r.PathValue("partition"), r.URL.Query().Get("partitionId")
+	if path != "" && query != "" && path != query {
+		return broker.SendOptions{}, errcode.New(errcode.InvalidArgument,
+			"the URL names partition %s and ?partitionId=%s; give one", path, clip(query))
+	}
+	if path == "" {
+		path = query
+	}
+	if path == "" {
+		return broker.SendOptions{}, nil
+	}
+	id, err := parsePartition(path, h)
+	if err != nil {
+		return broker.SendOptions{}, err
+	}
+	return broker.SendOptions{PartitionID: &id}, nil
+}
+
+// parsePartition parses a partition id of h, answering 404 for one that does not exist.
+func parsePartition(s string, h broker.HubInfo) (int32, error) {
+	id, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || id < 0 || int32(id) >= h.Partitions {
+		return 0, errcode.New(errcode.PartitionNotFound,
+			"partition %q does not exist in event hub %s/%s, which has partitions 0 to %d", clip(s), h.Namespace, h.Name, h.Partitions-1)
+	}
+	return int32(id), nil
+}
+
+// decodeEvents parses one event object or an array of them.
+func decodeEvents(data []byte, h broker.HubInfo) ([]broker.Event, error) {
+	data = bytes.TrimSpace(data)
+	var in []eventIn
+	switch {
+	case len(data) == 0:
+		return nil, errcode.New(errcode.InvalidArgument, `request body is empty; send {"body": …} or an array of such events`)
+	case data[0] == '[':
+		if err := unmarshal(data, &in); err != nil {
+			return nil, err
+		}
+	default:
+		var one eventIn
+		if err := unmarshal(data, &one); err != nil {
+			return nil, err
+		}
+		in = []eventIn{one}
+	}
+	if len(in) == 0 {
+		return nil, errcode.New(errcode.InvalidArgument, "the request holds no events; send at least one")
+	}
+	out := make([]broker.Event, len(in))
+	for i, e := range in {
+		body, err := eventBody(i, e)
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > int(h.MaxEventBytes) {
+			return nil, errcode.New(errcode.MessageTooLarge,
+				"event %d has a body of %d bytes, more than the maximum event size of event hub %s/%s (%d bytes); send smaller events or raise the hub's maxEventBytes",
+				i, len(body), h.Namespace, h.Name, h.MaxEventBytes)
+		}
+		out[i] = broker.Event{Body: body, PartitionKey: e.PartitionKey, Properties: properties(e.Properties)}
+	}
+	return out, nil
+}
+
+func eventBody(i int, e eventIn) ([]byte, error) {
+	if len(e.Body) == 0 {
+		return nil, errcode.New(errcode.InvalidArgument,
+			`event %d has no "body"; an event looks like {"body": …, "partitionKey": "…", "properties": {…}}`, i)
+	}
+	switch strings.ToLower(e.BodyEncoding) {
+	case "":
+		if e.Body[0] != '"' {
+			return bytes.Clone(e.Body), nil
+		}
+		var s string
+		if err := json.Unmarshal(e.Body, &s); err != nil {
+			return nil, errcode.New(errcode.InvalidArgument, "event %d body: %v", i, err)
+		}
+		return []byte(s), nil
+	case "base64":
+		var s string
+		if err := json.Unmarshal(e.Body, &s); err != nil {
+			return nil, errcode.New(errcode.InvalidArgument, `event %d has bodyEncoding "base64" but its body is not a string`, i)
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, errcode.New(errcode.InvalidArgument, "event %d body is not valid base64: %v", i, err)
+		}
+		return b, nil
+	}
+	return nil, errcode.New(errcode.InvalidArgument, `event %d bodyEncoding %q is unknown; omit it or use "base64"`, i, clip(e.BodyEncoding))
+}
+
+// properties turns JSON property values into strings: a string keeps its content, any other
+// value its JSON text.
+func properties(in map[string]json.RawMessage) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		var s string
+		if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+			out[k] = s
+		} else if string(v) != "null" {
+			out[k] = string(v)
+		}
+	}
+	return out
+}
+
+// bodyJSON encodes event bytes for a receive answer (see the rules at the top of this file).
+func bodyJSON(b []byte) (json.RawMessage, string) {
+	if len(b) > 0 && b[0] != '"' && json.Valid(b) {
+		var buf bytes.Buffer
+		if json.Compact(&buf, b) == nil && bytes.Equal(buf.Bytes(), b) {
+			return b, ""
+		}
+	}
+	if utf8.Valid(b) {
+		s, _ := json.Marshal(string(b))
+		return s, ""
+	}
+	s, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
+	return s, "base64"
+}
+
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) error {
+	h, err := s.b.Hub(c.ns, c.hub)
+	if err != nil {
+		return err
+	}
+	id, err := parsePartition(r.PathValue("partition"), h)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	from, err := ParsePosition(q.Get("from"))
+	if err != nil {
+		return err
+	}
+	max, wait, err := receiveLimits(q.Get("max"), q.Get("wait"))
+	if err != nil {
+		return err
+	}
+	evs, next, err := s.b.Receive(r.Context(), c.ns, c.hub, id, from, max, wait)
+	if err != nil {
+		return err
+	}
+	out := make([]eventOut, len(evs))
+	for i, e := range evs {
+		body, enc := bodyJSON(e.Body)
+		out[i] = eventOut{Body: body, BodyEncoding: enc, PartitionKey: e.PartitionKey, Properties: e.Properties,
+			Offset: e.Offset, SequenceNumber: e.SequenceNumber, EnqueuedTime: e.EnqueuedTime, PartitionID: e.Partition}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out, "nextOffset": next})
+	return nil
+}
+
+func receiveLimits(maxStr, waitStr string) (int, time.Duration, error) {
+	max := defaultReceiveMax
+	if maxStr != "" {
+		n, err := strconv.Atoi(maxStr)
+		if err != nil || n < 1 || n > maxReceiveMax {
+			return 0, 0, errcode.New(errcode.InvalidArgument, "max=%q is invalid; use 1 to %d events", clip(maxStr), maxReceiveMax)
+		}
+		max = n
+	}
+	var wait time.Duration
+	if waitStr != "" {
+		d, err := time.ParseDuration(waitStr)
+		if err != nil || d < 0 || d > maxReceiveWait {
+			return 0, 0, errcode.New(errcode.InvalidArgument, "wait=%q is invalid; use a duration from 0s to %s, like 5s", clip(waitStr), maxReceiveWait)
+		}
+		wait = d
+	}
+	return max, wait, nil
+}
+
+// ParsePosition parses an event position: start, end, offset:N, seq:N or time:RFC3339.
+// An empty string is start.
+func ParsePosition(s string) (broker.Position, error) {
+	kind, arg, _ := strings.Cut(strings.TrimSpace(s), ":")
+	switch strings.ToLower(kind) {
+	case "", "start", "earliest":
+		if arg == "" {
+			return broker.Position{Kind: broker.FromStart}, nil
+		}
+	case "end", "latest":
+		if arg == "" {
+			return broker.Position{Kind: broker.FromEnd}, nil
+		}
+	case "offset", "seq", "sequence":
+		n, err := strconv.ParseInt(arg, 10, 64)
+		if err == nil && n >= 0 {
+			k := broker.FromOffset
+			if kind != "offset" {
+				k = broker.FromSequence
+			}
+			return broker.Position{Kind: k, Offset: n}, nil
+		}
+	case "time":
+		t, err := time.Parse(time.RFC3339Nano, arg)
+		if err == nil {
+			return broker.Position{Kind: broker.FromEnqueuedTime, Time: t}, nil
+		}
+	}
+	return broker.Position{}, errcode.New(errcode.InvalidArgument,
+		"position %q is invalid; use start, end, offset:N, seq:N or time:RFC3339 (like time:2024-05-01T12:00:00Z)", clip(s))
+}
