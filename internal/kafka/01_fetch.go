@@ -40,6 +40,7 @@ func (c *conn) handleFetch(ctx context.Context, req *kmsg.FetchRequest) func() k
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.RecordBatches = []byte{}
 			switch {
 			case !c.principal.CanSee(rt.Topic):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
@@ -111,7 +112,7 @@ func (c *conn) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts
 		sp.HighWatermark = fp.part.EndOffset()
 		sp.LastStableOffset = sp.HighWatermark
 		sp.LogStartOffset = fp.part.StartOffset()
-		sp.RecordBatches = nil
+		sp.RecordBatches = []byte{} // never null: librdkafka rejects a null record set
 		sp.ErrorCode = 0
 		max := int(fp.max)
 		if max > budget {
@@ -126,7 +127,9 @@ func (c *conn) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts
 			errored = true
 			continue
 		}
-		sp.RecordBatches = recs
+		if recs != nil {
+			sp.RecordBatches = recs
+		}
 		total += len(recs)
 		budget -= len(recs)
 	}

@@ -5,13 +5,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// SASLHandshake: v1
+// SASLHandshake: v0-1
 //
 // Only PLAIN is offered, as on Event Hubs' Kafka endpoint: the user is `$ConnectionString`
-// and the password an Event Hubs connection string. v0 (raw SASL frames after the handshake)
-// is not served; every maintained client uses v1 with SASLAuthenticate.
+// and the password an Event Hubs connection string. After v1 the client authenticates with
+// SASLAuthenticate; after v0 it sends the bare PLAIN token as the next frame (see
+// rawAuthenticate). librdkafka requires v0 to be advertised before it uses SASL at all.
 
-func init() { register(17, 1, 1) }
+func init() { register(17, 0, 1) }
 
 const mechPlain = "PLAIN"
 
@@ -27,5 +28,6 @@ func (c *conn) handleSASLHandshake(req *kmsg.SASLHandshakeRequest) kmsg.Response
 		return resp
 	}
 	c.saslMech = mechPlain
+	c.rawSASL = req.Version == 0
 	return resp
 }

@@ -3,6 +3,8 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -30,16 +32,35 @@ func (c *conn) handleSASLAuthenticate(ctx context.Context, req *kmsg.SASLAuthent
 		resp.ErrorMessage = &msg
 		return resp
 	}
-	parts := bytes.SplitN(req.SASLAuthBytes, []byte{0}, 3)
-	if len(parts) != 3 {
-		return fail("malformed SASL PLAIN message: expected authzid NUL user NUL password")
-	}
-	user, password := string(parts[1]), string(parts[2])
-	p, err := c.s.opts.Broker.AuthenticatePlain(ctx, user, password)
-	if err != nil {
+	if err := c.authenticatePlain(ctx, req.SASLAuthBytes); err != nil {
 		return fail(err.Error())
+	}
+	return resp
+}
+
+// authenticatePlain checks a PLAIN token: authzid NUL user NUL password.
+func (c *conn) authenticatePlain(ctx context.Context, token []byte) error {
+	parts := bytes.SplitN(token, []byte{0}, 3)
+	if len(parts) != 3 {
+		return errors.New("malformed SASL PLAIN message: expected authzid NUL user NUL password")
+	}
+	p, err := c.s.opts.Broker.AuthenticatePlain(ctx, string(parts[1]), string(parts[2]))
+	if err != nil {
+		return err
 	}
 	c.principal = &p
 	c.saslMech = ""
-	return resp
+	return nil
+}
+
+// rawAuthenticate handles the bare token that follows a SASLHandshake v0. Success is an
+// empty frame; failure closes the connection, as Kafka does for this legacy exchange.
+func (c *conn) rawAuthenticate(ctx context.Context, frame []byte) (*request, error) {
+	c.rawSASL = false
+	if err := c.authenticatePlain(ctx, frame); err != nil {
+		return nil, fmt.Errorf("SASL authentication failed: %w", err)
+	}
+	r := &request{raw: []byte{}, done: make(chan struct{})}
+	close(r.done)
+	return r, nil
 }

@@ -29,6 +29,8 @@ type conn struct {
 	principal *broker.Principal
 	saslMech  string
 	clientID  string
+	// rawSASL is set after a SASLHandshake v0: the next frame is a bare SASL token.
+	rawSASL bool
 
 	// running counts finish goroutines so serve can wait for them.
 	running sync.WaitGroup
@@ -47,6 +49,8 @@ type request struct {
 	fatal  error // closes the connection after earlier responses are written
 	// unsupported marks an ApiVersions request at a version above ours.
 	unsupported bool
+	// raw, when set, is written as a bare length-prefixed frame (SASL v0 exchange).
+	raw []byte
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -90,6 +94,14 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *request) error {
 		frame := make([]byte, size)
 		if _, err := io.ReadFull(br, frame); err != nil {
 			return err
+		}
+		if c.rawSASL {
+			r, err := c.rawAuthenticate(ctx, frame)
+			if err != nil {
+				return err
+			}
+			queue <- r
+			continue
 		}
 		r, err := c.parse(frame)
 		if err != nil {
@@ -201,6 +213,14 @@ func (c *conn) writeLoop(queue <-chan *request) {
 		if r.fatal != nil {
 			bw.Flush()
 			return
+		}
+		if r.raw != nil {
+			var hdr [4]byte
+			binary.BigEndian.PutUint32(hdr[:], uint32(len(r.raw)))
+			if _, err := bw.Write(append(hdr[:], r.raw...)); err != nil {
+				return
+			}
+			continue
 		}
 		if r.resp == nil {
 			continue
