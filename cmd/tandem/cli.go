@@ -30,8 +30,8 @@ func envOr(name, def string) string {
 func addClientFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.String("server", envOr("TANDEM_SERVER", "http://127.0.0.1:8080"), "HTTP address of a Tandem node (env TANDEM_SERVER)")
-	f.String("key", os.Getenv("TANDEM_KEY"),
-		"node admin key (env TANDEM_KEY; default: the file admin-key in --data)")
+	f.String("admin-key", os.Getenv("TANDEM_ADMIN_KEY"),
+		"node admin key (env TANDEM_ADMIN_KEY; default: the file admin-key in --data)")
 	f.String("connection-string", os.Getenv("TANDEM_CONNECTION_STRING"),
 		"authenticate with an Event Hubs connection string instead of the admin key (env TANDEM_CONNECTION_STRING)")
 	f.String("data", "./tandem-data", "data directory of a local node, whose admin-key file the CLI reads when no key is given")
@@ -45,7 +45,7 @@ func addCLICommands(root *cobra.Command) {
 }
 
 // newClient builds a client from the flags: a connection string if given, else the admin
-// key (flag, TANDEM_KEY, or the node's key file), else anonymous (dev mode).
+// key (flag, TANDEM_ADMIN_KEY, or the node's key file), else anonymous (dev mode).
 func newClient(cmd *cobra.Command) (*client.Client, error) {
 	if err := checkOutput(cmd); err != nil {
 		return nil, err
@@ -55,8 +55,8 @@ func newClient(cmd *cobra.Command) (*client.Client, error) {
 	switch {
 	case flag("connection-string") != "":
 		opts = append(opts, client.WithConnectionString(flag("connection-string")))
-	case flag("key") != "":
-		opts = append(opts, client.WithAdminKey(flag("key")))
+	case flag("admin-key") != "":
+		opts = append(opts, client.WithAdminKey(flag("admin-key")))
 	default:
 		if b, err := os.ReadFile(filepath.Join(flag("data"), "admin-key")); err == nil {
 			opts = append(opts, client.WithAdminKey(strings.TrimSpace(string(b))))

@@ -35,7 +35,7 @@ func newSendCmd() *cobra.Command {
 		Long: `Send events read from standard input, one event per line (empty lines are skipped).
 Lines are sent as they are: a line that is JSON stays exactly those bytes.
 
-Events go to --partition if given, else to the partition their --partition-key hashes to
+Events go to --partition if given, else to the partition their --key hashes to
 (as Kafka's default partitioner), else round-robin.`,
 		Args: exactArgs(1, "NS/HUB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,7 +64,7 @@ Events go to --partition if given, else to the partition their --partition-key h
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&key, "partition-key", "k", "", "partition key of every event")
+	f.StringVarP(&key, "key", "k", "", "partition key of every event (the Kafka record key)")
 	f.Int32VarP(&partition, "partition", "p", 0, "send every event to this partition")
 	f.StringArrayVar(&props, "property", nil, "application property k=v of every event (repeatable)")
 	return cmd

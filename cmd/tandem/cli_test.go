@@ -142,7 +142,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"receive", "shop-ns/nohub"}, errcode.NotFound, "nohub"},
 		{[]string{"receive", "shop-ns/h", "--checkpoint"}, errcode.InvalidArgument, "--group"},
 		{[]string{"-o", "yaml", "namespace", "list"}, errcode.InvalidArgument, "text or json"},
-		{[]string{"--key", "wrong", "namespace", "list"}, errcode.Unauthorized, "admin key"},
+		{[]string{"--admin-key", "wrong", "namespace", "list"}, errcode.Unauthorized, "admin key"},
 	} {
 		_, err := n.run("", tc.args...)
 		if errcode.CodeOf(err) != tc.code || !strings.Contains(err.Error(), tc.want) {

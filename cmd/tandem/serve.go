@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -38,6 +39,7 @@ type serveConfig struct {
 	FsyncBytes    int64         `yaml:"fsync-bytes"`
 	SegmentBytes  int64         `yaml:"segment-bytes"`
 	LogLevel      string        `yaml:"log-level"`
+	Pprof         bool          `yaml:"pprof"`
 }
 
 func newServeCmd() *cobra.Command {
@@ -73,6 +75,7 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.Int64Var(&cfg.FsyncBytes, "fsync-bytes", 1<<20, "unsynced bytes that trigger an fsync with --fsync=bytes")
 	f.Int64Var(&cfg.SegmentBytes, "segment-bytes", 128<<20, "log segment size")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
 	return cmd
 }
 
@@ -157,8 +160,15 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		ks.Close()
 		return fmt.Errorf("http listener: %w", err)
 	}
-	api := httpapi.New(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev})
-	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = httpapi.New(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev})
+	if cfg.Pprof {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.Handle("/", handler)
+		handler = mux
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 2)
 	go func() { errc <- ks.Serve() }()

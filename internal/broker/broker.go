@@ -295,14 +295,19 @@ func (b *Broker) Append(ns, hub string, id int32, records []byte) (AppendResult,
 	return res, p, nil
 }
 
-// Read serves whole batches of p from offset, counting them as outgoing.
-func (b *Broker) Read(p *Partition, offset int64, maxBytes int) ([]byte, error) {
+// Read appends whole batches of p from offset to dst (which may be nil), counting them as
+// outgoing, and returns the extended slice, as append does.
+func (b *Broker) Read(dst []byte, p *Partition, offset int64, maxBytes int) ([]byte, error) {
 	if err := p.checkOffset(offset); err != nil {
-		return nil, err
+		return dst, err
 	}
-	recs, err := p.Read(offset, maxBytes)
-	if err != nil || len(recs) == 0 {
-		return recs, err
+	out, err := p.ReadAppend(dst, offset, maxBytes)
+	if err != nil {
+		return dst, err
+	}
+	recs := out[len(dst):]
+	if len(recs) == 0 {
+		return out, nil
 	}
 	events := 0
 	for rest := recs; len(rest) >= batch.HeaderSize; {
@@ -315,7 +320,7 @@ func (b *Broker) Read(p *Partition, offset int64, maxBytes int) ([]byte, error) 
 	}
 	b.metrics.outEvents.WithLabelValues(p.Namespace, p.Hub).Add(float64(events))
 	b.metrics.outBytes.WithLabelValues(p.Namespace, p.Hub).Add(float64(len(recs)))
-	return recs, nil
+	return out, nil
 }
 
 func (b *Broker) retentionLoop() {

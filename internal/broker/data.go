@@ -138,7 +138,7 @@ func (b *Broker) readEvents(p *Partition, offset int64, max int) ([]ReceivedEven
 	var out []ReceivedEvent
 	next := offset
 	for len(out) < max && next < p.EndOffset() {
-		raw, err := b.Read(p, next, 1<<20)
+		raw, err := b.Read(nil, p, next, 1<<20)
 		if err != nil {
 			return nil, offset, err
 		}

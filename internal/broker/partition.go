@@ -114,6 +114,11 @@ func (p *Partition) Read(offset int64, maxBytes int) ([]byte, error) {
 	return p.log.Read(offset, maxBytes)
 }
 
+// ReadAppend is Read into dst's spare capacity, for callers that reuse buffers.
+func (p *Partition) ReadAppend(dst []byte, offset int64, maxBytes int) ([]byte, error) {
+	return p.log.ReadAppend(dst, offset, maxBytes)
+}
+
 // StartOffset is the first retained offset; EndOffset the next offset to be written (the
 // high watermark: only committed data is ever in the log).
 func (p *Partition) StartOffset() int64 { return p.log.StartOffset() }

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -28,7 +29,7 @@ type fetchPart struct {
 	ti, pi int
 }
 
-func (c *conn) handleFetch(ctx context.Context, req *kmsg.FetchRequest) func() kmsg.Response {
+func (c *conn) handleFetch(ctx context.Context, r *request, req *kmsg.FetchRequest) func() kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	b := c.s.opts.Broker
 	ns := c.principal.Namespace
@@ -59,13 +60,28 @@ func (c *conn) handleFetch(ctx context.Context, req *kmsg.FetchRequest) func() k
 		resp.Topics = append(resp.Topics, st)
 	}
 	return func() kmsg.Response {
-		c.fetchWait(ctx, req, resp, parts)
+		bufp := fetchBufs.Get().(*[]byte)
+		n := c.fetchWait(ctx, req, resp, parts, bufp)
+		r.sizeHint = n + 512*len(parts) + 1024
+		r.release = func() {
+			if cap(*bufp) <= maxPooledFetchBuf {
+				fetchBufs.Put(bufp)
+			}
+		}
 		return resp
 	}
 }
 
+// fetchBufs recycles the buffers fetch responses are read into: a response's record bytes
+// live in one buffer from the read until the writer has encoded the response.
+var fetchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+// maxPooledFetchBuf bounds what goes back to the pool, so one huge fetch does not pin memory.
+const maxPooledFetchBuf = 16 << 20
+
 // fetchWait fills resp, waiting for appends until MinBytes are ready or MaxWait passes.
-func (c *conn) fetchWait(ctx context.Context, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []fetchPart) {
+// It returns the record bytes in the response; they live in *buf.
+func (c *conn) fetchWait(ctx context.Context, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []fetchPart, buf *[]byte) int {
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var timer *time.Timer
 	for {
@@ -75,13 +91,13 @@ func (c *conn) fetchWait(ctx context.Context, req *kmsg.FetchRequest, resp *kmsg
 		for i, fp := range parts {
 			chans[i] = fp.part.Changed()
 		}
-		n, errored := c.fillFetch(req, resp, parts)
+		n, errored := c.fillFetch(req, resp, parts, buf)
 		if errored || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(parts) == 0 {
-			return
+			return n
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return
+			return n
 		}
 		if timer == nil {
 			timer = time.NewTimer(left)
@@ -94,19 +110,21 @@ func (c *conn) fetchWait(ctx context.Context, req *kmsg.FetchRequest, resp *kmsg
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
 		}
 		if i, _, _ := reflect.Select(cases); i < 2 {
-			return
+			return n
 		}
 	}
 }
 
 // fillFetch reads every partition into resp and returns the bytes gathered, and whether any
 // partition answered an error (which returns at once, as Kafka does).
-func (c *conn) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []fetchPart) (int, bool) {
+func (c *conn) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []fetchPart, bufp *[]byte) (int, bool) {
 	budget := int(req.MaxBytes)
 	if budget <= 0 {
 		budget = 50 << 20
 	}
 	total, errored := 0, false
+	buf := (*bufp)[:0]
+	defer func() { *bufp = buf }()
 	for _, fp := range parts {
 		sp := &resp.Topics[fp.ti].Partitions[fp.pi]
 		sp.HighWatermark = fp.part.EndOffset()
@@ -121,13 +139,15 @@ func (c *conn) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts
 		if total > 0 && max <= 0 {
 			continue
 		}
-		recs, err := c.s.opts.Broker.Read(fp.part, fp.offset, max)
+		out, err := c.s.opts.Broker.Read(buf, fp.part, fp.offset, max)
 		if err != nil {
 			sp.ErrorCode, _ = codeMsg(err)
 			errored = true
 			continue
 		}
-		if recs != nil {
+		recs := out[len(buf):]
+		buf = out
+		if len(recs) > 0 {
 			sp.RecordBatches = recs
 		}
 		total += len(recs)

@@ -51,6 +51,10 @@ type request struct {
 	unsupported bool
 	// raw, when set, is written as a bare length-prefixed frame (SASL v0 exchange).
 	raw []byte
+	// sizeHint, when set by the finish step, sizes the encoding buffer; release, when set,
+	// is called once the response is encoded (it returns pooled read buffers).
+	sizeHint int
+	release  func()
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -229,11 +233,17 @@ func (c *conn) writeLoop(queue <-chan *request) {
 			bw.Flush()
 			return
 		}
+		if cap(buf) < r.sizeHint {
+			buf = make([]byte, 0, r.sizeHint)
+		}
 		buf = append(buf[:0], 0, 0, 0, 0, 0, 0, 0, 0)
 		if r.resp.IsFlexible() && r.key != 18 {
 			buf = append(buf, 0)
 		}
 		buf = r.resp.AppendTo(buf)
+		if r.release != nil {
+			r.release()
+		}
 		binary.BigEndian.PutUint32(buf[:4], uint32(len(buf)-4))
 		binary.BigEndian.PutUint32(buf[4:8], uint32(r.corr))
 		if _, err := bw.Write(buf); err != nil {
@@ -244,7 +254,7 @@ func (c *conn) writeLoop(queue <-chan *request) {
 				return
 			}
 		}
-		if cap(buf) > 4<<20 {
+		if cap(buf) > 16<<20 {
 			buf = nil
 		}
 	}

@@ -58,7 +58,7 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 	case *kmsg.ProduceRequest:
 		return c.handleProduce(ctx, req)
 	case *kmsg.FetchRequest:
-		return c.handleFetch(ctx, req)
+		return c.handleFetch(ctx, r, req)
 	case *kmsg.ListOffsetsRequest:
 		return now(c.handleListOffsets(req))
 	case *kmsg.MetadataRequest:
