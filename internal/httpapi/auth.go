@@ -44,6 +44,12 @@ func (s *Server) handle(pattern string, n need, fn handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c := &call{ns: r.PathValue("ns"), hub: r.PathValue("hub")}
 		err := s.authenticate(r, c)
+		if err == nil && !c.who.admin && c.ns != "" {
+			err = s.b.CheckClientAddress(c.ns, r.RemoteAddr)
+			if errcode.Is(err, errcode.NotFound) {
+				err = nil // the handler reports the missing namespace
+			}
+		}
 		if err == nil {
 			err = c.check(n)
 		}

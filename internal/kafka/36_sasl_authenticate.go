@@ -48,6 +48,9 @@ func (c *conn) authenticatePlain(ctx context.Context, token []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := c.s.opts.Broker.CheckClientAddress(p.Namespace, c.remote); err != nil {
+		return err
+	}
 	c.principal = &p
 	c.saslMech = ""
 	return nil

@@ -184,3 +184,24 @@ func TestBadInput(t *testing.T) {
 }
 
 func kmsgStr(s string) *string { return &s }
+
+func TestIPFilterRefusesKafkaClients(t *testing.T) {
+	n := startNode(t, t.TempDir(), false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := n.b.CreateNamespace(ctx, broker.NamespaceSpec{Name: "private-ns", DefaultAction: "Deny", IPRules: []string{"10.0.0.0/8"}}); err != nil {
+		t.Fatal(err)
+	}
+	cs := connString(t, n.b, "private-ns", "", "RootManageSharedAccessKey")
+	cl := n.client(t, saslOpt(cs), kgo.RequestRetries(0))
+	if err := cl.Ping(ctx); err == nil || !strings.Contains(err.Error(), "IP filter") {
+		t.Fatalf("a client outside the IP filter connected: %v", err)
+	}
+	if _, err := n.b.UpdateNamespace(ctx, broker.NamespaceSpec{Name: "private-ns", DefaultAction: "Deny", IPRules: []string{"127.0.0.0/8"}}); err != nil {
+		t.Fatal(err)
+	}
+	cl = n.client(t, saslOpt(cs))
+	if err := cl.Ping(ctx); err != nil {
+		t.Fatalf("a client inside the IP filter was refused: %v", err)
+	}
+}

@@ -48,6 +48,10 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 	}
 	if c.principal == nil {
 		if p, ok := c.s.opts.Broker.DevPrincipal(); ok && c.s.opts.Dev {
+			if err := c.s.opts.Broker.CheckClientAddress(p.Namespace, c.remote); err != nil {
+				r.fatal = err
+				return nil
+			}
 			c.principal = &p
 		} else {
 			r.fatal = fmt.Errorf("%s before SASL authentication; connect with SASL PLAIN, user $ConnectionString and a connection string as password", kmsg.NameForKey(r.key))
