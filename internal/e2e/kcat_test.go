@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"sort"
@@ -70,6 +72,23 @@ func TestKcatDevMode(t *testing.T) {
 	n := startNode(t, t.TempDir(), "--dev")
 	n.cli(t, "", "hub", "create", "default/orders", "--partitions", "3")
 	exercise(t, n, nil)
+
+	// The events kcat sent are counted per hub, and /healthz answers.
+	resp, err := http.Get("http://" + n.HTTPAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`tandem_incoming_events_total{eventhub="orders",namespace="default"} 4`,
+		`tandem_log_size_bytes{eventhub="orders",namespace="default"}`, `tandem_outgoing_events_total{eventhub="orders",namespace="default"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if resp, err := http.Get("http://" + n.HTTPAddr + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/healthz: %v %v", resp, err)
+	}
 }
 
 func TestKcatSASLConnectionString(t *testing.T) {

@@ -47,7 +47,7 @@ func (c *conn) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) func
 			default:
 				res, part, err := b.Append(ns, rt.Topic, rp.Partition, rp.Records)
 				if err != nil {
-					sp.ErrorCode, sp.ErrorMessage = codeMsg(err)
+					sp.ErrorCode, sp.ErrorMessage = c.codeMsg(err)
 					break
 				}
 				sp.BaseOffset = res.BaseOffset
@@ -71,7 +71,7 @@ func (c *conn) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) func
 		for _, w := range waits {
 			if err := w.part.WaitDurable(ctx, w.until); err != nil {
 				sp := &resp.Topics[w.ti].Partitions[w.pi]
-				sp.ErrorCode, sp.ErrorMessage = codeMsg(err)
+				sp.ErrorCode, sp.ErrorMessage = c.codeMsg(err)
 			}
 		}
 		return resp

@@ -50,7 +50,7 @@ func (c *conn) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReque
 			default:
 				part, err := b.Partition(ns, rt.Topic, rp.Partition)
 				if err != nil {
-					sp.ErrorCode, _ = codeMsg(err)
+					sp.ErrorCode, _ = c.codeMsg(err)
 					break
 				}
 				parts = append(parts, fetchPart{part, rp.FetchOffset, rp.PartitionMaxBytes, len(resp.Topics), len(st.Partitions)})
@@ -141,7 +141,7 @@ func (c *conn) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts
 		}
 		out, err := c.s.opts.Broker.Read(buf, fp.part, fp.offset, max)
 		if err != nil {
-			sp.ErrorCode, _ = codeMsg(err)
+			sp.ErrorCode, _ = c.codeMsg(err)
 			errored = true
 			continue
 		}

@@ -34,12 +34,12 @@ func (c *conn) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 			default:
 				part, err := b.Partition(c.principal.Namespace, rt.Topic, rp.Partition)
 				if err != nil {
-					sp.ErrorCode, _ = codeMsg(err)
+					sp.ErrorCode, _ = c.codeMsg(err)
 					break
 				}
 				sp.Offset, sp.Timestamp, err = listOffset(part, rp.Timestamp)
 				if err != nil {
-					sp.ErrorCode, _ = codeMsg(err)
+					sp.ErrorCode, _ = c.codeMsg(err)
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)

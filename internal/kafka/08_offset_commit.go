@@ -42,7 +42,7 @@ func (c *conn) handleOffsetCommit(ctx context.Context, req *kmsg.OffsetCommitReq
 		}
 		if topicCode == 0 {
 			if err := b.CommitOffsets(ctx, ns, req.Group, rt.Topic, commits); err != nil {
-				topicCode, _ = codeMsg(err)
+				topicCode, _ = c.codeMsg(err)
 			}
 		}
 		for _, rp := range rt.Partitions {

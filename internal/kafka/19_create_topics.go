@@ -38,7 +38,7 @@ func (c *conn) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsReq
 			err = b.CreateHub(ctx, c.principal.Namespace, spec)
 		}
 		if err != nil {
-			st.ErrorCode, st.ErrorMessage = codeMsg(err)
+			st.ErrorCode, st.ErrorMessage = c.codeMsg(err)
 			if errcode.Is(err, errcode.Forbidden) {
 				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			} else if errcode.Is(err, errcode.InvalidArgument) {

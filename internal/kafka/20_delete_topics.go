@@ -37,7 +37,7 @@ func (c *conn) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsReq
 			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		default:
 			if err := c.s.opts.Broker.DeleteHub(ctx, c.principal.Namespace, name); err != nil {
-				st.ErrorCode, st.ErrorMessage = codeMsg(err)
+				st.ErrorCode, st.ErrorMessage = c.codeMsg(err)
 			}
 		}
 		resp.Topics = append(resp.Topics, st)

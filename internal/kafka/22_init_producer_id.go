@@ -23,7 +23,7 @@ func (c *conn) handleInitProducerID(ctx context.Context, req *kmsg.InitProducerI
 	}
 	id, err := c.s.opts.Broker.InitProducerID(ctx)
 	if err != nil {
-		resp.ErrorCode, _ = codeMsg(err)
+		resp.ErrorCode, _ = c.codeMsg(err)
 		return resp
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0

@@ -31,7 +31,7 @@ func (c *conn) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Resp
 			}
 			h, err := c.s.opts.Broker.Hub(c.principal.Namespace, rr.ResourceName)
 			if err != nil {
-				sr.ErrorCode, sr.ErrorMessage = codeMsg(err)
+				sr.ErrorCode, sr.ErrorMessage = c.codeMsg(err)
 				break
 			}
 			cfgs = topicConfigs(h)

@@ -36,7 +36,7 @@ func (c *conn) handleCreatePartitions(ctx context.Context, req *kmsg.CreateParti
 			err = c.s.opts.Broker.AddPartitions(ctx, c.principal.Namespace, rt.Topic, rt.Count)
 		}
 		if err != nil {
-			st.ErrorCode, st.ErrorMessage = codeMsg(err)
+			st.ErrorCode, st.ErrorMessage = c.codeMsg(err)
 			if errcode.Is(err, errcode.InvalidArgument) {
 				st.ErrorCode = kerr.InvalidPartitions.Code
 			}
