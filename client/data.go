@@ -1,18 +1,16 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/eventbody"
 )
 
 // Event is one event to send: a body, an optional partition key and application properties.
@@ -137,46 +135,19 @@ type eventWire struct {
 	PartitionID    int32             `json:"partitionId,omitempty"`
 }
 
-// encodeBody is the inverse of decodeBody: compact JSON that is not a string goes as is,
-// other UTF-8 text as a string, anything else in base64.
-func encodeBody(b []byte) (json.RawMessage, string) {
-	if len(b) > 0 && b[0] != '"' && json.Valid(b) {
-		var buf bytes.Buffer
-		if json.Compact(&buf, b) == nil && bytes.Equal(buf.Bytes(), b) {
-			return b, ""
-		}
-	}
-	if utf8.Valid(b) {
-		s, _ := json.Marshal(string(b))
-		return s, ""
-	}
-	s, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
-	return s, "base64"
-}
-
 func decodeBody(raw json.RawMessage, encoding string) ([]byte, error) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return bytes.Clone(raw), nil
+	b, err := eventbody.Decode(raw, encoding)
+	if err != nil {
+		return nil, errcode.New(errcode.Internal, "event from the server: %v", err)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, errcode.New(errcode.Internal, "event body from the server: %w", err)
-	}
-	if encoding == "base64" {
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, errcode.New(errcode.Internal, "base64 event body from the server: %w", err)
-		}
-		return b, nil
-	}
-	return []byte(s), nil
+	return b, nil
 }
 
 // Send sends events to ns/hub and returns where each landed, once they are durable.
 func (c *Client) Send(ctx context.Context, ns, hub string, events []Event, o SendOptions) ([]Placement, error) {
 	in := make([]eventWire, len(events))
 	for i, e := range events {
-		body, enc := encodeBody(e.Body)
+		body, enc := eventbody.Encode(e.Body)
 		in[i] = eventWire{Body: body, BodyEncoding: enc, PartitionKey: e.PartitionKey, Properties: e.Properties}
 	}
 	path := hubPath(ns, hub) + "/messages"

@@ -2,27 +2,18 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/eventbody"
 )
 
-// Event bodies in JSON. On send and on receive alike:
-//
-//   - "body" a JSON string: the event's bytes are the string's content;
-//   - "body" any other JSON value (object, array, number, true, false, null): the event's
-//     bytes are exactly that value's bytes as sent;
-//   - "bodyEncoding":"base64" with a string body: the bytes are the decoded string.
-//
-// So a receive answers a body that is compact JSON (not itself a JSON string) as that JSON
-// value, a body that is other UTF-8 text as a string, and anything else in base64.
+// Event bodies follow internal/eventbody, shared with the Go client.
 
 // eventIn is one event of a send request.
 type eventIn struct {
@@ -156,32 +147,11 @@ func decodeEvents(data []byte, h broker.HubInfo) ([]broker.Event, error) {
 }
 
 func eventBody(i int, e eventIn) ([]byte, error) {
-	if len(e.Body) == 0 {
-		return nil, errcode.New(errcode.InvalidArgument,
-			`event %d has no "body"; an event looks like {"body": …, "partitionKey": "…", "properties": {…}}`, i)
+	b, err := eventbody.Decode(e.Body, e.BodyEncoding)
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidArgument, "event %d: %s", i, clip(err.Error()))
 	}
-	switch strings.ToLower(e.BodyEncoding) {
-	case "":
-		if e.Body[0] != '"' {
-			return bytes.Clone(e.Body), nil
-		}
-		var s string
-		if err := json.Unmarshal(e.Body, &s); err != nil {
-			return nil, errcode.New(errcode.InvalidArgument, "event %d body: %v", i, err)
-		}
-		return []byte(s), nil
-	case "base64":
-		var s string
-		if err := json.Unmarshal(e.Body, &s); err != nil {
-			return nil, errcode.New(errcode.InvalidArgument, `event %d has bodyEncoding "base64" but its body is not a string`, i)
-		}
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, errcode.New(errcode.InvalidArgument, "event %d body is not valid base64: %v", i, err)
-		}
-		return b, nil
-	}
-	return nil, errcode.New(errcode.InvalidArgument, `event %d bodyEncoding %q is unknown; omit it or use "base64"`, i, clip(e.BodyEncoding))
+	return b, nil
 }
 
 // properties turns JSON property values into strings: a string keeps its content, any other
@@ -200,22 +170,6 @@ func properties(in map[string]json.RawMessage) map[string]string {
 		}
 	}
 	return out
-}
-
-// bodyJSON encodes event bytes for a receive answer (see the rules at the top of this file).
-func bodyJSON(b []byte) (json.RawMessage, string) {
-	if len(b) > 0 && b[0] != '"' && json.Valid(b) {
-		var buf bytes.Buffer
-		if json.Compact(&buf, b) == nil && bytes.Equal(buf.Bytes(), b) {
-			return b, ""
-		}
-	}
-	if utf8.Valid(b) {
-		s, _ := json.Marshal(string(b))
-		return s, ""
-	}
-	s, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
-	return s, "base64"
 }
 
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -242,7 +196,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) error 
 	}
 	out := make([]eventOut, len(evs))
 	for i, e := range evs {
-		body, enc := bodyJSON(e.Body)
+		body, enc := eventbody.Encode(e.Body)
 		out[i] = eventOut{Body: body, BodyEncoding: enc, PartitionKey: e.PartitionKey, Properties: e.Properties,
 			Offset: e.Offset, SequenceNumber: e.SequenceNumber, EnqueuedTime: e.EnqueuedTime, PartitionID: e.Partition}
 	}
