@@ -265,9 +265,10 @@ func TestCloseWithActiveConnections(t *testing.T) {
 	held := dial(t, p)
 	roundTrip(t, held, "held")
 	holding := make(chan struct{})
+	var once sync.Once
 	p.mu.Lock()
 	p.mu.wait = func(time.Duration) <-chan time.Time {
-		close(holding)
+		once.Do(func() { close(holding) })
 		return nil // never fires
 	}
 	p.mu.Unlock()
