@@ -135,8 +135,16 @@ func (c UpdateNamespace) apply(s *State) {
 }
 
 func (c DeleteNamespace) check(s *State) error {
-	_, err := s.ns(c.Namespace)
-	return err
+	n, err := s.ns(c.Namespace)
+	if err != nil {
+		return err
+	}
+	if n.Alias.Paired() {
+		return errcode.New(errcode.Conflict,
+			"namespace %q is the %s of alias %q; break the pairing and delete the alias before deleting the namespace",
+			c.Namespace, n.Alias.Role, n.Alias.Name)
+	}
+	return nil
 }
 
 func (c DeleteNamespace) apply(s *State) { delete(s.namespaces, c.Namespace) }

@@ -237,6 +237,8 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 	TypeDeleteGroup:     decodeAs[DeleteGroup],
 	TypeCommitOffsets:   decodeAs[CommitOffsets],
 	TypeDeleteOffsets:   decodeAs[DeleteOffsets],
+	TypeSetAlias:        decodeAs[SetAlias],
+	TypeClearAlias:      decodeAs[ClearAlias],
 }
 
 // CommandTypes lists the command types this code understands, sorted.

@@ -31,6 +31,9 @@ func allCommands() []Command {
 		DeleteGroup{Namespace: ns, Hub: "h", Group: "g"},
 		CommitOffsets{Namespace: ns, Group: "g", Hub: "h", Offsets: []PartitionOffset{{1, 2, "m"}}, Time: t0},
 		DeleteOffsets{Namespace: ns, Group: "g", Hub: "h", Partitions: []int32{1}},
+		SetAlias{Namespace: ns, Alias: AliasConfig{Name: "orders-alias", Role: RolePrimary, PartnerEndpoint: "http://127.0.0.1:8081",
+			PartnerRegion: "east", PartnerNamespace: "orders-east", Epoch: 1, ProvisioningState: "Succeeded", UpdatedAt: t0}, Time: t0},
+		ClearAlias{Namespace: ns, Time: t0},
 	}
 }
 

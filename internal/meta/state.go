@@ -67,6 +67,8 @@ type Namespace struct {
 	// namespace-wide names, so Kafka consumers and HTTP checkpoints of the same group share them.
 	Offsets   map[string]map[string]map[int32]Checkpoint `json:"offsets"`
 	Labels    map[string]string                          `json:"labels,omitempty"`
+	// Alias is the namespace's geo-DR configuration, nil when it is in no pairing.
+	Alias *AliasConfig `json:"alias,omitempty"`
 	CreatedAt time.Time                                  `json:"createdAt"`
 	UpdatedAt time.Time                                  `json:"updatedAt"`
 }
@@ -273,6 +275,10 @@ func (n *Namespace) clone() *Namespace {
 		}
 	}
 	c.Labels = maps.Clone(n.Labels)
+	if n.Alias != nil {
+		a := *n.Alias
+		c.Alias = &a
+	}
 	return &c
 }
 
