@@ -65,12 +65,12 @@ type Namespace struct {
 	Hubs         map[string]*Hub    `json:"hubs"`
 	// Offsets holds committed offsets: group name → hub → partition → checkpoint. Groups are
 	// namespace-wide names, so Kafka consumers and HTTP checkpoints of the same group share them.
-	Offsets   map[string]map[string]map[int32]Checkpoint `json:"offsets"`
-	Labels    map[string]string                          `json:"labels,omitempty"`
+	Offsets map[string]map[string]map[int32]Checkpoint `json:"offsets"`
+	Labels  map[string]string                          `json:"labels,omitempty"`
 	// Alias is the namespace's geo-DR configuration, nil when it is in no pairing.
-	Alias *AliasConfig `json:"alias,omitempty"`
-	CreatedAt time.Time                                  `json:"createdAt"`
-	UpdatedAt time.Time                                  `json:"updatedAt"`
+	Alias     *AliasConfig `json:"alias,omitempty"`
+	CreatedAt time.Time    `json:"createdAt"`
+	UpdatedAt time.Time    `json:"updatedAt"`
 }
 
 // NetworkRules filters client connections to a namespace.
