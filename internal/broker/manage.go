@@ -16,15 +16,23 @@ import (
 )
 
 // hubIndex is an immutable snapshot of every hub, rebuilt after each metadata change, so
-// the produce and fetch paths look hubs up without locks or copies.
-type hubIndex map[[2]string]HubInfo
+// the produce and fetch paths look hubs up without locks or copies. secondaryOf maps each
+// namespace that is a paired geo-DR secondary to its alias name.
+type hubIndex struct {
+	hubs        map[[2]string]HubInfo
+	secondaryOf map[string]string
+}
 
 func openMeta(opts Options) (*meta.Store, error) {
 	return meta.Open(meta.StoreOptions{Dir: filepath.Join(opts.DataDir, "meta"), Logger: opts.Logger})
 }
 
-// propose appends a command to the metadata log and refreshes the hub index.
+// propose appends a command to the metadata log and refreshes the hub index. A paired
+// geo-DR secondary takes no changes but to its alias: its entities come from the primary.
 func (b *Broker) propose(ctx context.Context, c meta.Command) error {
+	if err := b.checkNotSecondary(c); err != nil {
+		return err
+	}
 	if _, err := b.meta.Propose(ctx, c); err != nil {
 		return err
 	}
@@ -37,19 +45,62 @@ func (b *Broker) propose(ctx context.Context, c meta.Command) error {
 }
 
 func (b *Broker) refreshHubs() {
-	idx := hubIndex{}
+	idx := hubIndex{hubs: map[[2]string]HubInfo{}, secondaryOf: map[string]string{}}
 	b.meta.View(func(s *meta.State) {
 		for _, ns := range s.Namespaces() {
+			if n, err := s.Namespace(ns); err == nil && n.Alias.Paired() && n.Alias.Role == meta.RoleSecondary {
+				idx.secondaryOf[ns] = n.Alias.Name
+			}
 			hubs, _ := s.Hubs(ns)
 			for _, name := range hubs {
 				h, err := s.Hub(ns, name)
 				if err == nil {
-					idx[[2]string{ns, name}] = b.hubInfo(ns, h)
+					idx.hubs[[2]string{ns, name}] = b.hubInfo(ns, h)
 				}
 			}
 		}
 	})
 	b.hubs.Store(&idx)
+}
+
+// checkNotSecondary refuses a change to a namespace that is a paired geo-DR secondary,
+// except to its alias.
+func (b *Broker) checkNotSecondary(c meta.Command) error {
+	var ns string
+	switch c := c.(type) {
+	case meta.SetAlias, meta.ClearAlias, meta.CreateNamespace:
+		return nil
+	case meta.UpdateNamespace:
+		ns = c.Namespace
+	case meta.DeleteNamespace:
+		ns = c.Namespace
+	case meta.PutPolicy:
+		ns = c.Namespace
+	case meta.DeletePolicy:
+		ns = c.Namespace
+	case meta.RegenerateKey:
+		ns = c.Namespace
+	case meta.CreateHub:
+		ns = c.Namespace
+	case meta.UpdateHub:
+		ns = c.Namespace
+	case meta.DeleteHub:
+		ns = c.Namespace
+	case meta.CreateGroup:
+		ns = c.Namespace
+	case meta.DeleteGroup:
+		ns = c.Namespace
+	case meta.CommitOffsets:
+		ns = c.Namespace
+	case meta.DeleteOffsets:
+		ns = c.Namespace
+	}
+	if alias, ok := b.hubs.Load().secondaryOf[ns]; ok {
+		return errcode.New(errcode.ReadOnly,
+			"namespace %q is the secondary of alias %q and is read-only while paired; make changes on the primary (they replicate here) or fail the alias over",
+			ns, alias)
+	}
+	return nil
 }
 
 func (b *Broker) hubInfo(ns string, h *meta.Hub) HubInfo {
@@ -91,9 +142,8 @@ func (b *Broker) bootstrap(ctx context.Context) error {
 func (b *Broker) removeOrphanHubDirs() {
 	root := filepath.Join(b.opts.DataDir, "hubs")
 	nss, _ := os.ReadDir(root)
-	idx := *b.hubs.Load()
 	live := map[string]bool{}
-	for _, h := range idx {
+	for _, h := range b.hubs.Load().hubs {
 		live[b.hubDir(h.Namespace, h.Name, h.Incarnation)] = true
 	}
 	for _, ns := range nss {
@@ -110,7 +160,7 @@ func (b *Broker) removeOrphanHubDirs() {
 
 // Hub returns an event hub; errcode.NotFound names what is missing.
 func (b *Broker) Hub(ns, name string) (HubInfo, error) {
-	if h, ok := (*b.hubs.Load())[[2]string{ns, name}]; ok {
+	if h, ok := b.hubs.Load().hubs[[2]string{ns, name}]; ok {
 		return h, nil
 	}
 	if _, err := b.Namespace(ns); err != nil {
@@ -120,13 +170,20 @@ func (b *Broker) Hub(ns, name string) (HubInfo, error) {
 		"event hub %q not found in namespace %q; create it with 'tandem hub create %s/%s'", name, ns, ns, name)
 }
 
-// writableHub is Hub for the write path; geo-DR secondaries refuse here.
-func (b *Broker) writableHub(ns, name string) (HubInfo, error) { return b.Hub(ns, name) }
+// writableHub is Hub for the write path: a paired geo-DR secondary takes no events.
+func (b *Broker) writableHub(ns, name string) (HubInfo, error) {
+	if alias, ok := b.hubs.Load().secondaryOf[ns]; ok {
+		return HubInfo{}, errcode.New(errcode.ReadOnly,
+			"namespace %q is the secondary of alias %q and takes no events while paired; send through the alias connection string",
+			ns, alias)
+	}
+	return b.Hub(ns, name)
+}
 
 // Hubs lists the event hubs of ns, sorted by name.
 func (b *Broker) Hubs(ns string) []HubInfo {
 	var out []HubInfo
-	for k, h := range *b.hubs.Load() {
+	for k, h := range b.hubs.Load().hubs {
 		if k[0] == ns {
 			out = append(out, h)
 		}
