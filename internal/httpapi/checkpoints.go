@@ -45,11 +45,7 @@ func (s *Server) listCheckpoints(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	h, err := s.b.Hub(c.ns, c.hub)
-	if err != nil {
-		return err
-	}
-	id, err := parsePartition(r.PathValue("partition"), h)
+	id, err := s.partitionID(r, c)
 	if err != nil {
 		return err
 	}
@@ -68,11 +64,7 @@ func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (s *Server) putCheckpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	h, err := s.b.Hub(c.ns, c.hub)
-	if err != nil {
-		return err
-	}
-	id, err := parsePartition(r.PathValue("partition"), h)
+	id, err := s.partitionID(r, c)
 	if err != nil {
 		return err
 	}

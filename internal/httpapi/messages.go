@@ -173,11 +173,7 @@ func properties(in map[string]json.RawMessage) map[string]string {
 }
 
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) error {
-	h, err := s.b.Hub(c.ns, c.hub)
-	if err != nil {
-		return err
-	}
-	id, err := parsePartition(r.PathValue("partition"), h)
+	id, err := s.partitionID(r, c)
 	if err != nil {
 		return err
 	}
@@ -254,4 +250,13 @@ func ParsePosition(s string) (broker.Position, error) {
 	}
 	return broker.Position{}, errcode.New(errcode.InvalidArgument,
 		"position %q is invalid; use start, end, offset:N, seq:N or time:RFC3339 (like time:2024-05-01T12:00:00Z)", clip(s))
+}
+
+// partitionID resolves the request's {partition} path value against its hub.
+func (s *Server) partitionID(r *http.Request, c *call) (int32, error) {
+	h, err := s.b.Hub(c.ns, c.hub)
+	if err != nil {
+		return 0, err
+	}
+	return parsePartition(r.PathValue("partition"), h)
 }
