@@ -17,10 +17,12 @@ import (
 
 // hubIndex is an immutable snapshot of every hub, rebuilt after each metadata change, so
 // the produce and fetch paths look hubs up without locks or copies. secondaryOf maps each
-// namespace that is a paired geo-DR secondary to its alias name.
+// namespace that is a paired geo-DR secondary to its alias name; rules holds each
+// namespace's network rules, checked on every HTTP request and Kafka connection.
 type hubIndex struct {
 	hubs        map[[2]string]HubInfo
 	secondaryOf map[string]string
+	rules       map[string]meta.NetworkRules
 }
 
 func openMeta(opts Options) (*meta.Store, error) {
@@ -45,10 +47,15 @@ func (b *Broker) propose(ctx context.Context, c meta.Command) error {
 }
 
 func (b *Broker) refreshHubs() {
-	idx := hubIndex{hubs: map[[2]string]HubInfo{}, secondaryOf: map[string]string{}}
+	idx := hubIndex{hubs: map[[2]string]HubInfo{}, secondaryOf: map[string]string{}, rules: map[string]meta.NetworkRules{}}
 	b.meta.View(func(s *meta.State) {
 		for _, ns := range s.Namespaces() {
-			if n, err := s.Namespace(ns); err == nil && n.Alias.Paired() && n.Alias.Role == meta.RoleSecondary {
+			n, err := s.Namespace(ns)
+			if err != nil {
+				continue
+			}
+			idx.rules[ns] = n.NetworkRules
+			if n.Alias.Paired() && n.Alias.Role == meta.RoleSecondary {
 				idx.secondaryOf[ns] = n.Alias.Name
 			}
 			hubs, _ := s.Hubs(ns)

@@ -14,15 +14,9 @@ import (
 // a Deny rule refuses its range whatever the default. The node admin key is not subject to it,
 // so an operator can always repair the rules.
 func (b *Broker) CheckClientAddress(ns, remote string) error {
-	var rules meta.NetworkRules
-	var err error
-	b.meta.View(func(s *meta.State) {
-		var n *meta.Namespace
-		if n, err = s.Namespace(ns); err == nil {
-			rules = n.NetworkRules
-		}
-	})
-	if err != nil {
+	rules, ok := b.hubs.Load().rules[ns]
+	if !ok {
+		_, err := b.Namespace(ns) // the NotFound error naming the namespace
 		return err
 	}
 	if rules.DefaultAction != meta.Deny && len(rules.IPRules) == 0 {

@@ -104,7 +104,11 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *request) error {
 			if err != nil {
 				return err
 			}
-			queue <- r
+			select {
+			case queue <- r:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			continue
 		}
 		r, err := c.parse(frame)
