@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/geodr"
 	"github.com/tandem-streaming/tandem/internal/httpapi"
 	"github.com/tandem-streaming/tandem/internal/kafka"
 	seglog "github.com/tandem-streaming/tandem/internal/log"
@@ -40,6 +42,8 @@ type serveConfig struct {
 	SegmentBytes  int64         `yaml:"segment-bytes"`
 	LogLevel      string        `yaml:"log-level"`
 	Pprof         bool          `yaml:"pprof"`
+	NodeID        int32         `yaml:"node-id"`
+	AliasCheck    time.Duration `yaml:"alias-check-interval"`
 }
 
 func newServeCmd() *cobra.Command {
@@ -75,6 +79,9 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.Int64Var(&cfg.FsyncBytes, "fsync-bytes", 1<<20, "unsynced bytes that trigger an fsync with --fsync=bytes")
 	f.Int64Var(&cfg.SegmentBytes, "segment-bytes", 128<<20, "log segment size")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.Int32Var(&cfg.NodeID, "node-id", -1, "Kafka node id of this node (default: derived from --region, so regions differ)")
+	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
+		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
 	return cmd
 }
@@ -125,6 +132,15 @@ func fsyncPolicy(cfg serveConfig) (seglog.FsyncPolicy, error) {
 	return seglog.FsyncPolicy{}, fmt.Errorf("--fsync=%q: choose interval, bytes or always", cfg.Fsync)
 }
 
+// advertised is the address other regions and clients reach listener addr at.
+func advertised(cfg serveConfig, addr net.Addr) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if cfg.AdvertiseHost != "" {
+		host = cfg.AdvertiseHost
+	}
+	return net.JoinHostPort(host, port)
+}
+
 func runServe(ctx context.Context, cfg serveConfig) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -140,8 +156,11 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.NodeID < 0 {
+		cfg.NodeID = int32(crc32.ChecksumIEEE([]byte(cfg.Region)) % 1000)
+	}
 	b, err := broker.Open(ctx, broker.Options{
-		DataDir: cfg.Data, Region: cfg.Region, Dev: cfg.Dev, Fsync: policy,
+		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
 		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg,
 	})
 	if err != nil {
@@ -160,7 +179,13 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		ks.Close()
 		return fmt.Errorf("http listener: %w", err)
 	}
-	var handler http.Handler = httpapi.New(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev})
+	geo := geodr.New(geodr.Options{Broker: b, Endpoint: "http://" + advertised(cfg, hln.Addr()),
+		Kafka: advertised(cfg, kln.Addr()), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck})
+	defer geo.Close()
+	// A former primary that lost its alias to a failover while it was down learns it here,
+	// before it takes alias traffic again.
+	geo.Start(ctx)
+	var handler http.Handler = httpapi.New(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev, Geo: geo})
 	if cfg.Pprof {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

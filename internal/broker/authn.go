@@ -69,12 +69,12 @@ func (b *Broker) AuthenticatePlain(ctx context.Context, user, password string) (
 	if err != nil {
 		return Principal{}, err
 	}
-	ns, err := b.resolveNamespace(cs.Namespace())
+	if cs.SharedAccessSignature != "" {
+		return b.AuthenticateSAS(cs.Namespace(), cs.EntityPath, cs.SharedAccessSignature)
+	}
+	ns, alias, err := b.resolveEndpoint(cs.Namespace())
 	if err != nil {
 		return Principal{}, err
-	}
-	if cs.SharedAccessSignature != "" {
-		return b.AuthenticateSAS(ns, cs.EntityPath, cs.SharedAccessSignature)
 	}
 	pol, hubScope, err := b.findPolicy(ns, cs.EntityPath, cs.SharedAccessKeyName)
 	if err != nil {
@@ -89,14 +89,21 @@ func (b *Broker) AuthenticatePlain(ctx context.Context, user, password string) (
 	if hubScope != "" {
 		entity = hubScope
 	}
-	return principalFor(ns, entity, pol), nil
+	p := principalFor(ns, entity, pol)
+	p.Alias = alias
+	return p, nil
 }
 
-// AuthenticateSAS checks an Event Hubs SAS token for a request on namespace ns (and hub, ""
-// for namespace-level requests). The token's resource must name the namespace (first label
-// of its host) and cover the hub.
-func (b *Broker) AuthenticateSAS(ns, hub, header string) (Principal, error) {
+// AuthenticateSAS checks an Event Hubs SAS token for a request on namespace or alias name
+// (and hub, "" for namespace-level requests). The token's resource must name it (first label
+// of its host) and cover the hub. Through an alias, the principal acts in the local namespace
+// that holds the alias, with its policies (which geo-DR replicates to the secondary).
+func (b *Broker) AuthenticateSAS(name, hub, header string) (Principal, error) {
 	tok, err := auth.ParseSASToken(header)
+	if err != nil {
+		return Principal{}, err
+	}
+	ns, alias, err := b.resolveEndpoint(name)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -105,9 +112,9 @@ func (b *Broker) AuthenticateSAS(ns, hub, header string) (Principal, error) {
 		return Principal{}, errcode.New(errcode.Unauthorized, "SAS token resource %q is not a URI like sb://%s/", tok.Resource, ns)
 	}
 	tokNS, _, _ := strings.Cut(strings.ToLower(u.Hostname()), ".")
-	if !strings.EqualFold(tokNS, ns) {
+	if !strings.EqualFold(tokNS, name) {
 		return Principal{}, errcode.New(errcode.Unauthorized,
-			"SAS token was issued for namespace %q, not %q", tokNS, ns)
+			"SAS token was issued for namespace %q, not %q", tokNS, name)
 	}
 	tokHub := strings.Trim(u.Path, "/")
 	tokHub, _, _ = strings.Cut(tokHub, "/")
@@ -124,7 +131,9 @@ func (b *Broker) AuthenticateSAS(ns, hub, header string) (Principal, error) {
 			return Principal{}, err
 		}
 	}
-	return principalFor(ns, firstNonEmpty(hubScope, tokHub), pol), nil
+	p := principalFor(ns, firstNonEmpty(hubScope, tokHub), pol)
+	p.Alias = alias
+	return p, nil
 }
 
 func firstNonEmpty(a, b string) string {
@@ -173,6 +182,19 @@ func keyMatches(p *meta.Policy, key string) bool {
 func principalFor(ns, entity string, p *meta.Policy) Principal {
 	return Principal{Namespace: ns, EntityPath: entity, KeyName: p.Name,
 		Send: p.Rights.Has(auth.Send), Listen: p.Rights.Has(auth.Listen), Manage: p.Rights.Has(auth.Manage)}
+}
+
+// resolveEndpoint finds what a connection string's endpoint names: a namespace, or else an
+// alias held here, which resolves to its local namespace.
+func (b *Broker) resolveEndpoint(name string) (ns, alias string, err error) {
+	if ns, err = b.resolveNamespace(name); err == nil {
+		return ns, "", nil
+	}
+	if holder, cfg, ok := b.AliasHolder(name); ok {
+		return holder, cfg.Name, nil
+	}
+	return "", "", errcode.New(errcode.Unauthorized,
+		"namespace or alias %q named by the connection string's endpoint does not exist in region %s; check the endpoint", name, b.opts.Region)
 }
 
 // resolveNamespace finds a namespace by name, ignoring case as Event Hubs host names do.

@@ -13,8 +13,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -160,9 +162,22 @@ type Node struct {
 	Port   int32
 }
 
-// KafkaNodes lists the brokers a client of namespace ns should talk to. A single node
-// serves every partition itself; geo-DR will answer the active region's nodes here.
-func (b *Broker) KafkaNodes(ns, selfHost string, selfPort int32) []Node {
+// KafkaNodes lists the brokers a client should talk to: this node, or, for a client that
+// came in through a geo-DR alias that is active in the other region, that region's brokers
+// (so any region's node can bootstrap an alias client).
+func (b *Broker) KafkaNodes(p Principal, selfHost string, selfPort int32) []Node {
+	if p.Alias != "" {
+		if holder, cfg, ok := b.AliasHolder(p.Alias); ok && holder == p.Namespace {
+			if peer := cfg.ActivePeer(); peer != nil && len(peer.Kafka) > 0 {
+				// One node per region today: the peer's first listener serves every partition.
+				host, port, err := net.SplitHostPort(peer.Kafka[0])
+				n, perr := strconv.ParseInt(port, 10, 32)
+				if err == nil && perr == nil {
+					return []Node{{NodeID: peer.NodeID, Host: host, Port: int32(n)}}
+				}
+			}
+		}
+	}
 	return []Node{{NodeID: b.opts.NodeID, Host: selfHost, Port: selfPort}}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,11 +19,18 @@ import (
 // hubIndex is an immutable snapshot of every hub, rebuilt after each metadata change, so
 // the produce and fetch paths look hubs up without locks or copies. secondaryOf maps each
 // namespace that is a paired geo-DR secondary to its alias name; rules holds each
-// namespace's network rules, checked on every HTTP request and Kafka connection.
+// namespace's network rules, checked on every HTTP request and Kafka connection; aliases
+// maps each alias name held here (lower case) to its namespace and configuration.
 type hubIndex struct {
 	hubs        map[[2]string]HubInfo
 	secondaryOf map[string]string
 	rules       map[string]meta.NetworkRules
+	aliases     map[string]aliasEntry
+}
+
+type aliasEntry struct {
+	ns  string
+	cfg meta.AliasConfig
 }
 
 func openMeta(opts Options) (*meta.Store, error) {
@@ -47,7 +55,8 @@ func (b *Broker) propose(ctx context.Context, c meta.Command) error {
 }
 
 func (b *Broker) refreshHubs() {
-	idx := hubIndex{hubs: map[[2]string]HubInfo{}, secondaryOf: map[string]string{}, rules: map[string]meta.NetworkRules{}}
+	idx := hubIndex{hubs: map[[2]string]HubInfo{}, secondaryOf: map[string]string{},
+		rules: map[string]meta.NetworkRules{}, aliases: map[string]aliasEntry{}}
 	b.meta.View(func(s *meta.State) {
 		for _, ns := range s.Namespaces() {
 			n, err := s.Namespace(ns)
@@ -57,6 +66,9 @@ func (b *Broker) refreshHubs() {
 			idx.rules[ns] = n.NetworkRules
 			if n.Alias.Paired() && n.Alias.Role == meta.RoleSecondary {
 				idx.secondaryOf[ns] = n.Alias.Name
+			}
+			if n.Alias != nil {
+				idx.aliases[strings.ToLower(n.Alias.Name)] = aliasEntry{ns, *n.Alias}
 			}
 			hubs, _ := s.Hubs(ns)
 			for _, name := range hubs {
@@ -71,38 +83,15 @@ func (b *Broker) refreshHubs() {
 }
 
 // checkNotSecondary refuses a change to a namespace that is a paired geo-DR secondary,
-// except to its alias.
+// except to its alias. Replicated changes come through ApplyReplicated instead.
 func (b *Broker) checkNotSecondary(c meta.Command) error {
-	var ns string
-	switch c := c.(type) {
+	switch c.(type) {
 	case meta.SetAlias, meta.ClearAlias, meta.CreateNamespace:
 		return nil
-	case meta.UpdateNamespace:
-		ns = c.Namespace
-	case meta.DeleteNamespace:
-		ns = c.Namespace
-	case meta.PutPolicy:
-		ns = c.Namespace
-	case meta.DeletePolicy:
-		ns = c.Namespace
-	case meta.RegenerateKey:
-		ns = c.Namespace
-	case meta.CreateHub:
-		ns = c.Namespace
-	case meta.UpdateHub:
-		ns = c.Namespace
-	case meta.DeleteHub:
-		ns = c.Namespace
-	case meta.CreateGroup:
-		ns = c.Namespace
-	case meta.DeleteGroup:
-		ns = c.Namespace
-	case meta.CommitOffsets:
-		ns = c.Namespace
-	case meta.DeleteOffsets:
-		ns = c.Namespace
 	}
+	ns := meta.NamespaceOf(c)
 	if alias, ok := b.hubs.Load().secondaryOf[ns]; ok {
+		b.metrics.refusedWrites.WithLabelValues(ns).Inc()
 		return errcode.New(errcode.ReadOnly,
 			"namespace %q is the secondary of alias %q and is read-only while paired; make changes on the primary (they replicate here) or fail the alias over",
 			ns, alias)
@@ -180,6 +169,7 @@ func (b *Broker) Hub(ns, name string) (HubInfo, error) {
 // writableHub is Hub for the write path: a paired geo-DR secondary takes no events.
 func (b *Broker) writableHub(ns, name string) (HubInfo, error) {
 	if alias, ok := b.hubs.Load().secondaryOf[ns]; ok {
+		b.metrics.refusedWrites.WithLabelValues(ns).Inc()
 		return HubInfo{}, errcode.New(errcode.ReadOnly,
 			"namespace %q is the secondary of alias %q and takes no events while paired; send through the alias connection string",
 			ns, alias)

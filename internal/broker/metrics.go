@@ -9,6 +9,7 @@ type metrics struct {
 	inEvents, inBytes   *prometheus.CounterVec
 	outEvents, outBytes *prometheus.CounterVec
 	errors              *prometheus.CounterVec
+	refusedWrites       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
@@ -24,9 +25,11 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 			Help: "Record-batch bytes served to consumers of an event hub."}, hubLabels),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_request_errors_total",
 			Help: "Requests refused or failed, by protocol and error code."}, []string{"protocol", "code"}),
+		refusedWrites: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_geodr_secondary_refused_writes_total",
+			Help: "Writes (events or metadata changes) refused because the namespace is a paired geo-DR secondary."}, []string{"namespace"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.inEvents, m.inBytes, m.outEvents, m.outBytes, m.errors, &sizeCollector{b: b})
+		reg.MustRegister(m.inEvents, m.inBytes, m.outEvents, m.outBytes, m.errors, m.refusedWrites, &sizeCollector{b: b}, &aliasCollector{b: b})
 	}
 	return m
 }
@@ -51,5 +54,33 @@ func (c *sizeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range sizes {
 		ch <- prometheus.MustNewConstMetric(logSizeDesc, prometheus.GaugeValue, float64(v), k[0], k[1])
+	}
+}
+
+var (
+	aliasEpochDesc = prometheus.NewDesc("tandem_geodr_alias_epoch", "Epoch of a namespace's geo-DR alias (failover increments it).",
+		[]string{"namespace", "alias"}, nil)
+	aliasRoleDesc = prometheus.NewDesc("tandem_geodr_alias_role",
+		"1 for the role a namespace holds in its geo-DR alias (Primary, PrimaryNotReplicating, Secondary; Lost for a former primary fenced by a failover).",
+		[]string{"namespace", "alias", "role"}, nil)
+)
+
+// aliasCollector reports each alias's role and epoch at scrape time from the hub index.
+type aliasCollector struct{ b *Broker }
+
+func (c *aliasCollector) Describe(ch chan<- *prometheus.Desc) { ch <- aliasEpochDesc; ch <- aliasRoleDesc }
+
+func (c *aliasCollector) Collect(ch chan<- prometheus.Metric) {
+	idx := c.b.hubs.Load()
+	if idx == nil {
+		return
+	}
+	for _, a := range idx.aliases {
+		role := string(a.cfg.Role)
+		if a.cfg.Lost {
+			role = "Lost"
+		}
+		ch <- prometheus.MustNewConstMetric(aliasEpochDesc, prometheus.GaugeValue, float64(a.cfg.Epoch), a.ns, a.cfg.Name)
+		ch <- prometheus.MustNewConstMetric(aliasRoleDesc, prometheus.GaugeValue, 1, a.ns, a.cfg.Name, role)
 	}
 }

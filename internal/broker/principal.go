@@ -31,6 +31,9 @@ type Principal struct {
 	Send       bool
 	Listen     bool
 	Manage     bool
+	// Alias is the geo-DR alias the client connected through ("" when it named the namespace
+	// itself). Namespace is then the local namespace that holds the alias.
+	Alias string
 }
 
 // CanSee reports whether hub is within the principal's scope.

@@ -27,8 +27,8 @@ func TestSecondaryIsReadOnly(t *testing.T) {
 	if err := b.CreateHub(ctx, "orders-east", HubSpec{Name: "replicated", Partitions: 2}); err != nil {
 		t.Fatal(err)
 	}
-	alias := meta.AliasConfig{Name: "orders-alias", Role: meta.RoleSecondary, PartnerRegion: "west",
-		PartnerNamespace: "orders-west", Epoch: 1, ProvisioningState: "Succeeded"}
+	alias := meta.AliasConfig{Name: "orders-alias", Role: meta.RoleSecondary,
+		Partner: &meta.Peer{Region: "west", Namespace: "orders-west"}, Epoch: 1, ProvisioningState: "Succeeded"}
 	if err := b.propose(ctx, meta.SetAlias{Namespace: "orders-east", Alias: alias, Time: b.now()}); err != nil {
 		t.Fatal(err)
 	}

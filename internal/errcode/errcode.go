@@ -29,6 +29,7 @@ const (
 	OffsetOutOfRange     Code = "OffsetOutOfRange"   // a read position is before the start or after the end
 	Conflict             Code = "Conflict"           // the request conflicts with current state
 	ReadOnly             Code = "ReadOnly"           // the namespace is a geo-DR secondary and takes no writes
+	AliasNotActive       Code = "AliasNotActive"     // the alias is active in another region; go there
 	Unavailable          Code = "Unavailable"        // a dependency is down; retry later
 	Timeout              Code = "Timeout"            // the operation did not finish in time
 	CorruptData          Code = "CorruptData"        // a record batch failed its CRC or framing check
@@ -60,6 +61,7 @@ var catalogue = map[Code]info{
 	OffsetOutOfRange:     {http.StatusRequestedRangeNotSatisfiable, kerr.OffsetOutOfRange.Code, 2},
 	Conflict:             {http.StatusConflict, kerr.InvalidRequest.Code, 4},
 	ReadOnly:             {http.StatusForbidden, kerr.PolicyViolation.Code, 6},
+	AliasNotActive:       {http.StatusMisdirectedRequest, kerr.NotLeaderForPartition.Code, 6},
 	Unavailable:          {http.StatusServiceUnavailable, kerr.KafkaStorageError.Code, 7},
 	Timeout:              {http.StatusGatewayTimeout, kerr.RequestTimedOut.Code, 7},
 	CorruptData:          {http.StatusBadRequest, kerr.CorruptMessage.Code, 2},

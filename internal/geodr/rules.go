@@ -1,10 +1,16 @@
 // Package geodr is Event Hubs-style geo-disaster recovery: aliases that pair a primary
 // namespace in one region with an empty secondary in another, continuous replication of the
-// primary's metadata, failover and break pairing. This file holds the pairing rules as a pure
-// function over facts gathered from both regions, so every rule is testable without a network;
-// the cross-region protocol and the replication runner build on it.
+// primary's metadata, failover, fencing of a former primary, and break pairing.
 //
-// It must not import the broker or protocol packages: callers gather the facts.
+// Files: rules.go (the pairing rules, a pure function over facts from both regions),
+// manager.go (the alias operations and the peer checks that fence a former primary),
+// replicate.go (the secondary's replication runner and the primary's feed), peer.go (the
+// region-to-region protocol and its client), handler.go (its server), status.go (what GET
+// and the metrics show).
+//
+// It builds on internal/broker's metadata primitives (alias configuration, the metadata log,
+// ApplyReplicated) and owns no state of its own but the runtime view of each link: durable
+// state, including the replication cursor, is in the namespace's alias configuration.
 package geodr
 
 import (

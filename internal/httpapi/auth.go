@@ -31,9 +31,11 @@ type caller struct {
 	anonymous bool // dev mode without credentials
 }
 
-// call is one authenticated request's context.
+// call is one authenticated request's context. name is the namespace as the path names it:
+// a namespace, or a geo-DR alias active here, which ns resolves to the local namespace.
 type call struct {
 	ns, hub string
+	name    string
 	who     caller
 }
 
@@ -43,6 +45,13 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
 func (s *Server) handle(pattern string, n need, fn handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c := &call{ns: r.PathValue("ns"), hub: r.PathValue("hub")}
+		c.name = c.ns
+		if s.aliasRedirect(w, r, c.ns) {
+			return
+		}
+		if ns, ok := s.aliasHere(c.ns); ok {
+			c.ns = ns
+		}
 		err := s.authenticate(r, c)
 		if err == nil && !c.who.admin && c.ns != "" {
 			err = s.b.CheckClientAddress(c.ns, r.RemoteAddr)
@@ -104,7 +113,7 @@ func (s *Server) authenticateSAS(header string, c *call) error {
 			hub = th
 		}
 	}
-	p, err := s.b.AuthenticateSAS(c.ns, hub, header)
+	p, err := s.b.AuthenticateSAS(c.name, hub, header)
 	if err != nil {
 		return err
 	}

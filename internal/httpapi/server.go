@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/geodr"
 )
 
 // Options configure a Server.
@@ -29,6 +30,7 @@ type Options struct {
 	Logger   *slog.Logger
 	Gatherer prometheus.Gatherer // served at /metrics; nil serves an empty registry
 	Dev      bool                // anonymous requests act in namespace "default" with every right
+	Geo      *geodr.Manager      // geo-DR: alias routes and the region-to-region API; nil disables them
 }
 
 // Server is the HTTP API of one node. It is an http.Handler.
@@ -36,6 +38,7 @@ type Server struct {
 	b   *broker.Broker
 	log *slog.Logger
 	dev bool
+	geo *geodr.Manager
 	mux *http.ServeMux
 }
 
@@ -47,13 +50,17 @@ func New(opts Options) *Server {
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{b: opts.Broker, log: opts.Logger.With("component", "httpapi"), dev: opts.Dev, mux: http.NewServeMux()}
+	s := &Server{b: opts.Broker, log: opts.Logger.With("component", "httpapi"), dev: opts.Dev, geo: opts.Geo, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	s.routes()
+	if s.geo != nil {
+		s.aliasRoutes()
+		s.mux.Handle("/geodr/v1/", s.geo.Handler())
+	}
 	return s
 }
 

@@ -23,6 +23,7 @@ func init() { register(0, 3, 10) }
 func (c *conn) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) func() kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	b := c.s.opts.Broker
+	aliasErr := b.CheckAliasActive(*c.principal) // alias clients must go to the active region
 	ns := c.principal.Namespace
 	type wait struct {
 		part   *broker.Partition
@@ -44,6 +45,8 @@ func (c *conn) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) func
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case !c.principal.Can(broker.RightSend, rt.Topic):
 				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			case aliasErr != nil:
+				sp.ErrorCode, sp.ErrorMessage = c.codeMsg(aliasErr)
 			default:
 				res, part, err := b.Append(ns, rt.Topic, rp.Partition, rp.Records)
 				if err != nil {

@@ -32,6 +32,7 @@ type fetchPart struct {
 func (c *conn) handleFetch(ctx context.Context, r *request, req *kmsg.FetchRequest) func() kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	b := c.s.opts.Broker
+	aliasErr := b.CheckAliasActive(*c.principal) // alias clients must go to the active region
 	ns := c.principal.Namespace
 	var parts []fetchPart
 	for _, rt := range req.Topics {
@@ -47,6 +48,8 @@ func (c *conn) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReque
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case !c.principal.Can(broker.RightListen, rt.Topic):
 				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			case aliasErr != nil:
+				sp.ErrorCode, _ = c.codeMsg(aliasErr)
 			default:
 				part, err := b.Partition(ns, rt.Topic, rp.Partition)
 				if err != nil {

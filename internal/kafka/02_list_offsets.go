@@ -19,6 +19,7 @@ func init() { register(2, 1, 8) }
 func (c *conn) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	b := c.s.opts.Broker
+	aliasErr := b.CheckAliasActive(*c.principal) // alias clients must go to the active region
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
@@ -31,6 +32,8 @@ func (c *conn) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case !c.principal.Can(broker.RightListen, rt.Topic):
 				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			case aliasErr != nil:
+				sp.ErrorCode, _ = c.codeMsg(aliasErr)
 			default:
 				part, err := b.Partition(c.principal.Namespace, rt.Topic, rp.Partition)
 				if err != nil {

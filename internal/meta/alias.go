@@ -9,30 +9,82 @@ import (
 // AliasRole is a namespace's role in a geo-DR alias, as Event Hubs names them.
 type AliasRole string
 
-// The alias roles.
+// The alias roles. PrimaryNotReplicating holds the alias without a partner: after break
+// pairing, after a failover (on the new primary), or on a former primary that lost the alias
+// (Lost is then set).
 const (
 	RolePrimary               AliasRole = "Primary"
-	RolePrimaryNotReplicating AliasRole = "PrimaryNotReplicating" // paired no longer: broken or failed over
+	RolePrimaryNotReplicating AliasRole = "PrimaryNotReplicating"
 	RoleSecondary             AliasRole = "Secondary"
 )
+
+// Provisioning states of an alias, as Event Hubs names them.
+const (
+	ProvisioningAccepted  = "Accepted"
+	ProvisioningSucceeded = "Succeeded"
+	ProvisioningFailed    = "Failed"
+)
+
+// Peer is the other region's side of an alias: where its HTTP API and Kafka listener are and
+// which namespace holds the alias there.
+type Peer struct {
+	Region    string   `json:"region"`
+	Namespace string   `json:"namespace"`
+	Endpoint  string   `json:"endpoint"`         // HTTP API base URL
+	Kafka     []string `json:"kafka,omitempty"`  // advertised Kafka listeners, host:port
+	NodeID    int32    `json:"nodeId,omitempty"` // Kafka node id of the region's broker
+}
 
 // AliasConfig is a namespace's side of a geo-DR alias. Epoch increases with every failover;
 // a side that learns of a higher epoch than its own has lost the alias (fencing).
 type AliasConfig struct {
-	Name              string    `json:"name"`
-	Role              AliasRole `json:"role"`
-	PartnerEndpoint   string    `json:"partnerEndpoint,omitempty"` // the partner region's HTTP API
-	PartnerRegion     string    `json:"partnerRegion,omitempty"`
-	PartnerNamespace  string    `json:"partnerNamespace,omitempty"`
-	Epoch             uint64    `json:"epoch"`
-	ProvisioningState string    `json:"provisioningState"` // Accepted, Succeeded, Failed
-	Reason            string    `json:"reason,omitempty"`  // why provisioning failed
-	UpdatedAt         time.Time `json:"updatedAt"`
+	Name  string    `json:"name"`
+	Role  AliasRole `json:"role"`
+	Epoch uint64    `json:"epoch"`
+	// Partner is the other side of the current pairing, nil when not paired.
+	Partner *Peer `json:"partner,omitempty"`
+	// Former is, on a new primary after failover, the old primary (to fence when it returns);
+	// on a side that lost the alias (Lost), the side that holds it now.
+	Former *Peer `json:"former,omitempty"`
+	// Lost marks a former primary that learned a failover moved the alias away at Epoch: it
+	// takes no alias traffic and sends alias clients to Former.
+	Lost bool `json:"lost,omitempty"`
+	// LinkKey authenticates the region-to-region calls of this pairing (replication feed,
+	// break pairing, fencing); both sides hold it.
+	LinkKey           string `json:"linkKey,omitempty"`
+	ProvisioningState string `json:"provisioningState"`
+	Reason            string `json:"reason,omitempty"` // why provisioning failed
+	// Through is, on a secondary, the primary's metadata log index replicated so far. It is
+	// advanced by the same command that applies a replicated change, so it is exact across
+	// crashes.
+	Through   uint64    `json:"through,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // Paired reports whether the alias links two namespaces right now.
 func (a *AliasConfig) Paired() bool {
-	return a != nil && a.Role != RolePrimaryNotReplicating && a.PartnerNamespace != ""
+	return a != nil && a.Partner != nil && a.ProvisioningState != ProvisioningFailed &&
+		(a.Role == RolePrimary || a.Role == RoleSecondary)
+}
+
+// Active reports whether this side holds the alias: alias clients are served here.
+func (a *AliasConfig) Active() bool {
+	return a != nil && !a.Lost && (a.Role == RolePrimary || a.Role == RolePrimaryNotReplicating)
+}
+
+// ActivePeer returns where alias clients go when this side is not active: the primary for a
+// secondary, the new holder for a side that lost the alias. It is nil when this side is active
+// or does not know.
+func (a *AliasConfig) ActivePeer() *Peer {
+	switch {
+	case a == nil || a.Active():
+		return nil
+	case a.Role == RoleSecondary:
+		return a.Partner
+	case a.Lost:
+		return a.Former
+	}
+	return nil
 }
 
 // SetAlias creates or changes a namespace's side of an alias. The epoch never goes back.
@@ -67,7 +119,7 @@ func (c SetAlias) check(s *State) error {
 		return err
 	}
 	a := c.Alias
-	if err := validAliasName(a.Name); err != nil {
+	if err := ValidAliasName(a.Name); err != nil {
 		return err
 	}
 	switch a.Role {
@@ -76,7 +128,7 @@ func (c SetAlias) check(s *State) error {
 		return errcode.New(errcode.InvalidArgument, "alias role %q is unknown; use Primary, PrimaryNotReplicating or Secondary", a.Role)
 	}
 	switch a.ProvisioningState {
-	case "Accepted", "Succeeded", "Failed":
+	case ProvisioningAccepted, ProvisioningSucceeded, ProvisioningFailed:
 	default:
 		return errcode.New(errcode.InvalidArgument, "alias provisioning state %q is unknown; use Accepted, Succeeded or Failed", a.ProvisioningState)
 	}
@@ -119,9 +171,9 @@ func (c ClearAlias) apply(s *State) {
 	n.UpdatedAt = c.Time
 }
 
-// validAliasName applies Event Hubs' namespace naming rule to aliases: an alias is a host
+// ValidAliasName applies Event Hubs' namespace naming rule to aliases: an alias is a host
 // name clients connect through, like a namespace's.
-func validAliasName(name string) error {
+func ValidAliasName(name string) error {
 	if err := validNamespaceName(name); err != nil {
 		return errcode.New(errcode.InvalidArgument,
 			"alias name %q is invalid; use 6 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit", name)

@@ -17,7 +17,7 @@ func TestAliasCommands(t *testing.T) {
 		}
 	}
 	mustApply(CreateNamespace{Namespace: "orders-west", RootPrimaryKey: key1, RootSecondaryKey: key2, Time: t0})
-	primary := AliasConfig{Name: "orders-alias", Role: RolePrimary, PartnerRegion: "east", PartnerNamespace: "orders-east",
+	primary := AliasConfig{Name: "orders-alias", Role: RolePrimary, Partner: &Peer{Region: "east", Namespace: "orders-east"},
 		Epoch: 1, ProvisioningState: "Succeeded"}
 	mustApply(SetAlias{Namespace: "orders-west", Alias: primary, Time: t0})
 	n, _ := s.Namespace("orders-west")
@@ -56,10 +56,10 @@ func TestAliasCommands(t *testing.T) {
 
 	// Failover on the partner raises the epoch; the old primary learns it and stops replicating.
 	lost := primary
-	lost.Role, lost.Epoch = RolePrimaryNotReplicating, 2
+	lost.Role, lost.Epoch, lost.Lost, lost.Former, lost.Partner = RolePrimaryNotReplicating, 2, true, lost.Partner, nil
 	mustApply(SetAlias{Namespace: "orders-west", Alias: lost, Time: t0})
 	n, _ = s.Namespace("orders-west")
-	if n.Alias.Paired() || n.Alias.Epoch != 2 {
+	if n.Alias.Paired() || n.Alias.Active() || n.Alias.Epoch != 2 || n.Alias.ActivePeer().Namespace != "orders-east" {
 		t.Fatalf("alias after losing it: %+v", n.Alias)
 	}
 	mustApply(ClearAlias{Namespace: "orders-west", Time: t0})

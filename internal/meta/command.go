@@ -239,6 +239,7 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 	TypeDeleteOffsets:   decodeAs[DeleteOffsets],
 	TypeSetAlias:        decodeAs[SetAlias],
 	TypeClearAlias:      decodeAs[ClearAlias],
+	TypeReplicated:      decodeAs[Replicated],
 }
 
 // CommandTypes lists the command types this code understands, sorted.

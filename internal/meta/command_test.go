@@ -31,16 +31,23 @@ func allCommands() []Command {
 		DeleteGroup{Namespace: ns, Hub: "h", Group: "g"},
 		CommitOffsets{Namespace: ns, Group: "g", Hub: "h", Offsets: []PartitionOffset{{1, 2, "m"}}, Time: t0},
 		DeleteOffsets{Namespace: ns, Group: "g", Hub: "h", Partitions: []int32{1}},
-		SetAlias{Namespace: ns, Alias: AliasConfig{Name: "orders-alias", Role: RolePrimary, PartnerEndpoint: "http://127.0.0.1:8081",
-			PartnerRegion: "east", PartnerNamespace: "orders-east", Epoch: 1, ProvisioningState: "Succeeded", UpdatedAt: t0}, Time: t0},
+		SetAlias{Namespace: ns, Alias: AliasConfig{Name: "orders-alias", Role: RolePrimary, Partner: &Peer{Endpoint: "http://127.0.0.1:8081",
+			Region: "east", Namespace: "orders-east", Kafka: []string{"127.0.0.1:9192"}, NodeID: 7}, LinkKey: "k", Through: 3,
+			Epoch: 1, ProvisioningState: "Succeeded", UpdatedAt: t0}, Time: t0},
+		Replicated{Namespace: ns, Alias: "orders-alias", Through: 9, Command: CreateGroup{Namespace: ns, Hub: "h", Group: "g", Time: t0}},
+		Replicated{Namespace: ns, Alias: "orders-alias", Through: 10},
 		ClearAlias{Namespace: ns, Time: t0},
 	}
 }
 
 func TestCommandRoundTrip(t *testing.T) {
 	cmds := allCommands()
-	if len(cmds) != len(CommandTypes()) {
-		t.Fatalf("allCommands covers %d of %d command types", len(cmds), len(CommandTypes()))
+	types := map[CommandType]bool{}
+	for _, c := range cmds {
+		types[c.Type()] = true
+	}
+	if len(types) != len(CommandTypes()) {
+		t.Fatalf("allCommands covers %d of %d command types", len(types), len(CommandTypes()))
 	}
 	for _, c := range cmds {
 		b, err := EncodeCommand(c)

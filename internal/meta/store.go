@@ -84,6 +84,24 @@ func (s *Store) Propose(ctx context.Context, c Command) (uint64, error) {
 	return s.submit(ctx, []Entry{{Command: c}})
 }
 
+// ProposeBatch makes cmds durable and applies them in order, in one write and one fsync. It
+// stops at the first command that does not apply and returns its error; the commands before
+// it stay applied.
+func (s *Store) ProposeBatch(ctx context.Context, cmds []Command) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	entries := make([]Entry, len(cmds))
+	for i, c := range cmds {
+		if c == nil {
+			return errcode.New(errcode.InvalidArgument, "metadata command %d of the batch is nil", i)
+		}
+		entries[i] = Entry{Command: c}
+	}
+	_, err := s.submit(ctx, entries)
+	return err
+}
+
 // Apply appends entries produced elsewhere (by a geo-DR primary) with their given indexes, which
 // must increase. It stops at the first entry that fails and returns its error; the entries before
 // it stay applied.

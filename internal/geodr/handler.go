@@ -1,0 +1,136 @@
+package geodr
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+// Handler serves the region-to-region API under /geodr/v1/ (see peer.go for the routes).
+func (m *Manager) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /geodr/v1/aliases/{alias}", func(w http.ResponseWriter, r *http.Request) {
+		st, err := m.PublicStatus(r.PathValue("alias"))
+		reply(w, st, err)
+	})
+	mux.HandleFunc("GET /geodr/v1/namespaces/{ns}/facts", func(w http.ResponseWriter, r *http.Request) {
+		ns := r.PathValue("ns")
+		if err := m.checkManage(r, ns); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		f, err := m.localFacts(ns, r.URL.Query().Get("alias"))
+		reply(w, f, err)
+	})
+	mux.HandleFunc("POST /geodr/v1/namespaces/{ns}/pair", func(w http.ResponseWriter, r *http.Request) {
+		ns := r.PathValue("ns")
+		if err := m.checkManage(r, ns); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		var req PairRequest
+		if err := decode(r, &req); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		self, err := m.pairSecondary(r.Context(), ns, req)
+		reply(w, self, err)
+	})
+	mux.HandleFunc("GET /geodr/v1/namespaces/{ns}/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		ns := r.PathValue("ns")
+		if _, err := m.pairedPrimary(ns, linkKey(r)); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		n, idx, err := m.b.NamespaceState(ns)
+		if err == nil {
+			n.Alias = nil
+		}
+		reply(w, Snapshot{Index: idx, Namespace: n}, err)
+	})
+	mux.HandleFunc("GET /geodr/v1/namespaces/{ns}/log", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		after, err := strconv.ParseUint(q.Get("after"), 10, 64)
+		if err != nil {
+			reply(w, nil, errcode.New(errcode.InvalidArgument, "after=%q is not a metadata log index", q.Get("after")))
+			return
+		}
+		limit, _ := strconv.Atoi(q.Get("max"))
+		wait, _ := time.ParseDuration(q.Get("wait"))
+		pg, err := m.feed(r.Context(), r.PathValue("ns"), linkKey(r), after, limit, wait)
+		reply(w, pg, err)
+	})
+	mux.HandleFunc("POST /geodr/v1/aliases/{alias}/break", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, struct{}{}, m.brokenByPrimary(r.Context(), r.PathValue("alias"), linkKey(r)))
+	})
+	mux.HandleFunc("POST /geodr/v1/aliases/{alias}/fence", func(w http.ResponseWriter, r *http.Request) {
+		var req FenceRequest
+		if err := decode(r, &req); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, struct{}{}, m.fencedByPeer(r.Context(), r.PathValue("alias"), linkKey(r), req))
+	})
+	return mux
+}
+
+// checkManage authenticates a pairing call: the node admin key, or a SAS token of a rule with
+// Manage on namespace ns.
+func (m *Manager) checkManage(r *http.Request, ns string) error {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	scheme, rest, _ := strings.Cut(h, " ")
+	if strings.EqualFold(scheme, "TandemKey") {
+		if m.b.CheckAdminKey(strings.TrimSpace(rest)) {
+			return nil
+		}
+		return errcode.New(errcode.Unauthorized, "the partner admin key does not match region %s's admin key", m.b.Region())
+	}
+	if h == "" {
+		return errcode.New(errcode.Unauthorized,
+			"pairing namespace %s needs a credential: a connection string of a Manage rule of the namespace, or the node admin key", ns)
+	}
+	p, err := m.b.AuthenticateSAS(ns, "", h)
+	if err != nil {
+		return err
+	}
+	if !p.Manage || p.EntityPath != "" || p.Alias != "" {
+		return errcode.New(errcode.Forbidden, "rule %q does not grant Manage on namespace %s, which pairing needs", p.KeyName, ns)
+	}
+	return nil
+}
+
+func linkKey(r *http.Request) string {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !strings.EqualFold(scheme, linkScheme) {
+		return ""
+	}
+	return strings.TrimSpace(rest)
+}
+
+func decode(r *http.Request, v any) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return errcode.New(errcode.InvalidArgument, "reading the request body: %w", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return errcode.New(errcode.InvalidArgument, "the request body is not the expected JSON: %w", err)
+	}
+	return nil
+}
+
+// reply writes v as JSON, or err as {"error":{"code","message"}} with its HTTP status.
+func reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(errcode.HTTPStatus(err))
+		json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
+			"code": string(errcode.CodeOf(err)), "message": err.Error()}})
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}

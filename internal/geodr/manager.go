@@ -1,0 +1,535 @@
+package geodr
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tandem-streaming/tandem/internal/auth"
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/meta"
+)
+
+// Options configure a Manager.
+type Options struct {
+	Broker *broker.Broker
+	// Endpoint is this region's HTTP API as the partner region reaches it (http://host:port);
+	// Kafka its advertised Kafka listener (host:port); NodeID its Kafka node id.
+	Endpoint string
+	Kafka    string
+	NodeID   int32
+	Logger   *slog.Logger
+	// Registerer receives the replication metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// CheckEvery is how often each side checks its peer: a primary learns from it that a
+	// failover moved the alias away (default 5 s).
+	CheckEvery time.Duration
+	// FeedWait is how long a replication long-poll waits for a change (default 10 s).
+	FeedWait time.Duration
+	HTTPClient *http.Client
+	Now        func() time.Time
+}
+
+// Manager runs geo-DR for one region: the alias operations, the replication runner of every
+// local secondary, the peer checks that fence a former primary, and the region-to-region API.
+type Manager struct {
+	opts Options
+	b    *broker.Broker
+	log  *slog.Logger
+	peer peerClient
+	met  *metrics
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{}
+	opMu   sync.Mutex // serializes alias operations (create, break, failover, delete, fence)
+
+	mu    sync.Mutex
+	links map[string]*link // by local namespace
+}
+
+// link is the runtime state of one local namespace's alias: what it knows of its peer and of
+// replication. It is not persisted; the durable part lives in the alias configuration.
+type link struct {
+	running     bool      // a secondary's replication runner is up
+	contact     time.Time // last successful exchange with the peer
+	reachable   bool
+	lastErr     string
+	caughtUpAt  time.Time // last moment the secondary was known to have everything
+	pending     int       // replicable changes not yet applied on the secondary
+	ack         uint64    // primary: the secondary's last requested position
+	acked       bool      // primary: ack is known (the secondary polled since start)
+	parked      int       // primary: feed requests waiting for a change (the secondary is caught up)
+	scanned     uint64    // secondary: last primary log index examined
+	needSync    bool      // secondary: resync from a snapshot before reading the log
+	syncs       int       // secondary: snapshot syncs done
+	applied     int64     // secondary: replicated changes applied
+	lastApplied time.Time
+}
+
+// New returns a Manager; Start starts its loops.
+func New(opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.CheckEvery <= 0 {
+		opts.CheckEvery = 5 * time.Second
+	}
+	if opts.FeedWait <= 0 {
+		opts.FeedWait = 10 * time.Second
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{opts: opts, b: opts.Broker, log: opts.Logger.With("component", "geodr"),
+		peer: peerClient{hc: opts.HTTPClient}, ctx: ctx, cancel: cancel,
+		kick: make(chan struct{}, 1), links: map[string]*link{}}
+	m.met = newMetrics(opts.Registerer, m)
+	return m
+}
+
+// Start checks every alias's peer once (so a former primary that lost its alias during a
+// failover learns it before serving), then starts the replication runners and the periodic
+// peer checks. The first check gives up on an unreachable peer after a few seconds.
+func (m *Manager) Start(ctx context.Context) {
+	first, cancel := context.WithTimeout(ctx, 3*time.Second)
+	m.checkPeers(first)
+	cancel()
+	m.wg.Add(1)
+	go m.supervise()
+}
+
+// Close stops the loops and waits for them.
+func (m *Manager) Close() {
+	m.cancel()
+	m.wg.Wait()
+}
+
+// poke makes the supervisor look at the aliases now (after an operation changed one).
+func (m *Manager) poke() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Manager) supervise() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.opts.CheckEvery)
+	defer t.Stop()
+	for {
+		m.startRunners()
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-m.kick:
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(m.ctx, m.opts.CheckEvery)
+			m.checkPeers(ctx)
+			cancel()
+		}
+	}
+}
+
+// startRunners starts a replication runner for every local secondary that has none.
+func (m *Manager) startRunners() {
+	for ns, cfg := range m.b.Aliases() {
+		if cfg.Role != meta.RoleSecondary || !cfg.Paired() {
+			continue
+		}
+		l := m.link(ns)
+		m.mu.Lock()
+		start := !l.running
+		l.running = true
+		m.mu.Unlock()
+		if start {
+			m.wg.Add(1)
+			go m.runSecondary(ns)
+		}
+	}
+}
+
+// link returns the runtime state of ns's alias, creating it.
+func (m *Manager) link(ns string) *link {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.links[ns]
+	if !ok {
+		l = &link{needSync: true}
+		m.links[ns] = l
+	}
+	return l
+}
+
+func (m *Manager) update(ns string, fn func(l *link)) {
+	l := m.link(ns)
+	m.mu.Lock()
+	fn(l)
+	m.mu.Unlock()
+}
+
+func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
+
+// self describes this region's side of an alias held by namespace ns.
+func (m *Manager) self(ns string) meta.Peer {
+	return meta.Peer{Region: m.b.Region(), Namespace: ns, Endpoint: m.opts.Endpoint,
+		Kafka: []string{m.opts.Kafka}, NodeID: m.opts.NodeID}
+}
+
+// checkPeers asks each alias's peer for its state. A side that holds the alias and learns
+// that its peer holds it at a higher epoch has lost it to a failover: it fences itself.
+func (m *Manager) checkPeers(ctx context.Context) {
+	var wg sync.WaitGroup
+	for ns, cfg := range m.b.Aliases() {
+		peer := cfg.Partner
+		if peer == nil {
+			peer = cfg.Former
+		}
+		if peer == nil || cfg.Role == meta.RoleSecondary {
+			continue // a secondary's runner talks to its primary continuously
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := m.peer.status(ctx, peer.Endpoint, cfg.Name)
+			m.update(ns, func(l *link) {
+				l.reachable = err == nil
+				if err == nil {
+					l.contact = m.now()
+				} else {
+					l.lastErr = err.Error()
+				}
+			})
+			if err != nil || !cfg.Active() || !st.Active || st.Epoch <= cfg.Epoch {
+				return
+			}
+			m.fenceSelf(ctx, ns, cfg.Name, FenceRequest{Epoch: st.Epoch, Holder: st.Self}, "peer check")
+		}()
+	}
+	wg.Wait()
+}
+
+// fenceSelf records that a failover moved alias away from local namespace ns.
+func (m *Manager) fenceSelf(ctx context.Context, ns, alias string, req FenceRequest, how string) error {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	cfg, ok := m.b.Alias(ns)
+	if !ok || cfg.Name != alias {
+		return errcode.New(errcode.NotFound, "alias %q is not held by namespace %q here", alias, ns)
+	}
+	if req.Epoch <= cfg.Epoch || !cfg.Active() {
+		return nil
+	}
+	holder := req.Holder
+	cfg.Role, cfg.Lost, cfg.Epoch, cfg.Former, cfg.Partner = meta.RolePrimaryNotReplicating, true, req.Epoch, &holder, nil
+	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
+		return err
+	}
+	m.log.Warn("alias lost to a failover: this namespace no longer takes alias traffic; its own events stay readable by its name",
+		"alias", alias, "namespace", ns, "epoch", req.Epoch, "holder_region", holder.Region, "holder_namespace", holder.Namespace, "learned_by", how)
+	return nil
+}
+
+// CheckName reports whether alias name is available in this region: a valid name that no
+// namespace or alias here uses.
+func (m *Manager) CheckName(name string) (bool, string, string) {
+	if err := meta.ValidAliasName(name); err != nil {
+		return false, "InvalidName", err.Error()
+	}
+	if m.b.NamespaceTaken(name) {
+		return false, "AlreadyExists", "the name " + name + " is already used by a namespace or an alias in region " + m.b.Region()
+	}
+	return true, "None", ""
+}
+
+// CreateOptions name the partner of a new alias.
+type CreateOptions struct {
+	PartnerNamespace string
+	PartnerEndpoint  string
+	Credential       Credential // for the partner namespace (Manage rule) or the partner node
+}
+
+// Create pairs local namespace ns (the primary) with the partner namespace under alias. Every
+// pairing rule is checked against facts from both regions first, and a broken rule is
+// refused with its message. The partner becomes the secondary and starts replicating; the
+// alias's provisioning state is Accepted until the secondary's first replication request,
+// then Succeeded (or Failed with the reason if the partner could not be paired).
+func (m *Manager) Create(ctx context.Context, ns, alias string, o CreateOptions) (meta.AliasConfig, error) {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	if o.PartnerNamespace == "" || o.PartnerEndpoint == "" {
+		return meta.AliasConfig{}, errcode.New(errcode.InvalidArgument,
+			"creating an alias needs partnerNamespace and partnerEndpoint (the partner region's HTTP API, like http://127.0.0.1:8180)")
+	}
+	if o.Credential == (Credential{}) {
+		return meta.AliasConfig{}, errcode.New(errcode.InvalidArgument,
+			"creating an alias needs partnerConnectionString (a Manage rule of the partner namespace) or partnerAdminKey (the partner node's admin key)")
+	}
+	if cur, ok := m.b.Alias(ns); ok {
+		if cur.Name == alias && cur.Partner != nil && cur.Partner.Namespace == o.PartnerNamespace {
+			return cur, nil // PUT is idempotent
+		}
+	}
+	if err := meta.ValidAliasName(alias); err != nil {
+		return meta.AliasConfig{}, err
+	}
+	local, err := m.localFacts(ns, alias)
+	if err != nil {
+		return meta.AliasConfig{}, err
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	remote, err := m.peer.facts(fctx, o.PartnerEndpoint, o.PartnerNamespace, alias, o.Credential)
+	if err != nil {
+		return meta.AliasConfig{}, err
+	}
+	if err := CheckPairing(alias, local.Namespace, remote.Namespace, local.AliasTaken || remote.AliasTaken); err != nil {
+		return meta.AliasConfig{}, err
+	}
+	key, err := auth.GenerateKey()
+	if err != nil {
+		return meta.AliasConfig{}, errcode.New(errcode.Internal, "generating the pairing's link key: %w", err)
+	}
+	partner := remote.Self
+	cfg := meta.AliasConfig{Name: alias, Role: meta.RolePrimary, Epoch: 1, Partner: &partner, LinkKey: key,
+		ProvisioningState: meta.ProvisioningAccepted}
+	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
+		return meta.AliasConfig{}, err
+	}
+	_, err = m.peer.pair(fctx, o.PartnerEndpoint, o.PartnerNamespace, o.Credential,
+		PairRequest{Alias: alias, Epoch: 1, LinkKey: key, Primary: m.self(ns), Facts: local.Namespace})
+	switch {
+	case err == nil:
+	case errcode.Is(err, errcode.Unavailable) || errcode.Is(err, errcode.Timeout) || errcode.Is(err, errcode.Internal):
+		cfg.ProvisioningState, cfg.Reason = meta.ProvisioningFailed, "pairing the partner failed: "+err.Error()
+		if serr := m.b.SetAlias(context.WithoutCancel(ctx), ns, cfg); serr != nil {
+			return meta.AliasConfig{}, serr
+		}
+		return cfg, nil
+	default: // the partner refused: nothing is paired
+		if cerr := m.b.ClearAlias(context.WithoutCancel(ctx), ns); cerr != nil {
+			m.log.Error("removing a refused alias", "alias", alias, "namespace", ns, "err", cerr)
+		}
+		return meta.AliasConfig{}, err
+	}
+	m.log.Info("alias created", "alias", alias, "primary", ns, "secondary_region", partner.Region, "secondary", partner.Namespace)
+	m.poke()
+	cur, _ := m.b.Alias(ns)
+	return cur, nil
+}
+
+// localFacts gathers the pairing facts of local namespace ns, and whether alias is taken here.
+func (m *Manager) localFacts(ns, alias string) (Facts, error) {
+	n, _, err := m.b.NamespaceState(ns)
+	if err != nil {
+		return Facts{}, err
+	}
+	f := NamespaceFacts{Region: m.b.Region(), Name: n.Name, Tier: string(n.Tier), Cluster: n.Cluster,
+		PrivateEndpoints: len(n.NetworkRules.PrivateEndpoints), EventHubs: len(n.Hubs)}
+	if f.Tier == "" {
+		f.Tier = string(meta.Standard)
+	}
+	for _, h := range n.Hubs {
+		f.ConsumerGroups += len(h.Groups) - 1 // besides $Default
+	}
+	if n.Alias != nil {
+		f.Alias = n.Alias.Name
+	}
+	taken := alias != "" && (m.b.NamespaceTaken(alias))
+	return Facts{Namespace: f, AliasTaken: taken, Self: m.self(ns)}, nil
+}
+
+// pairSecondary makes local namespace ns the secondary of an alias whose primary asked.
+func (m *Manager) pairSecondary(ctx context.Context, ns string, req PairRequest) (meta.Peer, error) {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	if err := meta.ValidAliasName(req.Alias); err != nil {
+		return meta.Peer{}, err
+	}
+	if cur, ok := m.b.Alias(ns); ok && cur.Name == req.Alias && cur.Role == meta.RoleSecondary && cur.LinkKey == req.LinkKey {
+		return m.self(ns), nil // the primary retried
+	}
+	local, err := m.localFacts(ns, req.Alias)
+	if err != nil {
+		return meta.Peer{}, err
+	}
+	if err := CheckPairing(req.Alias, req.Facts, local.Namespace, local.AliasTaken); err != nil {
+		return meta.Peer{}, err
+	}
+	if req.LinkKey == "" || req.Primary.Endpoint == "" || req.Primary.Namespace == "" {
+		return meta.Peer{}, errcode.New(errcode.InvalidArgument, "a pair request needs the link key and the primary's endpoint and namespace")
+	}
+	primary := req.Primary
+	cfg := meta.AliasConfig{Name: req.Alias, Role: meta.RoleSecondary, Epoch: req.Epoch, Partner: &primary,
+		LinkKey: req.LinkKey, ProvisioningState: meta.ProvisioningAccepted}
+	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
+		return meta.Peer{}, err
+	}
+	m.update(ns, func(l *link) { l.needSync = true })
+	m.log.Info("namespace paired as secondary", "alias", req.Alias, "namespace", ns,
+		"primary_region", primary.Region, "primary", primary.Namespace)
+	m.poke()
+	return m.self(ns), nil
+}
+
+// BreakPairing runs on the primary: both namespaces become ordinary namespaces and the alias
+// stays on the primary (role PrimaryNotReplicating). The secondary is told at once when
+// reachable, else it learns on its next replication request.
+func (m *Manager) BreakPairing(ctx context.Context, ns, alias string) (meta.AliasConfig, error) {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	cfg, err := m.aliasOf(ns, alias)
+	if err != nil {
+		return cfg, err
+	}
+	switch {
+	case cfg.Role == meta.RoleSecondary:
+		return cfg, errcode.New(errcode.Conflict,
+			"namespace %s is the secondary of alias %q; break the pairing on the primary, %s", ns, alias, describePeer(cfg.Partner))
+	case !cfg.Paired() && cfg.ProvisioningState != meta.ProvisioningFailed:
+		return cfg, errcode.New(errcode.Conflict, "alias %q of namespace %s is not paired; nothing to break", alias, ns)
+	}
+	partner := cfg.Partner
+	cfg.Role, cfg.Partner, cfg.ProvisioningState, cfg.Reason = meta.RolePrimaryNotReplicating, nil, meta.ProvisioningSucceeded, ""
+	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
+		return cfg, err
+	}
+	if partner != nil {
+		bctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := m.peer.breakPairing(bctx, partner.Endpoint, alias, cfg.LinkKey)
+		cancel()
+		if err != nil {
+			m.log.Warn("could not tell the secondary the pairing is broken; it learns on its next replication request",
+				"alias", alias, "secondary", partner.Namespace, "err", err)
+		}
+	}
+	m.log.Info("pairing broken", "alias", alias, "primary", ns)
+	return cfg, nil
+}
+
+// FailoverResult is the outcome of a failover.
+type FailoverResult struct {
+	Alias meta.AliasConfig
+	// FormerPrimaryNotified says whether the former primary was reachable and told at once;
+	// if not, it learns from this region when it can reach it again (at its start-up and
+	// periodically), and until then clients that still reach it directly can use it.
+	FormerPrimaryNotified bool
+}
+
+// Failover runs on the secondary, and works while the primary's region is down: the
+// secondary takes the alias at the next epoch and stops replicating (the pairing is broken;
+// fail-forward only). Alias clients reach this region from now on.
+func (m *Manager) Failover(ctx context.Context, ns, alias string) (FailoverResult, error) {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	cfg, err := m.aliasOf(ns, alias)
+	if err != nil {
+		return FailoverResult{Alias: cfg}, err
+	}
+	if cfg.Role != meta.RoleSecondary {
+		return FailoverResult{Alias: cfg}, errcode.New(errcode.Conflict,
+			"namespace %s is not the secondary of alias %q (its role is %s); run failover against the secondary's region",
+			ns, alias, cfg.Role)
+	}
+	former := cfg.Partner
+	cfg.Role, cfg.Epoch, cfg.Partner, cfg.Former = meta.RolePrimaryNotReplicating, cfg.Epoch+1, nil, former
+	cfg.ProvisioningState, cfg.Reason = meta.ProvisioningSucceeded, ""
+	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
+		return FailoverResult{Alias: cfg}, err
+	}
+	m.log.Warn("failover: this namespace now holds the alias", "alias", alias, "namespace", ns, "epoch", cfg.Epoch)
+	res := FailoverResult{Alias: cfg}
+	if former != nil {
+		fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := m.peer.fence(fctx, former.Endpoint, alias, cfg.LinkKey, FenceRequest{Epoch: cfg.Epoch, Holder: m.self(ns)})
+		cancel()
+		res.FormerPrimaryNotified = err == nil
+		m.update(ns, func(l *link) {
+			l.reachable, l.lastErr = err == nil, ""
+			if err != nil {
+				l.lastErr = err.Error()
+			}
+		})
+		if err != nil {
+			m.log.Warn("the former primary was not told of the failover; it learns when it can reach this region",
+				"alias", alias, "former", describePeer(former), "err", err)
+		}
+	}
+	return res, nil
+}
+
+// Delete removes an alias that is not paired (break the pairing first).
+func (m *Manager) Delete(ctx context.Context, ns, alias string) error {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	cfg, err := m.aliasOf(ns, alias)
+	if err != nil {
+		return err
+	}
+	if cfg.Paired() {
+		where := "break the pairing first (on the primary)"
+		if cfg.Role == meta.RoleSecondary {
+			where = "break the pairing on the primary, " + describePeer(cfg.Partner) + ", or fail over here"
+		}
+		return errcode.New(errcode.Conflict, "alias %q of namespace %s is paired and cannot be deleted; %s", alias, ns, where)
+	}
+	return m.b.ClearAlias(ctx, ns)
+}
+
+// aliasOf returns namespace ns's configuration of alias.
+func (m *Manager) aliasOf(ns, alias string) (meta.AliasConfig, error) {
+	if _, err := m.b.Namespace(ns); err != nil {
+		return meta.AliasConfig{}, err
+	}
+	cfg, ok := m.b.Alias(ns)
+	if !ok || !strings.EqualFold(cfg.Name, alias) {
+		return meta.AliasConfig{}, errcode.New(errcode.NotFound,
+			"namespace %s has no alias %q; list its aliases with 'tandem alias list %s'", ns, alias, ns)
+	}
+	return cfg, nil
+}
+
+// brokenByPrimary handles the primary's notice that it broke the pairing: the local
+// secondary becomes an ordinary namespace.
+func (m *Manager) brokenByPrimary(ctx context.Context, alias, linkKey string) error {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	ns, cfg, ok := m.b.AliasHolder(alias)
+	if !ok {
+		return nil // already gone
+	}
+	if linkKey == "" || cfg.LinkKey != linkKey {
+		return errcode.New(errcode.Unauthorized, "the link key does not match alias %q in region %s", alias, m.b.Region())
+	}
+	if cfg.Role != meta.RoleSecondary {
+		return errcode.New(errcode.Conflict, "namespace %s is not the secondary of alias %q here", ns, alias)
+	}
+	if err := m.b.ClearAlias(ctx, ns); err != nil {
+		return err
+	}
+	m.log.Info("the primary broke the pairing; this namespace is an ordinary namespace again", "alias", alias, "namespace", ns)
+	return nil
+}
+
+// fencedByPeer handles a new primary's notice that a failover moved the alias to it.
+func (m *Manager) fencedByPeer(ctx context.Context, alias, linkKey string, req FenceRequest) error {
+	ns, cfg, ok := m.b.AliasHolder(alias)
+	if !ok {
+		return errcode.New(errcode.NotFound, "no namespace holds alias %q in region %s", alias, m.b.Region())
+	}
+	if linkKey == "" || cfg.LinkKey != linkKey {
+		return errcode.New(errcode.Unauthorized, "the link key does not match alias %q in region %s", alias, m.b.Region())
+	}
+	return m.fenceSelf(ctx, ns, alias, req, "notice from the new primary")
+}
