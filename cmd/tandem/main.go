@@ -35,6 +35,7 @@ served over the Kafka protocol and HTTP.
   tandem hub create default/orders        create an event hub
   tandem send default/orders < events     send events, one per line
   tandem receive default/orders -p 0      read them back
+  tandem dev                              two regions, a geo-DR alias and a sample hub, locally
 
 The CLI finds the server with --server or TANDEM_SERVER (default http://127.0.0.1:8080).`,
 		SilenceUsage:  true,
@@ -44,5 +45,6 @@ The CLI finds the server with --server or TANDEM_SERVER (default http://127.0.0.
 	root.AddCommand(newServeCmd())
 	addCLICommands(root)
 	root.AddCommand(newBenchCmd())
+	root.AddCommand(newDevCmd())
 	return root
 }

@@ -44,6 +44,7 @@ type serveConfig struct {
 	Pprof         bool          `yaml:"pprof"`
 	NodeID        int32         `yaml:"node-id"`
 	AliasCheck    time.Duration `yaml:"alias-check-interval"`
+	AdvertiseHTTP string        `yaml:"advertise-http"`
 }
 
 func newServeCmd() *cobra.Command {
@@ -79,6 +80,8 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.Int64Var(&cfg.FsyncBytes, "fsync-bytes", 1<<20, "unsynced bytes that trigger an fsync with --fsync=bytes")
 	f.Int64Var(&cfg.SegmentBytes, "segment-bytes", 128<<20, "log segment size")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&cfg.AdvertiseHTTP, "advertise-http", "",
+		"URL other regions reach this node's HTTP API at, for geo-DR (default: http://<advertise-host or listener host>:<http port>)")
 	f.Int32Var(&cfg.NodeID, "node-id", -1, "Kafka node id of this node (default: derived from --region, so regions differ)")
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
@@ -179,7 +182,11 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		ks.Close()
 		return fmt.Errorf("http listener: %w", err)
 	}
-	geo := geodr.New(geodr.Options{Broker: b, Endpoint: "http://" + advertised(cfg, hln.Addr()),
+	endpoint := cfg.AdvertiseHTTP
+	if endpoint == "" {
+		endpoint = "http://" + advertised(cfg, hln.Addr())
+	}
+	geo := geodr.New(geodr.Options{Broker: b, Endpoint: endpoint,
 		Kafka: advertised(cfg, kln.Addr()), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck})
 	defer geo.Close()
 	// A former primary that lost its alias to a failover while it was down learns it here,

@@ -68,7 +68,10 @@ var (
 // aliasCollector reports each alias's role and epoch at scrape time from the hub index.
 type aliasCollector struct{ b *Broker }
 
-func (c *aliasCollector) Describe(ch chan<- *prometheus.Desc) { ch <- aliasEpochDesc; ch <- aliasRoleDesc }
+func (c *aliasCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- aliasEpochDesc
+	ch <- aliasRoleDesc
+}
 
 func (c *aliasCollector) Collect(ch chan<- prometheus.Metric) {
 	idx := c.b.hubs.Load()

@@ -31,7 +31,7 @@ type Options struct {
 	// failover moved the alias away (default 5 s).
 	CheckEvery time.Duration
 	// FeedWait is how long a replication long-poll waits for a change (default 10 s).
-	FeedWait time.Duration
+	FeedWait   time.Duration
 	HTTPClient *http.Client
 	Now        func() time.Time
 }
