@@ -2,6 +2,7 @@ package geodr
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -276,9 +277,16 @@ func (m *Manager) Create(ctx context.Context, ns, alias string, o CreateOptions)
 		return meta.AliasConfig{}, errcode.New(errcode.InvalidArgument,
 			"creating an alias needs partnerConnectionString (a Manage rule of the partner namespace) or partnerAdminKey (the partner node's admin key)")
 	}
-	if cur, ok := m.b.Alias(ns); ok {
+	epoch, repair := uint64(1), false
+	prev, ok := m.b.Alias(ns)
+	if cur := prev; ok {
 		if cur.Name == alias && cur.Partner != nil && cur.Partner.Namespace == o.PartnerNamespace {
 			return cur, nil // PUT is idempotent
+		}
+		// Fail-forward (after a failover) or pairing again after break pairing: the namespace
+		// holds the alias without a partner and pairs it with a new secondary at its epoch.
+		if repair = strings.EqualFold(cur.Name, alias) && cur.Active() && !cur.Paired(); repair {
+			epoch, alias = max(cur.Epoch, 1), cur.Name
 		}
 	}
 	if err := meta.ValidAliasName(alias); err != nil {
@@ -288,11 +296,18 @@ func (m *Manager) Create(ctx context.Context, ns, alias string, o CreateOptions)
 	if err != nil {
 		return meta.AliasConfig{}, err
 	}
+	if repair {
+		local.Namespace.Alias, local.AliasTaken = "", false
+	}
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	remote, err := m.peer.facts(fctx, o.PartnerEndpoint, o.PartnerNamespace, alias, o.Credential)
 	if err != nil {
 		return meta.AliasConfig{}, err
+	}
+	if remote.AliasTakenBy != "" {
+		return meta.AliasConfig{}, errcode.New(errcode.AlreadyExists, "alias %q is already in use in region %s: %s",
+			alias, remote.Namespace.Region, remote.AliasTakenBy)
 	}
 	if err := CheckPairing(alias, local.Namespace, remote.Namespace, local.AliasTaken || remote.AliasTaken); err != nil {
 		return meta.AliasConfig{}, err
@@ -302,13 +317,13 @@ func (m *Manager) Create(ctx context.Context, ns, alias string, o CreateOptions)
 		return meta.AliasConfig{}, errcode.New(errcode.Internal, "generating the pairing's link key: %w", err)
 	}
 	partner := remote.Self
-	cfg := meta.AliasConfig{Name: alias, Role: meta.RolePrimary, Epoch: 1, Partner: &partner, LinkKey: key,
+	cfg := meta.AliasConfig{Name: alias, Role: meta.RolePrimary, Epoch: epoch, Partner: &partner, LinkKey: key,
 		ProvisioningState: meta.ProvisioningAccepted}
 	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
 		return meta.AliasConfig{}, err
 	}
 	_, err = m.peer.pair(fctx, o.PartnerEndpoint, o.PartnerNamespace, o.Credential,
-		PairRequest{Alias: alias, Epoch: 1, LinkKey: key, Primary: m.self(ns), Facts: local.Namespace})
+		PairRequest{Alias: alias, Epoch: epoch, LinkKey: key, Primary: m.self(ns), Facts: local.Namespace})
 	switch {
 	case err == nil:
 	case errcode.Is(err, errcode.Unavailable) || errcode.Is(err, errcode.Timeout) || errcode.Is(err, errcode.Internal):
@@ -318,8 +333,14 @@ func (m *Manager) Create(ctx context.Context, ns, alias string, o CreateOptions)
 		}
 		return cfg, nil
 	default: // the partner refused: nothing is paired
-		if cerr := m.b.ClearAlias(context.WithoutCancel(ctx), ns); cerr != nil {
-			m.log.Error("removing a refused alias", "alias", alias, "namespace", ns, "err", cerr)
+		var rerr error
+		if repair {
+			rerr = m.b.SetAlias(context.WithoutCancel(ctx), ns, prev)
+		} else {
+			rerr = m.b.ClearAlias(context.WithoutCancel(ctx), ns)
+		}
+		if rerr != nil {
+			m.log.Error("undoing a refused alias", "alias", alias, "namespace", ns, "err", rerr)
 		}
 		return meta.AliasConfig{}, err
 	}
@@ -346,8 +367,12 @@ func (m *Manager) localFacts(ns, alias string) (Facts, error) {
 	if n.Alias != nil {
 		f.Alias = n.Alias.Name
 	}
-	taken := alias != "" && (m.b.NamespaceTaken(alias))
-	return Facts{Namespace: f, AliasTaken: taken, Self: m.self(ns)}, nil
+	out := Facts{Namespace: f, AliasTaken: alias != "" && m.b.NamespaceTaken(alias), Self: m.self(ns)}
+	if holder, cfg, ok := m.b.AliasHolder(alias); ok && cfg.Lost && holder != ns {
+		out.AliasTakenBy = fmt.Sprintf("namespace %s holds it from before a failover moved it away (epoch %d); delete it there first with 'tandem alias delete %s/%s'",
+			holder, cfg.Epoch, holder, cfg.Name)
+	}
+	return out, nil
 }
 
 // pairSecondary makes local namespace ns the secondary of an alias whose primary asked.

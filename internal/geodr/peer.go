@@ -35,7 +35,10 @@ const linkScheme = "TandemLink"
 type Facts struct {
 	Namespace  NamespaceFacts `json:"namespace"`
 	AliasTaken bool           `json:"aliasTaken"` // the alias asked about names a namespace or alias here
-	Self       meta.Peer      `json:"self"`       // how to reach the namespace's region
+	// AliasTakenBy explains a taken alias the user can free (a stale alias left on a former
+	// primary), "" otherwise.
+	AliasTakenBy string    `json:"aliasTakenBy,omitempty"`
+	Self         meta.Peer `json:"self"` // how to reach the namespace's region
 }
 
 // PairRequest asks a region to make one of its namespaces the secondary of an alias.
