@@ -1,0 +1,644 @@
+package main
+
+// `tandem dev`: a complete local two-region setup in one command. It runs two child processes
+// of this executable (`serve --region east` and `serve --region west`), pairs a namespace of
+// each under the alias tandem-dev, creates a sample event hub, prints how to connect, and stops
+// both children when interrupted. Everything it creates is reused when it runs again on the
+// same directory.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-streaming/tandem/client"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+// The names tandem dev creates.
+const (
+	devAlias     = "tandem-dev"
+	devHub       = "sample"
+	devHubParts  = 4
+	devPortShift = 100 // west listens on east's ports + 100
+)
+
+// devRegions are the two regions, primary first.
+var devRegions = [2]struct{ name, namespace string }{{"east", "tandem-east"}, {"west", "tandem-west"}}
+
+// Time bounds of tandem dev.
+const (
+	devReadyTimeout = 60 * time.Second // for a child's ready line
+	devStopGrace    = 10 * time.Second // between SIGTERM and SIGKILL of a child
+	devSignalGrace  = 2 * time.Second  // a child that exited cleanly may have had our Ctrl-C first
+)
+
+// devSettings are the flags of tandem dev.
+type devSettings struct {
+	dir       string
+	kafkaPort int
+	httpPort  int
+	timeout   time.Duration
+}
+
+func newDevCmd() *cobra.Command {
+	var s devSettings
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a complete local two-region setup: two nodes, a paired alias and a sample event hub",
+		Long: `Run two region nodes on 127.0.0.1 as child processes, east (Kafka --kafka-port, HTTP --http-port)
+and west (the same ports + 100), with data in --dir/east and --dir/west and their logs in
+--dir/east.log and --dir/west.log. Then, reusing whatever already exists:
+
+  namespace tandem-east in east, the primary, and tandem-west in west, the secondary
+  alias tandem-dev pairing them, waited on until it has Succeeded
+  event hub sample (4 partitions) on the primary, waited on until the secondary has it
+
+It prints both regions' addresses, the alias connection string, the Kafka bootstrap list of
+both regions, kcat command lines, and writes --dir/kcat.conf for 'kcat -F'. Its last line is
+
+  tandem dev ready alias=tandem-dev bootstrap=EAST_KAFKA,WEST_KAFKA east=EAST_HTTP west=WEST_HTTP
+
+Ctrl-C (or SIGTERM) stops both nodes and exits 0. If a node dies, tandem dev says which one
+and where its log is, stops the other and exits non-zero. Port 0 lets each node pick a free
+port.`,
+		Example: `  tandem dev
+  tandem dev --dir /tmp/td --kafka-port 0 --http-port 0`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := s.check(); err != nil {
+				return err
+			}
+			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), s)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&s.dir, "dir", "./tandem-dev", "directory of both regions' data, logs and kcat.conf")
+	f.IntVar(&s.kafkaPort, "kafka-port", 9092, "Kafka port of east; west uses it + 100; 0 picks free ports")
+	f.IntVar(&s.httpPort, "http-port", 8080, "HTTP port of east; west uses it + 100; 0 picks free ports")
+	f.DurationVar(&s.timeout, "timeout", 2*time.Minute, "how long setting up the alias and the sample hub may take")
+	return cmd
+}
+
+func (s devSettings) check() error {
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--kafka-port", s.kafkaPort}, {"--http-port", s.httpPort}} {
+		if p.port < 0 || p.port > 65535-devPortShift {
+			return errcode.New(errcode.InvalidArgument,
+				"%s %d is out of range; use 1 to %d (west listens on it + %d), or 0 for free ports",
+				p.flag, p.port, 65535-devPortShift, devPortShift)
+		}
+	}
+	if s.kafkaPort != 0 && s.kafkaPort == s.httpPort {
+		return errcode.New(errcode.InvalidArgument, "--kafka-port and --http-port are both %d; give two different ports", s.kafkaPort)
+	}
+	if s.dir == "" {
+		return errcode.New(errcode.InvalidArgument, "--dir is empty; name the directory for the regions' data")
+	}
+	if s.timeout <= 0 {
+		return errcode.New(errcode.InvalidArgument, "--timeout %v is invalid; use a positive duration such as 2m", s.timeout)
+	}
+	return nil
+}
+
+// listenAddr is 127.0.0.1 and the port of region i (0 stays 0).
+func (s devSettings) listenAddr(port, i int) string {
+	if port != 0 {
+		port += i * devPortShift
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// errInterrupted is the cause of a run ended by SIGINT or SIGTERM.
+var errInterrupted = errors.New("interrupted")
+
+// devRun is one run of tandem dev: its two children and what setting up produced.
+type devRun struct {
+	s        devSettings
+	stderr   io.Writer
+	children []*devChild // started so far, in devRegions order
+}
+
+func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return errcode.New(errcode.Internal, "finding the tandem executable to run the regions: %w", err)
+	}
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	d := &devRun{s: s, stderr: stderr}
+	defer d.stop()
+	for i, r := range devRegions {
+		c, err := startDevChild(exe, r.name, s.dir, s.listenAddr(s.kafkaPort, i), s.listenAddr(s.httpPort, i))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "tandem dev: started region %s (pid %d), log in %s\n", r.name, c.cmd.Process.Pid, c.logPath)
+		d.children = append(d.children, c)
+	}
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.watch(runCtx, cancel, sigc)
+	}()
+	defer wg.Wait()
+	defer cancel(nil)
+
+	info, err := d.setup(runCtx)
+	if err != nil {
+		if d.anyExited() {
+			<-runCtx.Done() // the watcher tells a death from a Ctrl-C the child had first
+		}
+		return d.outcome(runCtx, err)
+	}
+	if err := info.print(stdout); err != nil {
+		return err
+	}
+	<-runCtx.Done()
+	return d.outcome(runCtx, nil)
+}
+
+// outcome turns the end of a run into its result: nil when interrupted, the child's death
+// when one died, else err.
+func (d *devRun) outcome(runCtx context.Context, err error) error {
+	cause := context.Cause(runCtx)
+	var died *childExitError
+	switch {
+	case errors.Is(cause, errInterrupted) || (runCtx.Err() != nil && cause == runCtx.Err()):
+		fmt.Fprintln(d.stderr, "tandem dev: stopping both regions")
+		return nil
+	case errors.As(cause, &died):
+		return died
+	}
+	return err
+}
+
+func (d *devRun) anyExited() bool {
+	for _, c := range d.children {
+		if c.hasExited() {
+			return true
+		}
+	}
+	return false
+}
+
+// watch cancels the run when a signal comes or a child exits. A child that exited cleanly or
+// by SIGINT may have had the terminal's Ctrl-C before us; a signal that follows within
+// devSignalGrace makes it an interruption rather than a death.
+func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc <-chan os.Signal) {
+	var exited [2]<-chan struct{}
+	for i, c := range d.children {
+		exited[i] = c.exited
+	}
+	var dead *devChild
+	select {
+	case <-ctx.Done():
+		return
+	case <-sigc:
+		cancel(errInterrupted)
+		return
+	case <-exited[0]:
+		dead = d.children[0]
+	case <-exited[1]:
+		dead = d.children[1]
+	}
+	if dead.stoppedBySignal() {
+		t := time.NewTimer(devSignalGrace)
+		defer t.Stop()
+		select {
+		case <-sigc:
+			cancel(errInterrupted)
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	cancel(dead.exitError())
+}
+
+// stop sends SIGTERM to every child still running, waits for them up to devStopGrace and
+// kills what is left. It signals only the processes it started, by pid.
+func (d *devRun) stop() {
+	var running []*devChild
+	for _, c := range d.children {
+		if !c.hasExited() {
+			c.cmd.Process.Signal(syscall.SIGTERM)
+			running = append(running, c)
+		}
+	}
+	deadline := time.NewTimer(devStopGrace)
+	defer deadline.Stop()
+	for _, c := range running {
+		select {
+		case <-c.exited:
+		case <-deadline.C:
+			for _, k := range running {
+				if !k.hasExited() {
+					fmt.Fprintf(d.stderr, "tandem dev: region %s (pid %d) did not stop within %v; killing it\n",
+						k.region, k.cmd.Process.Pid, devStopGrace)
+					k.cmd.Process.Kill()
+				}
+			}
+			<-c.exited
+		}
+		fmt.Fprintf(d.stderr, "tandem dev: region %s (pid %d) stopped\n", c.region, c.cmd.Process.Pid)
+	}
+}
+
+// devChild is one `tandem serve` child process.
+type devChild struct {
+	region  string
+	dataDir string
+	logPath string
+	cmd     *exec.Cmd
+	ready   chan [2]string // the Kafka and HTTP addresses of the ready line
+	exited  chan struct{}  // closed once the process has been waited for
+	waitErr error          // the process's exit, set before exited is closed
+
+	kafkaAddr, httpAddr string // once ready
+}
+
+var devReadyLine = regexp.MustCompile(`^tandem ready region=\S+ kafka=(\S+) http=(\S+)$`)
+
+// startDevChild starts `serve` for region with data in dir/region and stderr (and stdout) in
+// dir/region.log.
+func startDevChild(exe, region, dir, kafkaAddr, httpAddr string) (*devChild, error) {
+	c := &devChild{region: region, dataDir: filepath.Join(dir, region), logPath: filepath.Join(dir, region+".log"),
+		ready: make(chan [2]string, 1), exited: make(chan struct{})}
+	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
+		return nil, errcode.New(errcode.InvalidArgument, "creating the data directory of region %s: %w", region, err)
+	}
+	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidArgument, "creating the log file of region %s: %w", region, err)
+	}
+	c.cmd = exec.Command(exe, "serve", "--region", region, "--data", c.dataDir,
+		"--kafka-addr", kafkaAddr, "--http-addr", httpAddr)
+	c.cmd.Stdout = &readyWriter{log: logf, ready: c.ready}
+	c.cmd.Stderr = logf
+	if err := c.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, errcode.New(errcode.Internal, "starting region %s (%s serve): %w", region, exe, err)
+	}
+	go func() {
+		c.waitErr = c.cmd.Wait()
+		logf.Close()
+		close(c.exited)
+	}()
+	return c, nil
+}
+
+// readyWriter is a child's stdout: it copies lines to the log and reports the ready line.
+type readyWriter struct {
+	log     io.Writer
+	ready   chan<- [2]string
+	partial []byte
+	seen    bool
+}
+
+func (w *readyWriter) Write(p []byte) (int, error) {
+	w.log.Write(p)
+	w.partial = append(w.partial, p...)
+	for {
+		i := strings.IndexByte(string(w.partial), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := strings.TrimRight(string(w.partial[:i]), "\r")
+		w.partial = w.partial[i+1:]
+		if m := devReadyLine.FindStringSubmatch(line); m != nil && !w.seen {
+			w.seen = true
+			w.ready <- [2]string{m[1], m[2]}
+		}
+	}
+}
+
+func (c *devChild) hasExited() bool {
+	select {
+	case <-c.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// stoppedBySignal reports whether the child exited as `serve` does when asked to stop: with
+// status 0 (it handles SIGINT and SIGTERM), or killed by one of them.
+func (c *devChild) stoppedBySignal() bool {
+	if c.waitErr == nil {
+		return true
+	}
+	var ee *exec.ExitError
+	if errors.As(c.waitErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGTERM
+		}
+	}
+	return false
+}
+
+// childExitError is a child that exited while tandem dev needed it; an Unavailable error.
+type childExitError struct{ err *errcode.Error }
+
+func (e *childExitError) Error() string { return e.err.Error() }
+func (e *childExitError) Unwrap() error { return e.err }
+
+func (c *devChild) exitError() *childExitError {
+	how := "exit status 0"
+	if c.waitErr != nil {
+		how = c.waitErr.Error()
+	}
+	return &childExitError{errcode.New(errcode.Unavailable, "region %s (pid %d) exited (%s); its log is %s%s",
+		c.region, c.cmd.Process.Pid, how, c.logPath, logTail(c.logPath, 5))}
+}
+
+// logTail is the last n lines of a log file, indented, for an error message.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	if len(lines) == 1 && lines[0] == "" {
+		return ""
+	}
+	return "; it ends with:\n    " + strings.Join(lines, "\n    ")
+}
+
+// waitReady waits for the child's ready line.
+func (c *devChild) waitReady(ctx context.Context) error {
+	t := time.NewTimer(devReadyTimeout)
+	defer t.Stop()
+	select {
+	case a := <-c.ready:
+		c.kafkaAddr, c.httpAddr = a[0], a[1]
+		return nil
+	case <-c.exited:
+		return c.exitError()
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return errcode.New(errcode.Timeout, "region %s (pid %d) printed no ready line within %v; see its log %s",
+			c.region, c.cmd.Process.Pid, devReadyTimeout, c.logPath)
+	}
+}
+
+// adminKey reads the child's admin key.
+func (c *devChild) adminKey() (string, error) {
+	key, err := os.ReadFile(filepath.Join(c.dataDir, "admin-key"))
+	if err != nil {
+		return "", errcode.New(errcode.Internal, "reading the admin key of region %s: %w", c.region, err)
+	}
+	return strings.TrimSpace(string(key)), nil
+}
+
+// devSide is one region as setting up sees it.
+type devSide struct {
+	child     *devChild
+	namespace string
+	key       string
+	c         *client.Client
+}
+
+// devInfo is what setting up produced: what the summary prints.
+type devInfo struct {
+	dir        string
+	sides      [2]*devSide
+	active     int          // the side that holds the alias
+	alias      client.Alias // as the active side knows it
+	connString string
+	kcatConf   string
+}
+
+// setup waits for both regions, then creates (or finds) the namespaces, the alias and the
+// sample hub, and writes kcat.conf.
+func (d *devRun) setup(ctx context.Context) (*devInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.s.timeout)
+	defer cancel()
+	info := &devInfo{dir: d.s.dir}
+	for i, c := range d.children {
+		if err := c.waitReady(ctx); err != nil {
+			return nil, err
+		}
+		key, err := c.adminKey()
+		if err != nil {
+			return nil, err
+		}
+		cl, err := client.New("http://"+c.httpAddr, client.WithAdminKey(key))
+		if err != nil {
+			return nil, err
+		}
+		side := &devSide{child: c, namespace: devRegions[i].namespace, key: key, c: cl}
+		if err := d.ensureNamespace(ctx, side); err != nil {
+			return nil, err
+		}
+		info.sides[i] = side
+	}
+	var err error
+	if info.active, info.alias, err = d.ensureAlias(ctx, info.sides); err != nil {
+		return nil, err
+	}
+	if err := d.ensureHub(ctx, info); err != nil {
+		return nil, err
+	}
+	p := info.sides[info.active]
+	keys, err := p.c.ListAliasKeys(ctx, p.namespace, devAlias, rootPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("reading the keys of alias %s: %w", devAlias, err)
+	}
+	info.connString = keys.AliasPrimaryConnectionString
+	info.kcatConf = filepath.Join(d.s.dir, "kcat.conf")
+	if err := os.WriteFile(info.kcatConf, []byte(info.kcatProperties()), 0o600); err != nil {
+		return nil, errcode.New(errcode.Internal, "writing %s: %w", info.kcatConf, err)
+	}
+	return info, nil
+}
+
+func (d *devRun) progress(format string, args ...any) {
+	fmt.Fprintf(d.stderr, "tandem dev: "+format+"\n", args...)
+}
+
+func (d *devRun) ensureNamespace(ctx context.Context, s *devSide) error {
+	_, err := s.c.GetNamespace(ctx, s.namespace)
+	if !errcode.Is(err, errcode.NotFound) {
+		return err
+	}
+	d.progress("creating namespace %s in region %s", s.namespace, s.child.region)
+	_, err = s.c.CreateNamespace(ctx, s.namespace, client.NamespaceOptions{})
+	return err
+}
+
+// ensureAlias finds or creates the alias on east, pairing it with west, and waits until it
+// is provisioned. It returns the side that holds the alias (west after a failover) and that
+// side's view of it.
+func (d *devRun) ensureAlias(ctx context.Context, sides [2]*devSide) (int, client.Alias, error) {
+	east, west := sides[0], sides[1]
+	a, err := east.c.GetAlias(ctx, east.namespace, devAlias)
+	if errcode.Is(err, errcode.NotFound) {
+		if w, werr := west.c.GetAlias(ctx, west.namespace, devAlias); werr == nil && holdsAlias(w) {
+			d.checkPartnerAddress(w, east) // failed over in an earlier run, and east's side is gone
+			return 1, w, nil
+		}
+		d.progress("creating alias %s: primary %s in east, secondary %s in west", devAlias, east.namespace, west.namespace)
+		a, err = east.c.CreateAlias(ctx, east.namespace, devAlias, client.AliasOptions{
+			PartnerNamespace: west.namespace, PartnerEndpoint: "http://" + west.child.httpAddr, PartnerAdminKey: west.key})
+	}
+	if err != nil {
+		return 0, a, fmt.Errorf("alias %s on namespace %s: %w", devAlias, east.namespace, err)
+	}
+	if !client.Provisioned(a) {
+		d.progress("waiting for alias %s to be provisioned (%s)", devAlias, a.ProvisioningState)
+		if a, err = east.c.WaitAlias(ctx, east.namespace, devAlias, client.Provisioned); err != nil {
+			return 0, a, err
+		}
+	}
+	if a.ProvisioningState == client.ProvisioningFailed {
+		return 0, a, errcode.New(errcode.Conflict,
+			"pairing alias %s failed: %s; stop tandem dev and remove %s to start afresh", devAlias, orDash(a.Reason), d.s.dir)
+	}
+	active := 0
+	if !holdsAlias(a) || (a.ActiveRegion != "" && a.ActiveRegion != east.child.region) {
+		if a, err = west.c.GetAlias(ctx, west.namespace, devAlias); err != nil {
+			return 0, a, fmt.Errorf("alias %s is active in west, but asking west about it: %w", devAlias, err)
+		}
+		active = 1
+	}
+	d.checkPartnerAddress(a, sides[1-active])
+	return active, a, nil
+}
+
+// checkPartnerAddress warns when the alias remembers the other region at an address it no
+// longer listens at, as after a rerun with --http-port 0: the regions record each other's
+// addresses when they pair.
+func (d *devRun) checkPartnerAddress(a client.Alias, other *devSide) {
+	if want := "http://" + other.child.httpAddr; a.PartnerEndpoint != "" && a.PartnerEndpoint != want {
+		d.progress("warning: alias %s remembers region %s at %s, but it listens at %s now; replication and the Kafka "+
+			"metadata answers of the alias may point at the old addresses. Use fixed ports (the default) with an existing "+
+			"--dir, or remove %s to start afresh", devAlias, other.child.region, a.PartnerEndpoint, want, d.s.dir)
+	}
+}
+
+// holdsAlias reports whether this side of an alias serves alias clients.
+func holdsAlias(a client.Alias) bool {
+	return !a.Lost && (a.Role == client.RolePrimary || a.Role == client.RolePrimaryNotReplicating)
+}
+
+// ensureHub creates the sample hub on the side that holds the alias and, while paired, waits
+// until the secondary has it.
+func (d *devRun) ensureHub(ctx context.Context, info *devInfo) error {
+	p, sec := info.sides[info.active], info.sides[1-info.active]
+	_, err := p.c.GetHub(ctx, p.namespace, devHub)
+	if errcode.Is(err, errcode.NotFound) {
+		d.progress("creating event hub %s/%s (%d partitions)", p.namespace, devHub, devHubParts)
+		_, err = p.c.CreateHub(ctx, p.namespace, devHub, client.HubOptions{Partitions: devHubParts})
+	}
+	if err != nil || !info.alias.Paired() {
+		return err
+	}
+	ns := info.alias.PartnerNamespace
+	d.progress("waiting for event hub %s to reach the secondary %s in %s", devHub, ns, sec.child.region)
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		_, err := sec.c.GetHub(ctx, ns, devHub)
+		if err == nil {
+			return nil
+		}
+		if !errcode.Is(err, errcode.NotFound) && !errcode.Is(err, errcode.Unavailable) {
+			return fmt.Errorf("looking for event hub %s on the secondary: %w", devHub, err)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errcode.New(errcode.Timeout,
+				"event hub %s/%s did not reach the secondary %s in region %s within --timeout %v (%v); see 'tandem alias show' and %s",
+				p.namespace, devHub, ns, sec.child.region, d.s.timeout, context.Cause(ctx), sec.child.logPath)
+		case <-t.C:
+		}
+	}
+}
+
+// bootstrap is the Kafka bootstrap list of both regions, east first.
+func (info *devInfo) bootstrap() string {
+	return info.sides[0].child.kafkaAddr + "," + info.sides[1].child.kafkaAddr
+}
+
+// kcatProperties is kcat.conf: librdkafka properties for 'kcat -F'.
+func (info *devInfo) kcatProperties() string {
+	return "# Written by tandem dev: librdkafka properties for 'kcat -F " + info.kcatConf + "'.\n" +
+		"bootstrap.servers=" + info.bootstrap() + "\n" +
+		"security.protocol=SASL_PLAINTEXT\n" +
+		"sasl.mechanisms=PLAIN\n" +
+		"sasl.username=$ConnectionString\n" +
+		"sasl.password=" + info.connString + "\n"
+}
+
+// print writes the summary; its last line is the one scripts wait for.
+func (info *devInfo) print(w io.Writer) error {
+	p := info.sides[info.active]
+	var b strings.Builder
+	fmt.Fprintf(&b, "Tandem dev: two regions on 127.0.0.1, data in %s\n\n", info.dir)
+	rows := [][]string{}
+	for _, s := range info.sides {
+		c := s.child
+		rows = append(rows, []string{c.region, s.namespace, c.kafkaAddr, "http://" + c.httpAddr,
+			fmt.Sprint(c.cmd.Process.Pid), c.logPath})
+	}
+	printTable(&b, []string{"REGION", "NAMESPACE", "KAFKA", "HTTP", "PID", "LOG"}, rows)
+	a := info.alias
+	fmt.Fprintf(&b, "\nAlias %s: active in %s (namespace %s), role %s, %s, epoch %d", devAlias,
+		p.child.region, p.namespace, a.Role, a.ProvisioningState, a.Epoch)
+	if a.Paired() {
+		fmt.Fprintf(&b, ", secondary %s in %s\n", a.PartnerNamespace, orDash(a.PartnerRegion))
+	} else {
+		fmt.Fprintf(&b, ", not paired\n")
+	}
+	fmt.Fprintf(&b, "Event hub: %s (%d partitions)\n", devHub, devHubParts)
+	fmt.Fprintf(&b, "\nAlias connection string (the SASL PLAIN password of user $ConnectionString):\n  %s\n", info.connString)
+	fmt.Fprintf(&b, "\nKafka bootstrap, both regions (metadata answers the active one):\n  %s\n", info.bootstrap())
+	sasl := "-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN -X " + shellQuote("sasl.username=$ConnectionString") +
+		" -X " + shellQuote("sasl.password="+info.connString)
+	fmt.Fprintf(&b, "\nProduce and consume with kcat:\n")
+	fmt.Fprintf(&b, "  kcat -b %s %s -t %s -P\n", info.bootstrap(), sasl, devHub)
+	fmt.Fprintf(&b, "  kcat -b %s %s -t %s -C -o beginning -e\n", info.bootstrap(), sasl, devHub)
+	fmt.Fprintf(&b, "or with the properties in %s:\n", info.kcatConf)
+	fmt.Fprintf(&b, "  kcat -F %s -t %s -P\n", shellQuote(info.kcatConf), devHub)
+	fmt.Fprintf(&b, "  kcat -F %s -t %s -C -o beginning -e\n", shellQuote(info.kcatConf), devHub)
+	east, west := info.sides[0], info.sides[1]
+	fmt.Fprintf(&b, "\nThe CLI (each region's admin key is read from its data directory):\n")
+	fmt.Fprintf(&b, "  tandem --server http://%s --data %s alias show %s/%s\n", east.child.httpAddr, shellQuote(east.child.dataDir), east.namespace, devAlias)
+	fmt.Fprintf(&b, "  tandem --server http://%s --data %s alias fail-over %s/%s\n", west.child.httpAddr, shellQuote(west.child.dataDir), west.namespace, devAlias)
+	fmt.Fprintf(&b, "\nCtrl-C stops both regions.\n")
+	fmt.Fprintf(&b, "tandem dev ready alias=%s bootstrap=%s east=%s west=%s\n", devAlias, info.bootstrap(), east.child.httpAddr, west.child.httpAddr)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:,=@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
