@@ -358,9 +358,12 @@ func (b *Broker) retentionLoop() {
 	}
 }
 
-// topicID derives a stable 16-byte Kafka topic id for a hub incarnation.
-func topicID(ns, hub, incarnation string) [16]byte {
-	sum := sha256.Sum256([]byte(ns + "/" + hub + "/" + incarnation))
+// topicID derives a stable 16-byte Kafka topic id for a hub incarnation. The namespace is
+// left out on purpose: a geo-DR secondary replicates the hub with its creation time, so both
+// regions give it the same id, and a client that read Metadata in one region fetches by topic
+// id in the other. A connection sees the hubs of one namespace only.
+func topicID(hub, incarnation string) [16]byte {
+	sum := sha256.Sum256([]byte(hub + "/" + incarnation))
 	var id [16]byte
 	copy(id[:], sum[:16])
 	return id

@@ -110,7 +110,7 @@ func (b *Broker) hubInfo(ns string, h *meta.Hub) HubInfo {
 	if seg == 0 {
 		seg = 128 << 20
 	}
-	return HubInfo{Namespace: ns, Name: h.Name, ID: topicID(ns, h.Name, inc), Incarnation: inc,
+	return HubInfo{Namespace: ns, Name: h.Name, ID: topicID(h.Name, inc), Incarnation: inc,
 		Partitions: h.PartitionCount, RetentionTime: h.RetentionTime, RetentionBytes: h.RetentionBytes,
 		MaxEventBytes: h.MaxEventBytes, SegmentBytes: seg, ConsumerGroups: groups,
 		CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -197,8 +198,8 @@ func (m *Manager) checkPeers(ctx context.Context) {
 		if peer == nil {
 			peer = cfg.Former
 		}
-		if peer == nil || cfg.Role == meta.RoleSecondary {
-			continue // a secondary's runner talks to its primary continuously
+		if peer == nil {
+			continue
 		}
 		wg.Add(1)
 		go func() {
@@ -207,11 +208,14 @@ func (m *Manager) checkPeers(ctx context.Context) {
 			m.update(ns, func(l *link) {
 				l.reachable = err == nil
 				if err == nil {
-					l.contact = m.now()
+					l.contact, l.lastErr = m.now(), ""
 				} else {
 					l.lastErr = err.Error()
 				}
 			})
+			if err == nil && st.Self.Namespace == peer.Namespace && peerMoved(st.Self, *peer) {
+				m.refreshPeer(ctx, ns, st.Self)
+			}
 			if err != nil || !cfg.Active() || !st.Active || st.Epoch <= cfg.Epoch {
 				return
 			}
@@ -219,6 +223,34 @@ func (m *Manager) checkPeers(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+func peerMoved(now, stored meta.Peer) bool {
+	return !slices.Equal(now.Kafka, stored.Kafka) || now.NodeID != stored.NodeID || now.Endpoint != stored.Endpoint
+}
+
+// refreshPeer records the peer's current addresses (a region restarted on other ports or
+// advertises another endpoint), so alias clients are sent to where it is now.
+func (m *Manager) refreshPeer(ctx context.Context, ns string, self meta.Peer) {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	cfg, ok := m.b.Alias(ns)
+	if !ok {
+		return
+	}
+	switch {
+	case cfg.Partner != nil && cfg.Partner.Namespace == self.Namespace && cfg.Partner.Region == self.Region:
+		cfg.Partner = &self
+	case cfg.Former != nil && cfg.Former.Namespace == self.Namespace && cfg.Former.Region == self.Region:
+		cfg.Former = &self
+	default:
+		return
+	}
+	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
+		m.log.Warn("recording the partner's new addresses", "namespace", ns, "err", err)
+		return
+	}
+	m.log.Info("partner region's addresses changed", "alias", cfg.Name, "namespace", ns, "endpoint", self.Endpoint, "kafka", self.Kafka)
 }
 
 // fenceSelf records that a failover moved alias away from local namespace ns.

@@ -84,6 +84,9 @@ func (s *Server) checkAliasName(w http.ResponseWriter, r *http.Request, c *call)
 	if err := decodeBody(w, r, &in, false); err != nil {
 		return err
 	}
+	if _, err := s.b.Namespace(c.ns); err != nil {
+		return err
+	}
 	ok, reason, msg := s.geo.CheckName(in.Name)
 	writeJSON(w, http.StatusOK, map[string]any{"nameAvailable": ok, "reason": reason, "message": msg})
 	return nil
