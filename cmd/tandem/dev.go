@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -71,9 +72,11 @@ both regions, kcat command lines, and writes --dir/kcat.conf for 'kcat -F'. Its 
 
   tandem dev ready alias=tandem-dev bootstrap=EAST_KAFKA,WEST_KAFKA east=EAST_HTTP west=WEST_HTTP
 
-Ctrl-C (or SIGTERM) stops both nodes and exits 0. If a node dies, tandem dev says which one
-and where its log is, stops the other and exits non-zero. Port 0 lets each node pick a free
-port.`,
+Ctrl-C (or SIGTERM) stops both nodes and exits 0. If a node dies while the setup runs,
+tandem dev says which one and where its log is, stops the other and exits non-zero. Once the
+setup is done a region may die (kill -9 the primary to rehearse a failover): tandem dev says so,
+prints the command that starts it again, and keeps the other region running. Port 0 lets each
+node pick a free port.`,
 		Example: `  tandem dev
   tandem dev --dir /tmp/td --kafka-port 0 --http-port 0`,
 		Args: exactArgs(0, "no arguments"),
@@ -131,6 +134,7 @@ type devRun struct {
 	s        devSettings
 	stderr   io.Writer
 	children []*devChild // started so far, in devRegions order
+	ready    atomic.Bool // the setup is done: a region may now die without ending the run
 }
 
 func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error {
@@ -169,6 +173,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error 
 		}
 		return d.outcome(runCtx, err)
 	}
+	d.ready.Store(true)
 	if err := info.print(stdout); err != nil {
 		return err
 	}
@@ -200,39 +205,70 @@ func (d *devRun) anyExited() bool {
 	return false
 }
 
-// watch cancels the run when a signal comes or a child exits. A child that exited cleanly or
-// by SIGINT may have had the terminal's Ctrl-C before us; a signal that follows within
-// devSignalGrace makes it an interruption rather than a death.
+// watch cancels the run when a signal comes, or when a child exits while the setup still
+// needs both. Once the setup is done a region may die on purpose (a failover rehearsal: kill
+// -9 the primary, fail over, restart it): watch says so, prints how to start it again, and
+// keeps the other region running; the run ends when both are gone. A child that exited
+// cleanly or by SIGINT may have had the terminal's Ctrl-C before us; a signal that follows
+// within devSignalGrace makes it an interruption rather than a death.
 func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc <-chan os.Signal) {
 	var exited [2]<-chan struct{}
 	for i, c := range d.children {
 		exited[i] = c.exited
 	}
-	var dead *devChild
-	select {
-	case <-ctx.Done():
-		return
-	case <-sigc:
-		cancel(errInterrupted)
-		return
-	case <-exited[0]:
-		dead = d.children[0]
-	case <-exited[1]:
-		dead = d.children[1]
-	}
-	if dead.stoppedBySignal() {
-		t := time.NewTimer(devSignalGrace)
-		defer t.Stop()
+	for alive := len(d.children); ; {
+		var dead *devChild
 		select {
+		case <-ctx.Done():
+			return
 		case <-sigc:
 			cancel(errInterrupted)
 			return
-		case <-ctx.Done():
+		case <-exited[0]:
+			dead, exited[0] = d.children[0], nil
+		case <-exited[1]:
+			dead, exited[1] = d.children[1], nil
+		}
+		alive--
+		if dead.stoppedBySignal() {
+			t := time.NewTimer(devSignalGrace)
+			select {
+			case <-sigc:
+				t.Stop()
+				cancel(errInterrupted)
+				return
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if !d.ready.Load() || alive == 0 {
+			cancel(dead.exitError())
 			return
-		case <-t.C:
+		}
+		fmt.Fprintf(d.stderr, "tandem dev: %v\ntandem dev: the other region keeps running; start %s again (same data and ports) with:\n  %s\n",
+			dead.exitError(), dead.region, dead.restartCommand())
+	}
+}
+
+// restartCommand is the command line that starts the child's region again by hand.
+func (c *devChild) restartCommand() string {
+	args := make([]string, len(c.cmd.Args))
+	for i, a := range c.cmd.Args {
+		args[i] = shellQuote(a)
+	}
+	if c.kafkaAddr != "" {
+		for i := range args {
+			switch {
+			case i > 0 && c.cmd.Args[i-1] == "--kafka-addr":
+				args[i] = c.kafkaAddr
+			case i > 0 && c.cmd.Args[i-1] == "--http-addr":
+				args[i] = c.httpAddr
+			}
 		}
 	}
-	cancel(dead.exitError())
+	return strings.Join(args, " ") + " 2>>" + shellQuote(c.logPath)
 }
 
 // stop sends SIGTERM to every child still running, waits for them up to devStopGrace and
