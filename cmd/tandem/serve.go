@@ -221,6 +221,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	geo.Close() // ends the secondary's long-polls first, so the HTTP shutdown does not wait for them
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	hs.Shutdown(shutdown)

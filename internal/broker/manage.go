@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,13 +91,31 @@ func (b *Broker) checkNotSecondary(c meta.Command) error {
 		return nil
 	}
 	ns := meta.NamespaceOf(c)
-	if alias, ok := b.hubs.Load().secondaryOf[ns]; ok {
+	idx := b.hubs.Load()
+	if alias, ok := idx.secondaryOf[ns]; ok && !ownSetting(c, idx.rules[ns]) {
 		b.metrics.refusedWrites.WithLabelValues(ns).Inc()
 		return errcode.New(errcode.ReadOnly,
 			"namespace %q is the secondary of alias %q and is read-only while paired; make changes on the primary (they replicate here) or fail the alias over",
 			ns, alias)
 	}
 	return nil
+}
+
+// ownSetting reports whether c changes only what each side of a pairing owns and replication
+// leaves alone: the tier and the private endpoints. A secondary may change those.
+func ownSetting(c meta.Command, cur meta.NetworkRules) bool {
+	u, ok := c.(meta.UpdateNamespace)
+	if !ok || len(u.SetLabels) > 0 || len(u.DeleteLabels) > 0 {
+		return false
+	}
+	if u.NetworkRules == nil {
+		return true
+	}
+	r := *u.NetworkRules
+	if r.DefaultAction == "" {
+		r.DefaultAction = meta.Allow
+	}
+	return r.DefaultAction == cur.DefaultAction && slices.Equal(r.IPRules, cur.IPRules)
 }
 
 func (b *Broker) hubInfo(ns string, h *meta.Hub) HubInfo {

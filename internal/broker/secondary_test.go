@@ -42,6 +42,7 @@ func TestSecondaryIsReadOnly(t *testing.T) {
 	_, writes["send"] = b.Send(ctx, "orders-east", "replicated", []Event{{Body: []byte("x")}}, SendOptions{})
 	_, writes["put policy"] = b.PutPolicy(ctx, "orders-east", "", "sender", []string{"Send"})
 	_, writes["create group"] = b.CreateConsumerGroup(ctx, "orders-east", "replicated", "g2", "")
+	_, writes["ip filter"] = b.UpdateNamespace(ctx, NamespaceSpec{Name: "orders-east", DefaultAction: "Deny", IPRules: []string{"10.0.0.0/8"}})
 	for name, err := range writes {
 		if !errcode.Is(err, errcode.ReadOnly) || !strings.Contains(err.Error(), `alias "orders-alias"`) {
 			t.Errorf("%s on the secondary: %v, want ReadOnly naming the alias", name, err)
@@ -49,6 +50,11 @@ func TestSecondaryIsReadOnly(t *testing.T) {
 	}
 	if _, err := b.Hub("orders-east", "replicated"); err != nil {
 		t.Errorf("reading a hub of the secondary: %v", err)
+	}
+	// Each side owns its private endpoints (and tier): the pairing rules need the secondary to
+	// have its own, so it may change them while paired.
+	if _, err := b.UpdateNamespace(ctx, NamespaceSpec{Name: "orders-east", PrivateEndpoints: []string{"127.0.0.1:7001"}}); err != nil {
+		t.Errorf("changing the secondary's private endpoints: %v", err)
 	}
 	if _, err := b.Partition("orders-east", "replicated", 1); err != nil {
 		t.Errorf("opening a partition of the secondary for reading: %v", err)

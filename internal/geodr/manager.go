@@ -112,7 +112,8 @@ func (m *Manager) Start(ctx context.Context) {
 	go m.supervise()
 }
 
-// Close stops the loops and waits for them.
+// Close stops the loops and ends the replication feeds it serves, and waits for the loops.
+// It may be called more than once.
 func (m *Manager) Close() {
 	m.cancel()
 	m.wg.Wait()

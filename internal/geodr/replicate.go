@@ -191,6 +191,9 @@ func (m *Manager) feed(ctx context.Context, ns, linkKey string, after uint64, li
 	}
 	wait = min(max(wait, 0), time.Minute)
 	deadline := time.Now().Add(wait)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(m.ctx, stop)() // a closing manager ends its feeds at once
 	m.update(ns, func(l *link) { l.ack, l.acked, l.contact, l.reachable = after, true, m.now(), true })
 	cursor := after
 	for {
