@@ -262,6 +262,14 @@ func (s *Store) ReadFrom(after uint64, max int) ([]Entry, error) {
 		return nil, nil
 	}
 	s.segMu.RLock()
+	retained := len(s.segs) > 0 && s.segs[0].first <= after+1
+	s.segMu.RUnlock()
+	if retained { // compacted entries stay an error even while the tail still holds them
+		if out, ok := s.readTail(after, committed, max); ok {
+			return out, nil
+		}
+	}
+	s.segMu.RLock()
 	defer s.segMu.RUnlock()
 	start := -1
 	for i, seg := range s.segs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -22,6 +23,9 @@ const DefaultSnapshotEvery = 10000
 
 // maxBatch bounds how many proposals one group commit writes.
 const maxBatch = 1024
+
+// tailSize is how many recent entries ReadFrom serves from memory.
+const tailSize = 8192
 
 // ErrClosed is returned by calls on a closed Store.
 var ErrClosed = errcode.New(errcode.Unavailable, "metadata store is closed; the node is shutting down")
@@ -55,6 +59,12 @@ type Store struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after every commit
+
+	// tail holds the most recent committed entries (at most tailSize, oldest first), so
+	// followers that keep up (a geo-DR secondary's long-poll wakes on every commit) read
+	// them from memory instead of rescanning log segments.
+	tailMu sync.RWMutex
+	tail   []Entry
 
 	// Owned by the writer goroutine (and by Open before it starts).
 	w          *os.File
@@ -221,9 +231,10 @@ func (s *Store) commit(batch []*request) {
 		return
 	}
 	var buf []byte
+	var staged []Entry
 	s.mu.Lock()
 	for i, r := range batch {
-		replies[i] = s.stageLocked(r, &buf)
+		replies[i] = s.stageLocked(r, &buf, &staged)
 	}
 	if len(buf) > 0 {
 		if err := s.writeLocked(buf); err != nil {
@@ -240,6 +251,7 @@ func (s *Store) commit(batch []*request) {
 	idx := s.state.Index()
 	s.mu.Unlock()
 	if s.failed == nil {
+		s.remember(staged)
 		s.index.Store(idx)
 		s.broadcast()
 	}
@@ -248,8 +260,41 @@ func (s *Store) commit(batch []*request) {
 	}
 }
 
-// stageLocked applies r's entries to the state and appends their frames to buf.
-func (s *Store) stageLocked(r *request, buf *[]byte) reply {
+// remember appends committed entries to the in-memory tail.
+func (s *Store) remember(entries []Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	s.tailMu.Lock()
+	defer s.tailMu.Unlock()
+	s.tail = append(s.tail, entries...)
+	if len(s.tail) > 2*tailSize {
+		s.tail = append([]Entry(nil), s.tail[len(s.tail)-tailSize:]...)
+	}
+}
+
+// readTail returns the entries after index after from the in-memory tail, up to max (all
+// when max <= 0) and up to committed, and whether the tail reaches back far enough.
+func (s *Store) readTail(after, committed uint64, max int) ([]Entry, bool) {
+	s.tailMu.RLock()
+	defer s.tailMu.RUnlock()
+	if len(s.tail) == 0 || s.tail[0].Index > after+1 {
+		return nil, false
+	}
+	i := sort.Search(len(s.tail), func(i int) bool { return s.tail[i].Index > after })
+	var out []Entry
+	for _, e := range s.tail[i:] {
+		if e.Index > committed || (max > 0 && len(out) >= max) {
+			break
+		}
+		out = append(out, e)
+	}
+	return out, true
+}
+
+// stageLocked applies r's entries to the state and appends their frames to buf and the
+// entries, with their indexes, to staged.
+func (s *Store) stageLocked(r *request, buf *[]byte, staged *[]Entry) reply {
 	var rep reply
 	for _, e := range r.entries {
 		idx := e.Index
@@ -265,6 +310,7 @@ func (s *Store) stageLocked(r *request, buf *[]byte) reply {
 			return rep
 		}
 		*buf = appendFrame(*buf, idx, payload)
+		*staged = append(*staged, Entry{Index: idx, Command: e.Command})
 		rep.index = idx
 	}
 	return rep

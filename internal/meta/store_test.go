@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -287,5 +288,30 @@ func TestOpenErrors(t *testing.T) {
 	os.WriteFile(segs[0].path, data, 0o644)
 	if _, err := Open(StoreOptions{Dir: dir, Logger: quietLogger()}); !errcode.Is(err, errcode.CorruptData) {
 		t.Fatalf("Open with a corrupt middle segment: %v", err)
+	}
+}
+
+// TestReadFromTailMatchesSegments checks that entries served from the in-memory tail are the
+// ones a reopened store reads from its log segments.
+func TestReadFromTailMatchesSegments(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, 0)
+	proposeHubs(t, s, 0, 40)
+	live, err := s.ReadFrom(5, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	r := openStore(t, dir, 0)
+	defer r.Close()
+	disk, err := r.ReadFrom(5, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) == 0 || !reflect.DeepEqual(live, disk) {
+		t.Fatalf("tail and segments differ:\n tail %+v\n disk %+v", live, disk)
+	}
+	if page, _ := s.readTail(5, s.Index(), 3); len(page) != 3 || page[0].Index != 6 {
+		t.Fatalf("a page of 3 after 5 from the tail: %+v", page)
 	}
 }
