@@ -49,8 +49,9 @@ type Select struct {
 // SelectItem is *, alias.*, or expr [AS alias].
 type SelectItem struct {
 	At        Pos
-	Star      bool   // * or Qualifier.*
-	Qualifier *Ident // alias of alias.*, or nil
+	Star      bool    // * or Qualifier.*
+	Qualifier *Ident  // alias of alias.*, or nil
+	Path      []Ident // record fields after the qualifier: i.Location.* has Path [Location]
 	Expr      Expr
 	Alias     *Ident
 }

@@ -93,7 +93,11 @@ func (s *Select) String() string {
 func (it *SelectItem) String() string {
 	switch {
 	case it.Star && it.Qualifier != nil:
-		return it.Qualifier.String() + ".*"
+		out := it.Qualifier.String()
+		for _, f := range it.Path {
+			out += "." + f.String()
+		}
+		return out + ".*"
 	case it.Star:
 		return "*"
 	case it.Alias != nil:

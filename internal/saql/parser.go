@@ -160,6 +160,16 @@ func (p *parser) name(what string) Ident {
 	panic("unreachable")
 }
 
+// aliasName reads a SELECT item's alias after AS: a name, or a string literal as the Stream
+// Analytics documentation writes some ("AS 'smVersion'"), which names the column the same way.
+func (p *parser) aliasName() Ident {
+	if t := p.tok(); t.Kind == TokString {
+		p.next()
+		return Ident{At: t.At, Name: t.Text, Quoted: true}
+	}
+	return p.name("an alias after AS")
+}
+
 // isName reports whether t can be a name without brackets or is a quoted name.
 func isName(t Token) bool {
 	return t.Kind == TokQuotedIdent || (t.Kind == TokIdent && !IsReserved(t.Text))
@@ -326,21 +336,38 @@ func (p *parser) selectItems() []*SelectItem {
 	}
 }
 
-// selectItem := * | name.* | expr [[AS] alias]
+// starPath reports how many names precede ".*" when the next tokens are name(.name)*.*, or 0.
+func (p *parser) starPath() int {
+	for n := 0; ; n++ {
+		if !isName(p.peek(2*n)) || !p.peek(2*n+1).isOp(".") {
+			return 0
+		}
+		if p.peek(2*n + 2).isOp("*") {
+			return n + 1
+		}
+	}
+}
+
+// selectItem := * | name{.name}.* | expr [[AS] alias]
 func (p *parser) selectItem() *SelectItem {
 	t := p.tok()
 	if p.acceptOp("*") {
 		return &SelectItem{At: t.At, Star: true}
 	}
-	if isName(t) && p.peek(1).isOp(".") && p.peek(2).isOp("*") {
+	if n := p.starPath(); n > 0 { // alias.* or a record path's fields: i.Location.*
 		q := p.name("a name")
-		p.next()
-		p.next()
-		return &SelectItem{At: t.At, Star: true, Qualifier: &q}
+		it := &SelectItem{At: t.At, Star: true, Qualifier: &q}
+		for range n - 1 {
+			p.next() // .
+			it.Path = append(it.Path, p.name("a name"))
+		}
+		p.next() // .
+		p.next() // *
+		return it
 	}
 	it := &SelectItem{At: t.At, Expr: p.expr()}
 	if p.accept("AS") {
-		a := p.name("an alias after AS")
+		a := p.aliasName()
 		it.Alias = &a
 	} else if isName(p.tok()) && endsItem(p.peek(1)) {
 		a := p.name("an alias")
