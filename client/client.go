@@ -154,14 +154,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 
 // responseError rebuilds the server's error, or describes an answer that is not one.
 func responseError(status int, data []byte) error {
-	var eb struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
-		return errcode.FromHTTP(eb.Error.Code, eb.Error.Message)
+	if e, ok := errcode.FromBody(data); ok {
+		return e
 	}
 	code := map[int]errcode.Code{
 		400: errcode.InvalidArgument, 401: errcode.Unauthorized, 403: errcode.Forbidden, 404: errcode.NotFound,

@@ -7,6 +7,7 @@
 package errcode
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -139,6 +140,21 @@ func FromHTTP(code, msg string) *Error {
 		c = Internal
 	}
 	return &Error{Code: c, Msg: msg}
+}
+
+// FromBody rebuilds an error from a JSON error body {"error":{"code":…,"message":…}} as the
+// HTTP API and the region-to-region API write it; ok is false when data is not one.
+func FromBody(data []byte) (err *Error, ok bool) {
+	var eb struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
+		return nil, false
+	}
+	return FromHTTP(eb.Error.Code, eb.Error.Message), true
 }
 
 // Codes lists the catalogue, for documentation and tests.

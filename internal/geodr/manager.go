@@ -567,7 +567,7 @@ func (m *Manager) brokenByPrimary(ctx context.Context, alias, linkKey string) er
 	if !ok {
 		return nil // already gone
 	}
-	if linkKey == "" || cfg.LinkKey != linkKey {
+	if !sameKey(linkKey, cfg.LinkKey) {
 		return errcode.New(errcode.Unauthorized, "the link key does not match alias %q in region %s", alias, m.b.Region())
 	}
 	if cfg.Role != meta.RoleSecondary {
@@ -586,7 +586,7 @@ func (m *Manager) fencedByPeer(ctx context.Context, alias, linkKey string, req F
 	if !ok {
 		return errcode.New(errcode.NotFound, "no namespace holds alias %q in region %s", alias, m.b.Region())
 	}
-	if linkKey == "" || cfg.LinkKey != linkKey {
+	if !sameKey(linkKey, cfg.LinkKey) {
 		return errcode.New(errcode.Unauthorized, "the link key does not match alias %q in region %s", alias, m.b.Region())
 	}
 	return m.fenceSelf(ctx, ns, alias, req, "notice from the new primary")

@@ -160,14 +160,8 @@ func (p peerClient) call(ctx context.Context, method, endpoint, path string, cre
 		return errcode.New(errcode.Unavailable, "reading the answer of the region at %s: %w", endpoint, err)
 	}
 	if resp.StatusCode >= 300 {
-		var eb struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
-			return errcode.FromHTTP(eb.Error.Code, eb.Error.Message)
+		if e, ok := errcode.FromBody(data); ok {
+			return e
 		}
 		return errcode.New(errcode.Unavailable, "the region at %s answered %s %s with HTTP %d; is it a Tandem node?",
 			endpoint, method, path, resp.StatusCode)

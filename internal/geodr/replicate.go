@@ -2,6 +2,8 @@ package geodr
 
 import (
 	"context"
+	"crypto/subtle"
+	"errors"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -242,13 +244,11 @@ func (m *Manager) feed(ctx context.Context, ns, linkKey string, after uint64, li
 		if werr != nil && ctx.Err() != nil {
 			return Page{}, ctx.Err()
 		}
-		if werr != nil && !errcodeIsDeadline(werr) {
+		if werr != nil && !errors.Is(werr, context.DeadlineExceeded) {
 			return Page{}, werr
 		}
 	}
 }
-
-func errcodeIsDeadline(err error) bool { return err == context.DeadlineExceeded }
 
 // countReplicable counts primary namespace ns's replicable changes after index after.
 func (m *Manager) countReplicable(ns string, after uint64) int {
@@ -273,7 +273,7 @@ func (m *Manager) pairedPrimary(ns, linkKey string) (meta.AliasConfig, error) {
 	if !ok || cfg.Role != meta.RolePrimary || !cfg.Paired() {
 		return cfg, errcode.New(errcode.Conflict, "namespace %s is not the primary of a paired alias in region %s", ns, m.b.Region())
 	}
-	if linkKey == "" || linkKey != cfg.LinkKey {
+	if !sameKey(linkKey, cfg.LinkKey) {
 		return cfg, errcode.New(errcode.Unauthorized, "the link key does not match alias %q of namespace %s; the pairing was replaced", cfg.Name, ns)
 	}
 	return cfg, nil
@@ -285,11 +285,17 @@ func (m *Manager) markSucceeded(ctx context.Context, ns, linkKey string) {
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
 	cfg, ok := m.b.Alias(ns)
-	if !ok || cfg.LinkKey != linkKey || cfg.ProvisioningState != meta.ProvisioningAccepted {
+	if !ok || !sameKey(linkKey, cfg.LinkKey) || cfg.ProvisioningState != meta.ProvisioningAccepted {
 		return
 	}
 	cfg.ProvisioningState = meta.ProvisioningSucceeded
 	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
 		m.log.Warn("recording that the secondary replicates", "namespace", ns, "err", err)
 	}
+}
+
+// sameKey compares a presented link key with the pairing's in constant time; an empty key
+// never matches.
+func sameKey(presented, want string) bool {
+	return presented != "" && subtle.ConstantTimeCompare([]byte(presented), []byte(want)) == 1
 }
