@@ -1,0 +1,213 @@
+package stream
+
+import (
+	"container/heap"
+	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/saql"
+)
+
+// windowKind is the window of a grouped SELECT.
+type windowKind int
+
+const (
+	winNone     windowKind = iota // GROUP BY without a window: not allowed on a stream
+	winHopping                    // tumbling is hopping with hop = size
+	winSliding                    // a window at every point where its content changes
+	winSession                    // closes after a gap, or at a max-duration check point
+	winSnapshot                   // GROUP BY System.Timestamp(): events with equal timestamps
+)
+
+// windowSpec is a window's sizes in ticks.
+type windowSpec struct {
+	kind              windowKind
+	size, hop, offset int64
+	timeout, maxDur   int64
+	partition         []evalFn // SessionWindow(…) OVER (PARTITION BY …)
+}
+
+var unitTicks = map[string]int64{
+	"day": 864_000_000_000, "dd": 864_000_000_000, "d": 864_000_000_000,
+	"hour": 36_000_000_000, "hh": 36_000_000_000,
+	"minute": 600_000_000, "mi": 600_000_000, "n": 600_000_000,
+	"second": TicksPerSecond, "ss": TicksPerSecond, "s": TicksPerSecond,
+	"millisecond": 10_000, "ms": 10_000,
+	"microsecond": 10, "mcs": 10,
+}
+
+// unitOf reads a window's time unit: a date part keyword (or a bare name where the parser did
+// not expect one, as in Timeout(minute, 5)).
+func unitOf(x saql.Expr) (int64, bool) {
+	var name string
+	switch x := x.(type) {
+	case *saql.DatePart:
+		name = x.Unit
+	case *saql.ColumnRef:
+		if len(x.Parts) != 1 {
+			return 0, false
+		}
+		name = x.Parts[0].Name
+	default:
+		return 0, false
+	}
+	t, ok := unitTicks[strings.ToLower(name)]
+	return t, ok
+}
+
+// durationArgs reads (unit, n) as ticks.
+func durationArgs(call *saql.FuncCall, args []saql.Expr) (int64, error) {
+	if len(args) != 2 {
+		return 0, errAt(call.At, "write (unit, size), e.g. (second, 10)", "%s takes a time unit and a size", fullName(call))
+	}
+	u, ok := unitOf(args[0])
+	if !ok {
+		return 0, errAt(args[0].Pos(), "use day, hour, minute, second, millisecond or microsecond", "%s is not a window time unit", args[0].String())
+	}
+	n, ok := intLiteral(args[1])
+	if !ok {
+		return 0, errAt(args[1].Pos(), "write a whole number", "the size must be an integer constant, not %s", args[1].String())
+	}
+	return u * n, nil
+}
+
+// namedDuration reads Duration(unit, n), Hop(unit, n), Offset(unit, n), Timeout(…) or
+// MaxDuration(…); ok is false when x is not such a call.
+func namedDuration(x saql.Expr) (name string, ticks int64, ok bool, err error) {
+	c, isCall := x.(*saql.FuncCall)
+	if !isCall {
+		return "", 0, false, nil
+	}
+	name = c.FuncName()
+	switch name {
+	case "DURATION", "HOP", "OFFSET", "TIMEOUT", "MAXDURATION":
+		ticks, err = durationArgs(c, c.Args)
+		return name, ticks, true, err
+	}
+	return "", 0, false, nil
+}
+
+// windowOf reads a window call of GROUP BY.
+func (sc *scope) windowOf(c *saql.FuncCall) (windowSpec, error) {
+	name := c.FuncName()
+	w := windowSpec{}
+	var sizes []int64
+	named := map[string]int64{}
+	unit := int64(0)
+	for i, a := range c.Args {
+		if n, t, ok, err := namedDuration(a); err != nil {
+			return w, err
+		} else if ok {
+			named[n] = t
+			continue
+		}
+		if i == 0 {
+			u, ok := unitOf(a)
+			if !ok {
+				return w, errAt(a.Pos(), "use day, hour, minute, second, millisecond or microsecond", "%s is not a window time unit", a.String())
+			}
+			unit = u
+			continue
+		}
+		n, ok := intLiteral(a)
+		if !ok || unit == 0 {
+			return w, errAt(a.Pos(), "write "+c.Name[0].Name+"(unit, size, …) with integer sizes", "invalid window argument %s", a.String())
+		}
+		sizes = append(sizes, n*unit)
+	}
+	pick := func(key string, i int) int64 {
+		if v, ok := named[key]; ok {
+			return v
+		}
+		if i < len(sizes) {
+			return sizes[i]
+		}
+		return 0
+	}
+	switch name {
+	case "TUMBLINGWINDOW", "TUMBLING":
+		w.kind, w.size = winHopping, pick("DURATION", 0)
+		w.hop, w.offset = w.size, pick("OFFSET", 1)
+	case "HOPPINGWINDOW", "HOPPING":
+		w.kind, w.size, w.hop = winHopping, pick("DURATION", 0), pick("HOP", 1)
+		w.offset = pick("OFFSET", 2)
+	case "SLIDINGWINDOW", "SLIDING":
+		w.kind, w.size = winSliding, pick("DURATION", 0)
+	case "SESSIONWINDOW", "SESSION":
+		w.kind, w.timeout, w.maxDur = winSession, pick("TIMEOUT", 0), pick("MAXDURATION", 1)
+		if w.timeout <= 0 || w.maxDur <= 0 {
+			return w, errAt(c.At, "write SessionWindow(unit, timeout, maxDuration)", "a session window needs a positive timeout and max duration")
+		}
+		if c.Over != nil {
+			var err error
+			if w.partition, err = sc.compileAll(c.Over.PartitionBy); err != nil {
+				return w, err
+			}
+		}
+		return w, nil
+	case "WINDOWS":
+		return w, errAt(c.At, "group by one window per SELECT and UNION the SELECTs", "Windows() (several windows in one GROUP BY) is not supported yet")
+	}
+	if w.size <= 0 || (w.kind == winHopping && (w.hop <= 0 || w.hop > w.size)) {
+		return w, errAt(c.At, "sizes must be positive and the hop no larger than the window", "invalid %s sizes", c.Name[0].Name)
+	}
+	if c.Over != nil {
+		return w, errAt(c.Over.At, "only SessionWindow takes OVER (PARTITION BY …)", "%s takes no OVER clause", c.Name[0].Name)
+	}
+	return w, nil
+}
+
+// ceilGrid is the smallest point of the grid k*step + offset that is ≥ t: the end of the
+// window (exclusive start, inclusive end) that holds t.
+func ceilGrid(t, step, offset int64) int64 {
+	d := t - offset
+	q := d / step
+	if d%step != 0 && d > 0 {
+		q++
+	}
+	return q*step + offset
+}
+
+// timeHeap is a min-heap of times with their keys; stale entries are skipped by whoever pops.
+type timeHeap []timerEntry
+
+type timerEntry struct {
+	t   int64
+	key string
+}
+
+func (h timeHeap) Len() int { return len(h) }
+func (h timeHeap) Less(i, j int) bool {
+	if h[i].t != h[j].t {
+		return h[i].t < h[j].t
+	}
+	return h[i].key < h[j].key
+}
+func (h timeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap) Push(x any)   { *h = append(*h, x.(timerEntry)) }
+func (h *timeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (h *timeHeap) add(t int64, key string) { heap.Push(h, timerEntry{t, key}) }
+
+// due pops the entries at time t (and any before it), deduplicated, in key order.
+func (h *timeHeap) due(t int64) []string {
+	var keys []string
+	for len(*h) > 0 && (*h)[0].t <= t {
+		e := heap.Pop(h).(timerEntry)
+		if len(keys) == 0 || keys[len(keys)-1] != e.key {
+			keys = append(keys, e.key)
+		}
+	}
+	return keys
+}
+
+func (h timeHeap) next() (int64, bool) {
+	if len(h) == 0 {
+		return 0, false
+	}
+	return h[0].t, true
+}
