@@ -90,6 +90,9 @@ func namedDuration(x saql.Expr) (name string, ticks int64, ok bool, err error) {
 func (sc *scope) windowOf(c *saql.FuncCall) (windowSpec, error) {
 	name := c.FuncName()
 	w := windowSpec{}
+	if name == "WINDOWS" {
+		return w, errAt(c.At, "group by one window per SELECT and UNION the SELECTs", "Windows() (several windows in one GROUP BY) is not supported yet")
+	}
 	var sizes []int64
 	named := map[string]int64{}
 	unit := int64(0)
@@ -144,8 +147,6 @@ func (sc *scope) windowOf(c *saql.FuncCall) (windowSpec, error) {
 			}
 		}
 		return w, nil
-	case "WINDOWS":
-		return w, errAt(c.At, "group by one window per SELECT and UNION the SELECTs", "Windows() (several windows in one GROUP BY) is not supported yet")
 	}
 	if w.size <= 0 || (w.kind == winHopping && (w.hop <= 0 || w.hop > w.size)) {
 		return w, errAt(c.At, "sizes must be positive and the hop no larger than the window", "invalid %s sizes", c.Name[0].Name)

@@ -1,7 +1,9 @@
 package agg
 
 import (
+	"cmp"
 	"fmt"
+	"strings"
 
 	"github.com/tandem-streaming/tandem/internal/sqlval"
 )
@@ -36,27 +38,45 @@ func (m *minMax) Add(args []sqlval.Value) error {
 	if len(args) != 1 {
 		return arityErr(m.name(), len(args), "1")
 	}
-	x := args[0]
+	x := &args[0] // a pointer: Values are 40 bytes, and this is a hot path
 	if x.IsNull() {
 		return nil
 	}
 	cx := class(x.Kind())
 	if cx == 0 {
-		return typeErr(m.name(), x, "bigint, float, bit, datetime or nvarchar(max)")
+		return typeErr(m.name(), *x, "bigint, float, bit, datetime or nvarchar(max)")
 	}
 	if m.v.IsNull() {
-		m.v = x
+		m.v = *x
 		return nil
 	}
 	if cx != class(m.v.Kind()) {
 		return fmt.Errorf("%w: %s cannot compare %s with %s seen before in the group; CAST the argument to one type",
-			sqlval.ErrType, m.name(), describe(x), describe(m.v))
+			sqlval.ErrType, m.name(), describe(*x), describe(m.v))
 	}
-	c := sqlval.Compare(x, m.v)
+	c := compare(x, &m.v)
 	if (m.max && c > 0) || (!m.max && c < 0) {
-		m.v = x
+		m.v = *x
 	}
 	return nil
+}
+
+// compare is sqlval.Compare with fast paths for two values of the same common kind.
+func compare(a, b *sqlval.Value) int {
+	if a.Kind() == b.Kind() {
+		switch a.Kind() {
+		case sqlval.KindBigint:
+			return cmp.Compare(a.Int(), b.Int())
+		case sqlval.KindDatetime:
+			return cmp.Compare(a.Ticks(), b.Ticks())
+		case sqlval.KindFloat:
+			// cmp.Compare orders NaN first and NaN == NaN, as sqlval.Compare does; -0 == 0.
+			return cmp.Compare(a.Float(), b.Float())
+		case sqlval.KindString:
+			return strings.Compare(a.Str(), b.Str())
+		}
+	}
+	return sqlval.Compare(*a, *b)
 }
 
 func (m *minMax) Result() sqlval.Value { return m.v }

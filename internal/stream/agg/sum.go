@@ -83,7 +83,7 @@ func (s *sum) Add(args []sqlval.Value) error {
 	if len(args) != 1 {
 		return arityErr("SUM", len(args), "1")
 	}
-	v := args[0]
+	v := &args[0] // a pointer: Values are 40 bytes, and this is a hot path
 	switch v.Kind() {
 	case sqlval.KindNull:
 	case sqlval.KindBigint:
@@ -109,7 +109,7 @@ func (s *sum) Add(args []sqlval.Value) error {
 		s.mode = sumFloat
 		s.f.add(v.Float())
 	default:
-		return typeErr("SUM", v, "bigint or float")
+		return typeErr("SUM", *v, "bigint or float")
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ func (a *avg) Add(args []sqlval.Value) error {
 	if len(args) != 1 {
 		return arityErr("AVG", len(args), "1")
 	}
-	v := args[0]
+	v := &args[0] // a pointer: Values are 40 bytes, and this is a hot path
 	switch v.Kind() {
 	case sqlval.KindNull:
 		return nil
@@ -174,7 +174,7 @@ func (a *avg) Add(args []sqlval.Value) error {
 	case sqlval.KindFloat:
 		a.f.add(v.Float())
 	default:
-		return typeErr("AVG", v, "bigint or float")
+		return typeErr("AVG", *v, "bigint or float")
 	}
 	a.n++
 	return nil
