@@ -282,7 +282,8 @@ func (e *Engine) step(t int64) {
 	for len(e.queue) > 0 && e.queue[0].ts == t {
 		te := e.queue.pop()
 		id := e.plan.sources[te.source].stream
-		e.cur[id] = append(e.cur[id], &tuple{ts: t, b: []sqlval.Value{te.ev.Value}, bts: []int64{t}, meta: &te.meta})
+		te.tup.init(t, te.ev.Value, &te.meta)
+		e.cur[id] = append(e.cur[id], &te.tup)
 	}
 	for _, n := range e.plan.nodes {
 		rows := n.step(t, e.cur, &e.count)

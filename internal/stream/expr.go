@@ -17,6 +17,22 @@ type tuple struct {
 	b    []sqlval.Value
 	bts  []int64
 	meta *eventMeta // system columns of the input event, nil for the rows of a step
+
+	one   [1]sqlval.Value // storage of b and bts for a single binding: one allocation per row
+	oneTs [1]int64
+}
+
+// singleTuple makes a row of one binding.
+func singleTuple(ts int64, v sqlval.Value, meta *eventMeta) *tuple {
+	t := &tuple{}
+	t.init(ts, v, meta)
+	return t
+}
+
+func (t *tuple) init(ts int64, v sqlval.Value, meta *eventMeta) {
+	t.ts, t.meta = ts, meta
+	t.one[0], t.oneTs[0] = v, ts
+	t.b, t.bts = t.one[:], t.oneTs[:]
 }
 
 // env is what an expression is evaluated against.

@@ -61,17 +61,18 @@ func newGrouping(win windowSpec, keys []evalFn, aggs *aggSlots) *grouping {
 		sliding: map[string]*slideState{}, sessions: map[string]*sessionState{}}
 }
 
-// groupKey is the canonical bytes of the row's GROUP BY values.
-func (g *grouping) groupKey(e *env, fns []evalFn) (string, error) {
+// groupKey is the canonical bytes of the row's GROUP BY values, in a buffer reused by the next
+// call.
+func (g *grouping) groupKey(e *env, fns []evalFn) ([]byte, error) {
 	g.keyBuf = g.keyBuf[:0]
 	for _, k := range fns {
 		v, err := k(e)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		g.keyBuf = v.AppendKey(g.keyBuf)
 	}
-	return string(g.keyBuf), nil
+	return g.keyBuf, nil
 }
 
 // add puts one row into its windows.
@@ -92,21 +93,21 @@ func (g *grouping) add(e *env) error {
 		}
 		return nil
 	case winSliding:
-		s := g.sliding[key]
+		s := g.sliding[string(key)]
 		if s == nil {
 			s = &slideState{}
-			g.sliding[key] = s
+			g.sliding[string(key)] = s
 		}
 		s.rows = append(s.rows, slideEntry{ts: t, t: e.t, an: e.an})
 		s.changed = t
-		g.timers.add(t, key)
-		g.timers.add(t+g.win.size, key)
+		g.timers.add(t, string(key))
+		g.timers.add(t+g.win.size, string(key))
 		return nil
 	}
 	return g.addSession(e, key)
 }
 
-func (g *grouping) addFixed(end int64, key string, e *env) error {
+func (g *grouping) addFixed(end int64, key []byte, e *env) error {
 	w := g.fixed[end]
 	if w == nil {
 		w = newWindowState()
@@ -117,14 +118,14 @@ func (g *grouping) addFixed(end int64, key string, e *env) error {
 }
 
 // addTo adds the row to its group of a window, creating the group with the row as its first.
-func (g *grouping) addTo(w *windowState, key string, e *env) error {
-	gr := w.groups[key]
+func (g *grouping) addTo(w *windowState, key []byte, e *env) error {
+	gr := w.groups[string(key)]
 	if gr == nil {
 		gr = &group{rep: e.t, repAn: e.an, accs: make([]agg.Acc, len(g.aggs.specs))}
 		for i, s := range g.aggs.specs {
 			gr.accs[i] = agg.New(s)
 		}
-		w.groups[key] = gr
+		w.groups[string(key)] = gr
 		w.order = append(w.order, gr)
 	}
 	return g.accumulate(gr, e)
@@ -144,11 +145,13 @@ func (g *grouping) accumulate(gr *group, e *env) error {
 	return nil
 }
 
-func (g *grouping) addSession(e *env, key string) error {
-	pkey, err := g.groupKey(e, g.win.partition)
+func (g *grouping) addSession(e *env, key []byte) error {
+	key = append([]byte(nil), key...) // the partition key below reuses the buffer
+	pk, err := g.groupKey(e, g.win.partition)
 	if err != nil {
 		return err
 	}
+	pkey := string(pk)
 	t := e.t.ts
 	s := g.sessions[pkey]
 	if s == nil {

@@ -17,6 +17,7 @@ type selectNode struct {
 	having    evalFn
 	out       int // stream id
 	keyBuf    []byte
+	env       env // reused for each row: nothing keeps a pointer to it
 }
 
 // item is one SELECT item: a named value, or the fields of a record (*, alias.*, a.b.*).
@@ -49,7 +50,8 @@ func (n *selectNode) step(t int64, cur [][]*tuple, c *Counters) []*tuple {
 	}
 	var out []*tuple
 	for _, r := range rows {
-		e := &env{t: r, ts: r.ts}
+		e := &n.env
+		*e = env{t: r, ts: r.ts}
 		if len(n.analytics) > 0 {
 			e.an = make([]sqlval.Value, len(n.analytics))
 			ok := true
@@ -139,7 +141,7 @@ func (n *selectNode) project(e *env, c *Counters) (*tuple, bool) {
 			return nil, false
 		}
 	}
-	return &tuple{ts: e.ts, b: []sqlval.Value{sqlval.Record(fields)}, bts: []int64{e.ts}, meta: e.t.meta}, true
+	return singleTuple(e.ts, sqlval.Record(fields), e.t.meta), true
 }
 
 func runtimeError(c *Counters, err error) {

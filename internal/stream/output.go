@@ -13,7 +13,7 @@ import (
 // row's JSON; the n-th repeat of an identical row at the same time gets "-n" appended, so that
 // (Time, Key) is unique and the same rows always get the same keys.
 func (e *Engine) collect(t int64) {
-	for _, id := range e.outputIDs() {
+	for _, id := range e.plan.outputIDs {
 		rows := e.cur[id]
 		if len(rows) == 0 {
 			continue
@@ -37,16 +37,4 @@ func (e *Engine) collect(t int64) {
 			}
 		}
 	}
-}
-
-// outputIDs are the output streams in the order of their names.
-func (e *Engine) outputIDs() []int {
-	ids := make([]int, 0, len(e.plan.outputOf))
-	for id := range e.plan.outputOf {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b int) int {
-		return strings.Compare(e.plan.outputOf[a], e.plan.outputOf[b])
-	})
-	return ids
 }

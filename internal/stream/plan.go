@@ -2,6 +2,7 @@ package stream
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tandem-streaming/tandem/internal/saql"
@@ -10,12 +11,13 @@ import (
 
 // plan is a compiled query: its timed sources, its streams and its nodes in dependency order.
 type plan struct {
-	sources  []*sourceSpec
-	streams  []string       // a name per stream id, for messages
-	nodes    []*selectNode  // in dependency order: a node runs after the nodes it reads
-	inputs   []Input        // inputs named by the query
-	outputs  []string       // outputs written, in order of first use
-	outputOf map[int]string // stream id → output name
+	sources   []*sourceSpec
+	streams   []string       // a name per stream id, for messages
+	nodes     []*selectNode  // in dependency order: a node runs after the nodes it reads
+	inputs    []Input        // inputs named by the query
+	outputs   []string       // outputs written, in order of first use
+	outputOf  map[int]string // stream id → output name
+	outputIDs []int          // output streams in the order of their names
 }
 
 // sourceSpec is one input read with one TIMESTAMP BY (several FROMs of the same input with
@@ -78,6 +80,12 @@ func planQuery(src string, q *saql.Query, opts Options) (*plan, error) {
 			return nil, err
 		}
 	}
+	for id := range pl.p.outputOf {
+		pl.p.outputIDs = append(pl.p.outputIDs, id)
+	}
+	slices.SortFunc(pl.p.outputIDs, func(a, b int) int {
+		return strings.Compare(pl.p.outputOf[a], pl.p.outputOf[b])
+	})
 	return pl.p, nil
 }
 

@@ -43,10 +43,11 @@ const (
 // timedEvent is an event admitted by a source, waiting in the heap.
 type timedEvent struct {
 	ts     int64
-	key    []byte // canonical bytes of the event: the tie-break that makes order deterministic
+	key    []byte // canonical bytes of the event, the tie-break that makes order deterministic; computed on the first tie
 	source int
 	ev     Event
 	meta   eventMeta
+	tup    tuple // the event as a row, once its step comes
 }
 
 // eventMeta holds the system columns of an input event.
@@ -172,8 +173,7 @@ func (s *source) admitByArrival(ev Event, ps *partState) *timedEvent {
 }
 
 func (s *source) timed(ev Event, ts, arrival int64) *timedEvent {
-	return &timedEvent{ts: ts, key: ev.Value.AppendKey(nil), source: s.index, ev: ev,
-		meta: eventMeta{partition: ev.Partition, arrival: arrival}}
+	return &timedEvent{ts: ts, source: s.index, ev: ev, meta: eventMeta{partition: ev.Partition, arrival: arrival}}
 }
 
 // idle records that a partition has nothing before arrival.
@@ -228,6 +228,12 @@ func (h eventHeap) Less(i, j int) bool {
 	a, b := h[i], h[j]
 	if a.ts != b.ts {
 		return a.ts < b.ts
+	}
+	if a.key == nil {
+		a.key = a.ev.Value.AppendKey(nil)
+	}
+	if b.key == nil {
+		b.key = b.ev.Value.AppendKey(nil)
 	}
 	if c := bytes.Compare(a.key, b.key); c != 0 {
 		return c < 0
