@@ -97,6 +97,7 @@ type Engine struct {
 	cur     [][]*tuple       // rows of each stream at the current step
 	out     []Row
 	count   Counters
+	fp      [32]byte // of the query and options, for snapshots
 }
 
 // Compile parses and plans a query.
@@ -109,7 +110,7 @@ func Compile(query string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{plan: p, opts: opts, byInput: map[string][]int{}, done: math.MinInt64}
+	e := &Engine{plan: p, opts: opts, byInput: map[string][]int{}, done: math.MinInt64, fp: fingerprint(query, opts)}
 	ooo, late, early := opts.ticks()
 	for i, s := range p.sources {
 		src := newSource(s, ooo, late, early, opts.Policy, partitionsOf(opts.Partitions, s.input))

@@ -25,6 +25,7 @@ type grouping struct {
 // group is one group of a window: the first row (for the SELECT's non-aggregate columns) and
 // the accumulators.
 type group struct {
+	key   string // canonical bytes of the GROUP BY values
 	rep   *tuple
 	repAn []sqlval.Value
 	accs  []agg.Acc
@@ -121,11 +122,11 @@ func (g *grouping) addFixed(end int64, key []byte, e *env) error {
 func (g *grouping) addTo(w *windowState, key []byte, e *env) error {
 	gr := w.groups[string(key)]
 	if gr == nil {
-		gr = &group{rep: e.t, repAn: e.an, accs: make([]agg.Acc, len(g.aggs.specs))}
+		gr = &group{key: string(key), rep: e.t, repAn: e.an, accs: make([]agg.Acc, len(g.aggs.specs))}
 		for i, s := range g.aggs.specs {
 			gr.accs[i] = agg.New(s)
 		}
-		w.groups[string(key)] = gr
+		w.groups[gr.key] = gr
 		w.order = append(w.order, gr)
 	}
 	return g.accumulate(gr, e)
