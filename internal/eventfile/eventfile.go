@@ -1,0 +1,189 @@
+// Package eventfile reads events from local files, for `tandem job test` and for reference
+// data: a JSON array of objects, JSON lines (one object per line) or CSV with a header line.
+// Errors name the file and line and say what the file must look like.
+package eventfile
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/sqlval"
+)
+
+// Event is one event of a file and the line it starts on.
+type Event struct {
+	Line  int
+	Value sqlval.Value
+}
+
+// Read reads the events of a file: CSV for *.csv, else a JSON array of objects or JSON
+// lines, told apart by the first non-space character.
+func Read(path string) ([]Event, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidArgument, "read event file: %w", err)
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
+	if strings.EqualFold(filepath.Ext(path), ".csv") {
+		return readCSVEvents(path, data)
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		return readJSONArrayEvents(path, data)
+	}
+	return readJSONLineEvents(path, data)
+}
+
+func readJSONLineEvents(path string, data []byte) ([]Event, error) {
+	var out []Event
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		v, err := sqlval.ParseJSON(line)
+		if err == nil && v.Kind() != sqlval.KindRecord {
+			err = fmt.Errorf("found a JSON %s, not an object", v.Kind())
+		}
+		if err != nil {
+			return nil, errcode.New(errcode.InvalidArgument, "%s line %d: %v; each line must be one JSON object (or make the file one JSON array of objects)", path, i+1, err)
+		}
+		out = append(out, Event{Line: i + 1, Value: v})
+	}
+	return out, nil
+}
+
+func readJSONArrayEvents(path string, data []byte) ([]Event, error) {
+	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(off, int64(len(data)))], []byte("\n")) }
+	fail := func(off int64, err error) ([]Event, error) {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			off = se.Offset
+		}
+		return nil, errcode.New(errcode.InvalidArgument, "%s line %d: %v; the file must be one JSON array of objects (or one JSON object per line)", path, lineAt(off), err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // the '['
+		return fail(dec.InputOffset(), fmt.Errorf("invalid JSON: %w", err))
+	}
+	var out []Event
+	for dec.More() {
+		start := dec.InputOffset()
+		for start < int64(len(data)) && strings.IndexByte(" \t\r\n,", data[start]) >= 0 {
+			start++
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fail(start, fmt.Errorf("invalid JSON: %w", err))
+		}
+		v, err := sqlval.ParseJSON(raw)
+		if err == nil && v.Kind() != sqlval.KindRecord {
+			err = fmt.Errorf("array element %d is a JSON %s, not an object", len(out)+1, v.Kind())
+		}
+		if err != nil {
+			return fail(start, err)
+		}
+		out = append(out, Event{Line: lineAt(start), Value: v})
+	}
+	if _, err := dec.Token(); err != nil { // the ']'
+		return fail(dec.InputOffset(), fmt.Errorf("invalid JSON: %w", err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fail(dec.InputOffset(), errors.New("invalid JSON: more data after the array"))
+	}
+	return out, nil
+}
+
+// readCSVEvents reads a CSV file with a header line. A value that is a JSON number becomes a
+// number (as sqlval.ParseJSON maps it), any other value a string.
+func readCSVEvents(path string, data []byte) ([]Event, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.ReuseRecord = false
+	header, err := r.Read()
+	if err == io.EOF {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, csvError(path, err)
+	}
+	for i, h := range header {
+		if h == "" || slices.Contains(header[:i], h) {
+			return nil, errcode.New(errcode.InvalidArgument, "%s line 1: column %d of the header is empty or repeated (%q); the first line must name every column once", path, i+1, h)
+		}
+	}
+	var out []Event
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, csvError(path, err)
+		}
+		line, _ := r.FieldPos(0)
+		fields := make([]sqlval.Field, len(rec))
+		for i, s := range rec {
+			fields[i] = sqlval.Field{Name: header[i], Value: csvValue(s)}
+		}
+		out = append(out, Event{Line: line, Value: sqlval.Record(fields)})
+	}
+}
+
+func csvError(path string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return errcode.New(errcode.InvalidArgument, "%s line %d: invalid CSV: %v; the first line is the header and every line has its number of values", path, pe.Line, pe.Err)
+	}
+	return errcode.New(errcode.InvalidArgument, "%s: invalid CSV: %v", path, err)
+}
+
+func csvValue(s string) sqlval.Value {
+	if isJSONNumber(s) {
+		if v, err := sqlval.ParseJSONString(s); err == nil {
+			return v
+		}
+	}
+	return sqlval.String(s)
+}
+
+// isJSONNumber reports whether s is a number in JSON syntax: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?
+func isJSONNumber(s string) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i, n = i+1, n+1
+		}
+		return n
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	start := i
+	if n := digits(); n == 0 || (n > 1 && s[start] == '0') {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
