@@ -155,4 +155,3 @@ func (g *grouping) windowRestore(d *dec) *windowState {
 	}
 	return ws
 }
-
