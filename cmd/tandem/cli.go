@@ -65,17 +65,21 @@ func newClient(cmd *cobra.Command) (*client.Client, error) {
 	return client.New(flag("server"), opts...)
 }
 
+// outputFormat is the root's -o/--output (a command with its own --output, as job create's
+// sinks, keeps the default).
+func outputFormat(cmd *cobra.Command) string {
+	o, _ := cmd.Root().PersistentFlags().GetString("output")
+	return o
+}
+
 func checkOutput(cmd *cobra.Command) error {
-	if o, _ := cmd.Flags().GetString("output"); o != "text" && o != "json" {
+	if o := outputFormat(cmd); o != "text" && o != "json" {
 		return errcode.New(errcode.InvalidArgument, "--output %q is invalid; use text or json", o)
 	}
 	return nil
 }
 
-func jsonOutput(cmd *cobra.Command) bool {
-	o, _ := cmd.Flags().GetString("output")
-	return o == "json"
-}
+func jsonOutput(cmd *cobra.Command) bool { return outputFormat(cmd) == "json" }
 
 // splitPath splits "NS/HUB"-style arguments into exactly n parts, naming the form on error.
 func splitPath(arg string, form string) ([]string, error) {

@@ -28,9 +28,13 @@ func newJobCmd() *cobra.Command {
 		Short: "Stream Analytics jobs: queries over event hubs",
 		Long: `A job runs a Stream Analytics query (SAQL) over inputs and writes its results to outputs.
 
-  tandem job test --query-file q.saql --input Stream=events.json   run a query over local files`,
+  tandem job test --query-file q.saql --input Stream=events.json   run a query over local files
+  tandem job create NAME --query-file q.saql --input Stream=NS/HUB --output Out=sqlite:///abs/out.db
+  tandem job start NAME [--from now|start|last-stopped|time:RFC3339]
+  tandem job show NAME | list | stop NAME | delete NAME`,
 	}
 	cmd.AddCommand(newJobTestCmd())
+	cmd.AddCommand(jobManageCmds()...)
 	return cmd
 }
 

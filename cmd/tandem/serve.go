@@ -25,6 +25,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/geodr"
 	"github.com/tandem-streaming/tandem/internal/httpapi"
+	"github.com/tandem-streaming/tandem/internal/job"
 	"github.com/tandem-streaming/tandem/internal/kafka"
 	seglog "github.com/tandem-streaming/tandem/internal/log"
 )
@@ -192,7 +193,13 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	// A former primary that lost its alias to a failover while it was down learns it here,
 	// before it takes alias traffic again.
 	geo.Start(ctx)
-	var handler http.Handler = httpapi.New(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev, Geo: geo})
+	jobs, err := job.NewManager(b, cfg.Data, reg)
+	if err != nil {
+		ks.Close()
+		return err
+	}
+	defer jobs.Close()
+	var handler http.Handler = httpapi.New(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev, Geo: geo, Jobs: jobs})
 	if cfg.Pprof {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -221,7 +228,8 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
-	geo.Close() // ends the secondary's long-polls first, so the HTTP shutdown does not wait for them
+	geo.Close()  // ends the secondary's long-polls first, so the HTTP shutdown does not wait for them
+	jobs.Close() // each running job writes its rows and a checkpoint
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	hs.Shutdown(shutdown)

@@ -152,7 +152,7 @@ func (c *call) check(n need) error {
 			return nil
 		}
 		return errcode.New(errcode.Forbidden,
-			"creating, listing and deleting namespaces needs the node admin key (Authorization: %s <key>)", adminScheme)
+			"creating, listing and deleting namespaces, and managing jobs, needs the node admin key (Authorization: %s <key>)", adminScheme)
 	case needNamespaceWrite:
 		if !w.Can(broker.RightManage, "") {
 			return c.forbidden("Manage on the namespace")

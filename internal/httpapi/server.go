@@ -22,6 +22,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/geodr"
+	"github.com/tandem-streaming/tandem/internal/job"
 )
 
 // Options configure a Server.
@@ -31,15 +32,17 @@ type Options struct {
 	Gatherer prometheus.Gatherer // served at /metrics; nil serves an empty registry
 	Dev      bool                // anonymous requests act in namespace "default" with every right
 	Geo      *geodr.Manager      // geo-DR: alias routes and the region-to-region API; nil disables them
+	Jobs     *job.Manager        // stream jobs; nil disables the /jobs routes
 }
 
 // Server is the HTTP API of one node. It is an http.Handler.
 type Server struct {
-	b   *broker.Broker
-	log *slog.Logger
-	dev bool
-	geo *geodr.Manager
-	mux *http.ServeMux
+	b    *broker.Broker
+	log  *slog.Logger
+	dev  bool
+	geo  *geodr.Manager
+	jobs *job.Manager
+	mux  *http.ServeMux
 }
 
 // New returns the API handler for opts.Broker.
@@ -50,13 +53,16 @@ func New(opts Options) *Server {
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.NewRegistry()
 	}
-	s := &Server{b: opts.Broker, log: opts.Logger.With("component", "httpapi"), dev: opts.Dev, geo: opts.Geo, mux: http.NewServeMux()}
+	s := &Server{b: opts.Broker, log: opts.Logger.With("component", "httpapi"), dev: opts.Dev, geo: opts.Geo, jobs: opts.Jobs, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	s.routes()
+	if s.jobs != nil {
+		s.jobRoutes()
+	}
 	if s.geo != nil {
 		s.aliasRoutes()
 		s.mux.Handle("/geodr/v1/", s.geo.Handler())

@@ -1,0 +1,253 @@
+package main
+
+// tandem job create|start|stop|show|list|delete: jobs inside `tandem serve`, through the HTTP
+// API with the node admin key.
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-streaming/tandem/client"
+	"github.com/tandem-streaming/tandem/internal/job"
+)
+
+func jobManageCmds() []*cobra.Command {
+	return []*cobra.Command{newJobCreateCmd(), newJobStartCmd(), newJobStopCmd(), newJobShowCmd(), newJobListCmd(), newJobDeleteCmd()}
+}
+
+type jobCreateFlags struct {
+	queryFile, query string
+	inputs, refs     []string
+	outputs          []string
+	outOfOrder, late string
+	policy           string
+}
+
+func newJobCreateCmd() *cobra.Command {
+	var f jobCreateFlags
+	cmd := &cobra.Command{
+		Use:   "create NAME --input NAME=NS/HUB[/GROUP] --output NAME=SINK_URL (--query-file FILE | --query SAQL)",
+		Short: "Create a job (stopped): its query, event hub inputs, reference data and output sinks",
+		Long: `Create a job in the region --server names. It starts with 'tandem job start'.
+
+Inputs are event hubs of this region (NAME=NAMESPACE/HUB[/CONSUMERGROUP]) or reference data
+files (--ref NAME=FILE: JSON array, JSON lines or CSV). Outputs are sink URLs:
+  sqlite:///abs/path/out.db[?table=T]      the embedded default
+  postgres://user:pass@host:5432/db[?table=T&sslmode=disable]
+  file:///abs/dir/out.jsonl                JSON lines with atomic rotation
+Every row is written once, even across crashes: sinks upsert on (timestamp, row key).
+
+  tandem job create alerts --query-file q.saql --input readings=prod-ns/readings \
+      --output alerts=sqlite:///var/lib/tandem/alerts.db`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := f.spec(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			info, err := c.CreateJob(cmd.Context(), spec)
+			if err != nil {
+				return err
+			}
+			return showJob(cmd, info)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.queryFile, "query-file", "", "file holding the query")
+	fl.StringVar(&f.query, "query", "", "the query text (instead of --query-file)")
+	fl.StringArrayVar(&f.inputs, "input", nil, "an event hub input NAME=NAMESPACE/HUB[/CONSUMERGROUP] (repeatable)")
+	fl.StringArrayVar(&f.refs, "ref", nil, "a reference data input NAME=FILE on the server's disk (repeatable)")
+	fl.StringArrayVar(&f.outputs, "output", nil, "an output NAME=SINK_URL (repeatable)")
+	fl.StringVar(&f.outOfOrder, "out-of-order", "", "out-of-order tolerance (default 0s)")
+	fl.StringVar(&f.late, "late-arrival", "", "late-arrival tolerance (default 5s)")
+	fl.StringVar(&f.policy, "policy", "", "what happens to late and out-of-order events: adjust (default) or drop")
+	return cmd
+}
+
+func (f *jobCreateFlags) spec(name string) (client.JobSpec, error) {
+	spec := client.JobSpec{Name: name, OutOfOrderTolerance: f.outOfOrder, LateArrivalTolerance: f.late, Policy: f.policy}
+	switch {
+	case (f.query == "") == (f.queryFile == ""):
+		return spec, fmt.Errorf("give the query with exactly one of --query-file and --query")
+	case f.queryFile != "":
+		b, err := os.ReadFile(f.queryFile)
+		if err != nil {
+			return spec, fmt.Errorf("--query-file: %w", err)
+		}
+		spec.Query = string(b)
+	default:
+		spec.Query = f.query
+	}
+	for _, s := range f.inputs {
+		in, err := job.ParseInput(s)
+		if err != nil {
+			return spec, err
+		}
+		spec.Inputs = append(spec.Inputs, in)
+	}
+	for _, s := range f.refs {
+		n, path, ok := strings.Cut(s, "=")
+		if !ok || n == "" || path == "" {
+			return spec, fmt.Errorf("--ref %q: write NAME=FILE", s)
+		}
+		spec.Inputs = append(spec.Inputs, client.JobInput{Name: n, Reference: path})
+	}
+	for _, s := range f.outputs {
+		o, err := job.ParseOutput(s)
+		if err != nil {
+			return spec, err
+		}
+		spec.Outputs = append(spec.Outputs, o)
+	}
+	return spec, nil
+}
+
+func newJobStartCmd() *cobra.Command {
+	var from string
+	cmd := &cobra.Command{
+		Use:   "start NAME [--from now|start|last-stopped|time:RFC3339]",
+		Short: "Start a job: from now (default), the start of its inputs, where it last stopped, or a time",
+		Args:  exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			info, err := c.StartJob(cmd.Context(), args[0], from)
+			if err != nil {
+				return err
+			}
+			return showJob(cmd, info)
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "now", "where to start reading: now, start, last-stopped or time:2026-01-02T15:04:05Z")
+	return cmd
+}
+
+func newJobStopCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "stop NAME",
+		Short: "Stop a job after it writes its rows and a checkpoint (start it again with --from last-stopped)",
+		Args:  exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			info, err := c.StopJob(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return showJob(cmd, info)
+		},
+	}
+}
+
+func newJobShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a job: state, inputs, outputs, watermark and its counters",
+		Args:  exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			info, err := c.GetJob(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return showJob(cmd, info)
+		},
+	}
+}
+
+func newJobListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the region's jobs",
+		Args:  exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			jobs, err := c.ListJobs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if jobs == nil {
+				jobs = []client.JobInfo{}
+			}
+			rows := make([][]string, len(jobs))
+			for i, j := range jobs {
+				rows[i] = []string{j.Spec.Name, string(j.Status.State), strconv.FormatInt(j.Status.InputEvents, 10),
+					strconv.FormatInt(j.Status.OutputRows, 10), watermarkText(j.Status)}
+			}
+			return show(cmd, jobs, []string{"NAME", "STATE", "INPUT EVENTS", "OUTPUT ROWS", "WATERMARK"}, rows)
+		},
+	}
+}
+
+func newJobDeleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Stop and delete a job (its outputs are kept)",
+		Args:  exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteJob(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			return done(cmd, "deleted job "+args[0])
+		},
+	}
+}
+
+func watermarkText(s client.JobStatus) string {
+	if s.Watermark.IsZero() {
+		return "-"
+	}
+	return s.Watermark.Format(time.RFC3339Nano) + fmt.Sprintf(" (%.1fs behind)", s.WatermarkDelay)
+}
+
+func showJob(cmd *cobra.Command, j client.JobInfo) error {
+	st := j.Status
+	rows := [][]string{{"name", j.Spec.Name}, {"state", string(st.State)}}
+	if st.Error != "" {
+		rows = append(rows, []string{"error", st.Error})
+	}
+	for _, in := range j.Spec.Inputs {
+		rows = append(rows, []string{"input", in.String()})
+	}
+	for _, o := range j.Spec.Outputs {
+		rows = append(rows, []string{"output", o.Name + "=" + o.URL})
+	}
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	rows = append(rows,
+		[]string{"watermark", watermarkText(st)},
+		[]string{"inputEvents", n(st.InputEvents)}, []string{"inputBytes", n(st.InputBytes)},
+		[]string{"outputRows", n(st.OutputRows)}, []string{"backloggedInputEvents", n(st.BackloggedEvents)},
+		[]string{"late/outOfOrder/early/dropped", fmt.Sprintf("%d/%d/%d/%d", st.LateEvents, st.OutOfOrderEvents, st.EarlyEvents, st.DroppedEvents)},
+		[]string{"conversionErrors", n(st.ConversionErrors)}, []string{"runtimeErrors", n(st.RuntimeErrors)},
+		[]string{"stateBytes", n(st.StateBytes)})
+	if !st.LastCheckpoint.IsZero() {
+		rows = append(rows, []string{"lastCheckpoint", st.LastCheckpoint.Format(time.RFC3339Nano)})
+	}
+	if st.LastError != "" {
+		rows = append(rows, []string{"lastError", st.LastError})
+	}
+	return show(cmd, j, []string{"FIELD", "VALUE"}, rows)
+}

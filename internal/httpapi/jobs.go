@@ -1,0 +1,86 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/tandem-streaming/tandem/internal/job"
+)
+
+// Stream jobs: a region's own resources, managed with the node admin key.
+
+func (s *Server) jobRoutes() {
+	s.handle("GET /jobs", needAdminOrDev, s.listJobs)
+	s.handle("PUT /jobs/{job}", needAdminOrDev, s.putJob)
+	s.handle("GET /jobs/{job}", needAdminOrDev, s.getJob)
+	s.handle("DELETE /jobs/{job}", needAdminOrDev, s.deleteJob)
+	s.handle("POST /jobs/{job}/start", needAdminOrDev, s.startJob)
+	s.handle("POST /jobs/{job}/stop", needAdminOrDev, s.stopJob)
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c *call) error {
+	writeJSON(w, http.StatusOK, map[string]any{"value": s.jobs.List()})
+	return nil
+}
+
+func (s *Server) putJob(w http.ResponseWriter, r *http.Request, c *call) error {
+	var spec job.Spec
+	if err := decodeBody(w, r, &spec, false); err != nil {
+		return err
+	}
+	if spec.Name == "" {
+		spec.Name = r.PathValue("job")
+	}
+	if err := sameName("job", r.PathValue("job"), spec.Name); err != nil {
+		return err
+	}
+	info, err := s.jobs.Create(r.Context(), spec)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, info)
+	return nil
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request, c *call) error {
+	info, err := s.jobs.Get(r.PathValue("job"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.jobs.Delete(r.Context(), r.PathValue("job")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// startRequest is the body of POST /jobs/{job}/start.
+type startRequest struct {
+	From string `json:"from"` // now, start, last-stopped or time:RFC3339
+}
+
+func (s *Server) startJob(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in startRequest
+	if err := decodeBody(w, r, &in, true); err != nil {
+		return err
+	}
+	info, err := s.jobs.StartJob(r.Context(), r.PathValue("job"), in.From)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (s *Server) stopJob(w http.ResponseWriter, r *http.Request, c *call) error {
+	info, err := s.jobs.StopJob(r.Context(), r.PathValue("job"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}

@@ -1,0 +1,270 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+// Manager owns the jobs of one region: their definitions on disk and a runner goroutine for
+// each running job.
+type Manager struct {
+	b     *broker.Broker
+	store store
+	mu    struct {
+		sync.Mutex
+		jobs   map[string]*entry
+		closed bool
+	}
+}
+
+type entry struct {
+	rec *record
+	run *runner // nil when not running
+	err string  // why the last run ended, when it failed
+}
+
+// Info is a job as the API shows it.
+type Info struct {
+	Spec      Spec       `json:"spec"`
+	Status    Status     `json:"status"`
+	StartFrom string     `json:"startFrom,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	StoppedAt *time.Time `json:"stoppedAt,omitempty"`
+}
+
+// NewManager loads the jobs under dir and starts again those that were running, each from its
+// checkpoint.
+func NewManager(b *broker.Broker, dataDir string, reg prometheus.Registerer) (*Manager, error) {
+	m := &Manager{b: b, store: store{dir: filepath.Join(dataDir, "jobs")}}
+	m.mu.jobs = map[string]*entry{}
+	names, err := m.store.names()
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	for _, n := range names {
+		rec, err := m.store.load(n)
+		if err != nil {
+			return nil, err
+		}
+		e := &entry{rec: rec}
+		m.mu.jobs[strings.ToLower(n)] = e
+		if rec.Want == Running {
+			m.startLocked(e, true)
+		}
+	}
+	if reg != nil {
+		if err := reg.Register(m); err != nil {
+			m.Close()
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Manager) entry(name string) (*entry, error) {
+	e, ok := m.mu.jobs[strings.ToLower(name)]
+	if !ok {
+		return nil, errcode.New(errcode.NotFound, "job %s does not exist; list jobs with 'tandem job list'", name)
+	}
+	return e, nil
+}
+
+// Create stores a new job, stopped.
+func (m *Manager) Create(ctx context.Context, spec Spec) (Info, error) {
+	if _, err := spec.validate(); err != nil {
+		return Info{}, err
+	}
+	for _, in := range spec.Inputs {
+		if in.Reference != "" {
+			continue
+		}
+		if _, err := m.b.Hub(in.Namespace, in.Hub); err != nil {
+			return Info{}, fmt.Errorf("job %s input %s: %w", spec.Name, in.Name, err)
+		}
+		if _, err := m.b.ConsumerGroup(in.Namespace, in.Hub, in.group()); err != nil {
+			return Info{}, fmt.Errorf("job %s input %s: %w", spec.Name, in.Name, err)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.mu.jobs[strings.ToLower(spec.Name)]; ok {
+		return Info{}, errcode.New(errcode.AlreadyExists, "job %s already exists; delete it first or pick another name", spec.Name)
+	}
+	rec := &record{Spec: spec, Want: Created, CreatedAt: time.Now().UTC()}
+	if err := m.store.save(rec); err != nil {
+		return Info{}, err
+	}
+	e := &entry{rec: rec}
+	m.mu.jobs[strings.ToLower(spec.Name)] = e
+	return m.infoLocked(e), nil
+}
+
+// StartJob starts a job. from is now (the default), start, time:RFC3339 or last-stopped.
+func (m *Manager) StartJob(ctx context.Context, name, from string) (Info, error) {
+	if from == "" {
+		from = "now"
+	}
+	switch {
+	case from == "now" || from == "start" || from == "last-stopped" || strings.HasPrefix(from, "time:"):
+	default:
+		return Info{}, errcode.New(errcode.InvalidArgument, "start from %q: use now, start, last-stopped or time:2026-01-02T15:04:05Z", from)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, err := m.entry(name)
+	if err != nil {
+		return Info{}, err
+	}
+	if e.run != nil {
+		return Info{}, errcode.New(errcode.Conflict, "job %s is already running; stop it first", name)
+	}
+	resume := from == "last-stopped"
+	if resume {
+		if ck, err := m.store.loadCheckpoint(e.rec.Spec.Name); err != nil {
+			return Info{}, err
+		} else if ck == nil {
+			return Info{}, errcode.New(errcode.Conflict, "job %s has never run, so it cannot start from last-stopped; use --from now or --from start", name)
+		}
+	}
+	now := time.Now().UTC()
+	e.rec.Want, e.rec.StartFrom, e.rec.StartedAt, e.rec.StoppedAt = Running, from, &now, nil
+	if resume {
+		e.rec.StartFrom = "last-stopped"
+	}
+	if err := m.store.save(e.rec); err != nil {
+		return Info{}, err
+	}
+	m.startLocked(e, resume)
+	return m.infoLocked(e), nil
+}
+
+// startLocked starts the runner. A job that was running when the server stopped resumes from
+// its checkpoint whatever it was started with.
+func (m *Manager) startLocked(e *entry, resume bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runner{m: m, spec: e.rec.Spec, from: e.rec.StartFrom, resume: resume, cancel: cancel, done: make(chan struct{})}
+	r.mu.status.State = Starting
+	e.run, e.err = r, ""
+	go r.run(ctx)
+}
+
+// StopJob stops a running job after writing its rows and a checkpoint.
+func (m *Manager) StopJob(ctx context.Context, name string) (Info, error) {
+	m.mu.Lock()
+	e, err := m.entry(name)
+	if err != nil {
+		m.mu.Unlock()
+		return Info{}, err
+	}
+	r := e.run
+	m.mu.Unlock()
+	if r != nil {
+		r.cancel()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return Info{}, ctx.Err()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.run == r && r != nil {
+		e.run = nil
+		if st := r.status(); st.State == Failed {
+			e.err = st.Error
+		}
+	}
+	now := time.Now().UTC()
+	e.rec.Want, e.rec.StoppedAt = Stopped, &now
+	if err := m.store.save(e.rec); err != nil {
+		return Info{}, err
+	}
+	return m.infoLocked(e), nil
+}
+
+// Delete stops and removes a job and its checkpoint. Its outputs are left as they are.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	if _, err := m.StopJob(ctx, name); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, err := m.entry(name)
+	if err != nil {
+		return err
+	}
+	delete(m.mu.jobs, strings.ToLower(e.rec.Spec.Name))
+	return m.store.remove(e.rec.Spec.Name)
+}
+
+// Get returns one job.
+func (m *Manager) Get(name string) (Info, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, err := m.entry(name)
+	if err != nil {
+		return Info{}, err
+	}
+	return m.infoLocked(e), nil
+}
+
+// List returns every job, by name.
+func (m *Manager) List() []Info {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.mu.jobs))
+	for k := range m.mu.jobs {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	out := make([]Info, 0, len(names))
+	for _, k := range names {
+		out = append(out, m.infoLocked(m.mu.jobs[k]))
+	}
+	return out
+}
+
+func (m *Manager) infoLocked(e *entry) Info {
+	info := Info{Spec: e.rec.Spec, StartFrom: e.rec.StartFrom, CreatedAt: e.rec.CreatedAt, StartedAt: e.rec.StartedAt, StoppedAt: e.rec.StoppedAt}
+	switch {
+	case e.run != nil:
+		info.Status = e.run.status()
+	case e.rec.Want == Created:
+		info.Status.State = Created
+	case e.err != "":
+		info.Status = Status{State: Failed, Error: e.err}
+	default:
+		info.Status.State = Stopped
+	}
+	return info
+}
+
+// Close stops every runner, each writing its rows and a checkpoint; the jobs keep their wanted
+// state, so the next start resumes them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	var runs []*runner
+	for _, e := range m.mu.jobs {
+		if e.run != nil {
+			runs = append(runs, e.run)
+		}
+	}
+	m.mu.closed = true
+	m.mu.Unlock()
+	for _, r := range runs {
+		r.cancel()
+	}
+	for _, r := range runs {
+		<-r.done
+	}
+}

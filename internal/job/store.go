@@ -1,0 +1,187 @@
+package job
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// A job lives in a directory of its own under <data>/jobs/<name>/:
+//
+//	job.json     the definition and the wanted state (Created, Running, Stopped)
+//	checkpoint   the engine snapshot and the input offsets it covers, written atomically
+//
+// Jobs are a region's own: they are not metadata commands and are not replicated by geo-DR
+// (geo-redundant jobs deploy the same definition to each region explicitly).
+
+// record is what job.json holds.
+type record struct {
+	Spec      Spec       `json:"spec"`
+	Want      State      `json:"state"` // Created, Running or Stopped: what the user asked for
+	StartFrom string     `json:"startFrom,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	StoppedAt *time.Time `json:"stoppedAt,omitempty"`
+}
+
+// checkpoint is a job's progress: for every input partition the offset to read next, and the
+// engine snapshot taken after the events before those offsets. Rows the snapshot's events
+// produced are in the sinks before the checkpoint is written.
+type checkpoint struct {
+	Offsets   map[string]map[int32]int64 `json:"offsets"` // input (lower case) → partition → next offset
+	Taken     time.Time                  `json:"taken"`
+	Watermark int64                      `json:"watermark"`
+	Snapshot  []byte                     `json:"-"`
+}
+
+var checkpointMagic = []byte("TJC1")
+
+func (c *checkpoint) encode() ([]byte, error) {
+	head, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	body := binary.AppendUvarint(nil, uint64(len(head)))
+	body = append(body, head...)
+	body = append(body, c.Snapshot...)
+	out := append([]byte(nil), checkpointMagic...)
+	out = binary.BigEndian.AppendUint32(out, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	return append(out, body...), nil
+}
+
+func decodeCheckpoint(b []byte) (*checkpoint, error) {
+	if len(b) < 8 || !bytes.Equal(b[:4], checkpointMagic) {
+		return nil, errors.New("not a job checkpoint")
+	}
+	body := b[8:]
+	if crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)) != binary.BigEndian.Uint32(b[4:8]) {
+		return nil, errors.New("checkpoint checksum mismatch (a torn or corrupt write)")
+	}
+	n, k := binary.Uvarint(body)
+	if k <= 0 || n > uint64(len(body)-k) {
+		return nil, errors.New("checkpoint header length out of range")
+	}
+	c := &checkpoint{}
+	if err := json.Unmarshal(body[k:k+int(n)], c); err != nil {
+		return nil, fmt.Errorf("checkpoint header: %w", err)
+	}
+	c.Snapshot = body[k+int(n):]
+	return c, nil
+}
+
+// store reads and writes job directories.
+type store struct{ dir string }
+
+func (s store) jobDir(name string) string { return filepath.Join(s.dir, name) }
+
+func (s store) names() ([]string, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(s.dir, e.Name(), "job.json")); err == nil {
+				names = append(names, e.Name())
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (s store) load(name string) (*record, error) {
+	b, err := os.ReadFile(filepath.Join(s.jobDir(name), "job.json"))
+	if err != nil {
+		return nil, err
+	}
+	r := &record{}
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("job %s: job.json: %w", name, err)
+	}
+	return r, nil
+}
+
+func (s store) save(r *record) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.jobDir(r.Spec.Name), 0o755); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(s.jobDir(r.Spec.Name), "job.json"), b)
+}
+
+func (s store) remove(name string) error { return os.RemoveAll(s.jobDir(name)) }
+
+func (s store) loadCheckpoint(name string) (*checkpoint, error) {
+	b, err := os.ReadFile(filepath.Join(s.jobDir(name), "checkpoint"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	c, err := decodeCheckpoint(b)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", name, err)
+	}
+	return c, nil
+}
+
+func (s store) saveCheckpoint(name string, c *checkpoint) (int, error) {
+	b, err := c.encode()
+	if err != nil {
+		return 0, err
+	}
+	return len(b), writeAtomic(filepath.Join(s.jobDir(name), "checkpoint"), b)
+}
+
+func (s store) dropCheckpoint(name string) error {
+	err := os.Remove(filepath.Join(s.jobDir(name), "checkpoint"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	return err
+}
+
+// writeAtomic replaces a file with data: a crash leaves the old file or the new one, whole.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
