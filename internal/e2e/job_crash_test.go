@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +168,18 @@ func TestJobExactlyOnceAcrossKill9(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(show), &info); err != nil || info.Status.State != "Running" {
 		t.Fatalf("job show after the restart: %v\n%s", err, show)
+	}
+	resp, err := http.Get("http://" + n.HTTPAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, m := range []string{`tandem_job_running{job="counter"} 1`, `tandem_job_input_events_total{job="counter"}`,
+		`tandem_job_output_rows_total{job="counter"}`, `tandem_job_watermark_delay_seconds{job="counter"}`} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
 	}
 }
 

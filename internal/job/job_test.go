@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/faultproxy"
 	"github.com/tandem-streaming/tandem/internal/sink"
+	"github.com/tandem-streaming/tandem/internal/sink/sinktest"
 )
 
 func openBroker(t *testing.T, dir string) *broker.Broker {
@@ -141,5 +145,75 @@ func TestJobRunsStopsAndResumes(t *testing.T) {
 	}
 	if info.Status.State != Running || info.Status.InputEvents != 60 {
 		t.Fatalf("status %+v", info.Status)
+	}
+}
+
+// An output that cannot be reached makes the job retry and report Degraded; no row is lost,
+// and once the link is back every row is there once.
+func TestUnreachableSinkRetriesAndLosesNothing(t *testing.T) {
+	dsn := sinktest.Postgres(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := faultproxy.New("127.0.0.1:0", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	u.Host = proxy.Addr()
+	q := u.Query()
+	q.Set("connect_timeout", "2")
+	u.RawQuery = q.Encode()
+	pgURL := u.String()
+
+	dir := t.TempDir()
+	b := openBroker(t, dir)
+	defer b.Close()
+	setupHub(t, b)
+	m, err := NewManager(b, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	spec := jobSpec("")
+	spec.Outputs[0].URL = pgURL
+	if _, err := m.Create(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, Degraded, "output counts")
+	send(t, b, 0, 31)
+	proxy.Heal()
+	waitRows(t, pgURL, 9)
+
+	proxy.Cut() // now while the job writes
+	send(t, b, 31, 20)
+	waitState(t, m, Degraded, "output counts")
+	proxy.Heal()
+	waitRows(t, pgURL, 15)
+	waitState(t, m, Running, "")
+}
+
+func waitState(t *testing.T, m *Manager, want State, errPart string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		info, err := m.Get("counter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := info.Status
+		if st.State == want && strings.Contains(st.Error, errPart) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job state %s (%s), want %s with an error containing %q", st.State, st.Error, want, errPart)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
