@@ -212,6 +212,13 @@ func (r *runner) prepare(ctx context.Context) (*execution, error) {
 func (r *runner) openSink(ctx context.Context, o OutputSpec) (sink.Sink, error) {
 	var s sink.Sink
 	err := r.retry(ctx, "output "+o.Name, func() error {
+		if isHubURL(o.URL) {
+			hs, err := openHubSink(ctx, r.m.b, o.URL)
+			if err == nil {
+				s = hs
+			}
+			return err
+		}
 		var err error
 		s, err = sink.Open(ctx, o.URL, o.Name)
 		return err
