@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type jobCreateFlags struct {
 	queryFile, query string
 	inputs, refs     []string
 	outputs          []string
+	serializations   []string
 	outOfOrder, late string
 	policy           string
 }
@@ -67,6 +69,7 @@ Every row is written once, even across crashes: sinks upsert on (timestamp, row 
 	fl.StringArrayVar(&f.inputs, "input", nil, "an event hub input NAME=NAMESPACE/HUB[/CONSUMERGROUP] (repeatable)")
 	fl.StringArrayVar(&f.refs, "ref", nil, "a reference data input NAME=FILE on the server's disk (repeatable)")
 	fl.StringArrayVar(&f.outputs, "output", nil, "an output NAME=SINK_URL (repeatable)")
+	fl.StringArrayVar(&f.serializations, "input-serialization", nil, "event format of an input NAME=json|csv (default json; csv: a header line and rows per event)")
 	fl.StringVar(&f.outOfOrder, "out-of-order", "", "out-of-order tolerance (default 0s)")
 	fl.StringVar(&f.late, "late-arrival", "", "late-arrival tolerance (default 5s)")
 	fl.StringVar(&f.policy, "policy", "", "what happens to late and out-of-order events: adjust (default) or drop")
@@ -93,6 +96,14 @@ func (f *jobCreateFlags) spec(name string) (client.JobSpec, error) {
 			return spec, err
 		}
 		spec.Inputs = append(spec.Inputs, in)
+	}
+	for _, s := range f.serializations {
+		n, ser, ok := strings.Cut(s, "=")
+		i := slices.IndexFunc(spec.Inputs, func(in client.JobInput) bool { return strings.EqualFold(in.Name, n) })
+		if !ok || i < 0 {
+			return spec, fmt.Errorf("--input-serialization %q: write NAME=json or NAME=csv for an --input NAME", s)
+		}
+		spec.Inputs[i].Serialization = ser
 	}
 	for _, s := range f.refs {
 		n, path, ok := strings.Cut(s, "=")

@@ -34,7 +34,7 @@ func Read(path string) ([]Event, error) {
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	if strings.EqualFold(filepath.Ext(path), ".csv") {
-		return readCSVEvents(path, data)
+		return ParseCSV(path, data)
 	}
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
 		return readJSONArrayEvents(path, data)
@@ -101,9 +101,10 @@ func readJSONArrayEvents(path string, data []byte) ([]Event, error) {
 	return out, nil
 }
 
-// readCSVEvents reads a CSV file with a header line. A value that is a JSON number becomes a
+// ParseCSV reads CSV with a header line: a file, or one event body (path names it in errors).
+// A value that is a JSON number becomes a
 // number (as sqlval.ParseJSON maps it), any other value a string.
-func readCSVEvents(path string, data []byte) ([]Event, error) {
+func ParseCSV(path string, data []byte) ([]Event, error) {
 	r := csv.NewReader(bytes.NewReader(data))
 	r.ReuseRecord = false
 	header, err := r.Read()

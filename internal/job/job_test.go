@@ -282,3 +282,42 @@ func waitHubRows(t *testing.T, b *broker.Broker, want int) []sink.Row {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// An input with CSV serialization: each event body is a header line and rows, each row an event;
+// a body that is not valid CSV is a conversion error, and the job goes on.
+func TestCSVInput(t *testing.T) {
+	dir := t.TempDir()
+	b := openBroker(t, dir)
+	defer b.Close()
+	setupHub(t, b)
+	m, err := NewManager(b, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	out := filepath.Join(dir, "out.db")
+	spec := jobSpec(out)
+	spec.Inputs[0].Serialization = "csv"
+	if _, err := m.Create(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	for k := range int32(3) {
+		body := "key,v,t\n"
+		for i := range 31 {
+			body += fmt.Sprintf("k%d,%d,%s\n", k, i, base.Add(time.Duration(i+1)*time.Second).Format(time.RFC3339))
+		}
+		evs := []broker.Event{{Body: []byte(body)}, {Body: []byte("key,v\n\"unterminated\n")}}
+		if _, err := b.Send(ctx, "jobs-ns", "readings", evs, broker.SendOptions{PartitionID: &k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+		t.Fatal(err)
+	}
+	waitRows(t, "sqlite://"+out, 9)
+	info, _ := m.Get("counter")
+	if info.Status.ConversionErrors != 3 || !strings.Contains(info.Status.LastError, "event body") {
+		t.Fatalf("status %+v", info.Status)
+	}
+}

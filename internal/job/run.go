@@ -9,6 +9,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/eventfile"
 	"github.com/tandem-streaming/tandem/internal/sink"
 	"github.com/tandem-streaming/tandem/internal/sqlval"
 	"github.com/tandem-streaming/tandem/internal/stream"
@@ -345,35 +346,54 @@ func (x *execution) readRound(ctx context.Context) (bool, error) {
 	return progressed, nil
 }
 
-// push decodes one event and gives it to the engine. An event that is not a JSON object is
-// counted as a conversion error and skipped, as Stream Analytics drops events it cannot
-// deserialize.
+// push decodes one event and gives it to the engine. An event that cannot be decoded (not a
+// JSON object, or bad CSV) is counted as a conversion error and skipped, as Stream Analytics
+// drops events it cannot deserialize.
 func (x *execution) push(p partRef, ev broker.ReceivedEvent) error {
 	x.base.InputEvents++
 	x.base.InputBytes += int64(len(ev.Body))
-	v, err := sqlval.ParseJSON(ev.Body)
-	if err == nil && v.Kind() != sqlval.KindRecord {
-		err = fmt.Errorf("the event is JSON %s, not an object", v.Kind())
-	}
+	vals, err := decodeBody(p.input, ev.Body)
 	if err != nil {
 		x.base.ConversionErrors++
 		x.base.LastError = fmt.Sprintf("input %s partition %d offset %d: %v", p.input.Name, p.partition, ev.Offset, err)
 		return nil
 	}
 	arrival := ticks(ev.EnqueuedTime)
-	fields := v.Fields()
-	if _, ok := v.Get("EventEnqueuedUtcTime"); !ok {
-		fields = append(fields[:len(fields):len(fields)], sqlval.Field{Name: "EventEnqueuedUtcTime", Value: sqlval.Datetime(arrival)})
+	for _, v := range vals {
+		fields := v.Fields()
+		if _, ok := v.Get("EventEnqueuedUtcTime"); !ok {
+			fields = append(fields[:len(fields):len(fields)], sqlval.Field{Name: "EventEnqueuedUtcTime", Value: sqlval.Datetime(arrival)})
+		}
+		if _, ok := v.Get("PartitionId"); !ok {
+			fields = append(fields[:len(fields):len(fields)], sqlval.Field{Name: "PartitionId", Value: sqlval.Bigint(int64(p.partition))})
+		}
+		rows, err := x.engine.Push(stream.Event{Input: p.input.Name, Partition: p.partition, Arrival: arrival, Value: sqlval.Record(fields)})
+		if err != nil {
+			return err
+		}
+		x.pending = append(x.pending, rows...)
 	}
-	if _, ok := v.Get("PartitionId"); !ok {
-		fields = append(fields[:len(fields):len(fields)], sqlval.Field{Name: "PartitionId", Value: sqlval.Bigint(int64(p.partition))})
-	}
-	rows, err := x.engine.Push(stream.Event{Input: p.input.Name, Partition: p.partition, Arrival: arrival, Value: sqlval.Record(fields)})
-	if err != nil {
-		return err
-	}
-	x.pending = append(x.pending, rows...)
 	return nil
+}
+
+// decodeBody turns an event body into records: one JSON object, or the rows of a CSV body.
+func decodeBody(in InputSpec, body []byte) ([]sqlval.Value, error) {
+	if strings.EqualFold(in.Serialization, "csv") {
+		evs, err := eventfile.ParseCSV("event body", body)
+		if err != nil {
+			return nil, err
+		}
+		vals := make([]sqlval.Value, len(evs))
+		for i, e := range evs {
+			vals[i] = e.Value
+		}
+		return vals, nil
+	}
+	v, err := sqlval.ParseJSON(body)
+	if err == nil && v.Kind() != sqlval.KindRecord {
+		err = fmt.Errorf("the event is JSON %s, not an object", v.Kind())
+	}
+	return []sqlval.Value{v}, err
 }
 
 func ticks(t time.Time) int64 { return t.UnixNano() / 100 }

@@ -32,6 +32,9 @@ type InputSpec struct {
 	Hub           string `json:"hub,omitempty"`
 	ConsumerGroup string `json:"consumerGroup,omitempty"` // default $Default
 	Reference     string `json:"reference,omitempty"`     // path of a JSON/JSON-lines/CSV file
+	// Serialization of event bodies: json (default: one JSON object per event) or csv (a header
+	// line and one or more rows per event, each row an event).
+	Serialization string `json:"serialization,omitempty"`
 }
 
 // OutputSpec is one output: a sink URL (internal/sink).
@@ -113,6 +116,9 @@ func (s Spec) validate() (*stream.Engine, error) {
 		return nil, err
 	}
 	for _, in := range s.Inputs {
+		if ser := strings.ToLower(in.Serialization); ser != "" && ser != "json" && ser != "csv" {
+			return nil, errcode.New(errcode.InvalidArgument, "input %s: serialization %q: use json or csv", in.Name, in.Serialization)
+		}
 		if in.Reference != "" {
 			rows, err := readReference(in.Reference)
 			if err != nil {
