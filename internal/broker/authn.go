@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	seglog "github.com/tandem-streaming/tandem/internal/log"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func (b *Broker) loadAdminKey() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(b.AdminKeyPath(), []byte(key+"\n")); err != nil {
+	if err := seglog.WriteFileDurable(seglog.OSFS{}, b.AdminKeyPath(), []byte(key+"\n")); err != nil {
 		return fmt.Errorf("writing admin key: %w", err)
 	}
 	if err := os.Chmod(b.AdminKeyPath(), 0o600); err != nil {

@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/binary"
 	"fmt"
+	seglog "github.com/tandem-streaming/tandem/internal/log"
 	"os"
 	"path/filepath"
 	"sync"
@@ -43,7 +44,7 @@ func (p *producerIDs) allocate() (int64, error) {
 		end := p.end + producerIDBlock
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], uint64(end))
-		if err := writeFileSync(p.path, b[:]); err != nil {
+		if err := seglog.WriteFileDurable(seglog.OSFS{}, p.path, b[:]); err != nil {
 			return 0, fmt.Errorf("reserving producer ids: %w", err)
 		}
 		p.end = end
@@ -51,33 +52,4 @@ func (p *producerIDs) allocate() (int64, error) {
 	id := p.next
 	p.next++
 	return id, nil
-}
-
-// writeFileSync replaces path atomically and durably.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/log"
 )
 
 // A job lives in a directory of its own under <data>/jobs/<name>/:
@@ -121,7 +123,7 @@ func (s store) save(r *record) error {
 	if err := os.MkdirAll(s.jobDir(r.Spec.Name), 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(s.jobDir(r.Spec.Name), "job.json"), b)
+	return log.WriteFileDurable(log.OSFS{}, filepath.Join(s.jobDir(r.Spec.Name), "job.json"), b)
 }
 
 func (s store) remove(name string) error { return os.RemoveAll(s.jobDir(name)) }
@@ -146,7 +148,7 @@ func (s store) saveCheckpoint(name string, c *checkpoint) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return len(b), writeAtomic(filepath.Join(s.jobDir(name), "checkpoint"), b)
+	return len(b), log.WriteFileDurable(log.OSFS{}, filepath.Join(s.jobDir(name), "checkpoint"), b)
 }
 
 func (s store) dropCheckpoint(name string) error {
@@ -155,33 +157,4 @@ func (s store) dropCheckpoint(name string) error {
 		return nil
 	}
 	return err
-}
-
-// writeAtomic replaces a file with data: a crash leaves the old file or the new one, whole.
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -235,6 +235,16 @@ func writeFileAtomic(fsys FS, name string, data []byte) error {
 	return fsys.Rename(tmp, name)
 }
 
+// WriteFileDurable replaces name with data atomically and durably: a crash leaves the old file
+// or the new one, whole, and the rename is synced in the directory. For small state files
+// outside logs (producer-id blocks, job checkpoints).
+func WriteFileDurable(fsys FS, name string, data []byte) error {
+	if err := writeFileAtomic(fsys, name, data); err != nil {
+		return err
+	}
+	return fsys.SyncDir(filepath.Dir(name))
+}
+
 func readWholeFile(fsys FS, name string) ([]byte, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
