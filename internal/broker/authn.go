@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	seglog "github.com/tandem-streaming/tandem/internal/log"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	seglog "github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/meta"
 )
 

@@ -3,10 +3,11 @@ package broker
 import (
 	"encoding/binary"
 	"fmt"
-	seglog "github.com/tandem-streaming/tandem/internal/log"
 	"os"
 	"path/filepath"
 	"sync"
+
+	seglog "github.com/tandem-streaming/tandem/internal/log"
 )
 
 // producerIDBlock is how many producer ids are reserved per write of the counter file.
