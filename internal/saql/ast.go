@@ -143,6 +143,7 @@ type FuncCall struct {
 	Star     bool    // COUNT(*)
 	Args     []Expr
 	Over     *Over
+	Path     []Ident // fields read from the result: System.Window().Id has Path [Id]
 }
 
 // Over is the OVER clause of an analytic function or TopOne.

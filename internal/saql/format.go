@@ -206,6 +206,9 @@ func (e *FuncCall) String() string {
 	if e.Over != nil {
 		b.WriteString(" " + e.Over.String())
 	}
+	for _, p := range e.Path {
+		b.WriteString("." + p.String())
+	}
 	return b.String()
 }
 

@@ -221,7 +221,17 @@ func (p *parser) nameOrCall() Expr {
 	if !p.tok().isOp("(") {
 		return &ColumnRef{Parts: parts}
 	}
-	return p.call(parts)
+	fc := p.call(parts)
+	for fc.Over == nil && p.tok().isOp(".") {
+		p.next()
+		t := p.tok()
+		if t.Kind != TokIdent && t.Kind != TokQuotedIdent {
+			p.fail("expected a field name after \".\"", "write the field of the call's record, as in System.Window().Id")
+		}
+		fc.Path = append(fc.Path, Ident{At: t.At, Name: t.Text, Quoted: t.Kind == TokQuotedIdent})
+		p.next()
+	}
+	return fc
 }
 
 // call := name ( [* | [DISTINCT] args] ) [OVER ( … )]

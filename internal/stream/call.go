@@ -19,6 +19,23 @@ var analyticNames = map[string]bool{"LAG": true, "ISFIRST": true, "LAST": true}
 // call compiles a function call: System.Timestamp(), an aggregate, an analytic function, a date
 // function with a date part, or a scalar built-in.
 func (sc *scope) call(x *saql.FuncCall) (evalFn, error) {
+	if len(x.Path) > 0 {
+		// f(…).a.b reads fields of the call's record.
+		inner := *x
+		inner.Path = nil
+		f, err := sc.call(&inner)
+		if err != nil {
+			return nil, err
+		}
+		path := names(x.Path)
+		return func(e *env) (sqlval.Value, error) {
+			v, err := f(e)
+			if err != nil {
+				return sqlval.Null, err
+			}
+			return lookupPath(v, path), nil
+		}, nil
+	}
 	name := x.FuncName()
 	switch {
 	case name == "SYSTEM.TIMESTAMP":
@@ -26,6 +43,13 @@ func (sc *scope) call(x *saql.FuncCall) (evalFn, error) {
 			return nil, errAt(x.At, "write System.Timestamp()", "System.Timestamp takes no arguments")
 		}
 		return func(e *env) (sqlval.Value, error) { return sqlval.Datetime(e.ts), nil }, nil
+	case name == "SYSTEM.WINDOW":
+		if sc.group == nil {
+			return nil, errAt(x.At, "use it in the SELECT items or HAVING of a grouped SELECT", "System.Window() describes the window of a grouped row")
+		}
+		return func(e *env) (sqlval.Value, error) {
+			return sqlval.Record([]sqlval.Field{{Name: "Id", Value: e.window}}), nil
+		}, nil
 	case agg.IsAggregate(name):
 		return sc.aggregate(x, name)
 	case analyticNames[name]:

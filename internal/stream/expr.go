@@ -41,7 +41,8 @@ type env struct {
 	an    []sqlval.Value // the row's analytic function values (LAG, ISFIRST, LAST)
 	ts    int64          // System.Timestamp()
 	aggs  []sqlval.Value // aggregate results, in a grouped SELECT
-	items []sqlval.Value // the SELECT items' values, for HAVING's references to aliases
+	items  []sqlval.Value // the SELECT items' values, for HAVING's references to aliases
+	window sqlval.Value   // System.Window().Id of a grouped row
 }
 
 // evalFn is a compiled expression.

@@ -12,7 +12,8 @@ type selectNode struct {
 	joins     []*joinOp
 	analytics []*analyticSpec
 	where     evalFn
-	group     *grouping // nil: one output row per input row
+	groups    []*grouping    // GROUP BY: one per window (several with Windows()); none: a row per row
+	windowIDs []sqlval.Value // System.Window().Id of each grouping (NULL without Window('id', …))
 	items     []item
 	having    evalFn
 	out       int // stream id
@@ -34,8 +35,8 @@ func (n *selectNode) nextTimer() (int64, bool) {
 			t, ok = jt, true
 		}
 	}
-	if n.group != nil {
-		if gt, has := n.group.nextTimer(); has && (!ok || gt < t) {
+	for _, g := range n.groups {
+		if gt, has := g.nextTimer(); has && (!ok || gt < t) {
 			t, ok = gt, true
 		}
 	}
@@ -79,9 +80,12 @@ func (n *selectNode) step(t int64, cur [][]*tuple, c *Counters) []*tuple {
 				continue
 			}
 		}
-		if n.group != nil {
-			if err := n.group.add(e); err != nil {
-				runtimeError(c, err)
+		if len(n.groups) > 0 {
+			for _, g := range n.groups {
+				if err := g.add(e); err != nil {
+					runtimeError(c, err)
+					break
+				}
 			}
 			continue
 		}
@@ -89,9 +93,9 @@ func (n *selectNode) step(t int64, cur [][]*tuple, c *Counters) []*tuple {
 			out = append(out, row)
 		}
 	}
-	if n.group != nil {
-		for _, cl := range n.group.fire(t) {
-			e := &env{t: cl.gr.rep, an: cl.gr.repAn, ts: cl.end, aggs: make([]sqlval.Value, len(cl.gr.accs))}
+	for gi, g := range n.groups {
+		for _, cl := range g.fire(t) {
+			e := &env{t: cl.gr.rep, an: cl.gr.repAn, ts: cl.end, aggs: make([]sqlval.Value, len(cl.gr.accs)), window: n.windowIDs[gi]}
 			for i, a := range cl.gr.accs {
 				e.aggs[i] = a.Result()
 			}

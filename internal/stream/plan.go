@@ -307,21 +307,21 @@ func (pl *planner) planJoin(j *saql.Join, sc *scope) (*joinOp, error) {
 
 // planGroup compiles GROUP BY: the window and the keys. It returns the scope of the items.
 func (pl *planner) planGroup(s *saql.Select, sc *scope, n *selectNode) (*scope, error) {
-	var win *windowSpec
+	var wins []windowSpec
+	var ids []sqlval.Value
 	var keys []evalFn
 	snapshot := false
 	for _, x := range s.GroupBy {
 		if c, ok := x.(*saql.FuncCall); ok {
 			name := c.FuncName()
 			if windowNames[name] {
-				if win != nil {
-					return nil, errAt(c.At, "group by one window per SELECT", "GROUP BY has two windows")
+				if wins != nil {
+					return nil, errAt(c.At, "group by one window, or list several in Windows(…)", "GROUP BY has two windows")
 				}
-				w, err := sc.windowOf(c)
-				if err != nil {
+				var err error
+				if wins, ids, err = sc.windowsOf(c); err != nil {
 					return nil, err
 				}
-				win = &w
 				continue
 			}
 			if name == "SYSTEM.TIMESTAMP" {
@@ -334,14 +334,17 @@ func (pl *planner) planGroup(s *saql.Select, sc *scope, n *selectNode) (*scope, 
 		}
 		keys = append(keys, k)
 	}
-	if win == nil {
+	if wins == nil {
 		if !snapshot {
 			return nil, errAt(s.GroupBy[0].Pos(), "add a window, e.g. GROUP BY Key, TumblingWindow(second, 10)", "GROUP BY on a stream needs a window")
 		}
-		win = &windowSpec{kind: winSnapshot}
+		wins, ids = []windowSpec{{kind: winSnapshot}}, []sqlval.Value{sqlval.Null}
 	}
 	slots := &aggSlots{text: map[string]int{}}
-	n.group = newGrouping(*win, keys, slots)
+	for _, w := range wins {
+		n.groups = append(n.groups, newGrouping(w, keys, slots))
+	}
+	n.windowIDs = ids
 	return &scope{p: pl, bindings: sc.bindings, group: slots, analytics: sc.analytics}, nil
 }
 
@@ -366,7 +369,7 @@ func (pl *planner) planItems(s *saql.Select, sc *scope, n *selectNode) error {
 }
 
 func (pl *planner) starItem(it *saql.SelectItem, sc *scope, n *selectNode) (evalFn, error) {
-	if n.group != nil {
+	if len(n.groups) > 0 {
 		return nil, errAt(it.At, "name the grouped columns and aggregates", "SELECT * is not allowed with GROUP BY")
 	}
 	bi, path := 0, names(it.Path)
@@ -402,6 +405,9 @@ func columnName(it *saql.SelectItem, i int) string {
 	case *saql.ColumnRef:
 		return x.Parts[len(x.Parts)-1].Name
 	case *saql.FuncCall:
+		if len(x.Path) > 0 {
+			return x.Path[len(x.Path)-1].Name
+		}
 		return x.Name[len(x.Name)-1].Name
 	}
 	return fmt.Sprintf("Column%d", i+1)

@@ -35,7 +35,9 @@ func TestPlanErrors(t *testing.T) {
 		{query: "SELECT TopOne() FROM input GROUP BY TumblingWindow(second, 1)", at: "1:8", msg: "ORDER BY"},
 		{query: "SELECT SUM(a, b) FROM input GROUP BY TumblingWindow(second, 1)", at: "1:8", msg: "SUM takes 1 argument"},
 		{query: "SELECT k FROM input CROSS APPLY UPPER(k) AS x", at: "1:33", msg: "APPLY takes"},
-		{query: "SELECT k FROM input GROUP BY Windows(TumblingWindow(second, 1))", at: "1:30", msg: "not supported yet"},
+		{query: "SELECT k FROM input GROUP BY Windows(Window('a', TumblingWindow(second, 1)), TumblingWindow(second, 2))", at: "1:30", msg: "every window in Windows() has an id or none"},
+		{query: "SELECT k FROM input GROUP BY Windows(Window('a', Tumbling(second, 1)), Window('A', Tumbling(second, 2)))", at: "1:79", msg: "used twice"},
+		{query: "SELECT System.Window().Id FROM input", at: "1:8", msg: "System.Window() describes"},
 		{query: "SELECT k\nFROM input\nWHERE DATEDIFF(fortnight, t, t) > 1", at: "3:16", msg: "date part"},
 	}
 	for _, c := range cases {

@@ -100,8 +100,8 @@ func (n *selectNode) restore(d *dec) {
 			a.hist[k] = h
 		}
 	}
-	if n.group != nil {
-		n.group.restore(d)
+	for _, g := range n.groups {
+		g.restore(d)
 	}
 }
 

@@ -143,8 +143,8 @@ func (n *selectNode) snapshot(w *enc) {
 			}
 		}
 	}
-	if n.group != nil {
-		n.group.snapshot(w)
+	for _, g := range n.groups {
+		g.snapshot(w)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/tandem-streaming/tandem/internal/saql"
+	"github.com/tandem-streaming/tandem/internal/sqlval"
 )
 
 // windowKind is the window of a grouped SELECT.
@@ -90,9 +91,6 @@ func namedDuration(x saql.Expr) (name string, ticks int64, ok bool, err error) {
 func (sc *scope) windowOf(c *saql.FuncCall) (windowSpec, error) {
 	name := c.FuncName()
 	w := windowSpec{}
-	if name == "WINDOWS" {
-		return w, errAt(c.At, "group by one window per SELECT and UNION the SELECTs", "Windows() (several windows in one GROUP BY) is not supported yet")
-	}
 	var sizes []int64
 	named := map[string]int64{}
 	unit := int64(0)
@@ -155,6 +153,62 @@ func (sc *scope) windowOf(c *saql.FuncCall) (windowSpec, error) {
 		return w, errAt(c.Over.At, "only SessionWindow takes OVER (PARTITION BY …)", "%s takes no OVER clause", c.Name[0].Name)
 	}
 	return w, nil
+}
+
+// windowsOf reads the window of GROUP BY: one window, or Windows(def, …) or
+// Windows(Window('id', def), …), whose rows are the union of each window's rows and tell their
+// window apart with System.Window().Id.
+func (sc *scope) windowsOf(c *saql.FuncCall) ([]windowSpec, []sqlval.Value, error) {
+	if c.FuncName() != "WINDOWS" {
+		w, err := sc.windowOf(c)
+		return []windowSpec{w}, []sqlval.Value{sqlval.Null}, err
+	}
+	if len(c.Args) == 0 {
+		return nil, nil, errAt(c.At, "write Windows(Window('a', TumblingWindow(minute, 1)), Window('b', HoppingWindow(minute, 5, 1)))", "Windows() needs at least one window")
+	}
+	var specs []windowSpec
+	var ids []sqlval.Value
+	seen := map[string]bool{}
+	named := 0
+	for _, a := range c.Args {
+		def, ok := a.(*saql.FuncCall)
+		if !ok {
+			return nil, nil, errAt(a.Pos(), "each argument is a window or Window('id', window)", "%s is not a window", a.String())
+		}
+		id := sqlval.Null
+		if def.FuncName() == "WINDOW" {
+			lit, isLit := argAt(def, 0).(*saql.StringLit)
+			inner, isCall := argAt(def, 1).(*saql.FuncCall)
+			if len(def.Args) != 2 || !isLit || !isCall {
+				return nil, nil, errAt(def.At, "write Window('id', TumblingWindow(minute, 10))", "Window takes an id string and a window")
+			}
+			if seen[strings.ToLower(lit.Value)] {
+				return nil, nil, errAt(lit.At, "give each window its own id", "window id %q is used twice", lit.Value)
+			}
+			seen[strings.ToLower(lit.Value)] = true
+			id, def = sqlval.String(lit.Value), inner
+			named++
+		}
+		if !windowNames[def.FuncName()] || def.FuncName() == "WINDOWS" {
+			return nil, nil, errAt(def.At, "use TumblingWindow, HoppingWindow, SlidingWindow or SessionWindow", "%s is not a window", def.Name[0].Name)
+		}
+		w, err := sc.windowOf(def)
+		if err != nil {
+			return nil, nil, err
+		}
+		specs, ids = append(specs, w), append(ids, id)
+	}
+	if named != 0 && named != len(c.Args) {
+		return nil, nil, errAt(c.At, "use Window('id', …) for every window or for none", "either every window in Windows() has an id or none has")
+	}
+	return specs, ids, nil
+}
+
+func argAt(c *saql.FuncCall, i int) saql.Expr {
+	if i < len(c.Args) {
+		return c.Args[i]
+	}
+	return nil
 }
 
 // ceilGrid is the smallest point of the grid k*step + offset that is ≥ t: the end of the
