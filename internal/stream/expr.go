@@ -37,10 +37,10 @@ func (t *tuple) init(ts int64, v sqlval.Value, meta *eventMeta) {
 
 // env is what an expression is evaluated against.
 type env struct {
-	t     *tuple
-	an    []sqlval.Value // the row's analytic function values (LAG, ISFIRST, LAST)
-	ts    int64          // System.Timestamp()
-	aggs  []sqlval.Value // aggregate results, in a grouped SELECT
+	t      *tuple
+	an     []sqlval.Value // the row's analytic function values (LAG, ISFIRST, LAST)
+	ts     int64          // System.Timestamp()
+	aggs   []sqlval.Value // aggregate results, in a grouped SELECT
 	items  []sqlval.Value // the SELECT items' values, for HAVING's references to aliases
 	window sqlval.Value   // System.Window().Id of a grouped row
 }
