@@ -38,7 +38,8 @@ func newJobCreateCmd() *cobra.Command {
 		Long: `Create a job in the region --server names. It starts with 'tandem job start'.
 
 Inputs are event hubs of this region (NAME=NAMESPACE/HUB[/CONSUMERGROUP]) or reference data
-files (--ref NAME=FILE: JSON array, JSON lines or CSV). Outputs are sink URLs:
+(--ref NAME=FILE: JSON array, JSON lines or CSV; or a table: sqlite:///db?table=T,
+postgres://…?table=T), read when the job starts. Outputs are sink URLs:
   sqlite:///abs/path/out.db[?table=T]      the embedded default
   postgres://user:pass@host:5432/db[?table=T&sslmode=disable]
   file:///abs/dir/out.jsonl                JSON lines with atomic rotation
@@ -67,7 +68,7 @@ Every row is written once, even across crashes: sinks upsert on (timestamp, row 
 	fl.StringVar(&f.queryFile, "query-file", "", "file holding the query")
 	fl.StringVar(&f.query, "query", "", "the query text (instead of --query-file)")
 	fl.StringArrayVar(&f.inputs, "input", nil, "an event hub input NAME=NAMESPACE/HUB[/CONSUMERGROUP] (repeatable)")
-	fl.StringArrayVar(&f.refs, "ref", nil, "a reference data input NAME=FILE on the server's disk (repeatable)")
+	fl.StringArrayVar(&f.refs, "ref", nil, "a reference data input NAME=FILE on the server's disk (JSON, JSON lines, CSV) or NAME=sqlite:///db?table=T / postgres://…?table=T (repeatable; read when the job starts)")
 	fl.StringArrayVar(&f.outputs, "output", nil, "an output NAME=SINK_URL (repeatable)")
 	fl.StringArrayVar(&f.serializations, "input-serialization", nil, "event format of an input NAME=json|csv (default json; csv: a header line and rows per event)")
 	fl.StringVar(&f.outOfOrder, "out-of-order", "", "out-of-order tolerance (default 0s)")
