@@ -68,18 +68,24 @@ func jobSpec(out string) Spec {
 		Outputs: []OutputSpec{{Name: "counts", URL: "sqlite://" + out}}}
 }
 
-// waitRows polls the sink until it holds want rows (the job writes once a second).
+// waitRows polls the sink a URL names until it holds want rows (the job writes once a second).
 func waitRows(t *testing.T, url string, want int) []sink.Row {
 	t.Helper()
-	ctx := context.Background()
-	s, err := sink.Open(ctx, url, "counts")
+	s, err := sink.Open(context.Background(), url, "counts")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	return waitSinkRows(t, s, want)
+}
+
+// waitSinkRows polls a sink until it holds at least want rows, and fails unless it holds
+// exactly want.
+func waitSinkRows(t *testing.T, s sink.Sink, want int) []sink.Row {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		rows, err := s.ReadAfter(ctx, sink.Position{Time: -1 << 62}, 10_000)
+		rows, err := s.ReadAfter(context.Background(), sink.Beginning, 10_000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,21 +272,11 @@ func waitHubRows(t *testing.T, b *broker.Broker, want int) []sink.Row {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		rows, err := s.ReadAfter(context.Background(), sink.Beginning, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rows) >= want || time.Now().After(deadline) {
-			p, _ := b.Partition("jobs-ns", "counts", 1)
-			if len(rows) != want || p.EndOffset() != int64(want) {
-				t.Fatalf("%d rows (%d events in the partition), want %d", len(rows), p.EndOffset(), want)
-			}
-			return rows
-		}
-		time.Sleep(20 * time.Millisecond)
+	rows := waitSinkRows(t, s, want)
+	if p, _ := b.Partition("jobs-ns", "counts", 1); p.EndOffset() != int64(want) {
+		t.Fatalf("%d events in the partition, want %d (one per row)", p.EndOffset(), want)
 	}
+	return rows
 }
 
 // An input with CSV serialization: each event body is a header line and rows, each row an event;

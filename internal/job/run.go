@@ -165,19 +165,9 @@ func (r *runner) execute(ctx context.Context) error {
 // prepare compiles the query, opens the sinks and finds where to start reading.
 func (r *runner) prepare(ctx context.Context) (*execution, error) {
 	x := &execution{r: r, offsets: map[string]map[int32]int64{}, sinks: map[string]sink.Sink{}, lastCkpt: time.Now()}
-	if _, err := r.spec.validate(); err != nil {
-		return nil, err
-	}
-	opts, _ := r.spec.options()
-	opts.Partitions = map[string][]int32{}
-	opts.Reference = map[string][]sqlval.Value{}
+	partitions := map[string][]int32{}
 	for _, in := range r.spec.Inputs {
 		if in.Reference != "" {
-			rows, err := readReference(in.Reference)
-			if err != nil {
-				return nil, err
-			}
-			opts.Reference[in.Name] = rows
 			continue
 		}
 		h, err := r.m.b.Hub(in.Namespace, in.Hub)
@@ -185,12 +175,12 @@ func (r *runner) prepare(ctx context.Context) (*execution, error) {
 			return nil, fmt.Errorf("input %s: %w", in.Name, err)
 		}
 		for p := range h.Partitions {
-			opts.Partitions[in.Name] = append(opts.Partitions[in.Name], p)
+			partitions[in.Name] = append(partitions[in.Name], p)
 			x.parts = append(x.parts, partRef{input: in, key: strings.ToLower(in.Name), partition: p})
 		}
 	}
 	var err error
-	if x.engine, err = stream.Compile(r.spec.Query, opts); err != nil {
+	if x.engine, err = r.spec.compile(partitions); err != nil {
 		return nil, err
 	}
 	for _, o := range x.engine.Outputs() {

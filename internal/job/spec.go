@@ -104,7 +104,11 @@ func tolerance(field, v string) (time.Duration, error) {
 
 // validate checks the spec against its query: every stream input the query reads is an event
 // hub input, every reference input a file, and every output the query writes has a sink.
-func (s Spec) validate() (*stream.Engine, error) {
+func (s Spec) validate() (*stream.Engine, error) { return s.compile(nil) }
+
+// compile checks the spec (see validate), loads its reference data once and compiles the query
+// with the stream inputs' partitions.
+func (s Spec) compile(partitions map[string][]int32) (*stream.Engine, error) {
 	if !jobName.MatchString(s.Name) {
 		return nil, errcode.New(errcode.InvalidArgument, "job name %q: use 1-63 letters, digits, '-' or '_', starting with a letter or digit", s.Name)
 	}
@@ -130,6 +134,7 @@ func (s Spec) validate() (*stream.Engine, error) {
 			opts.Reference[in.Name] = rows
 		}
 	}
+	opts.Partitions = partitions
 	e, err := stream.Compile(s.Query, opts)
 	if err != nil {
 		return nil, errcode.New(errcode.InvalidArgument, "job %s: query: %v", s.Name, err)

@@ -223,15 +223,30 @@ func (d *binDecoder) str(what string) (string, error) {
 
 // uvarint reads a canonical (shortest form) uvarint.
 func (d *binDecoder) uvarint(what string) (uint64, error) {
-	u, n := binary.Uvarint(d.b[d.pos:])
-	switch {
-	case n == 0:
+	u, n, err := CanonicalUvarint(d.b[d.pos:])
+	if errors.Is(err, ErrVarintTruncated) {
 		return 0, d.errorf("%s: input ends inside a varint", what)
-	case n < 0:
-		return 0, d.errorf("%s: varint overflows 64 bits", what)
-	case n > 1 && d.b[d.pos+n-1] == 0:
-		return 0, d.errorf("%s: overlong varint", what)
+	} else if err != nil {
+		return 0, d.errorf("%s: %v", what, err)
 	}
 	d.pos += n
 	return u, nil
+}
+
+// ErrVarintTruncated is CanonicalUvarint's error when the bytes end inside the varint.
+var ErrVarintTruncated = errors.New("ends inside a varint")
+
+// CanonicalUvarint reads a uvarint in its shortest form, as checkpoint decoders require so that
+// what they accept re-encodes to the same bytes. n is the number of bytes read.
+func CanonicalUvarint(b []byte) (u uint64, n int, err error) {
+	u, n = binary.Uvarint(b)
+	switch {
+	case n == 0:
+		return 0, 0, ErrVarintTruncated
+	case n < 0:
+		return 0, 0, errors.New("varint overflows 64 bits")
+	case n > 1 && b[n-1] == 0:
+		return 0, 0, errors.New("overlong varint")
+	}
+	return u, n, nil
 }

@@ -277,30 +277,24 @@ func (sc *scope) binary(x *saql.BinaryExpr) (evalFn, error) {
 	if err != nil {
 		return nil, err
 	}
+	var op func(a, b sqlval.Value) (sqlval.Value, error)
 	switch x.Op {
 	case "AND", "OR":
 		return logical(x.Op == "AND", l, r), nil
 	case "=", "<>", "!=", "<", "<=", ">", ">=":
 		test := comparison(x.Op)
-		return func(e *env) (sqlval.Value, error) {
-			a, err := l(e)
-			if err != nil {
-				return sqlval.Null, err
-			}
-			b, err := r(e)
-			if err != nil {
-				return sqlval.Null, err
-			}
+		op = func(a, b sqlval.Value) (sqlval.Value, error) {
 			c, known, err := sqlval.CompareSQL(a, b)
 			if err != nil {
 				return sqlval.Null, err
 			}
 			return bitOrNull(test(c), known), nil
-		}, nil
-	}
-	op, ok := arith[x.Op]
-	if !ok {
-		return nil, errAt(x.OpAt, "", "unsupported operator %s", x.Op)
+		}
+	default:
+		var ok bool
+		if op, ok = arith[x.Op]; !ok {
+			return nil, errAt(x.OpAt, "", "unsupported operator %s", x.Op)
+		}
 	}
 	return func(e *env) (sqlval.Value, error) {
 		a, err := l(e)

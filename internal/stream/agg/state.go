@@ -2,6 +2,7 @@ package agg
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -78,14 +79,11 @@ func (r *stateReader) flag(what string) (bool, error) {
 }
 
 func (r *stateReader) uvarint(what string) (uint64, error) {
-	u, n := binary.Uvarint(r.b[r.pos:])
-	switch {
-	case n == 0:
+	u, n, err := sqlval.CanonicalUvarint(r.b[r.pos:])
+	if errors.Is(err, sqlval.ErrVarintTruncated) {
 		return 0, r.errorf("%s: state ends inside a varint", what)
-	case n < 0:
-		return 0, r.errorf("%s: varint overflows 64 bits", what)
-	case n > 1 && r.b[r.pos+n-1] == 0:
-		return 0, r.errorf("%s: overlong varint", what)
+	} else if err != nil {
+		return 0, r.errorf("%s: %v", what, err)
 	}
 	r.pos += n
 	return u, nil
