@@ -42,6 +42,8 @@ const (
 	IllegalGeneration    Code = "IllegalGeneration"   // consumer-group generation is stale
 	UnknownMember        Code = "UnknownMemberId"     // consumer-group member is not in the group
 	RebalanceInProgress  Code = "RebalanceInProgress" // consumer group is rebalancing
+	QuotaExceeded        Code = "QuotaExceeded"       // a configured bound (a spool's size) would be exceeded
+	Mismatch             Code = "Mismatch"            // two things that must agree do not (output diff)
 	Internal             Code = "Internal"            // a bug or an unexpected I/O failure
 )
 
@@ -74,6 +76,8 @@ var catalogue = map[Code]info{
 	IllegalGeneration:    {http.StatusConflict, kerr.IllegalGeneration.Code, 4},
 	UnknownMember:        {http.StatusConflict, kerr.UnknownMemberID.Code, 4},
 	RebalanceInProgress:  {http.StatusConflict, kerr.RebalanceInProgress.Code, 4},
+	QuotaExceeded:        {http.StatusForbidden, kerr.PolicyViolation.Code, 8},
+	Mismatch:             {http.StatusConflict, kerr.InvalidRequest.Code, 1},
 	Internal:             {http.StatusInternalServerError, kerr.UnknownServerError.Code, 1},
 }
 
