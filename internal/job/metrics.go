@@ -19,8 +19,9 @@ var (
 	descConversion  = prometheus.NewDesc("tandem_job_conversion_errors_total", "Events that could not be decoded or timestamped.", []string{"job"}, nil)
 	descRuntime     = prometheus.NewDesc("tandem_job_runtime_errors_total", "Rows dropped by an error evaluating the query.", []string{"job"}, nil)
 	descStateBytes  = prometheus.NewDesc("tandem_job_state_bytes", "Size of the job's last checkpoint.", []string{"job"}, nil)
+	descDuplicates  = prometheus.NewDesc("tandem_job_duplicate_input_events_total", "Dual-write input events dropped as repeats of an event id.", []string{"job"}, nil)
 	jobDescriptions = []*prometheus.Desc{descRunning, descInEvents, descInBytes, descOutRows, descBacklog, descWmDelay,
-		descLate, descOutOfOrder, descEarly, descDropped, descConversion, descRuntime, descStateBytes}
+		descLate, descOutOfOrder, descEarly, descDropped, descConversion, descRuntime, descStateBytes, descDuplicates}
 )
 
 // Describe implements prometheus.Collector.
@@ -57,5 +58,6 @@ func (m *Manager) Collect(ch chan<- prometheus.Metric) {
 		counter(descConversion, st.ConversionErrors)
 		counter(descRuntime, st.RuntimeErrors)
 		gauge(descStateBytes, float64(st.StateBytes))
+		counter(descDuplicates, st.DuplicateEvents)
 	}
 }

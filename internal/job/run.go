@@ -41,12 +41,22 @@ type Status struct {
 	EarlyEvents      int64     `json:"earlyInputEvents"`
 	DroppedEvents    int64     `json:"droppedEvents"`
 	ConversionErrors int64     `json:"conversionErrors"`
+	DuplicateEvents  int64     `json:"duplicateInputEvents"` // dual-write inputs: events dropped as repeats of an event id
 	RuntimeErrors    int64     `json:"runtimeErrors"`
 	Watermark        time.Time `json:"watermark,omitzero"`
 	WatermarkDelay   float64   `json:"watermarkDelaySeconds"`
 	StateBytes       int64     `json:"stateBytes"`
 	LastCheckpoint   time.Time `json:"lastCheckpoint,omitzero"`
 	LastError        string    `json:"lastError,omitempty"` // the latest conversion or runtime error
+	// Outputs holds each output's high-water mark: the last row the job wrote there, in the
+	// output's total order (time, key); what a reader compares across regions.
+	Outputs map[string]OutputMark `json:"outputs,omitempty"`
+}
+
+// OutputMark is a position in an output's total order.
+type OutputMark struct {
+	Time time.Time `json:"time"`
+	Key  string    `json:"key"`
 }
 
 // How often a running job writes its rows and a checkpoint, and how many rows it holds at most
@@ -87,7 +97,8 @@ type execution struct {
 	engine   *stream.Engine
 	parts    []partRef
 	offsets  map[string]map[int32]int64
-	sinks    map[string]sink.Sink // output name (lower case) → sink
+	dedups   map[string]map[int32]*dedup // dual-write inputs: input (lower case) → partition → ids seen
+	sinks    map[string]sink.Sink        // output name (lower case) → sink
 	pending  []stream.Row
 	lastCkpt time.Time
 	base     Status // the runner's own counters (input events and bytes, output rows, …)
@@ -164,7 +175,8 @@ func (r *runner) execute(ctx context.Context) error {
 
 // prepare compiles the query, opens the sinks and finds where to start reading.
 func (r *runner) prepare(ctx context.Context) (*execution, error) {
-	x := &execution{r: r, offsets: map[string]map[int32]int64{}, sinks: map[string]sink.Sink{}, lastCkpt: time.Now()}
+	x := &execution{r: r, offsets: map[string]map[int32]int64{}, dedups: map[string]map[int32]*dedup{},
+		sinks: map[string]sink.Sink{}, lastCkpt: time.Now()}
 	partitions := map[string][]int32{}
 	for _, in := range r.spec.Inputs {
 		if in.Reference != "" {
@@ -174,9 +186,20 @@ func (r *runner) prepare(ctx context.Context) (*execution, error) {
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", in.Name, err)
 		}
+		window, err := in.dedupWindow()
+		if err != nil {
+			return nil, err
+		}
+		key := strings.ToLower(in.Name)
 		for p := range h.Partitions {
 			partitions[in.Name] = append(partitions[in.Name], p)
-			x.parts = append(x.parts, partRef{input: in, key: strings.ToLower(in.Name), partition: p})
+			x.parts = append(x.parts, partRef{input: in, key: key, partition: p})
+			if in.DualWrite {
+				if x.dedups[key] == nil {
+					x.dedups[key] = map[int32]*dedup{}
+				}
+				x.dedups[key][p] = newDedup(window)
+			}
 		}
 	}
 	var err error
@@ -191,6 +214,14 @@ func (r *runner) prepare(ctx context.Context) (*execution, error) {
 			return nil, err
 		}
 		x.sinks[strings.ToLower(o)] = s
+		if pos, ok, err := s.HighWater(ctx); err == nil && ok {
+			r.update(func(st *Status) {
+				if st.Outputs == nil {
+					st.Outputs = map[string]OutputMark{}
+				}
+				st.Outputs[strings.ToLower(o)] = OutputMark{Time: sink.TicksTime(pos.Time), Key: pos.Key}
+			})
+		}
 	}
 	if err := x.startPositions(); err != nil {
 		x.closeSinks()
@@ -265,6 +296,13 @@ func (x *execution) startPositions() error {
 			if _, ok := x.offsets[p.key][p.partition]; !ok {
 				return fmt.Errorf("job %s: the checkpoint has no offset for input %s partition %d (the hub changed?); start the job with --from now", r.spec.Name, p.input.Name, p.partition)
 			}
+			if d := x.dedups[p.key][p.partition]; d != nil {
+				if st, ok := ck.Dedup[p.key][p.partition]; ok {
+					if err := d.restore(st); err != nil {
+						return fmt.Errorf("job %s: resuming input %s partition %d from its checkpoint: %w", r.spec.Name, p.input.Name, p.partition, err)
+					}
+				}
+			}
 		}
 		return nil
 	}
@@ -326,6 +364,9 @@ func (x *execution) readRound(ctx context.Context) (bool, error) {
 			progressed = true
 			continue
 		}
+		if p.input.DualWrite {
+			continue // idle partitions advance with the producer's heartbeats
+		}
 		rows, err := x.engine.Idle(p.input.Name, p.partition, ticks(time.Now()))
 		if err != nil {
 			return progressed, err
@@ -340,6 +381,25 @@ func (x *execution) readRound(ctx context.Context) (bool, error) {
 // JSON object, or bad CSV) is counted as a conversion error and skipped, as Stream Analytics
 // drops events it cannot deserialize.
 func (x *execution) push(p partRef, ev broker.ReceivedEvent) error {
+	arrival := ticks(ev.EnqueuedTime)
+	if _, hb := ev.Properties[HeartbeatProperty]; hb {
+		t, ok := producedTicks(ev.Properties)
+		if !p.input.DualWrite || !ok {
+			return nil // a heartbeat carries no data
+		}
+		rows, err := x.engine.Idle(p.input.Name, p.partition, t)
+		x.pending = append(x.pending, rows...)
+		return err
+	}
+	if p.input.DualWrite {
+		if t, ok := producedTicks(ev.Properties); ok {
+			arrival = t
+		}
+		if id, ok := ev.Properties[EventIDProperty]; ok && !x.dedups[p.key][p.partition].fresh(id, arrival) {
+			x.base.DuplicateEvents++
+			return nil
+		}
+	}
 	x.base.InputEvents++
 	x.base.InputBytes += int64(len(ev.Body))
 	vals, err := decodeBody(p.input, ev.Body)
@@ -348,7 +408,6 @@ func (x *execution) push(p partRef, ev broker.ReceivedEvent) error {
 		x.base.LastError = fmt.Sprintf("input %s partition %d offset %d: %v", p.input.Name, p.partition, ev.Offset, err)
 		return nil
 	}
-	arrival := ticks(ev.EnqueuedTime)
 	for _, v := range vals {
 		fields := v.Fields()
 		if _, ok := v.Get("EventEnqueuedUtcTime"); !ok {
@@ -403,11 +462,29 @@ func (x *execution) commit(ctx context.Context) error {
 		}
 	}
 	ck := &checkpoint{Offsets: x.offsets, Taken: time.Now().UTC(), Watermark: x.engine.Watermark(), Snapshot: x.engine.Snapshot()}
+	for in, parts := range x.dedups {
+		if ck.Dedup == nil {
+			ck.Dedup = map[string]map[int32][]byte{}
+		}
+		ck.Dedup[in] = map[int32][]byte{}
+		for p, d := range parts {
+			ck.Dedup[in][p] = d.appendState(nil)
+		}
+	}
 	size, err := x.r.m.store.saveCheckpoint(x.r.spec.Name, ck)
 	if err != nil {
 		return fmt.Errorf("job %s: writing its checkpoint: %w", x.r.spec.Name, err)
 	}
 	x.base.OutputRows += int64(len(x.pending))
+	x.r.update(func(s *Status) {
+		for name, rows := range byOutput {
+			last := rows[len(rows)-1]
+			if s.Outputs == nil {
+				s.Outputs = map[string]OutputMark{}
+			}
+			s.Outputs[name] = OutputMark{Time: sink.TicksTime(last.Time), Key: last.Key}
+		}
+	})
 	clear(x.pending)
 	x.pending = x.pending[:0]
 	x.lastCkpt = time.Now()
@@ -421,6 +498,7 @@ func (x *execution) publish(backlog int64) {
 	wm := x.engine.Watermark()
 	x.r.update(func(s *Status) {
 		s.InputEvents, s.InputBytes, s.OutputRows = x.base.InputEvents, x.base.InputBytes, x.base.OutputRows
+		s.DuplicateEvents = x.base.DuplicateEvents
 		s.BackloggedEvents = backlog
 		s.LateEvents, s.OutOfOrderEvents, s.EarlyEvents, s.DroppedEvents = c.Late, c.OutOfOrder, c.Early, c.Dropped
 		s.ConversionErrors = x.base.ConversionErrors + c.Conversion

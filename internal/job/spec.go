@@ -35,6 +35,12 @@ type InputSpec struct {
 	// Serialization of event bodies: json (default: one JSON object per event) or csv (a header
 	// line and one or more rows per event, each row an event).
 	Serialization string `json:"serialization,omitempty"`
+	// DualWrite marks an input fed by a dual-write producer (client/dualwrite): events are
+	// de-duplicated by their event id within DedupWindow, their arrival time is the producer's
+	// stamp, and idle partitions advance with the producer's heartbeats rather than the wall
+	// clock (see dualwrite.go). This is what makes two regions' outputs identical.
+	DualWrite   bool   `json:"dualWrite,omitempty"`
+	DedupWindow string `json:"dedupWindow,omitempty"` // a Go duration; default 2m
 }
 
 // OutputSpec is one output: a sink URL (internal/sink).
@@ -123,6 +129,9 @@ func (s Spec) compile(partitions map[string][]int32) (*stream.Engine, error) {
 		if ser := strings.ToLower(in.Serialization); ser != "" && ser != "json" && ser != "csv" {
 			return nil, errcode.New(errcode.InvalidArgument, "input %s: serialization %q: use json or csv", in.Name, in.Serialization)
 		}
+		if _, err := in.dedupWindow(); err != nil {
+			return nil, err
+		}
 		if in.Reference != "" {
 			rows, err := readReference(in.Reference)
 			if err != nil {
@@ -181,9 +190,29 @@ func (in InputSpec) group() string {
 	return in.ConsumerGroup
 }
 
+// dedupWindow is the input's de-duplication window; an error when it is set on an input that
+// is not dual-write or is not a positive duration.
+func (in InputSpec) dedupWindow() (time.Duration, error) {
+	switch {
+	case in.DedupWindow == "":
+		return DefaultDedupWindow, nil
+	case !in.DualWrite || in.Reference != "":
+		return 0, errcode.New(errcode.InvalidArgument, "input %s: a de-duplication window applies to a dual-write event hub input; add --dual-write %s or drop the window", in.Name, in.Name)
+	}
+	d, err := time.ParseDuration(in.DedupWindow)
+	if err != nil || d <= 0 {
+		return 0, errcode.New(errcode.InvalidArgument, "input %s: de-duplication window %q: write a positive duration such as 2m", in.Name, in.DedupWindow)
+	}
+	return d, nil
+}
+
 func (in InputSpec) String() string {
 	if in.Reference != "" {
 		return fmt.Sprintf("%s=ref:%s", in.Name, in.Reference)
 	}
-	return fmt.Sprintf("%s=%s/%s/%s", in.Name, in.Namespace, in.Hub, in.group())
+	s := fmt.Sprintf("%s=%s/%s/%s", in.Name, in.Namespace, in.Hub, in.group())
+	if in.DualWrite {
+		s += " (dual-write)"
+	}
+	return s
 }

@@ -40,7 +40,9 @@ type checkpoint struct {
 	Offsets   map[string]map[int32]int64 `json:"offsets"` // input (lower case) → partition → next offset
 	Taken     time.Time                  `json:"taken"`
 	Watermark int64                      `json:"watermark"`
-	Snapshot  []byte                     `json:"-"`
+	// Dedup holds the event ids each dual-write input partition remembers (dedup.appendState).
+	Dedup    map[string]map[int32][]byte `json:"dedup,omitempty"`
+	Snapshot []byte                      `json:"-"`
 }
 
 var checkpointMagic = []byte("TJC1")
