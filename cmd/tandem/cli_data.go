@@ -29,6 +29,7 @@ func newSendCmd() *cobra.Command {
 	var key string
 	var partition int32
 	var props []string
+	var dual dualSettings
 	cmd := &cobra.Command{
 		Use:   "send NS/HUB < events",
 		Short: "Send events read from stdin, one per line",
@@ -36,7 +37,12 @@ func newSendCmd() *cobra.Command {
 Lines are sent as they are: a line that is JSON stays exactly those bytes.
 
 Events go to --partition if given, else to the partition their --key hashes to
-(as Kafka's default partitioner), else round-robin.`,
+(as Kafka's default partitioner), else round-robin.
+
+With --regions A,B the events are dual-written, for geo-redundant jobs: each event gets a
+stable event id and the producer's time and goes to NS/HUB in every region; what a region
+cannot take is spooled in --spool and replayed in order when it is back (by this command
+while it runs, or by the next 'tandem send --regions' with the same --spool).`,
 		Args: exactArgs(1, "NS/HUB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := splitPath(args[0], "NS/HUB")
@@ -46,6 +52,12 @@ Events go to --partition if given, else to the partition their --key hashes to
 			properties, err := parseProperties(props)
 			if err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("regions") {
+				if cmd.Flags().Changed("partition") {
+					return errcode.New(errcode.InvalidArgument, "--partition does not go with --regions: dual-written events are routed by --key (or their event id) so they land in the same partition in every region")
+				}
+				return sendDual(cmd, dual, p[0], p[1], client.Event{PartitionKey: key, Properties: properties})
 			}
 			c, err := newClient(cmd)
 			if err != nil {
@@ -67,6 +79,7 @@ Events go to --partition if given, else to the partition their --key hashes to
 	f.StringVarP(&key, "key", "k", "", "partition key of every event (the Kafka record key)")
 	f.Int32VarP(&partition, "partition", "p", 0, "send every event to this partition")
 	f.StringArrayVar(&props, "property", nil, "application property k=v of every event (repeatable)")
+	addDualFlags(cmd, &dual)
 	return cmd
 }
 

@@ -18,7 +18,7 @@ import (
 )
 
 func jobManageCmds() []*cobra.Command {
-	return []*cobra.Command{newJobCreateCmd(), newJobStartCmd(), newJobStopCmd(), newJobShowCmd(), newJobListCmd(), newJobDeleteCmd()}
+	return []*cobra.Command{newJobCreateCmd(), newJobDeployCmd(), newJobStartCmd(), newJobStopCmd(), newJobShowCmd(), newJobListCmd(), newJobDeleteCmd()}
 }
 
 type jobCreateFlags struct {
@@ -28,6 +28,8 @@ type jobCreateFlags struct {
 	serializations   []string
 	outOfOrder, late string
 	policy           string
+	dualWrite        []string
+	dedupWindow      string
 }
 
 func newJobCreateCmd() *cobra.Command {
@@ -64,6 +66,12 @@ Every row is written once, even across crashes: sinks upsert on (timestamp, row 
 			return showJob(cmd, info)
 		},
 	}
+	addJobCreateFlags(cmd, &f)
+	return cmd
+}
+
+// addJobCreateFlags adds the flags that define a job (job create, job deploy).
+func addJobCreateFlags(cmd *cobra.Command, f *jobCreateFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.queryFile, "query-file", "", "file holding the query")
 	fl.StringVar(&f.query, "query", "", "the query text (instead of --query-file)")
@@ -74,7 +82,20 @@ Every row is written once, even across crashes: sinks upsert on (timestamp, row 
 	fl.StringVar(&f.outOfOrder, "out-of-order", "", "out-of-order tolerance (default 0s)")
 	fl.StringVar(&f.late, "late-arrival", "", "late-arrival tolerance (default 5s)")
 	fl.StringVar(&f.policy, "policy", "", "what happens to late and out-of-order events: adjust (default) or drop")
-	return cmd
+	fl.StringArrayVar(&f.dualWrite, "dual-write", nil, "an --input NAME fed by a dual-write producer (tandem send --regions): de-duplicated by event id, timed by the producer (repeatable)")
+	fl.StringVar(&f.dedupWindow, "dedup-window", "", "how long dual-write inputs remember event ids (default 2m)")
+}
+
+// markDualWrite sets DualWrite (and the de-duplication window) on the named inputs.
+func (f *jobCreateFlags) markDualWrite(spec *client.JobSpec, names []string) error {
+	for _, n := range names {
+		i := slices.IndexFunc(spec.Inputs, func(in client.JobInput) bool { return strings.EqualFold(in.Name, n) && in.Reference == "" })
+		if i < 0 {
+			return fmt.Errorf("--dual-write %q: name an event hub --input", n)
+		}
+		spec.Inputs[i].DualWrite, spec.Inputs[i].DedupWindow = true, f.dedupWindow
+	}
+	return nil
 }
 
 func (f *jobCreateFlags) spec(name string) (client.JobSpec, error) {
@@ -120,7 +141,7 @@ func (f *jobCreateFlags) spec(name string) (client.JobSpec, error) {
 		}
 		spec.Outputs = append(spec.Outputs, o)
 	}
-	return spec, nil
+	return spec, f.markDualWrite(&spec, f.dualWrite)
 }
 
 func newJobStartCmd() *cobra.Command {
@@ -165,11 +186,14 @@ func newJobStopCmd() *cobra.Command {
 }
 
 func newJobShowCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "show NAME",
-		Short: "Show a job: state, inputs, outputs, watermark and its counters",
+	cmd := &cobra.Command{
+		Use:   "show NAME [--regions A,B]",
+		Short: "Show a job: state, inputs, outputs, watermark and its counters (side by side in several --regions)",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("regions") {
+				return showJobInRegions(cmd, args[0])
+			}
 			c, err := newClient(cmd)
 			if err != nil {
 				return err
@@ -181,6 +205,8 @@ func newJobShowCmd() *cobra.Command {
 			return showJob(cmd, info)
 		},
 	}
+	addRegionFlags(cmd, false)
+	return cmd
 }
 
 func newJobListCmd() *cobra.Command {
@@ -235,6 +261,15 @@ func watermarkText(s client.JobStatus) string {
 	return s.Watermark.Format(time.RFC3339Nano) + fmt.Sprintf(" (%.1fs behind)", s.WatermarkDelay)
 }
 
+// highWaterText is an output's high-water mark (the last row written) as time/key.
+func highWaterText(s client.JobStatus, output string) string {
+	m, ok := s.Outputs[strings.ToLower(output)]
+	if !ok {
+		return "-"
+	}
+	return m.Time.Format(time.RFC3339Nano) + " " + m.Key
+}
+
 func showJob(cmd *cobra.Command, j client.JobInfo) error {
 	st := j.Status
 	rows := [][]string{{"name", j.Spec.Name}, {"state", string(st.State)}}
@@ -254,7 +289,10 @@ func showJob(cmd *cobra.Command, j client.JobInfo) error {
 		[]string{"outputRows", n(st.OutputRows)}, []string{"backloggedInputEvents", n(st.BackloggedEvents)},
 		[]string{"late/outOfOrder/early/dropped", fmt.Sprintf("%d/%d/%d/%d", st.LateEvents, st.OutOfOrderEvents, st.EarlyEvents, st.DroppedEvents)},
 		[]string{"conversionErrors", n(st.ConversionErrors)}, []string{"runtimeErrors", n(st.RuntimeErrors)},
-		[]string{"stateBytes", n(st.StateBytes)})
+		[]string{"duplicateInputEvents", n(st.DuplicateEvents)}, []string{"stateBytes", n(st.StateBytes)})
+	for _, o := range j.Spec.Outputs {
+		rows = append(rows, []string{"highWater " + o.Name, highWaterText(st, o.Name)})
+	}
 	if !st.LastCheckpoint.IsZero() {
 		rows = append(rows, []string{"lastCheckpoint", st.LastCheckpoint.Format(time.RFC3339Nano)})
 	}

@@ -509,6 +509,9 @@ func (d *devRun) setup(ctx context.Context) (*devInfo, error) {
 	if err := os.WriteFile(info.kcatConf, []byte(info.kcatProperties()), 0o600); err != nil {
 		return nil, errcode.New(errcode.Internal, "writing %s: %w", info.kcatConf, err)
 	}
+	if err := writeRegionsFile(filepath.Join(d.s.dir, "regions.json"), info.regions()); err != nil {
+		return nil, err
+	}
 	return info, nil
 }
 
@@ -620,6 +623,18 @@ func (info *devInfo) bootstrap() string {
 	return info.sides[0].child.kafkaAddr + "," + info.sides[1].child.kafkaAddr
 }
 
+// regions is the regions file (regions.json) that --regions NAME,NAME reads.
+func (info *devInfo) regions() regionsFile {
+	var f regionsFile
+	for _, s := range info.sides {
+		c := s.child
+		dataDir, _ := filepath.Abs(c.dataDir)
+		f.Regions = append(f.Regions, regionEntry{Name: c.region, Server: "http://" + c.httpAddr, Kafka: c.kafkaAddr,
+			AdminKeyFile: filepath.Join(dataDir, "admin-key"), Namespace: s.namespace, DataDir: dataDir})
+	}
+	return f
+}
+
 // kcatProperties is kcat.conf: librdkafka properties for 'kcat -F'.
 func (info *devInfo) kcatProperties() string {
 	return "# Written by tandem dev: librdkafka properties for 'kcat -F " + info.kcatConf + "'.\n" +
@@ -665,6 +680,7 @@ func (info *devInfo) print(w io.Writer) error {
 	fmt.Fprintf(&b, "\nThe CLI (each region's admin key is read from its data directory):\n")
 	fmt.Fprintf(&b, "  tandem --server http://%s --data %s alias show %s/%s\n", east.child.httpAddr, shellQuote(east.child.dataDir), east.namespace, devAlias)
 	fmt.Fprintf(&b, "  tandem --server http://%s --data %s alias fail-over %s/%s\n", west.child.httpAddr, shellQuote(west.child.dataDir), west.namespace, devAlias)
+	fmt.Fprintf(&b, "\nRegions by name for --regions east,west (tandem send, job deploy, drill): %s\n", filepath.Join(info.dir, "regions.json"))
 	fmt.Fprintf(&b, "\nCtrl-C stops both regions.\n")
 	fmt.Fprintf(&b, "tandem dev ready alias=%s bootstrap=%s east=%s west=%s\n", devAlias, info.bootstrap(), east.child.httpAddr, west.child.httpAddr)
 	_, err := io.WriteString(w, b.String())

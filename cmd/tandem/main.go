@@ -46,5 +46,6 @@ The CLI finds the server with --server or TANDEM_SERVER (default http://127.0.0.
 	addCLICommands(root)
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newDevCmd())
+	root.AddCommand(newDrillCmd())
 	return root
 }

@@ -40,15 +40,11 @@ func (p Position) Less(q Position) bool {
 // Position is 1970-01-01 with an empty key, which rows before 1970 would come before.)
 var Beginning = Position{Time: math.MinInt64}
 
-// Sink is one output of a job.
+// Sink is one output of a job: its Reader (HighWater, ReadAfter, Close) and Write.
 type Sink interface {
+	Reader
 	// Write stores rows (in total order, possibly repeating rows already stored) atomically: all or none. Repeats are upserts: the stored row is replaced by the new one.
 	Write(ctx context.Context, rows []Row) error
-	// HighWater returns the greatest stored Position, ok=false when empty.
-	HighWater(ctx context.Context) (pos Position, ok bool, err error)
-	// ReadAfter returns up to limit rows strictly after `after`, in total order.
-	ReadAfter(ctx context.Context, after Position, limit int) ([]Row, error)
-	Close() error
 }
 
 // tickNanos is the length of one tick of Row.Time.
