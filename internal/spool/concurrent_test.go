@@ -21,13 +21,19 @@ func TestAppenderAndReplayer(t *testing.T) {
 		}
 	}
 	var appendErr, replayErr error
+	appenderDone, replayerDone := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		defer close(appenderDone)
 		for seq := uint64(1); seq <= total; {
 			recs := [][]byte{payload(seq), payload(seq + 1), payload(seq + 2)}
 			_, last, err := s.Append(recs)
 			if errcode.Is(err, errcode.QuotaExceeded) {
-				<-freed
+				select {
+				case <-freed:
+				case <-replayerDone:
+					return
+				}
 				continue
 			}
 			if err != nil {
@@ -39,11 +45,19 @@ func TestAppenderAndReplayer(t *testing.T) {
 		}
 	})
 	wg.Go(func() {
+		defer close(replayerDone)
 		next := uint64(1)
 		for next <= total {
 			recs, err := s.Peek(50, 4<<10)
 			if err == nil && len(recs) == 0 {
-				<-kick
+				select {
+				case <-kick:
+				case <-appenderDone:
+					if s.Len() == 0 {
+						replayErr = errcode.New(errcode.Mismatch, "the appender stopped; %d records were replayed", next-1)
+						return
+					}
+				}
 				continue
 			}
 			for _, r := range recs {

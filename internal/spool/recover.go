@@ -72,7 +72,11 @@ func (s *Spool) setState(segs []segment, acked uint64, headOff int64) error {
 // seg does not hold it.
 func (s *Spool) scanSegment(seg *segment, want uint64, isLast bool) (int64, error) {
 	name := s.path(segName(seg.first))
-	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	flag := os.O_RDONLY
+	if isLast {
+		flag = os.O_RDWR // to truncate a torn final write
+	}
+	f, err := os.OpenFile(name, flag, 0)
 	if err != nil {
 		return -1, ioError(s.dir, "opening "+name, err)
 	}

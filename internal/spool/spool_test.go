@@ -95,6 +95,20 @@ func TestAck(t *testing.T) {
 	checkRecords(t, peekAll(t, s), 11, 12)
 }
 
+// TestAckAfterAppendBetween checks Ack when records were appended between the Peek that drained
+// the spool and the Ack of what it returned: Ack must find the next record where it was written.
+func TestAckAfterAppendBetween(t *testing.T) {
+	s := openSpool(t, t.TempDir(), Options{})
+	fill(t, s, 1, 5, 2)
+	checkRecords(t, peekAll(t, s), 1, 5)
+	fill(t, s, 6, 8, 3)
+	if err := s.Ack(5); err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, peekAll(t, s), 6, 8)
+	checkHeld(t, s, 6, 8)
+}
+
 func TestLock(t *testing.T) {
 	dir := t.TempDir()
 	s := openSpool(t, dir, Options{})
