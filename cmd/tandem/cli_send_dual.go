@@ -53,6 +53,10 @@ func sendDual(cmd *cobra.Command, s dualSettings, ns, hub string, tmpl client.Ev
 	if err != nil {
 		return fmt.Errorf("after %d events were accepted: %w", n, err)
 	}
+	// A last heartbeat: the jobs' idle partitions advance to the end of this run.
+	if err := w.Heartbeat(cmd.Context()); err != nil {
+		return err
+	}
 	if s.wait > 0 {
 		ctx, cancel := context.WithTimeout(cmd.Context(), s.wait)
 		defer cancel()
@@ -76,10 +80,29 @@ func sendDual(cmd *cobra.Command, s dualSettings, ns, hub string, tmpl client.Ev
 	return nil
 }
 
-// dualLines sends each non-empty line of stdin as an event, in batches.
+// dualLinger is how long a line waits for more before its batch is sent: a slow pipe of
+// events is sent as it comes, so the events' produced times follow the pipe.
+const dualLinger = 100 * time.Millisecond
+
+// dualLines sends each non-empty line of stdin as an event, in batches of what is there.
 func dualLines(ctx context.Context, w *dualwrite.Writer, cmd *cobra.Command, tmpl client.Event) (int, error) {
-	sc := bufio.NewScanner(cmd.InOrStdin())
-	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the reader goroutine if a send fails first
+	lines := make(chan string)
+	scanErr := make(chan error, 1)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(cmd.InOrStdin())
+		sc.Buffer(make([]byte, 64<<10), maxLineBytes)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+		scanErr <- sc.Err()
+	}()
 	var batch []dualwrite.Event
 	n, size := 0, 0
 	flush := func() error {
@@ -93,21 +116,35 @@ func dualLines(ctx context.Context, w *dualwrite.Writer, cmd *cobra.Command, tmp
 		batch, size = batch[:0], 0
 		return nil
 	}
-	for sc.Scan() {
-		line := strings.TrimSuffix(sc.Text(), "\r")
-		if line == "" {
-			continue
-		}
-		batch = append(batch, dualwrite.Event{Body: []byte(line), PartitionKey: tmpl.PartitionKey, Properties: tmpl.Properties})
-		size += len(line)
-		if len(batch) >= sendBatchEvents || size >= sendBatchBytes {
+	linger := time.NewTimer(dualLinger)
+	defer linger.Stop()
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				if err := <-scanErr; err != nil {
+					return n, errcode.New(errcode.InvalidArgument, "reading events from stdin: %v", err)
+				}
+				return n, flush()
+			}
+			line = strings.TrimSuffix(line, "\r")
+			if line == "" {
+				continue
+			}
+			batch = append(batch, dualwrite.Event{Body: []byte(line), PartitionKey: tmpl.PartitionKey, Properties: tmpl.Properties})
+			size += len(line)
+			if len(batch) >= sendBatchEvents || size >= sendBatchBytes {
+				if err := flush(); err != nil {
+					return n, err
+				}
+			}
+			linger.Reset(dualLinger)
+		case <-linger.C:
 			if err := flush(); err != nil {
 				return n, err
 			}
+		case <-ctx.Done():
+			return n, ctx.Err()
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return n, errcode.New(errcode.InvalidArgument, "reading events from stdin: %v", err)
-	}
-	return n, flush()
 }
