@@ -151,7 +151,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 		pending := ""
 		for _, st := range w.Status() {
 			if !st.Up {
-				pending += fmt.Sprintf(" %s (%d events spooled, %s)", st.Name, st.SpooledEvents, st.LastError)
+				pending += fmt.Sprintf(" %s (%d records spooled, %s)", st.Name, st.SpooledRecords, st.LastError)
 			}
 		}
 		if pending == "" {

@@ -75,14 +75,14 @@ type Result struct {
 
 // RegionStatus is a region as the Writer sees it.
 type RegionStatus struct {
-	Name          string    `json:"name"`
-	Up            bool      `json:"up"` // sending directly (its spool is empty)
-	SpooledEvents int64     `json:"spooledEvents"`
-	SpooledBytes  int64     `json:"spooledBytes"`
-	SentEvents    int64     `json:"sentEvents"` // directly or by replay, heartbeats excluded
-	Replayed      int64     `json:"replayedEvents"`
-	DownSince     time.Time `json:"downSince,omitzero"`
-	LastError     string    `json:"lastError,omitempty"`
+	Name           string    `json:"name"`
+	Up             bool      `json:"up"`             // sending directly (its spool is empty)
+	SpooledRecords int64     `json:"spooledRecords"` // events and heartbeats waiting for the region
+	SpooledBytes   int64     `json:"spooledBytes"`
+	SentEvents     int64     `json:"sentEvents"` // directly or by replay, heartbeats excluded
+	Replayed       int64     `json:"replayedEvents"`
+	DownSince      time.Time `json:"downSince,omitzero"`
+	LastError      string    `json:"lastError,omitempty"`
 }
 
 // Writer dual-writes events. Send is safe for concurrent use; calls are serialised, which is
@@ -341,7 +341,7 @@ func (w *Writer) Status() []RegionStatus {
 	out := make([]RegionStatus, len(w.regions))
 	for i, r := range w.regions {
 		r.mu.Lock()
-		out[i] = RegionStatus{Name: r.Name, Up: r.direct.Load(), SpooledEvents: r.spool.Len(), SpooledBytes: r.spool.Bytes(),
+		out[i] = RegionStatus{Name: r.Name, Up: r.direct.Load(), SpooledRecords: r.spool.Len(), SpooledBytes: r.spool.Bytes(),
 			SentEvents: r.mu.sent, Replayed: r.mu.replayed, DownSince: r.mu.downSince, LastError: r.mu.lastErr}
 		r.mu.Unlock()
 	}

@@ -163,7 +163,7 @@ func TestReplayInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st := w.Status(); st[1].Up || st[1].SpooledEvents == 0 {
+	if st := w.Status(); st[1].Up || st[1].SpooledRecords == 0 {
 		t.Fatalf("west is cut off but the writer says %+v", st[1])
 	}
 	west.proxy.Heal()
@@ -189,7 +189,7 @@ func TestReplayInOrder(t *testing.T) {
 	if total != 100 {
 		t.Fatalf("the regions hold %d distinct events, want 100", total)
 	}
-	if st := w.Status(); st[1].Replayed < 50 || !st[1].Up || st[1].SpooledEvents != 0 {
+	if st := w.Status(); st[1].Replayed < 50 || !st[1].Up || st[1].SpooledRecords != 0 {
 		t.Fatalf("west after the replay: %+v", st[1])
 	}
 }

@@ -73,8 +73,8 @@ func sendDual(cmd *cobra.Command, s dualSettings, ns, hub string, tmpl client.Ev
 		if r.Up {
 			fmt.Fprintf(cmd.OutOrStdout(), "  %s: up, %d sent, %d replayed from its spool\n", r.Name, r.SentEvents, r.Replayed)
 		} else {
-			fmt.Fprintf(cmd.OutOrStdout(), "  %s: DOWN since %s (%s); %d events spooled in %s, replayed by the next 'tandem send --regions' with this --spool\n",
-				r.Name, r.DownSince.Format(time.RFC3339), r.LastError, r.SpooledEvents, s.spool)
+			fmt.Fprintf(cmd.OutOrStdout(), "  %s: DOWN since %s (%s); %d records (events and heartbeats) spooled in %s, replayed by the next 'tandem send --regions' with this --spool\n",
+				r.Name, r.DownSince.Format(time.RFC3339), r.LastError, r.SpooledRecords, s.spool)
 		}
 	}
 	return nil

@@ -75,7 +75,7 @@ FROM readings TIMESTAMP BY t GROUP BY k, TumblingWindow(second, 10)`), 0o600); e
 	}
 	send(lines(0, 20))
 	west.kill9()
-	if out := send(lines(20, 40)); !strings.Contains(out, "west: DOWN") || !strings.Contains(out, "20 events spooled") {
+	if out := send(lines(20, 40)); !strings.Contains(out, "west: DOWN") || !strings.Contains(out, "spooled in "+spool) {
 		t.Fatalf("send with west down should say it spooled west's events:\n%s", out)
 	}
 	west.restart()

@@ -62,10 +62,8 @@ func openPostgres(ctx context.Context, rawURL, output string) (*Postgres, error)
 		upsert: `INSERT INTO ` + t + ` (ts, row_key, row)
 			SELECT u.ts, u.k, u.r::jsonb FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(ts, k, r)
 			ON CONFLICT (ts, row_key) DO UPDATE SET row = EXCLUDED.row`,
-		high: `SELECT ts, row_key FROM ` + t + ` ORDER BY ts DESC, row_key COLLATE "C" DESC LIMIT 1`,
-		after: `SELECT ts, row_key, row::text FROM ` + t + `
-			WHERE (ts, row_key COLLATE "C") > ($1::bigint, $2::text COLLATE "C")
-			ORDER BY ts, row_key COLLATE "C" LIMIT $3`,
+		high:  pgHighSQL(t),
+		after: pgAfterSQL(t),
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -233,4 +231,16 @@ func (p *Postgres) Close() error {
 		return fmt.Errorf("%s: closing: %w", p.name, err)
 	}
 	return nil
+}
+
+// pgHighSQL and pgAfterSQL are the read statements of quoted table t (the sink's and a
+// reader's). Keys compare bytewise (COLLATE "C"), as Position.Less does.
+func pgHighSQL(t string) string {
+	return `SELECT ts, row_key FROM ` + t + ` ORDER BY ts DESC, row_key COLLATE "C" DESC LIMIT 1`
+}
+
+func pgAfterSQL(t string) string {
+	return `SELECT ts, row_key, row::text FROM ` + t + `
+			WHERE (ts, row_key COLLATE "C") > ($1::bigint, $2::text COLLATE "C")
+			ORDER BY ts, row_key COLLATE "C" LIMIT $3`
 }

@@ -88,10 +88,9 @@ func openSQLiteReader(path, table string) (*sqliteReader, error) {
 	}
 	t := quoteIdent(table)
 	return &sqliteReader{path: abs, table: table, s: &SQLite{
-		name: fmt.Sprintf("sqlite output %s table %s", abs, table),
-		// The statements of openSQLite.
-		high:  `SELECT ts, row_key FROM ` + t + ` ORDER BY ts DESC, row_key DESC LIMIT 1`,
-		after: `SELECT ts, row_key, row FROM ` + t + ` WHERE (ts, row_key) > (?, ?) ORDER BY ts, row_key LIMIT ?`,
+		name:  fmt.Sprintf("sqlite output %s table %s", abs, table),
+		high:  sqliteHighSQL(t),
+		after: sqliteAfterSQL(t),
 	}}, nil
 }
 
@@ -176,11 +175,8 @@ func openPostgresReader(rawURL, output string) (*pgReader, error) {
 		cfg:  cfg,
 		// A reader creates nothing: connLocked runs this instead of CREATE TABLE.
 		create: `SELECT 1`,
-		// The statements of openPostgres.
-		high: `SELECT ts, row_key FROM ` + t + ` ORDER BY ts DESC, row_key COLLATE "C" DESC LIMIT 1`,
-		after: `SELECT ts, row_key, row::text FROM ` + t + `
-			WHERE (ts, row_key COLLATE "C") > ($1::bigint, $2::text COLLATE "C")
-			ORDER BY ts, row_key COLLATE "C" LIMIT $3`,
+		high:   pgHighSQL(t),
+		after:  pgAfterSQL(t),
 	}}, nil
 }
 

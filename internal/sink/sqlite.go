@@ -46,8 +46,8 @@ func openSQLite(ctx context.Context, path, table string) (*SQLite, error) {
 		db:   db,
 		upsert: `INSERT INTO ` + t + ` (ts, row_key, row) VALUES (?, ?, ?)
 			ON CONFLICT (ts, row_key) DO UPDATE SET row = excluded.row`,
-		high:  `SELECT ts, row_key FROM ` + t + ` ORDER BY ts DESC, row_key DESC LIMIT 1`,
-		after: `SELECT ts, row_key, row FROM ` + t + ` WHERE (ts, row_key) > (?, ?) ORDER BY ts, row_key LIMIT ?`,
+		high:  sqliteHighSQL(t),
+		after: sqliteAfterSQL(t),
 	}
 	create := `CREATE TABLE IF NOT EXISTS ` + t + ` (
 		ts BIGINT NOT NULL,
@@ -138,4 +138,14 @@ func (s *SQLite) Close() error {
 		return fmt.Errorf("%s: closing: %w", s.name, err)
 	}
 	return nil
+}
+
+// sqliteHighSQL and sqliteAfterSQL are the read statements of quoted table t (the sink's and a
+// reader's).
+func sqliteHighSQL(t string) string {
+	return `SELECT ts, row_key FROM ` + t + ` ORDER BY ts DESC, row_key DESC LIMIT 1`
+}
+
+func sqliteAfterSQL(t string) string {
+	return `SELECT ts, row_key, row FROM ` + t + ` WHERE (ts, row_key) > (?, ?) ORDER BY ts, row_key LIMIT ?`
 }
