@@ -34,7 +34,7 @@ type region struct {
 	proxy *faultproxy.Proxy
 }
 
-func startRegion(t *testing.T, name string) *region {
+func startRegion(t testing.TB, name string) *region {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
@@ -70,7 +70,7 @@ func startRegion(t *testing.T, name string) *region {
 	return &region{name: name, c: c, proxy: p}
 }
 
-func open(t *testing.T, dir string, max int64, regions ...*region) *dualwrite.Writer {
+func open(t testing.TB, dir string, max int64, regions ...*region) *dualwrite.Writer {
 	t.Helper()
 	o := dualwrite.Options{SpoolDir: dir, SpoolMaxBytes: max, Heartbeat: -1, RetryInterval: 20 * time.Millisecond, SendTimeout: 5 * time.Second}
 	for _, r := range regions {
