@@ -45,15 +45,7 @@ func heartbeat(t *testing.T, b *broker.Broker, s int) {
 // TestDualWriteInput: repeats of an event id are dropped (also after a restart from the
 // checkpoint, which carries the ids), and windows close on the producer's heartbeats alone.
 func TestDualWriteInput(t *testing.T) {
-	dir := t.TempDir()
-	b := openBroker(t, dir)
-	defer b.Close()
-	setupHub(t, b)
-	m, err := NewManager(b, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	dir, b, m := startJobs(t)
 	out := filepath.Join(dir, "out.db")
 	spec := jobSpec(out)
 	spec.LateArrivalTolerance = ""

@@ -28,6 +28,22 @@ func openBroker(t *testing.T, dir string) *broker.Broker {
 	return b
 }
 
+// startJobs opens a broker with the test hub and a job manager in a new directory, closed
+// when the test ends.
+func startJobs(t *testing.T) (string, *broker.Broker, *Manager) {
+	t.Helper()
+	dir := t.TempDir()
+	b := openBroker(t, dir)
+	t.Cleanup(func() { b.Close() })
+	setupHub(t, b)
+	m, err := NewManager(b, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return dir, b, m
+}
+
 func setupHub(t *testing.T, b *broker.Broker) {
 	t.Helper()
 	ctx := context.Background()
@@ -173,15 +189,7 @@ func TestUnreachableSinkRetriesAndLosesNothing(t *testing.T) {
 	u.RawQuery = q.Encode()
 	pgURL := u.String()
 
-	dir := t.TempDir()
-	b := openBroker(t, dir)
-	defer b.Close()
-	setupHub(t, b)
-	m, err := NewManager(b, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	_, b, m := startJobs(t)
 	ctx := context.Background()
 	spec := jobSpec("")
 	spec.Outputs[0].URL = pgURL
@@ -282,15 +290,7 @@ func waitHubRows(t *testing.T, b *broker.Broker, want int) []sink.Row {
 // An input with CSV serialization: each event body is a header line and rows, each row an event;
 // a body that is not valid CSV is a conversion error, and the job goes on.
 func TestCSVInput(t *testing.T) {
-	dir := t.TempDir()
-	b := openBroker(t, dir)
-	defer b.Close()
-	setupHub(t, b)
-	m, err := NewManager(b, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	dir, b, m := startJobs(t)
 	ctx := context.Background()
 	out := filepath.Join(dir, "out.db")
 	spec := jobSpec(out)
