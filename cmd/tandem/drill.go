@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -220,5 +219,3 @@ func waitUntil(ctx context.Context, what string, cond func() bool) error {
 	}
 	return nil
 }
-
-var errDrillFailed = errors.New("the drill failed")

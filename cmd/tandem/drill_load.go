@@ -85,15 +85,14 @@ type drillReader struct {
 
 	mu struct {
 		sync.Mutex
-		src       string
-		pos       sink.Position
-		rows      map[sink.Position]bool
-		read      int64
-		dups      int64
-		events    int64
-		seqSum    int64
-		err       error
-		switchLog []string
+		src    string
+		pos    sink.Position
+		rows   map[sink.Position]bool
+		read   int64
+		dups   int64
+		events int64
+		seqSum int64
+		err    error
 	}
 }
 
