@@ -81,7 +81,7 @@ func TestBuildRecordsRoundTrip(t *testing.T) {
 				}
 				want := 0
 				for _, r := range recs {
-					want = max(want, len(r.Key)+len(r.Value))
+					want = max(want, RecordSize(r))
 				}
 				if largest != want {
 					t.Fatalf("MaxRecordSize = %d, want %d", largest, want)

@@ -54,7 +54,7 @@ func FuzzRecords(f *testing.F) {
 		}
 		want := 0
 		for _, r := range recs {
-			want = max(want, len(r.Key)+len(r.Value))
+			want = max(want, RecordSize(r))
 		}
 		if want != largest {
 			t.Fatalf("MaxRecordSize %d, want %d", largest, want)

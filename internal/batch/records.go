@@ -51,8 +51,11 @@ func Records(b []byte) ([]Record, error) {
 	return out, err
 }
 
-// MaxRecordSize returns the largest len(Key)+len(Value) among the batch's records, decompressing
-// if needed; the broker compares it with the hub's max event size.
+// MaxRecordSize returns the size of the largest of the batch's records, decompressing if
+// needed; the broker compares it with the hub's max event size. A record's size is its key, its
+// value and its headers (Event Hubs properties) as encoded: every header's key and value and
+// their two varint lengths, so even empty headers count (at least 2 bytes each) and a record
+// cannot carry an unbounded number of them. RecordSize gives the same size for a Record.
 func MaxRecordSize(b []byte) (int, error) {
 	h, body, err := body(b)
 	if err != nil {
@@ -60,10 +63,29 @@ func MaxRecordSize(b []byte) (int, error) {
 	}
 	largest := 0
 	err = walk(h, body, func(r *recordView) error {
-		largest = max(largest, len(r.key)+len(r.value))
+		largest = max(largest, len(r.key)+len(r.value)+len(r.rawHeaders))
 		return nil
 	})
 	return largest, err
+}
+
+// RecordSize returns r's size as MaxRecordSize counts it once r is encoded.
+func RecordSize(r Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += varintSize(int64(len(h.Key))) + len(h.Key) + len(h.Value)
+		if h.Value == nil {
+			n += varintSize(-1)
+		} else {
+			n += varintSize(int64(len(h.Value)))
+		}
+	}
+	return n
+}
+
+func varintSize(v int64) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutVarint(buf[:], v)
 }
 
 func body(b []byte) (Header, []byte, error) {

@@ -77,7 +77,11 @@ func (b *Broker) AuthenticatePlain(ctx context.Context, user, password string) (
 	if err != nil {
 		return Principal{}, err
 	}
-	pol, hubScope, err := b.findPolicy(ns, cs.EntityPath, cs.SharedAccessKeyName)
+	entity, err := b.scopeHub(ns, cs.EntityPath)
+	if err != nil {
+		return Principal{}, err
+	}
+	pol, hubScope, err := b.findPolicy(ns, entity, cs.SharedAccessKeyName)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -86,7 +90,6 @@ func (b *Broker) AuthenticatePlain(ctx context.Context, user, password string) (
 			"the key in the connection string does not match rule %q of namespace %q; copy a current connection string with 'tandem connection-string %s'",
 			pol.Name, ns, ns)
 	}
-	entity := cs.EntityPath
 	if hubScope != "" {
 		entity = hubScope
 	}
@@ -123,7 +126,14 @@ func (b *Broker) AuthenticateSAS(name, hub, header string) (Principal, error) {
 		return Principal{}, errcode.New(errcode.Forbidden,
 			"SAS token covers %q, not event hub %q", tok.Resource, hub)
 	}
-	pol, hubScope, err := b.findPolicy(ns, firstNonEmpty(hub, tokHub), tok.KeyName)
+	if tokHub, err = b.scopeHub(ns, tokHub); err != nil {
+		return Principal{}, err
+	}
+	policyHub, err := b.scopeHub(ns, firstNonEmpty(hub, tokHub))
+	if err != nil {
+		return Principal{}, err
+	}
+	pol, hubScope, err := b.findPolicy(ns, policyHub, tok.KeyName)
 	if err != nil {
 		return Principal{}, err
 	}

@@ -287,7 +287,7 @@ func (b *Broker) Append(ns, hub string, id int32, records []byte) (AppendResult,
 			return AppendResult{}, nil, err
 		} else if max > int(h.MaxEventBytes) {
 			return AppendResult{}, nil, errcode.New(errcode.MessageTooLarge,
-				"an event of %d bytes exceeds the maximum event size of event hub %s/%s (%d bytes); send smaller events or raise the hub's max event size",
+				"an event of %d bytes (key, value and headers) exceeds the maximum event size of event hub %s/%s (%d bytes); send smaller events or fewer headers, or raise the hub's max event size",
 				max, ns, hub, h.MaxEventBytes)
 		}
 		events += int(hdr.NumRecords)

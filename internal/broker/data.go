@@ -25,6 +25,16 @@ func (b *Broker) Send(ctx context.Context, ns, hub string, events []Event, opts 
 	if len(events) == 0 {
 		return nil, errcode.New(errcode.InvalidArgument, "no events to send")
 	}
+	// Every event is checked before any is written, so a send is refused whole.
+	recs := make([]batch.Record, len(events))
+	for i, ev := range events {
+		recs[i] = eventRecord(ev)
+		if n := batch.RecordSize(recs[i]); n > int(h.MaxEventBytes) {
+			return nil, errcode.New(errcode.MessageTooLarge,
+				"event %d is %d bytes with its partition key and properties, more than the maximum event size of event hub %s/%s (%d bytes); send smaller events or fewer properties, or raise the hub's max event size",
+				i, n, ns, hub, h.MaxEventBytes)
+		}
+	}
 	byPart := map[int32][]int{}
 	rr := int32(roundRobin.Add(1) % uint32(h.Partitions))
 	for i, ev := range events {
@@ -47,11 +57,11 @@ func (b *Broker) Send(ctx context.Context, ns, hub string, events []Event, opts 
 	out := make([]SendResult, len(events))
 	for _, pid := range parts {
 		idx := byPart[pid]
-		recs := make([]batch.Record, len(idx))
+		part := make([]batch.Record, len(idx))
 		for j, i := range idx {
-			recs[j] = eventRecord(events[i])
+			part[j] = recs[i]
 		}
-		raw := batch.Build(recs, batch.BuildOptions{ProducerID: -1, Timestamp: b.opts.Now().UnixMilli()})
+		raw := batch.Build(part, batch.BuildOptions{ProducerID: -1, Timestamp: b.opts.Now().UnixMilli()})
 		res, p, err := b.Append(ns, hub, pid, raw)
 		if err != nil {
 			return nil, err

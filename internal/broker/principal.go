@@ -1,6 +1,11 @@
 package broker
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/meta"
+)
 
 // Right is one of the Event Hubs shared-access rights.
 type Right int
@@ -36,9 +41,12 @@ type Principal struct {
 	Alias string
 }
 
-// CanSee reports whether hub is within the principal's scope.
+// CanSee reports whether hub is within the principal's scope. Hub names are looked up exactly,
+// so the scope is compared exactly too: authentication already turned the credential's scope
+// into the stored name of its hub (scopeHub), and a principal scoped to "payments" sees that hub
+// and no case variant of it.
 func (p Principal) CanSee(hub string) bool {
-	return p.EntityPath == "" || strings.EqualFold(p.EntityPath, hub)
+	return p.EntityPath == "" || p.EntityPath == hub
 }
 
 // Can reports whether the principal holds right r on hub ("" = the namespace itself).
@@ -58,4 +66,37 @@ func (p Principal) Can(r Right, hub string) bool {
 	default:
 		return p.Manage
 	}
+}
+
+// scopeHub returns the stored name of the event hub a credential's scope names (a SAS token's
+// resource path, a connection string's EntityPath): the hub of exactly that name, else the one
+// hub whose name matches ignoring case. Event Hubs names are case-insensitive and SAS signers
+// differ (the Azure SDK for Go lower-cases the resource URI), so "sb://ns/payments" must reach
+// hub "Payments". A name that matches no hub is returned unchanged (lookups of it fail later).
+// One that matches several hubs only ignoring case (variants created before names became
+// case-insensitive) is refused rather than guessed.
+func (b *Broker) scopeHub(ns, name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	var hubs []string
+	b.meta.View(func(s *meta.State) { hubs, _ = s.Hubs(ns) })
+	var folded []string
+	for _, h := range hubs {
+		if h == name {
+			return h, nil
+		}
+		if strings.EqualFold(h, name) {
+			folded = append(folded, h)
+		}
+	}
+	switch len(folded) {
+	case 0:
+		return name, nil
+	case 1:
+		return folded[0], nil
+	}
+	return "", errcode.New(errcode.Unauthorized,
+		"the credential is scoped to event hub %q, which matches event hubs %q of namespace %q only ignoring case; use a credential for the exact name",
+		name, folded, ns)
 }

@@ -46,13 +46,15 @@ func (s *Server) handle(pattern string, n need, fn handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c := &call{ns: r.PathValue("ns"), hub: r.PathValue("hub")}
 		c.name = c.ns
-		if s.aliasRedirect(w, r, c.ns) {
-			return
-		}
 		if ns, ok := s.aliasHere(c.ns); ok {
 			c.ns = ns
 		}
+		// Authenticate before redirecting: an alias's active region is not told to strangers.
+		// A token signed for the alias verifies here too (geo-DR replicates its policies).
 		err := s.authenticate(r, c)
+		if err == nil && s.aliasRedirect(w, r, c.name) {
+			return
+		}
 		if err == nil && !c.who.admin && c.ns != "" {
 			err = s.b.CheckClientAddress(c.ns, r.RemoteAddr)
 			if errcode.Is(err, errcode.NotFound) {
@@ -90,11 +92,16 @@ func (s *Server) authenticate(r *http.Request, c *call) error {
 	case strings.EqualFold(scheme, adminScheme):
 		if !s.b.CheckAdminKey(strings.TrimSpace(rest)) {
 			return errcode.New(errcode.Unauthorized,
-				"the admin key does not match this node's key (file %s)", s.b.AdminKeyPath())
+				"the admin key does not match this node's key; copy it from the file admin-key in the node's data directory")
 		}
 		c.who = caller{Principal: broker.Principal{Namespace: c.ns, KeyName: "admin", Send: true, Listen: true, Manage: true}, admin: true}
 		return nil
 	case strings.EqualFold(scheme, strings.TrimSpace(auth.SASPrefix)):
+		if c.ns == "" {
+			return errcode.New(errcode.Forbidden,
+				"%s needs the node admin key (Authorization: %s <key>); a SAS token grants rights within one namespace",
+				adminWork(r), adminScheme)
+		}
 		return s.authenticateSAS(h, c)
 	}
 	return errcode.New(errcode.Unauthorized,
@@ -104,13 +111,10 @@ func (s *Server) authenticate(r *http.Request, c *call) error {
 // authenticateSAS checks a SAS token. A token scoped to one event hub is verified against that
 // hub's scope and then refused for any other hub with 403, which says more than a bad signature.
 func (s *Server) authenticateSAS(header string, c *call) error {
-	if c.ns == "" {
-		return errcode.New(errcode.Forbidden, "listing namespaces needs the node admin key (%s <key>), not a SAS token", adminScheme)
-	}
 	hub := c.hub
 	if tok, err := auth.ParseSASToken(header); err == nil {
-		if th := tokenHub(tok.Resource); th != "" && !strings.EqualFold(th, c.hub) {
-			hub = th
+		if th := tokenHub(tok.Resource); th != "" && th != c.hub {
+			hub = th // verified for its own hub; the scope check below refuses c.hub
 		}
 	}
 	p, err := s.b.AuthenticateSAS(c.name, hub, header)
@@ -127,6 +131,15 @@ func (s *Server) authenticateSAS(header string, c *call) error {
 			"the SAS token of rule %q is scoped to event hub %q and cannot access %s", p.KeyName, p.EntityPath, target)
 	}
 	return nil
+}
+
+// adminWork names what a request outside any namespace does, for the message that refuses a
+// SAS token on it.
+func adminWork(r *http.Request) string {
+	if p := r.URL.Path; p == "/jobs" || strings.HasPrefix(p, "/jobs/") {
+		return "managing stream jobs"
+	}
+	return "listing namespaces"
 }
 
 // tokenHub returns the event hub a SAS resource URI names, or "" for a namespace-wide token.

@@ -113,7 +113,9 @@ func (s *Server) listHubs(w http.ResponseWriter, r *http.Request, c *call) error
 	return nil
 }
 
-// putHub creates the hub, or updates it when it exists (partitions may only grow).
+// putHub creates the hub, or updates it when it exists (partitions may only grow). A credential
+// scoped to one event hub may update that hub (as Event Hubs' entity-level Manage may) but
+// never creates one: creating is managing the namespace.
 func (s *Server) putHub(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in hubJSON
 	if err := decodeBody(w, r, &in, true); err != nil {
@@ -128,6 +130,11 @@ func (s *Server) putHub(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	status := http.StatusOK
 	if _, err := s.b.Hub(c.ns, c.hub); errcode.Is(err, errcode.NotFound) {
+		if c.who.EntityPath != "" {
+			return errcode.New(errcode.Forbidden,
+				"event hub %s/%s does not exist, and rule %q is scoped to event hub %q: a hub-scoped credential cannot create event hubs; use a namespace rule with Manage",
+				c.ns, c.hub, c.who.KeyName, c.who.EntityPath)
+		}
 		status = http.StatusCreated
 		err = s.b.CreateHub(r.Context(), c.ns, spec)
 		if errcode.Is(err, errcode.AlreadyExists) {

@@ -302,6 +302,9 @@ func (s *Store) stageLocked(r *request, buf *[]byte, staged *[]Entry) reply {
 			idx = s.state.Index() + 1
 		}
 		payload, err := EncodeCommand(e.Command)
+		if err == nil && e.Index == 0 {
+			err = s.state.Check(e.Command) // a new command: also the rules for new names
+		}
 		if err == nil {
 			err = s.state.Apply(idx, e.Command)
 		}

@@ -3,6 +3,8 @@ package meta
 import (
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -52,6 +54,17 @@ func validGroupName(name string) error {
 			"consumer group name %q is invalid; only %s may start with '$'", name, DefaultGroup)
 	}
 	return validEntityName("consumer group", name)
+}
+
+// startsAndEndsAlnum reports whether name starts and ends with a letter or digit, as Event
+// Hubs requires of every entity name. It rules out ".", ".." and "...", which are path
+// segments rather than names (Go's HTTP router unescapes "%2e%2e" to ".." in a path value).
+func startsAndEndsAlnum(name string) bool {
+	if name == "" {
+		return false
+	}
+	first, last := name[0], name[len(name)-1]
+	return (isLetter(first) || isDigit(first)) && (isLetter(last) || isDigit(last))
 }
 
 func entityChars(name string) bool {
@@ -170,4 +183,89 @@ func validKey(what, key string) error {
 			"%s must be 16 to 256 characters; generate one with 'tandem policy regenerate-key' or leave it empty", what)
 	}
 	return nil
+}
+
+// Rules for new names.
+//
+// Event Hubs names must start and end with a letter or digit, and are case-insensitive:
+// "PAYMENTS" cannot be created beside "payments". Older Tandem accepted both, so a metadata log
+// may already hold such names, and every entry of a log must replay. Apply therefore checks
+// only what keeps the state consistent (each command's check), and admit adds the rules for
+// new names; it runs once, when a command is first proposed on this node (State.Check and
+// Store.Propose), never on replay.
+//
+// A name is looked up exactly: "PAYMENTS" does not find "payments". Names that differ only in
+// case and were created before this rule stay separate entities, each reached by its exact
+// name, and either can be deleted. A name that starts or ends with '.', '-' or '_' stays usable
+// and deletable; it cannot be created again.
+
+// admit checks the rules for new names that c would introduce. It runs after c.check passed,
+// so the namespace and hub c names exist. A Replicated change is not held to them: the
+// secondary mirrors what its primary accepted (a primary running older code may hold such
+// names), and refusing it would stop the pairing rather than protect anything.
+func admit(s *State, c Command) error {
+	switch c := c.(type) {
+	case CreateNamespace:
+		return foldUnique("namespace", c.Namespace, "", s.namespaces)
+	case CreateHub:
+		if err := newEntityName("event hub", c.Hub); err != nil {
+			return err
+		}
+		return foldUnique("event hub", c.Hub, " in namespace "+c.Namespace, s.namespaces[c.Namespace].Hubs)
+	case CreateGroup:
+		return newGroupName(c.Group, c.Namespace, s.namespaces[c.Namespace].Hubs[c.Hub])
+	case CommitOffsets:
+		h := s.namespaces[c.Namespace].Hubs[c.Hub]
+		if _, ok := h.Groups[c.Group]; ok {
+			return nil
+		}
+		return newGroupName(c.Group, c.Namespace, h) // the commit creates the group
+	case PutPolicy:
+		ps, _ := s.policies(c.Namespace, c.Hub)
+		if _, ok := ps[c.Name]; ok {
+			return nil // an update
+		}
+		if err := newEntityName("shared access policy", c.Name); err != nil {
+			return err
+		}
+		return foldUnique("shared access policy", c.Name, " on "+where(c.Namespace, c.Hub), ps)
+	}
+	return nil
+}
+
+// newEntityName checks the Event Hubs rule on top of validEntityName's characters and length.
+func newEntityName(kind, name string) error {
+	if !startsAndEndsAlnum(name) {
+		return errcode.New(errcode.InvalidArgument,
+			"%s name %q is invalid; a name must start and end with a letter or digit (letters, digits, '.', '-' and '_' in between)",
+			kind, name)
+	}
+	return nil
+}
+
+func newGroupName(group, ns string, h *Hub) error {
+	if group == DefaultGroup {
+		return nil
+	}
+	if err := newEntityName("consumer group", group); err != nil {
+		return err
+	}
+	return foldUnique("consumer group", group, " on event hub "+ns+"/"+h.Name, h.Groups)
+}
+
+// foldUnique refuses name when existing holds another name equal to it ignoring case.
+func foldUnique[V any](kind, name, where string, existing map[string]V) error {
+	var clash []string
+	for other := range existing {
+		if other != name && strings.EqualFold(other, name) {
+			clash = append(clash, other)
+		}
+	}
+	if len(clash) == 0 {
+		return nil
+	}
+	other := slices.Min(clash) // several only in a state from before this rule
+	return errcode.New(errcode.Conflict,
+		"%s %q differs only in case from the existing %s %q%s; names are case-insensitive, as in Event Hubs: use %q or pick another name",
+		kind, name, kind, other, where, other)
 }
