@@ -13,6 +13,12 @@
 // store.go (Store, the runner: one writer goroutine with group commit, Wait for followers) and
 // recover.go (Open's recovery, snapshots with log rolling and compaction, ReadFrom).
 //
+// Validation has two layers. Each command's check holds every log entry to what keeps the
+// state consistent; State.Check and Store.Propose also apply the rules for new names (admit in
+// validate.go: Event Hubs' start/end rule, names unique ignoring case), which entries already
+// in a log, and changes replicated from a geo-DR primary, are not held to. So a log written
+// under older rules always replays. Names are looked up exactly.
+//
 // It must not touch event data (partition logs belong to internal/log and internal/broker), the
 // network or credentials checks (internal/auth verifies tokens; meta only stores keys).
 package meta
