@@ -21,8 +21,9 @@ import (
 //
 // A log in the middle of an append, a read, an fsync or retention is never closed: eviction
 // only try-locks its locks and moves on to the next candidate. The limit is therefore soft:
-// while every candidate is busy the total can exceed it, and the next open tries again. No lock
-// of the budget is held while a log opens or closes files.
+// it is exceeded by files being opened until their opener has evicted others, and while every
+// candidate is busy (the next open tries again). No lock of the budget is held while a log
+// opens its files, and none of a log's locks while the budget evicts others.
 type FileBudget struct {
 	limit int64
 	low   int64 // eviction goes down to this, so each eviction round serves several opens
@@ -35,7 +36,7 @@ type FileBudget struct {
 	mu   sync.Mutex
 	logs map[*Log]struct{} // logs whose files are open
 
-	evictMu sync.Mutex // one evicting goroutine at a time
+	evictMu sync.Mutex // one evicting goroutine at a time; openers over the limit wait for it
 }
 
 // NewFileBudget returns a budget of limit open segment files (at least 1).
@@ -81,8 +82,12 @@ func (b *FileBudget) enforce(except *Log) {
 		return
 	}
 	for b.open.Load() > b.limit {
-		if !b.evictMu.TryLock() {
-			return // another goroutine is evicting; it checks the total again when done
+		// Openers over the limit take turns: each waits for the one evicting, so the total
+		// exceeds the limit by at most the number of concurrent openers.
+		b.evictMu.Lock()
+		if b.open.Load() <= b.limit {
+			b.evictMu.Unlock()
+			return
 		}
 		released := b.evictRound(except)
 		b.evictMu.Unlock()
