@@ -46,7 +46,7 @@ func (p *producerIDs) allocate() (int64, error) {
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], uint64(end))
 		if err := seglog.WriteFileDurableMode(seglog.OSFS{}, p.path, b[:], privateFile); err != nil {
-			return 0, fmt.Errorf("reserving producer ids: %w", seglog.Pathless(err))
+			return 0, fmt.Errorf("reserving producer ids: %w", err)
 		}
 		p.end = end
 	}

@@ -249,4 +249,11 @@ func TestAuditM5_ErrorsDoNotNamePaths(t *testing.T) {
 	if _, err := l.Read(0, 100); err == nil || strings.Contains(err.Error(), dir) {
 		t.Fatalf("read of a closed log: %v", err)
 	}
+	// State files (job definitions, producer ids) go through WriteFileDurable, whose errors
+	// reach API clients too.
+	missing := filepath.Join(dir, "no-such-dir", "job.json")
+	if err := WriteFileDurable(OSFS{}, missing, []byte("{}")); err == nil || strings.Contains(err.Error(), dir) ||
+		!errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("WriteFileDurable into a missing directory: %v; want ErrNotExist without the path", err)
+	}
 }

@@ -101,6 +101,3 @@ type opError struct {
 
 func (e *opError) Error() string { return e.op + ": " + e.err.Error() }
 func (e *opError) Unwrap() error { return e.err }
-
-// Pathless is pathless for other packages: err without the path of a file operation.
-func Pathless(err error) error { return pathless(err) }

@@ -251,11 +251,16 @@ func WriteFileDurable(fsys FS, name string, data []byte) error {
 }
 
 // WriteFileDurableMode is WriteFileDurable creating the file with mode perm (before umask).
+// Errors name the file by its base name only, since callers pass them on to clients.
 func WriteFileDurableMode(fsys FS, name string, data []byte, perm fs.FileMode) error {
-	if err := writeFileAtomic(fsys, name, data, perm); err != nil {
-		return err
+	err := writeFileAtomic(fsys, name, data, perm)
+	if err == nil {
+		err = fsys.SyncDir(filepath.Dir(name))
 	}
-	return fsys.SyncDir(filepath.Dir(name))
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", filepath.Base(name), pathless(err))
+	}
+	return nil
 }
 
 func readWholeFile(fsys FS, name string) ([]byte, error) {
