@@ -17,9 +17,11 @@ const (
 )
 
 // prepareDataDir creates the data directory 0700, and tightens what an older version left
-// readable by others: the directory itself, and the files and directories under meta/,
-// hubs/, jobs/ and producer-ids (created 0644/0755 before). It logs what it changed, once. The
-// admin key is not tightened but refused (loadAdminKey): its secret may already have leaked.
+// readable by others: the files and directories under meta/, hubs/, jobs/ and producer-ids
+// (created 0644/0755 before). It logs what it changed, once. The admin key is not tightened but
+// refused (loadAdminKey): its secret may already have leaked. An existing data directory open
+// to others is only warned about, since it may be a directory the operator shares on purpose
+// (--data .); everything the node writes in it is private anyway.
 func (b *Broker) prepareDataDir() error {
 	dir := b.opts.DataDir
 	if err := os.MkdirAll(dir, dataDirPerm); err != nil {
@@ -30,12 +32,8 @@ func (b *Broker) prepareDataDir() error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, dataDirPerm); err != nil {
-			return fmt.Errorf("data directory %s is readable by other users (mode %#o) and could not be made private: %w; run chmod 700 %s",
-				dir, st.Mode().Perm(), err, dir)
-		}
-		b.log.Warn("data directory was accessible to other users; made it private (mode 0700)",
-			"dir", dir, "old_mode", fmt.Sprintf("%#o", st.Mode().Perm()))
+		b.log.Warn("the data directory is accessible to other users; its files are private, but run chmod 700 on it "+
+			"unless it is shared on purpose", "dir", dir, "mode", fmt.Sprintf("%#o", st.Mode().Perm()))
 	}
 	var fixed int
 	for _, name := range []string{"meta", "hubs", "jobs", "producer-ids"} {
