@@ -46,6 +46,8 @@ type serveConfig struct {
 	NodeID        int32         `yaml:"node-id"`
 	AliasCheck    time.Duration `yaml:"alias-check-interval"`
 	AdvertiseHTTP string        `yaml:"advertise-http"`
+	// MaxOpenLogFiles bounds open partition segment files; 0 means half of ulimit -n.
+	MaxOpenLogFiles int `yaml:"max-open-log-files"`
 }
 
 func newServeCmd() *cobra.Command {
@@ -87,6 +89,8 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
+	f.IntVar(&cfg.MaxOpenLogFiles, "max-open-log-files", 0,
+		"partition segment files kept open (one fd each); beyond it idle partitions close theirs and reopen on use (0: half of ulimit -n)")
 	return cmd
 }
 
@@ -166,6 +170,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	b, err := broker.Open(ctx, broker.Options{
 		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
 		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg,
+		MaxOpenLogFiles: cfg.MaxOpenLogFiles,
 	})
 	if err != nil {
 		return err

@@ -22,8 +22,18 @@ const ConnectionStringUser = "$ConnectionString"
 // AdminKeyPath is the file holding the node admin key (created on first start, mode 0600).
 func (b *Broker) AdminKeyPath() string { return filepath.Join(b.opts.DataDir, "admin-key") }
 
+// loadAdminKey reads the admin key, or creates it (mode 0600 from its first open) on first
+// start. A key file readable by group or others is refused: anyone who could read it holds
+// every right on the node. These errors stop the node at start, so they name the file.
 func (b *Broker) loadAdminKey() error {
-	data, err := os.ReadFile(b.AdminKeyPath())
+	path := b.AdminKeyPath()
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return errcode.New(errcode.InvalidArgument,
+			"admin key file %s is readable by other users (mode %#o); anyone who read it holds every right on this node. "+
+				"Run chmod 600 %s (and, if others may have read it, delete the file so a new key is made at the next start), then start again",
+			path, st.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
 	if err == nil && len(strings.TrimSpace(string(data))) > 0 {
 		b.adminKey = strings.TrimSpace(string(data))
 		return nil
@@ -35,11 +45,8 @@ func (b *Broker) loadAdminKey() error {
 	if err != nil {
 		return err
 	}
-	if err := seglog.WriteFileDurable(seglog.OSFS{}, b.AdminKeyPath(), []byte(key+"\n")); err != nil {
+	if err := seglog.WriteFileDurableMode(seglog.OSFS{}, path, []byte(key+"\n"), privateFile); err != nil {
 		return fmt.Errorf("writing admin key: %w", err)
-	}
-	if err := os.Chmod(b.AdminKeyPath(), 0o600); err != nil {
-		return err
 	}
 	b.adminKey = key
 	return nil

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -51,6 +50,10 @@ type Options struct {
 	Registerer   prometheus.Registerer
 	// RetentionCheck is how often retention runs over open partitions (default 1 minute).
 	RetentionCheck time.Duration
+	// MaxOpenLogFiles bounds the partition segment files (one fd each) kept open: beyond it
+	// the least recently used idle partitions close their files and reopen them on demand.
+	// 0 means DefaultMaxOpenLogFiles().
+	MaxOpenLogFiles int
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.
@@ -62,6 +65,7 @@ type Broker struct {
 	pids    *producerIDs
 	metrics *metrics
 	hubs    atomicHubs
+	files   *seglog.FileBudget // open segment files across every partition
 	// adminKey grants every right on this node (the CLI's credential).
 	adminKey string
 
@@ -93,10 +97,14 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	if opts.RetentionCheck == 0 {
 		opts.RetentionCheck = time.Minute
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
+	if opts.MaxOpenLogFiles <= 0 {
+		opts.MaxOpenLogFiles = DefaultMaxOpenLogFiles()
 	}
 	b := &Broker{opts: opts, log: opts.Logger.With("component", "broker"), stop: make(chan struct{})}
+	if err := b.prepareDataDir(); err != nil {
+		return nil, err
+	}
+	b.files = seglog.NewFileBudget(opts.MaxOpenLogFiles, b.log)
 	b.mu.parts = make(map[partKey]*Partition)
 	var err error
 	if b.pids, err = openProducerIDs(opts.DataDir); err != nil {
@@ -107,6 +115,7 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	}
 	b.groups = group.NewManager(group.Options{})
 	b.metrics = newMetrics(opts.Registerer, b)
+	b.registerFileMetrics(opts.Registerer)
 	if err := b.bootstrap(ctx); err != nil {
 		b.Close()
 		return nil, err
@@ -204,6 +213,9 @@ func (b *Broker) partitionOf(h HubInfo, id int32) (*Partition, error) {
 	if p, ok := b.mu.parts[key]; ok {
 		return p, nil
 	}
+	// The log's files count against the node's budget: idle partitions beyond it close theirs
+	// and keep their state (log indexes, idempotent producers) in memory, so a reopen opens
+	// files and nothing more.
 	l, err := seglog.Open(seglog.Options{
 		Dir:            b.partitionDir(h, id),
 		SegmentBytes:   b.opts.SegmentBytes,
@@ -212,6 +224,8 @@ func (b *Broker) partitionOf(h HubInfo, id int32) (*Partition, error) {
 		RetentionBytes: h.RetentionBytes,
 		Now:            b.opts.Now,
 		Logger:         b.log.With("namespace", h.Namespace, "eventhub", h.Name, "partition", id),
+		Name:           fmt.Sprintf("partition %d of %s/%s", id, h.Namespace, h.Name),
+		Budget:         b.files,
 	})
 	if err != nil {
 		return nil, errcode.New(errcode.Unavailable, "opening partition %d of %s/%s: %w", id, h.Namespace, h.Name, err)
@@ -356,6 +370,33 @@ func (b *Broker) retentionLoop() {
 			}
 		}
 	}
+}
+
+// DefaultMaxOpenLogFiles is the budget of open partition segment files when none is set: half
+// the process's limit of open files (RLIMIT_NOFILE, which Go raises to the hard limit at
+// start), leaving the other half to connections and other files; at least 64.
+func DefaultMaxOpenLogFiles() int {
+	return max(openFileLimit()/2, 64)
+}
+
+// OpenLogFiles is the number of partition segment files open now, and the budget.
+func (b *Broker) OpenLogFiles() (open, budget int) { return b.files.Open(), b.files.Limit() }
+
+func (b *Broker) registerFileMetrics(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_log_files_open",
+			Help: "Partition segment files open (each holds a file descriptor)."},
+			func() float64 { return float64(b.files.Open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_log_files_budget",
+			Help: "Budget of open partition segment files (--max-open-log-files)."},
+			func() float64 { return float64(b.files.Limit()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tandem_log_file_evictions_total",
+			Help: "Idle partitions whose files were closed to stay within the budget; they reopen on use."},
+			func() float64 { return float64(b.files.Evictions()) }),
+	)
 }
 
 // topicID derives a stable 16-byte Kafka topic id for a hub incarnation. The namespace is

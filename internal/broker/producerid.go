@@ -45,7 +45,7 @@ func (p *producerIDs) allocate() (int64, error) {
 		end := p.end + producerIDBlock
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], uint64(end))
-		if err := seglog.WriteFileDurable(seglog.OSFS{}, p.path, b[:]); err != nil {
+		if err := seglog.WriteFileDurableMode(seglog.OSFS{}, p.path, b[:], privateFile); err != nil {
 			return 0, fmt.Errorf("reserving producer ids: %w", err)
 		}
 		p.end = end

@@ -122,7 +122,9 @@ func (s store) save(r *record) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(s.jobDir(r.Spec.Name), 0o755); err != nil {
+	// Private to the node's user: job.json holds sink URLs with passwords (the file itself is
+	// created 0600 by WriteFileDurable).
+	if err := os.MkdirAll(s.jobDir(r.Spec.Name), 0o700); err != nil {
 		return err
 	}
 	return log.WriteFileDurable(log.OSFS{}, filepath.Join(s.jobDir(r.Spec.Name), "job.json"), b)

@@ -27,6 +27,7 @@ func (l *Log) Append(b []byte, appendTime int64) (base, last int64, err error) {
 	l.appendMu.Lock()
 	base, err = l.appendLocked(b, h, appendTime)
 	l.appendMu.Unlock()
+	l.opts.Budget.enforce(l) // a reopen or a new segment may have taken the budget over its limit
 	if err != nil {
 		return 0, 0, err
 	}
@@ -38,8 +39,9 @@ func (l *Log) Append(b []byte, appendTime int64) (base, last int64, err error) {
 }
 
 func (l *Log) appendLocked(b []byte, h batch.Header, appendTime int64) (int64, error) {
+	l.touch()
 	l.mu.RLock()
-	err, closed := l.mu.failed, l.mu.closed
+	err, closed, open := l.mu.failed, l.mu.closed, l.files.open
 	seg, base := l.mu.segs[len(l.mu.segs)-1], l.mu.end
 	l.mu.RUnlock()
 	if err != nil {
@@ -48,6 +50,13 @@ func (l *Log) appendLocked(b []byte, h batch.Header, appendTime int64) (int64, e
 	if closed {
 		return 0, l.errClosed()
 	}
+	if !open {
+		// The files stay open until appendMu is released: closing them needs it.
+		if err := l.reopen(); err != nil {
+			return 0, err
+		}
+	}
+	l.startSyncerLocked()
 	full := seg.size > 0 && seg.size+int64(len(b)) > l.opts.SegmentBytes
 	if full || base+int64(h.LastOffsetDelta)+1-seg.base > math.MaxUint32 {
 		if seg, err = l.roll(seg, base); err != nil {
@@ -87,10 +96,10 @@ func (l *Log) roll(old *segment, base int64) (*segment, error) {
 	l.mu.RLock()
 	idx, tidx := old.encodeIndexes()
 	l.mu.RUnlock()
-	if err := writeFileAtomic(l.fs, segmentName(l.opts.Dir, old.base, indexSuffix), idx); err != nil {
+	if err := writeFileAtomic(l.fs, segmentName(l.opts.Dir, old.base, indexSuffix), idx, filePerm); err != nil {
 		return nil, l.fail("write index", err)
 	}
-	if err := writeFileAtomic(l.fs, segmentName(l.opts.Dir, old.base, timeIndexSuffix), tidx); err != nil {
+	if err := writeFileAtomic(l.fs, segmentName(l.opts.Dir, old.base, timeIndexSuffix), tidx, filePerm); err != nil {
 		return nil, l.fail("write time index", err)
 	}
 	seg, err := l.createSegment(base)
@@ -99,6 +108,8 @@ func (l *Log) roll(old *segment, base int64) (*segment, error) {
 	}
 	l.mu.Lock()
 	l.mu.segs = append(l.mu.segs, seg)
+	l.files.count++
 	l.mu.Unlock()
+	l.opts.Budget.charge(l, 1, true)
 	return seg, nil
 }

@@ -71,3 +71,33 @@ func (OSFS) SyncDir(name string) error {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// Modes of what a log creates: private to the node's user, since event data is tenant data and
+// files written through WriteFileDurable hold keys and passwords.
+const (
+	filePerm fs.FileMode = 0o600
+	dirPerm  fs.FileMode = 0o700
+)
+
+// pathless returns err without the file path an *fs.PathError or *os.LinkError carries
+// ("write: no space left on device"), for messages that can reach clients; errors.Is still
+// matches the cause. Log the path server-side where it helps.
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &opError{op: pe.Op, err: pe.Err}
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return &opError{op: le.Op, err: le.Err}
+	}
+	return err
+}
+
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string { return e.op + ": " + e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }

@@ -7,7 +7,15 @@
 // is deterministic given the log's state and its arguments (no clock), so a consensus layer can
 // apply committed batches through it. The clock is used only by retention.
 //
-// Lock order: appendMu, then syncMu, then filesMu, then mu.
+// A Log may share a FileBudget with other logs: when the segment files open across them exceed
+// it, idle logs close their files (after an fsync) and keep their in-memory state, and reopen
+// the files on their next use. Files are created private to the node's user (0600, directories
+// 0700): event data is tenant data.
+//
+// Error messages name a log by Options.Name, never by its path, since they can reach clients;
+// paths go to the server log.
+//
+// Lock order: appendMu, then syncMu, then filesMu, then mu; a FileBudget's lock is a leaf.
 package log
 
 import (
@@ -59,6 +67,11 @@ type Options struct {
 	RetentionBytes     int64            // 0 means unlimited
 	Now                func() time.Time // used only by retention; default time.Now
 	Logger             *slog.Logger
+	// Name is what error messages call the log (e.g. "partition 3 of shop/orders"); default
+	// "partition log". Never a path: errors can reach clients.
+	Name string
+	// Budget, if set, bounds the segment files open across the logs that share it.
+	Budget *FileBudget
 }
 
 const (
@@ -91,6 +104,9 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Name == "" {
+		o.Name = "partition log"
+	}
 }
 
 // Log is one partition's log. All methods are safe for concurrent use.
@@ -114,9 +130,21 @@ type Log struct {
 	}
 	unsynced atomic.Int64 // bytes appended but not yet fsynced
 
+	// files says whether the segment files are open (a FileBudget may close them while the log
+	// is idle). open is written with filesMu and mu write-locked, count with mu write-locked.
+	files struct {
+		open  bool
+		count int // segment files open, as charged to the budget
+	}
+	lastUsed atomic.Int64 // budget clock reading of the last read or append, for LRU eviction
+
 	kick chan struct{} // wakes the syncer; capacity 1
-	stop chan struct{}
-	done chan struct{} // closed when the syncer exits; nil without a syncer
+	// syncer is the running group-commit goroutine, if any; guarded by appendMu. It starts
+	// at the first append after Open or a reopen and stops when the files close.
+	syncer struct {
+		stop chan struct{}
+		done chan struct{} // closed when the syncer exits; nil without a syncer
+	}
 }
 
 // Open opens or creates the log in opts.Dir, recovering from a crash: the active segment is
@@ -126,11 +154,11 @@ func Open(opts Options) (*Log, error) {
 	if opts.Dir == "" {
 		return nil, errcode.New(errcode.InvalidArgument, "log directory is empty; set Options.Dir")
 	}
-	l := &Log{opts: opts, fs: opts.FS, log: opts.Logger.With("dir", opts.Dir),
-		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	l := &Log{opts: opts, fs: opts.FS, log: opts.Logger.With("dir", opts.Dir), kick: make(chan struct{}, 1)}
 	l.mu.durCh = make(chan struct{})
-	if err := l.fs.MkdirAll(opts.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create log directory %s: %w", opts.Dir, err)
+	if err := l.fs.MkdirAll(opts.Dir, dirPerm); err != nil {
+		l.log.Error("creating log directory failed", "err", err)
+		return nil, fmt.Errorf("create the directory of %s: %w", opts.Name, pathless(err))
 	}
 	if err := l.recover(); err != nil {
 		l.closeFiles()
@@ -140,14 +168,14 @@ func Open(opts Options) (*Log, error) {
 	// What a crashed process wrote may still be only in the page cache: make it durable.
 	if err := last.f.Sync(); err != nil {
 		l.closeFiles()
-		return nil, errcode.New(errcode.Unavailable, "log %s: fsync of segment %d failed: %w; check the disk", opts.Dir, last.base, err)
+		return nil, errcode.New(errcode.Unavailable, "%s: fsync of segment %d failed: %w; check the disk", opts.Name, last.base, pathless(err))
 	}
 	l.mu.end = last.next
 	l.mu.durable = l.mu.end
-	if opts.Fsync.Mode != FsyncAlways {
-		l.done = make(chan struct{})
-		go l.runSyncer()
-	}
+	l.files.open, l.files.count = true, len(l.mu.segs)
+	l.touch()
+	l.opts.Budget.charge(l, l.files.count, true)
+	l.opts.Budget.enforce(l)
 	return l, nil
 }
 
@@ -172,9 +200,11 @@ func (l *Log) recover() error {
 		}
 		if i > 0 && l.mu.segs[i-1].next != base {
 			_ = seg.f.Close()
+			l.log.Error("log segments are not contiguous", "segment", bases[i-1], "next_segment", base)
 			return errcode.New(errcode.CorruptData,
-				"log %s: segment %d ends at offset %d but the next segment starts at %d; offsets must be contiguous, "+
-					"restore the missing segment or move the later ones away", l.opts.Dir, bases[i-1], l.mu.segs[i-1].next, base)
+				"%s: segment %d ends at offset %d but the next segment starts at %d; offsets must be contiguous, "+
+					"restore the missing segment or move the later ones away (the server log names the directory)",
+				l.opts.Name, bases[i-1], l.mu.segs[i-1].next, base)
 		}
 		l.mu.segs = append(l.mu.segs, seg)
 	}
@@ -186,7 +216,7 @@ func (l *Log) recover() error {
 func (l *Log) listSegments() ([]int64, error) {
 	entries, err := l.fs.ReadDir(l.opts.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("list log directory %s: %w", l.opts.Dir, err)
+		return nil, fmt.Errorf("list the directory of %s: %w", l.opts.Name, pathless(err))
 	}
 	logs := map[int64]bool{}
 	var others []string
@@ -208,7 +238,7 @@ func (l *Log) listSegments() ([]int64, error) {
 		}
 		if strings.HasSuffix(name, tmpSuffix) || (isIdx && !logs[base]) {
 			if err := l.fs.Remove(filepath.Join(l.opts.Dir, name)); err != nil {
-				return nil, fmt.Errorf("remove stale log file %s: %w", name, err)
+				return nil, fmt.Errorf("remove stale file %s of %s: %w", name, l.opts.Name, pathless(err))
 			}
 		}
 	}
@@ -230,13 +260,13 @@ func parseSegmentName(name, suffix string) (int64, bool) {
 }
 
 func (l *Log) createSegment(base int64) (*segment, error) {
-	f, err := l.fs.OpenFile(segmentName(l.opts.Dir, base, logSuffix), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
+	f, err := l.fs.OpenFile(segmentName(l.opts.Dir, base, logSuffix), os.O_CREATE|os.O_EXCL|os.O_RDWR, filePerm)
 	if err != nil {
-		return nil, fmt.Errorf("create segment %d in %s: %w", base, l.opts.Dir, err)
+		return nil, fmt.Errorf("create segment %d of %s: %w", base, l.opts.Name, pathless(err))
 	}
 	if err := l.fs.SyncDir(l.opts.Dir); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("sync log directory %s: %w", l.opts.Dir, err)
+		return nil, fmt.Errorf("sync the directory of %s: %w", l.opts.Name, pathless(err))
 	}
 	return newSegment(l.opts.Dir, base, f), nil
 }
@@ -247,12 +277,12 @@ func (l *Log) openSegment(base int64, active bool) (*segment, error) {
 	name := segmentName(l.opts.Dir, base, logSuffix)
 	f, err := l.fs.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open segment %s: %w", name, err)
+		return nil, fmt.Errorf("open segment %d of %s: %w", base, l.opts.Name, pathless(err))
 	}
 	st, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("stat segment %s: %w", name, err)
+		return nil, fmt.Errorf("stat segment %d of %s: %w", base, l.opts.Name, pathless(err))
 	}
 	seg := newSegment(l.opts.Dir, base, f)
 	if !active && l.loadIndexes(seg, st.Size()) {
@@ -266,23 +296,24 @@ func (l *Log) openSegment(base int64, active bool) (*segment, error) {
 		return seg, nil
 	case !errors.As(err, &bad):
 		_ = f.Close()
-		return nil, fmt.Errorf("read segment %s: %w", name, err)
+		return nil, fmt.Errorf("read segment %d of %s: %w", base, l.opts.Name, pathless(err))
 	case !active:
 		_ = f.Close()
+		l.log.Error("log segment is corrupt", "segment", base, "reason", bad)
 		return nil, errcode.New(errcode.CorruptData,
-			"log %s: segment %d is corrupt %s; it is not the last segment, so this is disk damage rather than "+
-				"a torn write: restore the partition from a replica", l.opts.Dir, base, bad)
+			"%s: segment %d is corrupt %s; it is not the last segment, so this is disk damage rather than "+
+				"a torn write: restore the partition from a replica", l.opts.Name, base, bad)
 	}
 	dropped := st.Size() - seg.size
 	l.log.Warn("truncating torn or corrupt log tail", "segment", base, "position", seg.size,
 		"bytes_dropped", dropped, "reason", bad.reason)
 	if err := f.Truncate(seg.size); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("truncate torn tail of segment %s: %w", name, err)
+		return nil, fmt.Errorf("truncate torn tail of segment %d of %s: %w", base, l.opts.Name, pathless(err))
 	}
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("sync segment %s after truncating its tail: %w", name, err)
+		return nil, fmt.Errorf("sync segment %d of %s after truncating its tail: %w", base, l.opts.Name, pathless(err))
 	}
 	return seg, nil
 }
@@ -329,10 +360,7 @@ func (l *Log) Close() error {
 	if closed {
 		return nil
 	}
-	if l.done != nil {
-		close(l.stop)
-		<-l.done
-	}
+	l.stopSyncerLocked()
 	err := l.syncUpTo(math.MaxInt64)
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
@@ -341,9 +369,16 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	l.mu.closed = true
 	l.broadcastLocked()
+	open, n := l.files.open, l.files.count
+	if open {
+		if cerr := l.closeFiles(); err == nil {
+			err = cerr
+		}
+		l.files.open, l.files.count = false, 0
+	}
 	l.mu.Unlock()
-	if cerr := l.closeFiles(); err == nil {
-		err = cerr
+	if open {
+		l.opts.Budget.charge(l, -n, false)
 	}
 	return err
 }
@@ -352,14 +387,14 @@ func (l *Log) closeFiles() error {
 	var err error
 	for _, s := range l.mu.segs {
 		if cerr := s.f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("close segment %s: %w", s.path, cerr)
+			err = fmt.Errorf("close segment %d of %s: %w", s.base, l.opts.Name, pathless(cerr))
 		}
 	}
 	return err
 }
 
 func (l *Log) errClosed() error {
-	return errcode.New(errcode.Unavailable, "partition log %s is closed; reopen it", l.opts.Dir)
+	return errcode.New(errcode.Unavailable, "%s is closed; reopen it", l.opts.Name)
 }
 
 // StartOffset is the first offset still in the log.

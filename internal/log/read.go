@@ -18,7 +18,9 @@ func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
 // ReadAppend is Read appending to dst, so a caller can reuse one buffer across reads: the
 // batches are read with one pread straight into dst's spare capacity.
 func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int) ([]byte, error) {
-	l.filesMu.RLock()
+	if err := l.rlockFiles(); err != nil {
+		return dst, err
+	}
 	defer l.filesMu.RUnlock()
 	seg, pos, limit, err := l.locate(offset)
 	if err != nil || seg == nil {
@@ -32,7 +34,7 @@ func (l *Log) ReadAppend(dst []byte, offset int64, maxBytes int) ([]byte, error)
 	dst = slices.Grow(dst, n)
 	buf := dst[len(dst) : len(dst)+n]
 	if _, err := seg.f.ReadAt(buf, pos); err != nil {
-		return dst, fmt.Errorf("read segment %s at byte %d: %w", seg.path, pos, err)
+		return dst, fmt.Errorf("read segment %d of %s at byte %d: %w", seg.base, l.opts.Name, pos, pathless(err))
 	}
 	return dst[:len(dst)+wholeBatches(buf)], nil
 }
@@ -63,7 +65,7 @@ func seekBatch(f File, pos, limit, offset int64) (batch.Header, int64, error) {
 	for pos < limit {
 		h, err := readHeaderAt(f, pos)
 		if err != nil {
-			return h, pos, fmt.Errorf("read batch header at byte %d: %w", pos, err)
+			return h, pos, fmt.Errorf("read batch header at byte %d: %w", pos, pathless(err))
 		}
 		if h.NextOffset() > offset {
 			return h, pos, nil
@@ -90,7 +92,9 @@ func wholeBatches(buf []byte) int {
 // OffsetForTime returns the base offset of the first batch whose MaxTimestamp >= ts, or the end
 // offset if there is none.
 func (l *Log) OffsetForTime(ts int64) (int64, error) {
-	l.filesMu.RLock()
+	if err := l.rlockFiles(); err != nil {
+		return 0, err
+	}
 	defer l.filesMu.RUnlock()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -104,7 +108,7 @@ func (l *Log) OffsetForTime(ts int64) (int64, error) {
 		for pos := seg.lookupTime(ts); pos < seg.size; {
 			h, err := readHeaderAt(seg.f, pos)
 			if err != nil {
-				return 0, fmt.Errorf("read batch header in %s at byte %d: %w", seg.path, pos, err)
+				return 0, fmt.Errorf("read batch header in segment %d of %s at byte %d: %w", seg.base, l.opts.Name, pos, pathless(err))
 			}
 			if h.MaxTimestamp >= ts {
 				return h.BaseOffset, nil
@@ -138,7 +142,9 @@ func (l *Log) ScanHeaders(from int64, fn func(h batch.Header) bool) error {
 
 // headers returns up to n headers from the batch containing from, within one segment.
 func (l *Log) headers(from int64, n int) ([]batch.Header, error) {
-	l.filesMu.RLock()
+	if err := l.rlockFiles(); err != nil {
+		return nil, err
+	}
 	defer l.filesMu.RUnlock()
 	l.mu.RLock()
 	start, end := l.mu.segs[0].base, l.mu.end
@@ -159,7 +165,7 @@ func (l *Log) headers(from int64, n int) ([]batch.Header, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read batch headers of %s: %w", seg.path, err)
+		return nil, fmt.Errorf("read batch headers of segment %d of %s: %w", seg.base, l.opts.Name, pathless(err))
 	}
 	return out, nil
 }

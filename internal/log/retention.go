@@ -23,9 +23,13 @@ func (l *Log) lockAll() func() {
 // TruncateTo removes every record at and after offset, which must be the start of a batch
 // (replication truncates at batch boundaries). Truncating at or past the end does nothing.
 func (l *Log) TruncateTo(offset int64) error {
+	defer l.opts.Budget.enforce(l) // runs after unlock
 	unlock := l.lockAll()
 	defer unlock()
 	if err := l.writableLocked(); err != nil {
+		return err
+	}
+	if err := l.openFilesLocked(); err != nil {
 		return err
 	}
 	start, end := l.mu.segs[0].base, l.mu.end
@@ -41,7 +45,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if offset != seg.base {
 		h, p, err := seekBatch(seg.f, seg.lookup(offset), seg.size, offset)
 		if err != nil {
-			return fmt.Errorf("truncate %s: %w", l.opts.Dir, err)
+			return fmt.Errorf("truncate %s: %w", l.opts.Name, err)
 		}
 		if p >= seg.size || h.BaseOffset != offset {
 			return errcode.New(errcode.InvalidArgument,
@@ -99,9 +103,14 @@ func (l *Log) failLocked(op string, err error) error {
 	return l.fail(op, err)
 }
 
-// removeSegmentLocked closes and deletes a segment's files.
+// removeSegmentLocked closes (if open) and deletes a segment's files. The caller holds every
+// lock.
 func (l *Log) removeSegmentLocked(s *segment) error {
-	_ = s.f.Close()
+	if l.files.open {
+		_ = s.f.Close()
+		l.files.count--
+		l.opts.Budget.charge(l, -1, true)
+	}
 	if err := l.fs.Remove(s.path); err != nil {
 		return err
 	}
@@ -151,12 +160,12 @@ func (l *Log) deleteOldest(drop func(s *segment, total int64) bool) (int, error)
 		total -= s.size
 		n++
 		if err := l.removeSegmentLocked(s); err != nil {
-			return n, fmt.Errorf("delete segment %s: %w", s.path, err)
+			return n, fmt.Errorf("delete segment %d of %s: %w", s.base, l.opts.Name, pathless(err))
 		}
 	}
 	if n > 0 {
 		if err := l.fs.SyncDir(l.opts.Dir); err != nil {
-			return n, fmt.Errorf("sync log directory %s: %w", l.opts.Dir, err)
+			return n, fmt.Errorf("sync the directory of %s: %w", l.opts.Name, pathless(err))
 		}
 		l.log.Info("deleted old segments", "count", n, "start_offset", l.mu.segs[0].base)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -215,10 +216,15 @@ func decodeIndexes(idx, tidx []byte, fileSize int64) ([]indexEntry, []timeEntry,
 	return index, times, true
 }
 
-// writeFileAtomic writes data to name through a synced temporary file and a rename.
-func writeFileAtomic(fsys FS, name string, data []byte) error {
+// writeFileAtomic writes data to name through a synced temporary file and a rename. The file
+// is created with mode perm by its first open: a leftover temporary file (which could have
+// another mode) is removed first, never reused.
+func writeFileAtomic(fsys FS, name string, data []byte, perm fs.FileMode) error {
 	tmp := name + tmpSuffix
-	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err := fsys.Remove(tmp); err != nil && !isNotExist(err) {
+		return err
+	}
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
 	if err != nil {
 		return err
 	}
@@ -237,12 +243,24 @@ func writeFileAtomic(fsys FS, name string, data []byte) error {
 
 // WriteFileDurable replaces name with data atomically and durably: a crash leaves the old file
 // or the new one, whole, and the rename is synced in the directory. For small state files
-// outside logs (producer-id blocks, job checkpoints).
+// outside logs (producer-id blocks, job checkpoints, the admin key). The file is created
+// readable and writable by its owner only (0600) from its first open, since such files hold
+// secrets (keys, database passwords); use WriteFileDurableMode for another mode.
 func WriteFileDurable(fsys FS, name string, data []byte) error {
-	if err := writeFileAtomic(fsys, name, data); err != nil {
-		return err
+	return WriteFileDurableMode(fsys, name, data, filePerm)
+}
+
+// WriteFileDurableMode is WriteFileDurable creating the file with mode perm (before umask).
+// Errors name the file by its base name only, since callers pass them on to clients.
+func WriteFileDurableMode(fsys FS, name string, data []byte, perm fs.FileMode) error {
+	err := writeFileAtomic(fsys, name, data, perm)
+	if err == nil {
+		err = fsys.SyncDir(filepath.Dir(name))
 	}
-	return fsys.SyncDir(filepath.Dir(name))
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", filepath.Base(name), pathless(err))
+	}
+	return nil
 }
 
 func readWholeFile(fsys FS, name string) ([]byte, error) {

@@ -15,8 +15,8 @@ func (l *Log) fail(op string, cause error) error {
 	defer l.mu.Unlock()
 	if l.mu.failed == nil {
 		l.mu.failed = errcode.New(errcode.Unavailable,
-			"partition log %s: %s failed: %w; the log takes no more writes and offsets from %d on may not be durable; "+
-				"free disk space or replace the disk, then reopen the partition", l.opts.Dir, op, cause, l.mu.durable)
+			"%s: %s failed: %w; the log takes no more writes and offsets from %d on may not be durable; "+
+				"free disk space or replace the disk, then reopen the partition", l.opts.Name, op, pathless(cause), l.mu.durable)
 		l.log.Error("partition log failed", "op", op, "err", cause, "durable_offset", l.mu.durable)
 		l.broadcastLocked()
 	}
@@ -90,22 +90,44 @@ func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
 		select {
 		case <-ctx.Done():
 			return errcode.New(errcode.Timeout,
-				"waiting for offset %d of %s to become durable: %w (durable up to %d)", offset, l.opts.Dir, ctx.Err(), durable)
+				"waiting for offset %d of %s to become durable: %w (durable up to %d)", offset, l.opts.Name, ctx.Err(), durable)
 		case <-ch:
 		}
 	}
 }
 
-// runSyncer is the group-commit goroutine of FsyncInterval and FsyncBytes; Close stops it.
-func (l *Log) runSyncer() {
-	defer close(l.done)
+// startSyncerLocked starts the group-commit goroutine of FsyncInterval and FsyncBytes unless
+// it runs. The caller holds appendMu.
+func (l *Log) startSyncerLocked() {
+	if l.opts.Fsync.Mode == FsyncAlways || l.syncer.done != nil {
+		return
+	}
+	l.syncer.stop, l.syncer.done = make(chan struct{}), make(chan struct{})
+	go l.runSyncer(l.syncer.stop, l.syncer.done)
+}
+
+// stopSyncerLocked stops the group-commit goroutine and waits for it. The caller holds
+// appendMu and syncs what is left.
+func (l *Log) stopSyncerLocked() {
+	if l.syncer.done == nil {
+		return
+	}
+	close(l.syncer.stop)
+	<-l.syncer.done
+	l.syncer.stop, l.syncer.done = nil, nil
+}
+
+// runSyncer is the group-commit goroutine of FsyncInterval and FsyncBytes; it runs until stop
+// is closed.
+func (l *Log) runSyncer(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	var lastSync time.Time
 	for {
 		select {
-		case <-l.stop:
+		case <-stop:
 			return
 		case <-l.kick:
 		}
@@ -116,7 +138,7 @@ func (l *Log) runSyncer() {
 		for !l.syncDue(deadline) {
 			timer.Reset(time.Until(deadline))
 			select {
-			case <-l.stop:
+			case <-stop:
 				return
 			case <-timer.C:
 			case <-l.kick:

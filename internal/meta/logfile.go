@@ -2,8 +2,10 @@ package meta
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,10 +121,21 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
+// Modes of the metadata files: the log and snapshots hold every policy key and geo-DR link key,
+// so they are private to the node's user from their first open.
+const (
+	filePerm os.FileMode = 0o600
+	dirPerm  os.FileMode = 0o700
+)
+
 // writeFileAtomic writes data to path through a temporary file: write, fsync, rename, fsync dir.
+// The temporary file is created 0600 by its first open (a leftover one is removed, not reused).
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return err
 	}
@@ -151,6 +164,17 @@ func syncDir(dir string) error {
 	err = d.Sync()
 	if cerr := d.Close(); err == nil {
 		err = cerr
+	}
+	return err
+}
+
+// pathless returns err without the file path an *fs.PathError carries ("write: no space left on
+// device"): store errors can reach clients, which must not learn the node's paths. The path
+// goes to the server log instead.
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
 	}
 	return err
 }

@@ -32,7 +32,7 @@ func Open(opts StoreOptions) (*Store, error) {
 		done:    make(chan struct{}),
 		notify:  make(chan struct{}),
 	}
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+	if err := os.MkdirAll(s.dir, dirPerm); err != nil {
 		return nil, errcode.New(errcode.Internal, "creating metadata directory: %w", err)
 	}
 	if err := s.recover(); err != nil {
@@ -42,7 +42,6 @@ func Open(opts StoreOptions) (*Store, error) {
 		return nil, err
 	}
 	s.index.Store(s.state.Index())
-	s.nextSnapAt = s.state.Index() + uint64(s.every)
 	go s.run()
 	return s, nil
 }
@@ -56,6 +55,10 @@ func (s *Store) recover() error {
 	if err := s.loadSnapshot(); err != nil {
 		return err
 	}
+	// The next snapshot is due SnapshotEvery commands after the one on disk, not after this
+	// start: a node that restarts before every SnapshotEvery commands would otherwise never
+	// write one and replay an ever longer log at each start.
+	s.nextSnapAt = s.state.Index() + uint64(s.every)
 	segs, err := listNumbered(s.dir, segPrefix, segSuffix)
 	if err != nil {
 		return errcode.New(errcode.Internal, "listing metadata log: %w", err)
@@ -71,7 +74,7 @@ func (s *Store) recover() error {
 	}
 	s.segs = segs
 	last := segs[len(segs)-1].path
-	s.w, err = os.OpenFile(last, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	s.w, err = os.OpenFile(last, os.O_WRONLY|os.O_CREATE|os.O_APPEND, filePerm)
 	if err != nil {
 		return errcode.New(errcode.Internal, "opening metadata log: %w", err)
 	}
@@ -204,7 +207,7 @@ func (s *Store) snapshot(idx uint64) error {
 	}
 	s.snaps = append(s.snaps, idx)
 	next := segment{first: idx + 1, path: segmentPath(s.dir, idx+1)}
-	w, err := os.OpenFile(next.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	w, err := os.OpenFile(next.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, filePerm)
 	if err != nil {
 		return err
 	}
@@ -287,7 +290,8 @@ func (s *Store) ReadFrom(after uint64, max int) ([]Entry, error) {
 	for _, seg := range s.segs[start:] {
 		data, err := os.ReadFile(seg.path)
 		if err != nil {
-			return nil, errcode.New(errcode.Internal, "reading metadata log: %w", err)
+			s.log.Error("reading metadata log segment failed", "file", seg.path, "err", err)
+			return nil, errcode.New(errcode.Internal, "reading metadata log: %w", pathless(err))
 		}
 		_, _, err = scanFrames(data, func(idx uint64, payload []byte) error {
 			if idx <= after {

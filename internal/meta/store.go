@@ -199,6 +199,7 @@ func (s *Store) Close() error {
 // run is the writer goroutine.
 func (s *Store) run() {
 	defer close(s.done)
+	s.maybeSnapshot() // recovery may have replayed more than SnapshotEvery commands
 	for {
 		var batch []*request
 		select {
@@ -239,7 +240,7 @@ func (s *Store) commit(batch []*request) {
 	if len(buf) > 0 {
 		if err := s.writeLocked(buf); err != nil {
 			s.failed = errcode.New(errcode.Unavailable,
-				"metadata log write failed: %w; this node takes no metadata changes until it restarts", err)
+				"metadata log write failed: %w; this node takes no metadata changes until it restarts", pathless(err))
 			s.log.Error("metadata log write failed; refusing further changes", "dir", s.dir, "err", err)
 			for i := range replies {
 				if replies[i].index != 0 {
