@@ -90,7 +90,7 @@ func pair(tb testing.TB, east, west *region) {
 		tb.Fatal(err)
 	}
 	if _, err := east.m.Create(ctx, "ns-east", "bench-alias", geodr.CreateOptions{PartnerNamespace: "ns-west",
-		PartnerEndpoint: west.url, Credential: geodr.Credential{AdminKey: key}}); err != nil {
+		PartnerEndpoint: west.url, Credential: geodr.Credential{AdminKey: key}, Admin: true}); err != nil {
 		tb.Fatal(err)
 	}
 	waitFor(tb, "pairing to succeed", func() bool {
