@@ -47,7 +47,9 @@ type serveConfig struct {
 	AliasCheck    time.Duration `yaml:"alias-check-interval"`
 	AdvertiseHTTP string        `yaml:"advertise-http"`
 	// MaxOpenLogFiles bounds open partition segment files; 0 means half of ulimit -n.
-	MaxOpenLogFiles int `yaml:"max-open-log-files"`
+	MaxOpenLogFiles int      `yaml:"max-open-log-files"`
+	PeerAllow       []string `yaml:"peer-allow"`
+	PeerRegions     string   `yaml:"peer-regions-file"`
 }
 
 func newServeCmd() *cobra.Command {
@@ -88,6 +90,11 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.Int32Var(&cfg.NodeID, "node-id", -1, "Kafka node id of this node (default: derived from --region, so regions differ)")
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
+	f.StringSliceVar(&cfg.PeerAllow, "peer-allow", nil,
+		"partner regions geo-DR may pair with and call, comma-separated: http(s)://host:port, host:port or a host (any port); "+
+			"with no list (nor --peer-regions-file) only the admin key may name a partner endpoint")
+	f.StringVar(&cfg.PeerRegions, "peer-regions-file", "",
+		"regions file (as `tandem dev` writes it) whose servers geo-DR may pair with and call, read at each check; adds to --peer-allow")
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
 	f.IntVar(&cfg.MaxOpenLogFiles, "max-open-log-files", 0,
 		"partition segment files kept open (one fd each); beyond it idle partitions close theirs and reopen on use (0: half of ulimit -n)")
@@ -193,7 +200,8 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		endpoint = "http://" + advertised(cfg, hln.Addr())
 	}
 	geo := geodr.New(geodr.Options{Broker: b, Endpoint: endpoint,
-		Kafka: advertised(cfg, kln.Addr()), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck})
+		Kafka: advertised(cfg, kln.Addr()), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck,
+		PeerAllow: cfg.PeerAllow, RegionsFile: cfg.PeerRegions})
 	defer geo.Close()
 	// A former primary that lost its alias to a failover while it was down learns it here,
 	// before it takes alias traffic again.

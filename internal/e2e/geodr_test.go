@@ -236,7 +236,9 @@ func TestGeoDRLinkCutConverges(t *testing.T) {
 // with the rule named; then the pairings the rules allow succeed.
 func TestGeoDRPairingRules(t *testing.T) {
 	t.Parallel()
-	east, west := startRegion(t, "east", false), startRegion(t, "west", false)
+	// West lists the local regions as partners, so a pairing made with a connection string (a
+	// namespace credential, not the admin key) may name east's endpoint there.
+	east, west := startRegion(t, "east", false), startRegion(t, "west", false, "--peer-allow", "127.0.0.1")
 	ded := func(cluster string) map[string]any {
 		return map[string]any{"sku": map[string]string{"name": "Dedicated"}, "properties": map[string]any{"clusterArmId": cluster}}
 	}

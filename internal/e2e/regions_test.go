@@ -42,11 +42,12 @@ type region struct {
 	hc    *http.Client
 }
 
-// startRegion starts a region node. With behindProxy, the node's HTTP listener is put behind a
-// faultproxy and advertised to other regions at the proxy's address.
-func startRegion(t *testing.T, name string, behindProxy bool) *region {
+// startRegion starts a region node with `tandem serve` flags extra. With behindProxy, the
+// node's HTTP listener is put behind a faultproxy and advertised to other regions at the
+// proxy's address.
+func startRegion(t *testing.T, name string, behindProxy bool, extra ...string) *region {
 	t.Helper()
-	args := []string{"--region", name, "--alias-check-interval", "300ms"}
+	args := append([]string{"--region", name, "--alias-check-interval", "300ms"}, extra...)
 	r := &region{name: name, hc: &http.Client{Timeout: 60 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	if behindProxy {

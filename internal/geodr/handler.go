@@ -15,12 +15,18 @@ import (
 func (m *Manager) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /geodr/v1/aliases/{alias}", func(w http.ResponseWriter, r *http.Request) {
-		st, err := m.PublicStatus(r.PathValue("alias"))
+		alias := r.PathValue("alias")
+		if r.Header.Get("Authorization") == "" {
+			st, err := m.PublicStatus(alias)
+			reply(w, st, err)
+			return
+		}
+		st, err := m.partnerStatus(alias, r)
 		reply(w, st, err)
 	})
 	mux.HandleFunc("GET /geodr/v1/namespaces/{ns}/facts", func(w http.ResponseWriter, r *http.Request) {
 		ns := r.PathValue("ns")
-		if err := m.checkManage(r, ns); err != nil {
+		if _, err := m.checkManage(r, ns); err != nil {
 			reply(w, nil, err)
 			return
 		}
@@ -29,7 +35,8 @@ func (m *Manager) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /geodr/v1/namespaces/{ns}/pair", func(w http.ResponseWriter, r *http.Request) {
 		ns := r.PathValue("ns")
-		if err := m.checkManage(r, ns); err != nil {
+		admin, err := m.checkManage(r, ns)
+		if err != nil {
 			reply(w, nil, err)
 			return
 		}
@@ -38,12 +45,13 @@ func (m *Manager) Handler() http.Handler {
 			reply(w, nil, err)
 			return
 		}
-		self, err := m.pairSecondary(r.Context(), ns, req)
+		self, err := m.pairSecondary(r.Context(), ns, req, admin)
 		reply(w, self, err)
 	})
 	mux.HandleFunc("GET /geodr/v1/namespaces/{ns}/snapshot", func(w http.ResponseWriter, r *http.Request) {
 		ns := r.PathValue("ns")
-		if _, err := m.pairedPrimary(ns, linkKey(r)); err != nil {
+		cfg, err := m.pairedPrimary(ns, linkKey(r))
+		if err != nil {
 			reply(w, nil, err)
 			return
 		}
@@ -51,7 +59,7 @@ func (m *Manager) Handler() http.Handler {
 		if err == nil {
 			n.Alias = nil
 		}
-		reply(w, Snapshot{Index: idx, Namespace: n}, err)
+		reply(w, Snapshot{Index: idx, Epoch: cfg.Epoch, Namespace: n}, err)
 	})
 	mux.HandleFunc("GET /geodr/v1/namespaces/{ns}/log", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -79,29 +87,55 @@ func (m *Manager) Handler() http.Handler {
 	return mux
 }
 
-// checkManage authenticates a pairing call: the node admin key, or a SAS token of a rule with
-// Manage on namespace ns.
-func (m *Manager) checkManage(r *http.Request, ns string) error {
+// checkManage authenticates a pairing call: the node admin key (admin is then true), or a SAS
+// token of a rule with Manage on namespace ns.
+func (m *Manager) checkManage(r *http.Request, ns string) (admin bool, err error) {
 	h := strings.TrimSpace(r.Header.Get("Authorization"))
-	scheme, rest, _ := strings.Cut(h, " ")
-	if strings.EqualFold(scheme, "TandemKey") {
-		if m.b.CheckAdminKey(strings.TrimSpace(rest)) {
-			return nil
+	if key, ok := adminKey(r); ok {
+		if m.b.CheckAdminKey(key) {
+			return true, nil
 		}
-		return errcode.New(errcode.Unauthorized, "the partner admin key does not match region %s's admin key", m.b.Region())
+		return false, errcode.New(errcode.Unauthorized, "the partner admin key does not match region %s's admin key", m.b.Region())
 	}
 	if h == "" {
-		return errcode.New(errcode.Unauthorized,
+		return false, errcode.New(errcode.Unauthorized,
 			"pairing namespace %s needs a credential: a connection string of a Manage rule of the namespace, or the node admin key", ns)
 	}
 	p, err := m.b.AuthenticateSAS(ns, "", h)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !p.Manage || p.EntityPath != "" || p.Alias != "" {
-		return errcode.New(errcode.Forbidden, "rule %q does not grant Manage on namespace %s, which pairing needs", p.KeyName, ns)
+		return false, errcode.New(errcode.Forbidden, "rule %q does not grant Manage on namespace %s, which pairing needs", p.KeyName, ns)
 	}
-	return nil
+	return false, nil
+}
+
+// partnerStatus is the full status of alias for a caller with its link key (the current
+// pairing's, or the one before a fail-forward) or the node admin key.
+func (m *Manager) partnerStatus(alias string, r *http.Request) (Status, error) {
+	key, isAdmin := adminKey(r)
+	link := linkKey(r)
+	switch {
+	case isAdmin && !m.b.CheckAdminKey(key):
+		return Status{}, errcode.New(errcode.Unauthorized, "the admin key does not match region %s's admin key", m.b.Region())
+	case !isAdmin && link == "":
+		return Status{}, errcode.New(errcode.Unauthorized,
+			"the status of alias %q needs the pairing's link key (TandemLink) or the node admin key; without a credential it is public", alias)
+	}
+	ns, cfg, ok := m.b.AliasHolder(alias)
+	if !ok {
+		return Status{}, errcode.New(errcode.NotFound, "no namespace holds alias %q in region %s", alias, m.b.Region())
+	}
+	if !isAdmin && !sameKey(link, cfg.LinkKey) && !sameKey(link, cfg.FormerLinkKey) {
+		return Status{}, errcode.New(errcode.Unauthorized, "the link key does not match alias %q in region %s", alias, m.b.Region())
+	}
+	return m.status(ns, cfg), nil
+}
+
+func adminKey(r *http.Request) (string, bool) {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	return strings.TrimSpace(rest), strings.EqualFold(scheme, "TandemKey")
 }
 
 func linkKey(r *http.Request) string {
@@ -126,6 +160,7 @@ func decode(r *http.Request, v any) error {
 // reply writes v as JSON, or err as {"error":{"code","message"}} with its HTTP status.
 func reply(w http.ResponseWriter, v any, err error) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(protocolHeader, "1")
 	if err != nil {
 		w.WriteHeader(errcode.HTTPStatus(err))
 		json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{

@@ -2,6 +2,7 @@ package geodr
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -33,7 +34,18 @@ type Options struct {
 	// failover moved the alias away (default 5 s).
 	CheckEvery time.Duration
 	// FeedWait is how long a replication long-poll waits for a change (default 10 s).
-	FeedWait   time.Duration
+	FeedWait time.Duration
+	// PeerAllow and RegionsFile list the partner regions this region may pair with and call:
+	// entries of PeerAllow are http(s)://host:port, host:port or a host (any port);
+	// RegionsFile is a regions file as `tandem dev` writes it (each region's "server" URL),
+	// read at every check. With neither, any endpoint of the right shape is allowed, and only
+	// the node admin key may name one.
+	PeerAllow   []string
+	RegionsFile string
+	// TLS configures the client side of calls to https:// partner endpoints (the CA that
+	// signed the partner regions' certificates); nil uses the system roots. It is not used
+	// when HTTPClient is set.
+	TLS        *tls.Config
 	HTTPClient *http.Client
 	Now        func() time.Time
 }
@@ -87,16 +99,13 @@ func New(opts Options) *Manager {
 	if opts.FeedWait <= 0 {
 		opts.FeedWait = 10 * time.Second
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{opts: opts, b: opts.Broker, log: opts.Logger.With("component", "geodr"),
-		peer: peerClient{hc: opts.HTTPClient}, ctx: ctx, cancel: cancel,
-		kick: make(chan struct{}, 1), links: map[string]*link{}}
+		ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), links: map[string]*link{}}
+	m.peer = newPeerClient(opts.HTTPClient, opts.TLS, m.log, m.checkEndpoint)
 	m.met = newMetrics(opts.Registerer, m)
 	return m
 }
@@ -133,6 +142,7 @@ func (m *Manager) supervise() {
 	defer t.Stop()
 	for {
 		m.startRunners()
+		m.prune()
 		select {
 		case <-m.ctx.Done():
 			return
@@ -163,16 +173,44 @@ func (m *Manager) startRunners() {
 	}
 }
 
-// link returns the runtime state of ns's alias, creating it.
+// link returns the runtime state of ns's alias. It is kept only for a namespace that holds an
+// alias: for any other name (a request can name any) it is a throwaway, so no caller can make
+// the manager keep state for names of its choosing.
 func (m *Manager) link(ns string) *link {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	l, ok := m.links[ns]
-	if !ok {
+	m.mu.Unlock()
+	if ok {
+		return l
+	}
+	if _, held := m.b.Alias(ns); !held {
+		return &link{needSync: true}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok = m.links[ns]; !ok {
 		l = &link{needSync: true}
 		m.links[ns] = l
 	}
 	return l
+}
+
+// prune drops the runtime state and the metric series of namespaces that no longer hold an
+// alias (deleted, cleared by break pairing, or the namespace deleted).
+func (m *Manager) prune() {
+	held := m.b.Aliases()
+	m.mu.Lock()
+	var gone []string
+	for ns, l := range m.links {
+		if _, ok := held[ns]; !ok && !l.running {
+			delete(m.links, ns)
+			gone = append(gone, ns)
+		}
+	}
+	m.mu.Unlock()
+	for _, ns := range gone {
+		m.met.applied.DeleteLabelValues(ns)
+	}
 }
 
 func (m *Manager) update(ns string, fn func(l *link)) {
@@ -190,8 +228,11 @@ func (m *Manager) self(ns string) meta.Peer {
 		Kafka: []string{m.opts.Kafka}, NodeID: m.opts.NodeID}
 }
 
-// checkPeers asks each alias's peer for its state. A side that holds the alias and learns
-// that its peer holds it at a higher epoch has lost it to a failover: it fences itself.
+// checkPeers asks each alias's peer for its state, with the pairing's link key. A side that
+// holds the alias and learns from its recorded peer that the peer holds it at a higher epoch
+// has lost it to a failover: it fences itself. Only the recorded peer namespace counts, and
+// only an answer the link key authenticates: whoever else holds the alias name in the peer
+// region (a stale alias deleted there frees the name for any tenant) fences nothing here.
 func (m *Manager) checkPeers(ctx context.Context) {
 	var wg sync.WaitGroup
 	for ns, cfg := range m.b.Aliases() {
@@ -205,7 +246,11 @@ func (m *Manager) checkPeers(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := m.peer.status(ctx, peer.Endpoint, cfg.Name)
+			st, err := m.peer.status(ctx, peer.Endpoint, cfg.Name, cfg.LinkKey)
+			if err == nil && !isPeer(st, *peer) {
+				err = errcode.New(errcode.Conflict, "alias %q in region %s is held by another namespace than %s",
+					cfg.Name, peer.Region, peer.Namespace)
+			}
 			m.update(ns, func(l *link) {
 				l.reachable = err == nil
 				if err == nil {
@@ -214,16 +259,40 @@ func (m *Manager) checkPeers(ctx context.Context) {
 					l.lastErr = err.Error()
 				}
 			})
-			if err == nil && st.Self.Namespace == peer.Namespace && peerMoved(st.Self, *peer) {
-				m.refreshPeer(ctx, ns, st.Self)
-			}
-			if err != nil || !cfg.Active() || !st.Active || st.Epoch <= cfg.Epoch {
+			if err != nil {
 				return
 			}
-			m.fenceSelf(ctx, ns, cfg.Name, FenceRequest{Epoch: st.Epoch, Holder: st.Self}, "peer check")
+			if peerMoved(st.Self, *peer) {
+				m.refreshPeer(ctx, ns, st.Self)
+			}
+			if epoch, lost := lostTo(cfg, st); lost {
+				m.fenceSelf(ctx, ns, cfg.Name, FenceRequest{Epoch: epoch, Holder: st.Self}, "peer check")
+			}
 		}()
 	}
 	wg.Wait()
+}
+
+// isPeer reports whether st is the state of the recorded peer namespace.
+func isPeer(st Status, peer meta.Peer) bool {
+	return st.Namespace == peer.Namespace && st.Region == peer.Region &&
+		st.Self.Namespace == peer.Namespace && st.Self.Region == peer.Region
+}
+
+// lostTo decides, from an authenticated status of the recorded peer, whether this side (cfg)
+// lost the alias to a failover, and at which epoch. The peer holds it at a higher epoch; or
+// this side is a paired primary whose own secondary holds it: a secondary takes the alias only
+// by a failover, which may have come before it learned this side's epoch.
+func lostTo(cfg meta.AliasConfig, st Status) (uint64, bool) {
+	switch {
+	case !cfg.Active() || !st.Active:
+		return 0, false
+	case st.Epoch > cfg.Epoch:
+		return st.Epoch, true
+	case cfg.Role == meta.RolePrimary && cfg.Partner != nil && isPeer(st, *cfg.Partner):
+		return cfg.Epoch + 1, true
+	}
+	return 0, false
 }
 
 func peerMoved(now, stored meta.Peer) bool {
@@ -233,6 +302,11 @@ func peerMoved(now, stored meta.Peer) bool {
 // refreshPeer records the peer's current addresses (a region restarted on other ports or
 // advertises another endpoint), so alias clients are sent to where it is now.
 func (m *Manager) refreshPeer(ctx context.Context, ns string, self meta.Peer) {
+	if _, err := m.checkEndpoint(self.Endpoint); err != nil {
+		m.log.Warn("the partner region advertises an endpoint this region does not call; keeping the one recorded",
+			"namespace", ns, "endpoint", self.Endpoint, "err", err)
+		return
+	}
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
 	cfg, ok := m.b.Alias(ns)
@@ -292,6 +366,10 @@ type CreateOptions struct {
 	PartnerNamespace string
 	PartnerEndpoint  string
 	Credential       Credential // for the partner namespace (Manage rule) or the partner node
+	// Admin says the caller authenticated with this node's admin key. Without a list of
+	// partner regions (Options.PeerAllow, RegionsFile), only the admin key may name a partner
+	// endpoint.
+	Admin bool
 }
 
 // Create pairs local namespace ns (the primary) with the partner namespace under alias. Every
@@ -309,6 +387,9 @@ func (m *Manager) Create(ctx context.Context, ns, alias string, o CreateOptions)
 	if o.Credential == (Credential{}) {
 		return meta.AliasConfig{}, errcode.New(errcode.InvalidArgument,
 			"creating an alias needs partnerConnectionString (a Manage rule of the partner namespace) or partnerAdminKey (the partner node's admin key)")
+	}
+	if _, err := m.checkNewEndpoint(o.PartnerEndpoint, o.Admin); err != nil {
+		return meta.AliasConfig{}, err
 	}
 	epoch, repair := uint64(1), false
 	prev, ok := m.b.Alias(ns)
@@ -350,8 +431,16 @@ func (m *Manager) Create(ctx context.Context, ns, alias string, o CreateOptions)
 		return meta.AliasConfig{}, errcode.New(errcode.Internal, "generating the pairing's link key: %w", err)
 	}
 	partner := remote.Self
+	if _, err := m.checkNewEndpoint(partner.Endpoint, o.Admin); err != nil {
+		return meta.AliasConfig{}, errcode.New(errcode.CodeOf(err), "the partner region advertises its API at %s: %w", partner.Endpoint, err)
+	}
 	cfg := meta.AliasConfig{Name: alias, Role: meta.RolePrimary, Epoch: epoch, Partner: &partner, LinkKey: key,
 		ProvisioningState: meta.ProvisioningAccepted}
+	if repair && prev.Former != nil {
+		// The former primary may not know of the failover yet; it still presents the old
+		// pairing's key when it checks this side, and must be answered to fence itself.
+		cfg.FormerLinkKey = prev.LinkKey
+	}
 	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
 		return meta.AliasConfig{}, err
 	}
@@ -408,12 +497,20 @@ func (m *Manager) localFacts(ns, alias string) (Facts, error) {
 	return out, nil
 }
 
-// pairSecondary makes local namespace ns the secondary of an alias whose primary asked.
-func (m *Manager) pairSecondary(ctx context.Context, ns string, req PairRequest) (meta.Peer, error) {
+// pairSecondary makes local namespace ns the secondary of an alias whose primary asked. admin
+// says the request came with this node's admin key (else a Manage rule of ns). The request's
+// epoch is not taken: a new secondary starts at epoch 1 and takes the primary's epoch from its
+// first snapshot, which the link key authenticates.
+func (m *Manager) pairSecondary(ctx context.Context, ns string, req PairRequest, admin bool) (meta.Peer, error) {
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
 	if err := meta.ValidAliasName(req.Alias); err != nil {
 		return meta.Peer{}, err
+	}
+	if req.Primary.Endpoint != "" {
+		if _, err := m.checkNewEndpoint(req.Primary.Endpoint, admin); err != nil {
+			return meta.Peer{}, errcode.New(errcode.CodeOf(err), "the primary's endpoint: %w", err)
+		}
 	}
 	if cur, ok := m.b.Alias(ns); ok && cur.Name == req.Alias && cur.Role == meta.RoleSecondary && cur.LinkKey == req.LinkKey {
 		return m.self(ns), nil // the primary retried
@@ -429,7 +526,7 @@ func (m *Manager) pairSecondary(ctx context.Context, ns string, req PairRequest)
 		return meta.Peer{}, errcode.New(errcode.InvalidArgument, "a pair request needs the link key and the primary's endpoint and namespace")
 	}
 	primary := req.Primary
-	cfg := meta.AliasConfig{Name: req.Alias, Role: meta.RoleSecondary, Epoch: req.Epoch, Partner: &primary,
+	cfg := meta.AliasConfig{Name: req.Alias, Role: meta.RoleSecondary, Epoch: 1, Partner: &primary,
 		LinkKey: req.LinkKey, ProvisioningState: meta.ProvisioningAccepted}
 	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
 		return meta.Peer{}, err
@@ -469,7 +566,7 @@ func (m *Manager) BreakPairing(ctx context.Context, ns, alias string) (meta.Alia
 		cancel()
 		if err != nil {
 			m.log.Warn("could not tell the secondary the pairing is broken; it learns on its next replication request",
-				"alias", alias, "secondary", partner.Namespace, "err", err)
+				"alias", alias, "secondary", partner.Namespace, "err", detail(err))
 		}
 	}
 	m.log.Info("pairing broken", "alias", alias, "primary", ns)
@@ -521,7 +618,7 @@ func (m *Manager) Failover(ctx context.Context, ns, alias string) (FailoverResul
 		})
 		if err != nil {
 			m.log.Warn("the former primary was not told of the failover; it learns when it can reach this region",
-				"alias", alias, "former", describePeer(former), "err", err)
+				"alias", alias, "former", describePeer(former), "err", detail(err))
 		}
 	}
 	return res, nil

@@ -40,7 +40,7 @@ func (m *Manager) runSecondary(ns string) {
 			}
 		}
 		m.log.Warn("replication from the primary failed; retrying", "alias", cfg.Name, "namespace", ns,
-			"primary", describePeer(cfg.Partner), "retry_in", backoff, "err", err)
+			"primary", describePeer(cfg.Partner), "retry_in", backoff, "err", detail(err))
 		select {
 		case <-m.ctx.Done():
 			return
@@ -135,10 +135,14 @@ func (m *Manager) syncFromSnapshot(ctx context.Context, ns string, cfg meta.Alia
 	if err := m.b.ApplyReplicated(ctx, changes); err != nil {
 		return err
 	}
-	if cfg.ProvisioningState == meta.ProvisioningAccepted {
+	if cfg.ProvisioningState == meta.ProvisioningAccepted || snap.Epoch > cfg.Epoch {
+		// The pairing is provisioned, and the secondary takes the primary's epoch (a
+		// failover from here must go past it) from this answer, which the link key
+		// authenticates, not from the pair request.
 		m.opMu.Lock()
-		if cur, ok := m.b.Alias(ns); ok && cur.Role == meta.RoleSecondary && cur.ProvisioningState == meta.ProvisioningAccepted {
+		if cur, ok := m.b.Alias(ns); ok && cur.Role == meta.RoleSecondary && cur.LinkKey == cfg.LinkKey {
 			cur.ProvisioningState = meta.ProvisioningSucceeded
+			cur.Epoch = max(cur.Epoch, snap.Epoch)
 			err = m.b.SetAlias(ctx, ns, cur)
 		}
 		m.opMu.Unlock()
@@ -164,8 +168,9 @@ func (m *Manager) syncFromSnapshot(ctx context.Context, ns string, cfg meta.Alia
 func (m *Manager) leftByPrimary(ns string, cfg meta.AliasConfig) bool {
 	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
 	defer cancel()
-	st, err := m.peer.status(ctx, cfg.Partner.Endpoint, cfg.Name)
-	gone := errcode.Is(err, errcode.NotFound)
+	st, err := m.peer.status(ctx, cfg.Partner.Endpoint, cfg.Name, cfg.LinkKey)
+	// Not there, or held there under another pairing's key: the primary left this pairing.
+	gone := errcode.Is(err, errcode.NotFound) || errcode.Is(err, errcode.Unauthorized)
 	if err == nil {
 		gone = st.Partner == nil || st.Partner.Region != m.b.Region() || st.Partner.Namespace != ns
 	}
@@ -196,6 +201,10 @@ func (m *Manager) feed(ctx context.Context, ns, linkKey string, after uint64, li
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer context.AfterFunc(m.ctx, stop)() // a closing manager ends its feeds at once
+	// Authenticate before anything is recorded: only the secondary may say where it is.
+	if _, err := m.pairedPrimary(ns, linkKey); err != nil {
+		return Page{}, err
+	}
 	m.update(ns, func(l *link) { l.ack, l.acked, l.contact, l.reachable = after, true, m.now(), true })
 	cursor := after
 	for {

@@ -30,11 +30,18 @@ type region struct {
 	ln   net.Listener
 	srv  *http.Server
 	url  string
+	opt  func(*geodr.Options) // changes the manager's options (nil: none)
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func startRegion(tb testing.TB, name string) *region {
+	tb.Helper()
+	return startRegionWith(tb, name, nil)
+}
+
+// startRegionWith starts a region whose manager's options opt changes.
+func startRegionWith(tb testing.TB, name string, opt func(*geodr.Options)) *region {
 	tb.Helper()
 	b, err := broker.Open(context.Background(), broker.Options{DataDir: tb.TempDir(), Region: name, Logger: quiet()})
 	if err != nil {
@@ -44,7 +51,7 @@ func startRegion(tb testing.TB, name string) *region {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &region{name: name, b: b, ln: ln, url: "http://" + ln.Addr().String()}
+	r := &region{name: name, b: b, ln: ln, url: "http://" + ln.Addr().String(), opt: opt}
 	r.startManager()
 	tb.Cleanup(func() {
 		r.srv.Close()
@@ -56,8 +63,12 @@ func startRegion(tb testing.TB, name string) *region {
 
 // startManager (re)starts the region's geo-DR manager and HTTP API.
 func (r *region) startManager() {
-	r.m = geodr.New(geodr.Options{Broker: r.b, Endpoint: r.url, Kafka: "127.0.0.1:9", Logger: quiet(),
-		CheckEvery: 200 * time.Millisecond, FeedWait: 2 * time.Second})
+	o := geodr.Options{Broker: r.b, Endpoint: r.url, Kafka: "127.0.0.1:9", Logger: quiet(),
+		CheckEvery: 200 * time.Millisecond, FeedWait: 2 * time.Second}
+	if r.opt != nil {
+		r.opt(&o)
+	}
+	r.m = geodr.New(o)
 	r.m.Start(context.Background())
 	h := httpapi.New(httpapi.Options{Broker: r.b, Logger: quiet(), Geo: r.m})
 	r.srv = &http.Server{Handler: h}
@@ -90,7 +101,7 @@ func pair(tb testing.TB, east, west *region) {
 		tb.Fatal(err)
 	}
 	if _, err := east.m.Create(ctx, "ns-east", "bench-alias", geodr.CreateOptions{PartnerNamespace: "ns-west",
-		PartnerEndpoint: west.url, Credential: geodr.Credential{AdminKey: key}}); err != nil {
+		PartnerEndpoint: west.url, Credential: geodr.Credential{AdminKey: key}, Admin: true}); err != nil {
 		tb.Fatal(err)
 	}
 	waitFor(tb, "pairing to succeed", func() bool {

@@ -82,18 +82,30 @@ func (m *Manager) describe(ns string, cfg meta.AliasConfig) AliasStatus {
 	return st
 }
 
-// PublicStatus is the status the region-to-region API shows anyone who asks about alias.
-func (m *Manager) PublicStatus(alias string) (Status, error) {
-	ns, cfg, ok := m.b.AliasHolder(alias)
+// PublicStatus is what the region-to-region API tells anyone about alias: whether it is
+// active here, where it is active as far as this region knows, and its epoch.
+func (m *Manager) PublicStatus(alias string) (PublicStatus, error) {
+	_, cfg, ok := m.b.AliasHolder(alias)
 	if !ok {
-		return Status{}, errcode.New(errcode.NotFound, "no namespace holds alias %q in region %s", alias, m.b.Region())
+		return PublicStatus{}, errcode.New(errcode.NotFound, "no namespace holds alias %q in region %s", alias, m.b.Region())
 	}
+	st := PublicStatus{Alias: cfg.Name, Region: m.b.Region(), Active: cfg.Active(), Epoch: cfg.Epoch}
+	if st.Active {
+		st.ActiveRegion = m.b.Region()
+	} else if p := cfg.ActivePeer(); p != nil {
+		st.ActiveRegion = p.Region
+	}
+	return st, nil
+}
+
+// status is local namespace ns's side of its alias as its partner sees it.
+func (m *Manager) status(ns string, cfg meta.AliasConfig) Status {
 	st := Status{Alias: cfg.Name, Namespace: ns, Region: m.b.Region(), Role: cfg.Role, Epoch: cfg.Epoch,
 		Active: cfg.Active(), Lost: cfg.Lost, Self: m.self(ns)}
 	if cfg.Paired() {
 		st.Partner = &PeerRef{Region: cfg.Partner.Region, Namespace: cfg.Partner.Namespace}
 	}
-	return st, nil
+	return st
 }
 
 type metrics struct {

@@ -116,7 +116,7 @@ func (s *Server) putAlias(w http.ResponseWriter, r *http.Request, c *call) error
 	}
 	p := in.Properties
 	_, err := s.geo.Create(r.Context(), c.ns, alias, geodr.CreateOptions{
-		PartnerNamespace: p.PartnerNamespace, PartnerEndpoint: p.PartnerEndpoint,
+		PartnerNamespace: p.PartnerNamespace, PartnerEndpoint: p.PartnerEndpoint, Admin: c.who.admin,
 		Credential: geodr.Credential{ConnectionString: p.PartnerConnectionString, AdminKey: p.PartnerAdminKey}})
 	if err != nil {
 		return err

@@ -51,7 +51,12 @@ type AliasConfig struct {
 	Lost bool `json:"lost,omitempty"`
 	// LinkKey authenticates the region-to-region calls of this pairing (replication feed,
 	// break pairing, fencing); both sides hold it.
-	LinkKey           string `json:"linkKey,omitempty"`
+	LinkKey string `json:"linkKey,omitempty"`
+	// FormerLinkKey is, on a new primary that paired again after a failover, the previous
+	// pairing's link key: the former primary, if it has not learned of the failover, still
+	// presents it when it asks this side for the alias's status, and is answered so it fences
+	// itself. It authenticates nothing else.
+	FormerLinkKey     string `json:"formerLinkKey,omitempty"`
 	ProvisioningState string `json:"provisioningState"`
 	Reason            string `json:"reason,omitempty"` // why provisioning failed
 	// Through is, on a secondary, the primary's metadata log index replicated so far. It is
