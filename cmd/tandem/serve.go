@@ -46,6 +46,8 @@ type serveConfig struct {
 	NodeID        int32         `yaml:"node-id"`
 	AliasCheck    time.Duration `yaml:"alias-check-interval"`
 	AdvertiseHTTP string        `yaml:"advertise-http"`
+
+	Jobs jobLimits `yaml:",inline"` // --job-* (serve_jobs.go)
 }
 
 func newServeCmd() *cobra.Command {
@@ -87,6 +89,7 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
+	cfg.Jobs.register(f)
 	return cmd
 }
 
@@ -193,7 +196,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	// A former primary that lost its alias to a failover while it was down learns it here,
 	// before it takes alias traffic again.
 	geo.Start(ctx)
-	jobs, err := job.NewManager(b, cfg.Data, reg)
+	jobs, err := job.NewManager(cfg.Jobs.options(b, cfg.Data, reg))
 	if err != nil {
 		ks.Close()
 		return err

@@ -71,12 +71,13 @@ const (
 // runner runs one job: its goroutine reads the inputs, drives the engine, writes the rows and
 // checkpoints. It is started by the Manager and stopped by cancelling its context.
 type runner struct {
-	m      *Manager
-	spec   Spec
-	from   string // how to start when there is no checkpoint to resume from
-	resume bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	m       *Manager
+	spec    Spec
+	creator Creator
+	from    string // how to start when there is no checkpoint to resume from
+	resume  bool
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	mu struct {
 		sync.Mutex
@@ -203,7 +204,7 @@ func (r *runner) prepare(ctx context.Context) (*execution, error) {
 		}
 	}
 	var err error
-	if x.engine, err = r.spec.compile(partitions); err != nil {
+	if x.engine, err = r.spec.compile(partitions, r.m.access(r.creator)); err != nil {
 		return nil, err
 	}
 	for _, o := range x.engine.Outputs() {
