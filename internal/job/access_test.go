@@ -178,10 +178,16 @@ func waitJob(t *testing.T, m *Manager, name string, want State, errPart string) 
 	}
 }
 
-// waitSinkURLRows polls the sink of an output until it holds want rows.
+// waitSinkURLRows polls the sink of an output until it holds want rows. Opening a SQLite
+// sink while the job creates its table can meet a busy database: it is retried.
 func waitSinkURLRows(t *testing.T, url, output string, want int) []sink.Row {
 	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
 	s, err := sink.Open(context.Background(), url, output)
+	for err != nil && strings.Contains(err.Error(), "SQLITE_BUSY") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		s, err = sink.Open(context.Background(), url, output)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,12 +87,7 @@ func jobSpec(out string) Spec {
 // waitRows polls the sink a URL names until it holds want rows (the job writes once a second).
 func waitRows(t *testing.T, url string, want int) []sink.Row {
 	t.Helper()
-	s, err := sink.Open(context.Background(), url, "counts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	return waitSinkRows(t, s, want)
+	return waitSinkURLRows(t, url, "counts", want)
 }
 
 // waitSinkRows polls a sink until it holds at least want rows, and fails unless it holds

@@ -119,6 +119,9 @@ func (m *Manager) access(c Creator) access {
 // Create stores a new job, stopped. What the job may touch is bounded by who creates it (see
 // Creator), now and each time it starts.
 func (m *Manager) Create(ctx context.Context, spec Spec, by Creator) (Info, error) {
+	if err := m.checkBudgetSpec(spec); err != nil {
+		return Info{}, err
+	}
 	if _, err := spec.validate(m.access(by)); err != nil {
 		return Info{}, err
 	}

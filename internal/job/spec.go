@@ -23,6 +23,10 @@ type Spec struct {
 	OutOfOrderTolerance  string `json:"outOfOrderTolerance,omitempty"`
 	LateArrivalTolerance string `json:"lateArrivalTolerance,omitempty"`
 	Policy               string `json:"policy,omitempty"` // "adjust" (default) or "drop"
+
+	// StateBudgetBytes lowers the node's --job-state-budget for this job: the job fails when
+	// its state (as its checkpoint measures it) grows past it. 0 means the node's budget.
+	StateBudgetBytes int64 `json:"stateBudgetBytes,omitempty"`
 }
 
 // InputSpec is one input: an event hub of this region, or reference data in a file.
