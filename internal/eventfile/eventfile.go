@@ -1,6 +1,7 @@
 // Package eventfile reads events from local files, for `tandem job test` and for reference
 // data: a JSON array of objects, JSON lines (one object per line) or CSV with a header line.
-// Errors name the file and line and say what the file must look like.
+// Errors name the file and line and say what the file must look like. A file is read up to a
+// size limit (Limits), and reference data only from regular files.
 package eventfile
 
 import (
