@@ -289,7 +289,7 @@ func showJob(cmd *cobra.Command, j client.JobInfo) error {
 		[]string{"outputRows", n(st.OutputRows)}, []string{"backloggedInputEvents", n(st.BackloggedEvents)},
 		[]string{"late/outOfOrder/early/dropped", fmt.Sprintf("%d/%d/%d/%d", st.LateEvents, st.OutOfOrderEvents, st.EarlyEvents, st.DroppedEvents)},
 		[]string{"conversionErrors", n(st.ConversionErrors)}, []string{"runtimeErrors", n(st.RuntimeErrors)},
-		[]string{"duplicateInputEvents", n(st.DuplicateEvents)}, []string{"stateBytes", n(st.StateBytes)})
+		[]string{"duplicateInputEvents", n(st.DuplicateEvents)}, []string{"stateBytes", stateText(st)})
 	for _, o := range j.Spec.Outputs {
 		rows = append(rows, []string{"highWater " + o.Name, highWaterText(st, o.Name)})
 	}
@@ -300,4 +300,12 @@ func showJob(cmd *cobra.Command, j client.JobInfo) error {
 		rows = append(rows, []string{"lastError", st.LastError})
 	}
 	return show(cmd, j, []string{"FIELD", "VALUE"}, rows)
+}
+
+// stateText is the job's state size and, while it runs, its budget.
+func stateText(st job.Status) string {
+	if st.StateBudget == 0 {
+		return strconv.FormatInt(st.StateBytes, 10)
+	}
+	return fmt.Sprintf("%d (budget %d, --job-state-budget)", st.StateBytes, st.StateBudget)
 }

@@ -50,6 +50,8 @@ type serveConfig struct {
 	MaxOpenLogFiles int      `yaml:"max-open-log-files"`
 	PeerAllow       []string `yaml:"peer-allow"`
 	PeerRegions     string   `yaml:"peer-regions-file"`
+
+	Jobs jobLimits `yaml:",inline"` // --job-* (serve_jobs.go)
 }
 
 func newServeCmd() *cobra.Command {
@@ -98,6 +100,7 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
 	f.IntVar(&cfg.MaxOpenLogFiles, "max-open-log-files", 0,
 		"partition segment files kept open (one fd each); beyond it idle partitions close theirs and reopen on use (0: half of ulimit -n)")
+	cfg.Jobs.register(f)
 	return cmd
 }
 
@@ -206,7 +209,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	// A former primary that lost its alias to a failover while it was down learns it here,
 	// before it takes alias traffic again.
 	geo.Start(ctx)
-	jobs, err := job.NewManager(b, cfg.Data, reg)
+	jobs, err := job.NewManager(cfg.Jobs.options(b, cfg.Data, reg))
 	if err != nil {
 		ks.Close()
 		return err

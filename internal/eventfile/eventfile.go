@@ -1,6 +1,7 @@
 // Package eventfile reads events from local files, for `tandem job test` and for reference
 // data: a JSON array of objects, JSON lines (one object per line) or CSV with a header line.
-// Errors name the file and line and say what the file must look like.
+// Errors name the file and line and say what the file must look like. A file is read up to a
+// size limit (Limits), and reference data only from regular files.
 package eventfile
 
 import (
@@ -25,12 +26,32 @@ type Event struct {
 	Value sqlval.Value
 }
 
-// Read reads the events of a file: CSV for *.csv, else a JSON array of objects or JSON
-// lines, told apart by the first non-space character.
-func Read(path string) ([]Event, error) {
-	data, err := os.ReadFile(path)
+// DefaultMaxBytes is the largest file Read reads.
+const DefaultMaxBytes = 64 << 20
+
+// Limits bound what ReadWith reads.
+type Limits struct {
+	// MaxBytes is the largest file read; a larger one is refused before it is read. Zero
+	// means DefaultMaxBytes.
+	MaxBytes int64
+	// RegularOnly refuses anything but a regular file (a device such as /dev/zero, a pipe, a
+	// socket, a directory), checked before the file is opened and again on the open file.
+	RegularOnly bool
+	// Flag names the setting that raises MaxBytes, for the error message (e.g.
+	// "--job-reference-max-bytes").
+	Flag string
+}
+
+// Read reads the events of a file of at most DefaultMaxBytes: CSV for *.csv, else a JSON array
+// of objects or JSON lines, told apart by the first non-space character. A device or pipe is
+// read up to the same bound.
+func Read(path string) ([]Event, error) { return ReadWith(path, Limits{}) }
+
+// ReadWith is Read with limits.
+func ReadWith(path string, l Limits) ([]Event, error) {
+	data, err := readFile(path, l)
 	if err != nil {
-		return nil, errcode.New(errcode.InvalidArgument, "read event file: %w", err)
+		return nil, err
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	if strings.EqualFold(filepath.Ext(path), ".csv") {
@@ -40,6 +61,82 @@ func Read(path string) ([]Event, error) {
 		return readJSONArrayEvents(path, data)
 	}
 	return readJSONLineEvents(path, data)
+}
+
+// readFile reads at most l.MaxBytes of path, refusing a larger file (and, with RegularOnly, a
+// file that is not regular) before reading it.
+func readFile(path string, l Limits) ([]byte, error) {
+	limit := l.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
+	}
+	if l.RegularOnly {
+		// Stat first: opening a FIFO would block until a writer comes.
+		if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+			return nil, notRegular(path, fi)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidArgument, "read event file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidArgument, "read event file: %w", err)
+	}
+	if l.RegularOnly && !fi.Mode().IsRegular() {
+		return nil, notRegular(path, fi)
+	}
+	if fi.Mode().IsRegular() && fi.Size() > limit {
+		return nil, tooLarge(path, fi.Size(), limit, l.Flag)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidArgument, "read event file: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, tooLarge(path, -1, limit, l.Flag)
+	}
+	return data, nil
+}
+
+func notRegular(path string, fi os.FileInfo) error {
+	return errcode.New(errcode.InvalidArgument,
+		"%s is not a regular file (it is a %s); reference data must be a regular JSON, JSON-lines or CSV file", path, fileKind(fi.Mode()))
+}
+
+// tooLarge says that path is over limit; size is its size, or -1 when only known to be larger.
+func tooLarge(path string, size, limit int64, flag string) error {
+	raise := "use a smaller file"
+	if flag != "" {
+		raise = "use a smaller file or raise " + flag
+	}
+	is := fmt.Sprintf("is %d bytes", size)
+	if size < 0 {
+		is = "is larger than that"
+	}
+	return errcode.New(errcode.QuotaExceeded, "%s %s, over the limit of %d bytes (%d MiB) for an event file; %s",
+		path, is, limit, limit>>20, raise)
+}
+
+// fileKind names a file's type for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "device"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeSymlink != 0:
+		return "symbolic link"
+	}
+	return "special file"
 }
 
 func readJSONLineEvents(path string, data []byte) ([]Event, error) {

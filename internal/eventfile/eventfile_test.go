@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -60,4 +61,40 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Audit M3: reference data was read with os.ReadFile, so /dev/zero as a reference file used
+// memory until the process died. A device is refused before it is read, and a file over the
+// limit is refused from its size; a device read without RegularOnly stops at the limit.
+func TestAuditM3_EventFileReadIsBounded(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	_, err := ReadWith("/dev/zero", Limits{MaxBytes: 1 << 20, RegularOnly: true})
+	if !errcode.Is(err, errcode.InvalidArgument) || !strings.Contains(err.Error(), "/dev/zero is not a regular file (it is a character device)") {
+		t.Fatalf("/dev/zero, regular only: %v", err)
+	}
+	_, err = ReadWith("/dev/zero", Limits{MaxBytes: 1 << 20, Flag: "--job-reference-max-bytes"})
+	if !errcode.Is(err, errcode.QuotaExceeded) || !strings.Contains(err.Error(), "/dev/zero is larger than that, over the limit of 1048576 bytes (1 MiB)") ||
+		!strings.Contains(err.Error(), "raise --job-reference-max-bytes") {
+		t.Fatalf("/dev/zero, bounded: %v", err)
+	}
+	big := write(t, "big.jsonl", strings.Repeat(`{"k":"a"}`+"\n", 1000))
+	_, err = ReadWith(big, Limits{MaxBytes: 5000, RegularOnly: true})
+	if !errcode.Is(err, errcode.QuotaExceeded) || !strings.Contains(err.Error(), "is 10000 bytes, over the limit of 5000 bytes") {
+		t.Fatalf("big file: %v", err)
+	}
+	if evs, err := ReadWith(big, Limits{MaxBytes: 10000, RegularOnly: true}); err != nil || len(evs) != 1000 {
+		t.Fatalf("a file at the limit: %d events, %v", len(evs), err)
+	}
+	fifo := filepath.Join(t.TempDir(), "pipe.jsonl")
+	if err := syscall.Mkfifo(fifo, 0o600); err == nil { // a named pipe is refused without blocking
+		if _, err = ReadWith(fifo, Limits{RegularOnly: true}); err == nil || !strings.Contains(err.Error(), "(it is a named pipe)") {
+			t.Fatalf("fifo: %v", err)
+		}
+	}
+	_, err = ReadWith(t.TempDir(), Limits{RegularOnly: true})
+	if err == nil || !strings.Contains(err.Error(), "(it is a directory)") {
+		t.Fatalf("directory: %v", err)
+	}
 }

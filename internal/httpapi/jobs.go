@@ -6,7 +6,10 @@ import (
 	"github.com/tandem-streaming/tandem/internal/job"
 )
 
-// Stream jobs: a region's own resources, managed with the node admin key.
+// Stream jobs: a region's own resources, managed with the node admin key. In --dev an anonymous
+// caller may manage them too, but a job it creates is confined (job.Creator): its files only
+// under <data>/job-files and its event hubs only in the dev namespace, so anonymous access
+// does not become access to every file the server can read or write.
 
 func (s *Server) jobRoutes() {
 	s.handle("GET /jobs", needAdminOrDev, s.listJobs)
@@ -33,7 +36,11 @@ func (s *Server) putJob(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := sameName("job", r.PathValue("job"), spec.Name); err != nil {
 		return err
 	}
-	info, err := s.jobs.Create(r.Context(), spec)
+	by := job.Creator{}
+	if c.who.anonymous {
+		by = job.Creator{Confined: true, Namespace: c.who.Namespace}
+	}
+	info, err := s.jobs.Create(r.Context(), spec, by)
 	if err != nil {
 		return err
 	}

@@ -8,5 +8,10 @@
 // restores the snapshot and reads again from those offsets; the engine emits the same rows with
 // the same (time, key), and the sinks upsert them, so every row is stored once.
 //
+// Bounds: a job created by an anonymous --dev caller is confined (Creator, access.go) to files
+// under <data>/job-files and event hubs of the dev namespace; reference files are regular files
+// of at most Options.ReferenceMaxBytes; a job whose state grows past its budget
+// (Options.StateBudget, budget.go) fails with an error instead of exhausting the node.
+//
 // The package does not touch metadata or geo-DR: jobs are a region's own.
 package job

@@ -51,7 +51,7 @@ func TestDualWriteInput(t *testing.T) {
 	spec.LateArrivalTolerance = ""
 	spec.Inputs[0].DualWrite = true
 	ctx := context.Background()
-	if _, err := m.Create(ctx, spec); err != nil {
+	if _, err := m.Create(ctx, spec, Creator{}); err != nil {
 		t.Fatal(err)
 	}
 	sendDual(t, b, 0, 30)

@@ -36,7 +36,7 @@ func startJobs(t *testing.T) (string, *broker.Broker, *Manager) {
 	b := openBroker(t, dir)
 	t.Cleanup(func() { b.Close() })
 	setupHub(t, b)
-	m, err := NewManager(b, dir, nil)
+	m, err := NewManager(Options{Broker: b, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +87,7 @@ func jobSpec(out string) Spec {
 // waitRows polls the sink a URL names until it holds want rows (the job writes once a second).
 func waitRows(t *testing.T, url string, want int) []sink.Row {
 	t.Helper()
-	s, err := sink.Open(context.Background(), url, "counts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	return waitSinkRows(t, s, want)
+	return waitSinkURLRows(t, url, "counts", want)
 }
 
 // waitSinkRows polls a sink until it holds at least want rows, and fails unless it holds
@@ -119,16 +114,16 @@ func TestJobRunsStopsAndResumes(t *testing.T) {
 	dir := t.TempDir()
 	b := openBroker(t, dir)
 	setupHub(t, b)
-	m, err := NewManager(b, dir, nil)
+	m, err := NewManager(Options{Broker: b, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.db")
 	ctx := context.Background()
-	if _, err := m.Create(ctx, jobSpec(out)); err != nil {
+	if _, err := m.Create(ctx, jobSpec(out), Creator{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Create(ctx, jobSpec(out)); errcode.CodeOf(err) != errcode.AlreadyExists {
+	if _, err := m.Create(ctx, jobSpec(out), Creator{}); errcode.CodeOf(err) != errcode.AlreadyExists {
 		t.Fatalf("second create: %v", err)
 	}
 	send(t, b, 0, 30) // 3 windows × 3 keys; the last closes when a later event comes
@@ -152,7 +147,7 @@ func TestJobRunsStopsAndResumes(t *testing.T) {
 
 	b = openBroker(t, dir)
 	defer b.Close()
-	m, err = NewManager(b, dir, nil)
+	m, err = NewManager(Options{Broker: b, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +188,7 @@ func TestUnreachableSinkRetriesAndLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	spec := jobSpec("")
 	spec.Outputs[0].URL = pgURL
-	if _, err := m.Create(ctx, spec); err != nil {
+	if _, err := m.Create(ctx, spec, Creator{}); err != nil {
 		t.Fatal(err)
 	}
 	proxy.Cut()
@@ -243,14 +238,14 @@ func TestEventHubOutputExactlyOnce(t *testing.T) {
 	if err := b.CreateHub(ctx, "jobs-ns", broker.HubSpec{Name: "counts", Partitions: 2}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewManager(b, dir, nil)
+	m, err := NewManager(Options{Broker: b, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	spec := jobSpec("")
 	spec.Outputs[0].URL = "eventhub://jobs-ns/counts?partition=1"
-	if _, err := m.Create(ctx, spec); err != nil {
+	if _, err := m.Create(ctx, spec, Creator{}); err != nil {
 		t.Fatal(err)
 	}
 	send(t, b, 0, 31)
@@ -295,7 +290,7 @@ func TestCSVInput(t *testing.T) {
 	out := filepath.Join(dir, "out.db")
 	spec := jobSpec(out)
 	spec.Inputs[0].Serialization = "csv"
-	if _, err := m.Create(ctx, spec); err != nil {
+	if _, err := m.Create(ctx, spec, Creator{}); err != nil {
 		t.Fatal(err)
 	}
 	for k := range int32(3) {

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,9 +18,11 @@ import (
 // Manager owns the jobs of one region: their definitions on disk and a runner goroutine for
 // each running job.
 type Manager struct {
-	b     *broker.Broker
-	store store
-	mu    struct {
+	b        *broker.Broker
+	store    store
+	filesDir string // <data>/job-files: where confined jobs keep their files
+	opts     Options
+	mu       struct {
 		sync.Mutex
 		jobs   map[string]*entry
 		closed bool
@@ -42,10 +45,39 @@ type Info struct {
 	StoppedAt *time.Time `json:"stoppedAt,omitempty"`
 }
 
-// NewManager loads the jobs under dir and starts again those that were running, each from its
-// checkpoint.
-func NewManager(b *broker.Broker, dataDir string, reg prometheus.Registerer) (*Manager, error) {
-	m := &Manager{b: b, store: store{dir: filepath.Join(dataDir, "jobs")}}
+// Defaults of Options.
+const (
+	DefaultReferenceMaxBytes = 64 << 20
+	DefaultStateBudget       = 256 << 20
+)
+
+// Options configure a Manager.
+type Options struct {
+	Broker     *broker.Broker
+	DataDir    string                // jobs live in <DataDir>/jobs, confined jobs' files in <DataDir>/job-files
+	Registerer prometheus.Registerer // the per-job metrics; nil registers none
+	// ReferenceMaxBytes is the largest reference data file a job reads (default
+	// DefaultReferenceMaxBytes). The rows are held in memory for the life of the run.
+	ReferenceMaxBytes int64
+	// StateBudget is the largest state a job may hold, in bytes, as its checkpoint measures it
+	// (default DefaultStateBudget); a job over it fails. A job's spec can lower it.
+	StateBudget int64
+}
+
+// NewManager loads the jobs under <data>/jobs and starts again those that were running, each
+// from its checkpoint.
+func NewManager(opts Options) (*Manager, error) {
+	if opts.ReferenceMaxBytes <= 0 {
+		opts.ReferenceMaxBytes = DefaultReferenceMaxBytes
+	}
+	if opts.StateBudget <= 0 {
+		opts.StateBudget = DefaultStateBudget
+	}
+	m := &Manager{b: opts.Broker, store: store{dir: filepath.Join(opts.DataDir, "jobs")},
+		filesDir: filepath.Join(opts.DataDir, FilesDir), opts: opts}
+	if err := os.MkdirAll(m.filesDir, 0o700); err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
 	m.mu.jobs = map[string]*entry{}
 	names, err := m.store.names()
 	if err != nil {
@@ -62,7 +94,7 @@ func NewManager(b *broker.Broker, dataDir string, reg prometheus.Registerer) (*M
 			m.startLocked(e, true)
 		}
 	}
-	if reg != nil {
+	if reg := opts.Registerer; reg != nil {
 		if err := reg.Register(m); err != nil {
 			m.Close()
 			return nil, err
@@ -79,9 +111,18 @@ func (m *Manager) entry(name string) (*entry, error) {
 	return e, nil
 }
 
-// Create stores a new job, stopped.
-func (m *Manager) Create(ctx context.Context, spec Spec) (Info, error) {
-	if _, err := spec.validate(); err != nil {
+// access is what a job of creator c may touch.
+func (m *Manager) access(c Creator) access {
+	return access{creator: c, filesDir: m.filesDir, refMax: m.opts.ReferenceMaxBytes}
+}
+
+// Create stores a new job, stopped. What the job may touch is bounded by who creates it (see
+// Creator), now and each time it starts.
+func (m *Manager) Create(ctx context.Context, spec Spec, by Creator) (Info, error) {
+	if err := m.checkBudgetSpec(spec); err != nil {
+		return Info{}, err
+	}
+	if _, err := spec.validate(m.access(by)); err != nil {
 		return Info{}, err
 	}
 	for _, in := range spec.Inputs {
@@ -100,7 +141,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (Info, error) {
 	if _, ok := m.mu.jobs[strings.ToLower(spec.Name)]; ok {
 		return Info{}, errcode.New(errcode.AlreadyExists, "job %s already exists; delete it first or pick another name", spec.Name)
 	}
-	rec := &record{Spec: spec, Want: Created, CreatedAt: time.Now().UTC()}
+	rec := &record{Spec: spec, Creator: by, Want: Created, CreatedAt: time.Now().UTC()}
 	if err := m.store.save(rec); err != nil {
 		return Info{}, err
 	}
@@ -152,7 +193,7 @@ func (m *Manager) StartJob(ctx context.Context, name, from string) (Info, error)
 // its checkpoint whatever it was started with.
 func (m *Manager) startLocked(e *entry, resume bool) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runner{m: m, spec: e.rec.Spec, from: e.rec.StartFrom, resume: resume, cancel: cancel, done: make(chan struct{})}
+	r := &runner{m: m, spec: e.rec.Spec, creator: e.rec.Creator, from: e.rec.StartFrom, resume: resume, cancel: cancel, done: make(chan struct{})}
 	r.mu.status.State = Starting
 	e.run, e.err = r, ""
 	go r.run(ctx)

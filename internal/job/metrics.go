@@ -4,7 +4,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The per-job metrics, read from each job's status at scrape time.
+// The per-job metrics, read from each job's status at scrape time: a deleted job's series
+// are gone from the next scrape.
 var (
 	descRunning     = prometheus.NewDesc("tandem_job_running", "1 while the job runs (Running or Degraded), else 0.", []string{"job"}, nil)
 	descInEvents    = prometheus.NewDesc("tandem_job_input_events_total", "Events read from the job's inputs since the job (re)started.", []string{"job"}, nil)
@@ -18,10 +19,11 @@ var (
 	descDropped     = prometheus.NewDesc("tandem_job_dropped_events_total", "Late or out-of-order events dropped by the drop policy.", []string{"job"}, nil)
 	descConversion  = prometheus.NewDesc("tandem_job_conversion_errors_total", "Events that could not be decoded or timestamped.", []string{"job"}, nil)
 	descRuntime     = prometheus.NewDesc("tandem_job_runtime_errors_total", "Rows dropped by an error evaluating the query.", []string{"job"}, nil)
-	descStateBytes  = prometheus.NewDesc("tandem_job_state_bytes", "Size of the job's last checkpoint.", []string{"job"}, nil)
+	descStateBytes  = prometheus.NewDesc("tandem_job_state_bytes", "Size of the job's state (its engine snapshot) at the last measure; the job fails above tandem_job_state_budget_bytes.", []string{"job"}, nil)
+	descStateBudget = prometheus.NewDesc("tandem_job_state_budget_bytes", "The job's state budget (--job-state-budget or the job's own).", []string{"job"}, nil)
 	descDuplicates  = prometheus.NewDesc("tandem_job_duplicate_input_events_total", "Dual-write input events dropped as repeats of an event id.", []string{"job"}, nil)
 	jobDescriptions = []*prometheus.Desc{descRunning, descInEvents, descInBytes, descOutRows, descBacklog, descWmDelay,
-		descLate, descOutOfOrder, descEarly, descDropped, descConversion, descRuntime, descStateBytes, descDuplicates}
+		descLate, descOutOfOrder, descEarly, descDropped, descConversion, descRuntime, descStateBytes, descStateBudget, descDuplicates}
 )
 
 // Describe implements prometheus.Collector.
@@ -58,6 +60,7 @@ func (m *Manager) Collect(ch chan<- prometheus.Metric) {
 		counter(descConversion, st.ConversionErrors)
 		counter(descRuntime, st.RuntimeErrors)
 		gauge(descStateBytes, float64(st.StateBytes))
+		gauge(descStateBudget, float64(st.StateBudget))
 		counter(descDuplicates, st.DuplicateEvents)
 	}
 }

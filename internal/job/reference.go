@@ -10,14 +10,16 @@ import (
 )
 
 // readReference loads reference data: a table (sqlite:// or postgres:// URL with ?table=), or a
-// file holding a JSON array of objects, JSON lines or CSV. It is read when the job starts.
-func readReference(path string) ([]sqlval.Value, error) {
+// file holding a JSON array of objects, JSON lines or CSV. It is read when the job starts. A
+// file must be a regular file of at most maxBytes; a device or pipe is refused before it is
+// read.
+func readReference(path string, maxBytes int64) ([]sqlval.Value, error) {
 	if sink.IsTableURL(path) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return sink.ReadTable(ctx, path)
 	}
-	evs, err := eventfile.Read(path)
+	evs, err := eventfile.ReadWith(path, eventfile.Limits{MaxBytes: maxBytes, RegularOnly: true, Flag: "--job-reference-max-bytes"})
 	if err != nil {
 		return nil, err
 	}

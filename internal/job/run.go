@@ -45,7 +45,8 @@ type Status struct {
 	RuntimeErrors    int64     `json:"runtimeErrors"`
 	Watermark        time.Time `json:"watermark,omitzero"`
 	WatermarkDelay   float64   `json:"watermarkDelaySeconds"`
-	StateBytes       int64     `json:"stateBytes"`
+	StateBytes       int64     `json:"stateBytes"`       // the state's size at the last measure (checkpoint)
+	StateBudget      int64     `json:"stateBudgetBytes"` // the job fails when StateBytes goes over it
 	LastCheckpoint   time.Time `json:"lastCheckpoint,omitzero"`
 	LastError        string    `json:"lastError,omitempty"` // the latest conversion or runtime error
 	// Outputs holds each output's high-water mark: the last row the job wrote there, in the
@@ -71,12 +72,13 @@ const (
 // runner runs one job: its goroutine reads the inputs, drives the engine, writes the rows and
 // checkpoints. It is started by the Manager and stopped by cancelling its context.
 type runner struct {
-	m      *Manager
-	spec   Spec
-	from   string // how to start when there is no checkpoint to resume from
-	resume bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	m       *Manager
+	spec    Spec
+	creator Creator
+	from    string // how to start when there is no checkpoint to resume from
+	resume  bool
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	mu struct {
 		sync.Mutex
@@ -102,6 +104,7 @@ type execution struct {
 	pending  []stream.Row
 	lastCkpt time.Time
 	base     Status // the runner's own counters (input events and bytes, output rows, …)
+	budget   int64  // the state budget in bytes (budget.go)
 	resumed  bool   // restored from a checkpoint
 }
 
@@ -176,7 +179,8 @@ func (r *runner) execute(ctx context.Context) error {
 // prepare compiles the query, opens the sinks and finds where to start reading.
 func (r *runner) prepare(ctx context.Context) (*execution, error) {
 	x := &execution{r: r, offsets: map[string]map[int32]int64{}, dedups: map[string]map[int32]*dedup{},
-		sinks: map[string]sink.Sink{}, lastCkpt: time.Now()}
+		sinks: map[string]sink.Sink{}, lastCkpt: time.Now(), budget: r.m.budget(r.spec)}
+	r.update(func(s *Status) { s.StateBudget = x.budget })
 	partitions := map[string][]int32{}
 	for _, in := range r.spec.Inputs {
 		if in.Reference != "" {
@@ -203,7 +207,7 @@ func (r *runner) prepare(ctx context.Context) (*execution, error) {
 		}
 	}
 	var err error
-	if x.engine, err = r.spec.compile(partitions); err != nil {
+	if x.engine, err = r.spec.compile(partitions, r.m.access(r.creator)); err != nil {
 		return nil, err
 	}
 	for _, o := range x.engine.Outputs() {
@@ -421,6 +425,9 @@ func (x *execution) push(p partRef, ev broker.ReceivedEvent) error {
 			return err
 		}
 		x.pending = append(x.pending, rows...)
+		if err := x.checkState(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -462,6 +469,9 @@ func (x *execution) commit(ctx context.Context) error {
 		}
 	}
 	ck := &checkpoint{Offsets: x.offsets, Taken: time.Now().UTC(), Watermark: x.engine.Watermark(), Snapshot: x.engine.Snapshot()}
+	if err := x.stateSize(int64(len(ck.Snapshot))); err != nil {
+		return err // the last checkpoint within the budget stays the one to resume from
+	}
 	for in, parts := range x.dedups {
 		if ck.Dedup == nil {
 			ck.Dedup = map[string]map[int32][]byte{}
@@ -471,7 +481,7 @@ func (x *execution) commit(ctx context.Context) error {
 			ck.Dedup[in][p] = d.appendState(nil)
 		}
 	}
-	size, err := x.r.m.store.saveCheckpoint(x.r.spec.Name, ck)
+	_, err := x.r.m.store.saveCheckpoint(x.r.spec.Name, ck)
 	if err != nil {
 		return fmt.Errorf("job %s: writing its checkpoint: %w", x.r.spec.Name, err)
 	}
@@ -488,7 +498,7 @@ func (x *execution) commit(ctx context.Context) error {
 	clear(x.pending)
 	x.pending = x.pending[:0]
 	x.lastCkpt = time.Now()
-	x.r.update(func(s *Status) { s.StateBytes, s.LastCheckpoint = int64(size), ck.Taken })
+	x.r.update(func(s *Status) { s.LastCheckpoint = ck.Taken })
 	return nil
 }
 

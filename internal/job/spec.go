@@ -23,6 +23,10 @@ type Spec struct {
 	OutOfOrderTolerance  string `json:"outOfOrderTolerance,omitempty"`
 	LateArrivalTolerance string `json:"lateArrivalTolerance,omitempty"`
 	Policy               string `json:"policy,omitempty"` // "adjust" (default) or "drop"
+
+	// StateBudgetBytes lowers the node's --job-state-budget for this job: the job fails when
+	// its state (as its checkpoint measures it) grows past it. 0 means the node's budget.
+	StateBudgetBytes int64 `json:"stateBudgetBytes,omitempty"`
 }
 
 // InputSpec is one input: an event hub of this region, or reference data in a file.
@@ -109,12 +113,13 @@ func tolerance(field, v string) (time.Duration, error) {
 }
 
 // validate checks the spec against its query: every stream input the query reads is an event
-// hub input, every reference input a file, and every output the query writes has a sink.
-func (s Spec) validate() (*stream.Engine, error) { return s.compile(nil) }
+// hub input, every reference input a file, every output the query writes has a sink, and
+// every file and event hub is open to the job's creator (checkAccess).
+func (s Spec) validate(a access) (*stream.Engine, error) { return s.compile(nil, a) }
 
 // compile checks the spec (see validate), loads its reference data once and compiles the query
 // with the stream inputs' partitions.
-func (s Spec) compile(partitions map[string][]int32) (*stream.Engine, error) {
+func (s Spec) compile(partitions map[string][]int32, a access) (*stream.Engine, error) {
 	if !jobName.MatchString(s.Name) {
 		return nil, errcode.New(errcode.InvalidArgument, "job name %q: use 1-63 letters, digits, '-' or '_', starting with a letter or digit", s.Name)
 	}
@@ -122,6 +127,10 @@ func (s Spec) compile(partitions map[string][]int32) (*stream.Engine, error) {
 		return nil, errcode.New(errcode.InvalidArgument, "job %s has no query; pass --query-file", s.Name)
 	}
 	opts, err := s.options()
+	if err != nil {
+		return nil, err
+	}
+	refs, err := s.checkAccess(a)
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +142,17 @@ func (s Spec) compile(partitions map[string][]int32) (*stream.Engine, error) {
 			return nil, err
 		}
 		if in.Reference != "" {
-			rows, err := readReference(in.Reference)
+			path, ok := refs[strings.ToLower(in.Name)]
+			if !ok {
+				path = in.Reference // a table
+			}
+			rows, err := readReference(path, a.refMax)
 			if err != nil {
-				return nil, errcode.New(errcode.InvalidArgument, "reference input %s: %v", in.Name, err)
+				code := errcode.CodeOf(err)
+				if code == errcode.Internal {
+					code = errcode.InvalidArgument
+				}
+				return nil, errcode.New(code, "reference input %s: %v", in.Name, err)
 			}
 			if opts.Reference == nil {
 				opts.Reference = map[string][]sqlval.Value{}

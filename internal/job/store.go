@@ -26,7 +26,8 @@ import (
 // record is what job.json holds.
 type record struct {
 	Spec      Spec       `json:"spec"`
-	Want      State      `json:"state"` // Created, Running or Stopped: what the user asked for
+	Creator   Creator    `json:"creator,omitzero"` // who created it, which bounds what it touches
+	Want      State      `json:"state"`            // Created, Running or Stopped: what the user asked for
 	StartFrom string     `json:"startFrom,omitempty"`
 	CreatedAt time.Time  `json:"createdAt"`
 	StartedAt *time.Time `json:"startedAt,omitempty"`

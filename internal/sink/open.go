@@ -150,3 +150,29 @@ func absPath(kind, path string) (string, error) {
 	}
 	return abs, nil
 }
+
+// LocalPath returns the local file a sink URL writes, or a reference table URL reads: the
+// SQLite database, or the JSON-lines file (rotated files and SQLite's journal go beside it, in
+// the same directory). It is "" for PostgreSQL, which is not a local file. The path is as the
+// URL gives it (relative paths are relative to the working directory). A caller that confines
+// jobs to a directory checks this path; output is the job output name, as for Open.
+func LocalPath(url, output string) (string, error) {
+	scheme, rest, hasScheme := strings.Cut(url, "://")
+	switch {
+	case hasScheme && scheme == "sqlite":
+		path, _, err := splitQuery("sqlite", rest, "table")
+		if strings.HasPrefix(path, "file:") {
+			path = "./" + path // as parseSQLiteURL: a plain name, never a SQLite URI filename
+		}
+		return path, err
+	case hasScheme && (scheme == "postgres" || scheme == "postgresql"):
+		return "", nil
+	case hasScheme && scheme == "file":
+		cfg, err := parseFileURL(rest, output)
+		return cfg.path, err
+	case !hasScheme && isJSONLPath(url):
+		cfg, err := parseFileURL(url, output)
+		return cfg.path, err
+	}
+	return "", errcode.New(errcode.InvalidArgument, "sink URL %q is not supported; accepted forms: %s", url, urlForms)
+}

@@ -153,15 +153,19 @@ func (p *LikePattern) Match(s string) bool {
 	case shapeAll:
 		return true
 	}
-	return p.matchFrom(s, 0)
+	ok, _ := p.match(s)
+	return ok
 }
 
-// matchFrom matches toks[ti:] against all of s. It is the classic wildcard matcher that backtracks
+// match matches the pattern against all of s. It is the classic wildcard matcher that backtracks
 // only to the most recent %, which is complete because every other token consumes a fixed text
-// (a literal) or exactly one character; it runs in O(len(s) * len(toks)).
-func (p *LikePattern) matchFrom(s string, ti int) bool {
+// (a literal) or exactly one character; it runs in O(len(s) * len(toks)). lead is the byte
+// offset where the text after a leading % starts matching in the match found, which is the
+// leftmost such offset: the matcher tries the leading % shortest first and never returns to it
+// once a later % is reached (a later % can absorb whatever an earlier start leaves over).
+func (p *LikePattern) match(s string) (ok bool, lead int) {
 	toks := p.toks
-	si := 0
+	si, ti := 0, 0
 	starTi, starSi := -1, 0
 	for {
 		if ti < len(toks) {
@@ -169,6 +173,9 @@ func (p *LikePattern) matchFrom(s string, ti int) bool {
 			switch t.op {
 			case opStar:
 				starTi, starSi = ti, si
+				if ti == 0 {
+					lead = si
+				}
 				ti++
 				continue
 			case opLit:
@@ -195,13 +202,16 @@ func (p *LikePattern) matchFrom(s string, ti int) bool {
 				}
 			}
 		} else if si == len(s) {
-			return true
+			return true, lead
 		}
 		if starTi < 0 || starSi >= len(s) {
-			return false
+			return false, 0
 		}
 		_, n := utf8.DecodeRuneInString(s[starSi:])
 		starSi += n
+		if starTi == 0 {
+			lead = starSi
+		}
 		ti, si = starTi+1, starSi
 	}
 }
@@ -219,7 +229,8 @@ func (t *likeTok) matches(r rune) bool {
 
 // Index returns the 1-based character position where the pattern first matches as PATINDEX does,
 // or 0. A pattern that starts with % may match anywhere, and the position is where the text after
-// the leading % starts matching; a pattern without a leading % must match from the start.
+// the leading % starts matching; a pattern without a leading % must match from the start. It is
+// one pass of the LIKE matcher (see match), linear in len(s) for a given pattern.
 func (p *LikePattern) Index(s string) int64 {
 	if len(p.toks) == 0 || p.toks[0].op != opStar {
 		if p.Match(s) {
@@ -230,17 +241,9 @@ func (p *LikePattern) Index(s string) int64 {
 	if len(p.toks) == 1 {
 		return 1
 	}
-	pos := int64(1)
-	for i := 0; i <= len(s); {
-		if p.matchFrom(s[i:], 1) {
-			return pos
-		}
-		if i == len(s) {
-			break
-		}
-		_, n := utf8.DecodeRuneInString(s[i:])
-		i += n
-		pos++
+	ok, lead := p.match(s)
+	if !ok {
+		return 0
 	}
-	return 0
+	return int64(utf8.RuneCountInString(s[:lead])) + 1
 }

@@ -98,6 +98,7 @@ type Engine struct {
 	out     []Row
 	count   Counters
 	fp      [32]byte // of the query and options, for snapshots
+	added   int64    // estimated bytes of state added since the last Snapshot (StateAdded)
 }
 
 // Compile parses and plans a query.
@@ -119,6 +120,11 @@ func Compile(query string, opts Options) (*Engine, error) {
 		e.byInput[strings.ToLower(s.input)] = append(e.byInput[strings.ToLower(s.input)], i)
 	}
 	e.cur = make([][]*tuple, len(p.streams))
+	for _, n := range p.nodes {
+		for _, g := range n.groups {
+			g.added = &e.added
+		}
+	}
 	return e, nil
 }
 
@@ -151,6 +157,7 @@ func (e *Engine) Push(ev Event) ([]Row, error) {
 		return nil, fmt.Errorf("stream: the query reads no input named %q; it reads %s", ev.Input, e.inputNames())
 	}
 	e.count.InputEvents++
+	e.added += approxSize(ev.Value)
 	for _, i := range idx {
 		e.admit(i, ev)
 	}
@@ -295,4 +302,35 @@ func (e *Engine) step(t int64) {
 		clear(e.cur[i])
 		e.cur[i] = e.cur[i][:0]
 	}
+}
+
+// StateAdded is an estimate, in bytes, of the state the engine has taken on since the last
+// Snapshot: the events pushed (waiting for the watermark, buffered by joins and analytic
+// functions) and what rows add to windows (a group per window a row joins, and the aggregate
+// arguments). It counts additions only, never what windows and buffers release, so it
+// overestimates; a runner that must keep the state within a budget takes a Snapshot, whose size
+// is the real measure, whenever StateAdded reaches a fraction of the budget. Snapshot starts the
+// count again from zero.
+func (e *Engine) StateAdded() int64 { return e.added }
+
+// approxSize estimates the memory a value holds.
+func approxSize(v sqlval.Value) int64 {
+	const word = 16
+	switch v.Kind() {
+	case sqlval.KindRecord:
+		n := int64(word)
+		for _, f := range v.Fields() {
+			n += int64(len(f.Name)) + approxSize(f.Value)
+		}
+		return n
+	case sqlval.KindArray:
+		n := int64(word)
+		for _, x := range v.Elems() {
+			n += approxSize(x)
+		}
+		return n
+	case sqlval.KindString:
+		return word + int64(len(v.Str()))
+	}
+	return word
 }

@@ -20,6 +20,7 @@ type grouping struct {
 	timers   timeHeap // sliding and session due times by key
 	argBuf   []sqlval.Value
 	keyBuf   []byte
+	added    *int64 // the engine's estimate of state added (Engine.StateAdded)
 }
 
 // group is one group of a window: the first row (for the SELECT's non-aggregate columns) and
@@ -55,6 +56,18 @@ type slideState struct {
 type sessionState struct {
 	start, last int64
 	groups      *windowState
+}
+
+// Estimated bytes of a group and of one accumulator, for Engine.StateAdded.
+const (
+	groupOverhead = 160
+	accOverhead   = 48
+)
+
+func (g *grouping) grew(n int64) {
+	if g.added != nil {
+		*g.added += n
+	}
 }
 
 func newGrouping(win windowSpec, keys []evalFn, aggs *aggSlots) *grouping {
@@ -128,6 +141,7 @@ func (g *grouping) addTo(w *windowState, key []byte, e *env) error {
 		}
 		w.groups[gr.key] = gr
 		w.order = append(w.order, gr)
+		g.grew(groupOverhead + int64(len(gr.key)) + accOverhead*int64(len(gr.accs)))
 	}
 	return g.accumulate(gr, e)
 }
@@ -139,6 +153,9 @@ func (g *grouping) accumulate(gr *group, e *env) error {
 			return err
 		}
 		g.argBuf = args
+		for _, a := range args {
+			g.grew(approxSize(a)) // what an accumulator may keep (COUNT(DISTINCT …), Collect)
+		}
 		if err := gr.accs[i].Add(args); err != nil {
 			return err
 		}

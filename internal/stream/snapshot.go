@@ -64,8 +64,9 @@ func (w *enc) tuple(t *tuple) {
 	}
 }
 
-// Snapshot returns the engine's state.
+// Snapshot returns the engine's state. It also starts StateAdded again from zero.
 func (e *Engine) Snapshot() []byte {
+	e.added = 0
 	w := &enc{b: append([]byte(nil), snapshotMagic...)}
 	fp := e.fp
 	w.b = append(w.b, fp[:]...)

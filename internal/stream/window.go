@@ -2,6 +2,7 @@ package stream
 
 import (
 	"container/heap"
+	"fmt"
 	"strings"
 
 	"github.com/tandem-streaming/tandem/internal/saql"
@@ -26,6 +27,16 @@ type windowSpec struct {
 	timeout, maxDur   int64
 	partition         []evalFn // SessionWindow(…) OVER (PARTITION BY …)
 }
+
+// Limits on windows, checked when a query is compiled. MaxWindowSize is Stream Analytics' own
+// limit ("the maximum size of a window in all cases is 7 days"); MaxWindowsPerEvent bounds the
+// windows one event joins (size/hop of a hopping window, summed over Windows(…)): each is an
+// accumulator per group, so HoppingWindow(millisecond, 6000000, 1) would put every event into
+// six million windows.
+const (
+	MaxWindowSize      = 7 * 864_000_000_000 // 7 days in ticks
+	MaxWindowsPerEvent = 10_000
+)
 
 var unitTicks = map[string]int64{
 	"day": 864_000_000_000, "dd": 864_000_000_000, "d": 864_000_000_000,
@@ -68,7 +79,30 @@ func durationArgs(call *saql.FuncCall, args []saql.Expr) (int64, error) {
 	if !ok {
 		return 0, errAt(args[1].Pos(), "write a whole number", "the size must be an integer constant, not %s", args[1].String())
 	}
+	if err := checkWindowSize(args[1], n, u); err != nil {
+		return 0, err
+	}
 	return u * n, nil
+}
+
+// checkWindowSize refuses a window duration of n units above MaxWindowSize (before the
+// multiplication, which could overflow).
+func checkWindowSize(at saql.Expr, n, unit int64) error {
+	if n > MaxWindowSize/unit {
+		return errAt(at.Pos(), "use at most 7 days (day, 7), or (hour, 168)",
+			"%s %ss is longer than 7 days, the largest window or duration Stream Analytics allows", at.String(), unitName(unit))
+	}
+	return nil
+}
+
+// unitName is a unit's plain name for messages.
+func unitName(ticks int64) string {
+	for _, n := range []string{"day", "hour", "minute", "second", "millisecond", "microsecond"} {
+		if unitTicks[n] == ticks {
+			return n
+		}
+	}
+	return "unit"
 }
 
 // namedDuration reads Duration(unit, n), Hop(unit, n), Offset(unit, n), Timeout(…) or
@@ -113,6 +147,9 @@ func (sc *scope) windowOf(c *saql.FuncCall) (windowSpec, error) {
 		if !ok || unit == 0 {
 			return w, errAt(a.Pos(), "write "+c.Name[0].Name+"(unit, size, …) with integer sizes", "invalid window argument %s", a.String())
 		}
+		if err := checkWindowSize(a, n, unit); err != nil {
+			return w, err
+		}
 		sizes = append(sizes, n*unit)
 	}
 	pick := func(key string, i int) int64 {
@@ -152,7 +189,19 @@ func (sc *scope) windowOf(c *saql.FuncCall) (windowSpec, error) {
 	if c.Over != nil {
 		return w, errAt(c.Over.At, "only SessionWindow takes OVER (PARTITION BY …)", "%s takes no OVER clause", c.Name[0].Name)
 	}
+	if w.kind == winHopping && w.size/w.hop > MaxWindowsPerEvent {
+		return w, errAt(c.At, fmt.Sprintf("make the hop at least 1/%d of the window, e.g. HoppingWindow(minute, 60, 1)", MaxWindowsPerEvent),
+			"%s puts each event into %d windows; at most %d are allowed", c.Name[0].Name, w.size/w.hop, MaxWindowsPerEvent)
+	}
 	return w, nil
+}
+
+// windowsPerEvent is how many windows of w one event joins.
+func (w windowSpec) windowsPerEvent() int64 {
+	if w.kind == winHopping {
+		return w.size / w.hop
+	}
+	return 1
 }
 
 // windowsOf reads the window of GROUP BY: one window, or Windows(def, …) or
@@ -170,6 +219,7 @@ func (sc *scope) windowsOf(c *saql.FuncCall) ([]windowSpec, []sqlval.Value, erro
 	var ids []sqlval.Value
 	seen := map[string]bool{}
 	named := 0
+	perEvent := int64(0)
 	for _, a := range c.Args {
 		def, ok := a.(*saql.FuncCall)
 		if !ok {
@@ -197,6 +247,9 @@ func (sc *scope) windowsOf(c *saql.FuncCall) ([]windowSpec, []sqlval.Value, erro
 			return nil, nil, err
 		}
 		specs, ids = append(specs, w), append(ids, id)
+		if perEvent += w.windowsPerEvent(); perEvent > MaxWindowsPerEvent {
+			return nil, nil, errAt(def.At, "use fewer windows or larger hops", "the windows of Windows() put each event into more than %d windows", MaxWindowsPerEvent)
+		}
 	}
 	if named != 0 && named != len(c.Args) {
 		return nil, nil, errAt(c.At, "use Window('id', …) for every window or for none", "either every window in Windows() has an id or none has")

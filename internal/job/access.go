@@ -1,0 +1,157 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/sink"
+)
+
+// FilesDir is the directory under <data> that holds the files of confined jobs.
+const FilesDir = "job-files"
+
+// Creator is who creates a job, which bounds what the job may touch. The zero value is the
+// node admin: any file the server can read or write, any namespace.
+//
+// A confined job (what an anonymous caller of `tandem serve --dev` creates) reads and writes
+// local files only under <data>/job-files (reference files, SQLite databases, JSON-lines
+// outputs; symbolic links are resolved before the check and ".." is refused), and reads and
+// writes event hubs only of Namespace. The rest of <data> holds the admin key, the metadata and
+// other jobs' definitions, so it is not open to confined jobs either.
+type Creator struct {
+	Confined  bool   `json:"confined,omitempty"`
+	Namespace string `json:"namespace,omitempty"` // the namespace a confined job may use
+}
+
+// access is what a job may touch and how much it may read: its creator's confinement and the
+// Manager's limits. The job is checked against it when it is created and each time it starts.
+type access struct {
+	creator  Creator
+	filesDir string // <data>/job-files
+	refMax   int64  // the largest reference data file, in bytes
+}
+
+// checkAccess checks that every file and event hub the job names is open to its creator, and
+// returns the resolved path of each reference file (by input name, lower case), which is what
+// the job then reads.
+func (s Spec) checkAccess(a access) (map[string]string, error) {
+	refs := map[string]string{}
+	for _, in := range s.Inputs {
+		switch {
+		case in.Reference == "":
+			if err := a.namespace(fmt.Sprintf("input %s", in.Name), in.Namespace); err != nil {
+				return nil, err
+			}
+		case sink.IsTableURL(in.Reference):
+			path, err := sink.LocalPath(in.Reference, in.Name)
+			if err != nil {
+				return nil, errcode.New(errcode.InvalidArgument, "reference input %s: %w", in.Name, err)
+			}
+			if path != "" {
+				if _, err := a.file("reference input "+in.Name, in.Reference, path); err != nil {
+					return nil, err
+				}
+			}
+		default:
+			path, err := a.file("reference input "+in.Name, in.Reference, in.Reference)
+			if err != nil {
+				return nil, err
+			}
+			refs[strings.ToLower(in.Name)] = path
+		}
+	}
+	for _, o := range s.Outputs {
+		if isHubURL(o.URL) {
+			u, err := url.Parse(o.URL)
+			if err != nil {
+				return nil, errcode.New(errcode.InvalidArgument, "event hub output %q: write eventhub://NAMESPACE/HUB[?partition=N]", o.URL)
+			}
+			if err := a.namespace("output "+o.Name, u.Host); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		path, err := sink.LocalPath(o.URL, o.Name)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", o.Name, err)
+		}
+		if path != "" {
+			if _, err := a.file("output "+o.Name, o.URL, path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return refs, nil
+}
+
+// namespace refuses an event hub of another namespace than a confined creator's.
+func (a access) namespace(what, ns string) error {
+	if !a.creator.Confined || strings.EqualFold(ns, a.creator.Namespace) {
+		return nil
+	}
+	return errcode.New(errcode.Forbidden,
+		"%s uses namespace %s; without the node admin key a job may use only event hubs of namespace %s (pass the admin key: --admin-key or TANDEM_ADMIN_KEY)",
+		what, ns, a.creator.Namespace)
+}
+
+// file checks the local path that raw (a URL or a path) names. For a confined creator the path
+// must lie under the files directory once every symbolic link is resolved; it returns that
+// resolved path. Otherwise it returns path as it is.
+func (a access) file(what, raw, path string) (string, error) {
+	if !a.creator.Confined {
+		return path, nil
+	}
+	refuse := func(why string) error {
+		return errcode.New(errcode.Forbidden,
+			"%s: %s %s; without the node admin key a job in --dev reads and writes files only under %s (put the file there, or pass the admin key: --admin-key or TANDEM_ADMIN_KEY)",
+			what, raw, why, a.filesDir)
+	}
+	if slices.Contains(strings.Split(filepath.ToSlash(raw), "/"), "..") {
+		return "", refuse(`has a ".." path element`)
+	}
+	real, err := resolve(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return "", refuse(fmt.Sprintf("cannot be resolved (%v)", err))
+	}
+	root, err := filepath.EvalSymlinks(a.filesDir)
+	if err != nil {
+		return "", fmt.Errorf("job files directory: %w", err)
+	}
+	rel, err := filepath.Rel(root, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", refuse("is outside that directory")
+	}
+	return real, nil
+}
+
+// resolve makes path absolute with every symbolic link resolved: those of its directory (which
+// must exist) and the file itself when it is a link. A file that does not exist yet (a new
+// output) resolves to its name in the resolved directory.
+func resolve(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return "", err
+	}
+	real := filepath.Join(dir, filepath.Base(abs))
+	if fi, err := os.Lstat(real); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return filepath.EvalSymlinks(real)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	return real, nil
+}
