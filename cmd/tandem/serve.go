@@ -46,6 +46,13 @@ type serveConfig struct {
 	NodeID        int32         `yaml:"node-id"`
 	AliasCheck    time.Duration `yaml:"alias-check-interval"`
 	AdvertiseHTTP string        `yaml:"advertise-http"`
+
+	// TLS (serve_tls.go)
+	TLSCert      string `yaml:"tls-cert"`
+	TLSKey       string `yaml:"tls-key"`
+	TLSDev       bool   `yaml:"tls-dev"`
+	TLSCA        string `yaml:"tls-ca"`
+	KafkaTLSAddr string `yaml:"kafka-tls-addr"`
 }
 
 func newServeCmd() *cobra.Command {
@@ -71,8 +78,9 @@ namespace "default" with every right (for kcat and local testing).`,
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "YAML configuration file (keys are the flag names)")
 	f.StringVar(&cfg.Data, "data", "./tandem-data", "data directory")
-	f.StringVar(&cfg.KafkaAddr, "kafka-addr", "127.0.0.1:9092", "Kafka listener address")
-	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listener address (API, /metrics, /healthz)")
+	f.StringVar(&cfg.KafkaAddr, "kafka-addr", "127.0.0.1:9092", `plaintext Kafka listener address; "" for none (with TLS, clients use --kafka-tls-addr)`)
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listener address (API, /metrics, /healthz); HTTPS when TLS is on")
+	addTLSFlags(f, &cfg)
 	f.StringVar(&cfg.AdvertiseHost, "advertise-host", "", "host name Kafka clients are told to connect to (default: the listener's host)")
 	f.StringVar(&cfg.Region, "region", "local", "region name of this node")
 	f.BoolVar(&cfg.Dev, "dev", false, "allow anonymous clients as namespace \"default\" with every right")
@@ -82,7 +90,7 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.Int64Var(&cfg.SegmentBytes, "segment-bytes", 128<<20, "log segment size")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&cfg.AdvertiseHTTP, "advertise-http", "",
-		"URL other regions reach this node's HTTP API at, for geo-DR (default: http://<advertise-host or listener host>:<http port>)")
+		"URL other regions reach this node's HTTP API at, for geo-DR (default: http[s]://<advertise-host or listener host>:<http port>)")
 	f.Int32Var(&cfg.NodeID, "node-id", -1, "Kafka node id of this node (default: derived from --region, so regions differ)")
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
@@ -172,23 +180,25 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	}
 	defer b.Close()
 
-	kln, err := net.Listen("tcp", cfg.KafkaAddr)
+	lns, err := openListeners(cfg)
 	if err != nil {
-		return fmt.Errorf("kafka listener: %w", err)
+		return err
+	}
+	peerHTTP, err := peerClient(cfg, lns.tls)
+	if err != nil {
+		lns.close()
+		return err
 	}
 	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost}
-	ks := kafka.New(kln, kopts)
-	hln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		ks.Close()
-		return fmt.Errorf("http listener: %w", err)
-	}
+	ks := lns.kafkaServers(kopts)
+	hln := lns.http
 	endpoint := cfg.AdvertiseHTTP
 	if endpoint == "" {
-		endpoint = "http://" + advertised(cfg, hln.Addr())
+		endpoint = lns.scheme() + "://" + advertised(cfg, hln.Addr())
 	}
-	geo := geodr.New(geodr.Options{Broker: b, Endpoint: endpoint,
-		Kafka: advertised(cfg, kln.Addr()), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck})
+	// TODO(lead, issue 11): once geodr.Options has `TLS *tls.Config`, pass the --tls-ca trust there instead of HTTPClient.
+	geo := geodr.New(geodr.Options{Broker: b, Endpoint: endpoint, HTTPClient: peerHTTP,
+		Kafka: lns.geoKafka(cfg), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck})
 	defer geo.Close()
 	// A former primary that lost its alias to a failover while it was down learns it here,
 	// before it takes alias traffic again.
@@ -209,18 +219,20 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
-	errc := make(chan error, 2)
-	go func() { errc <- ks.Serve() }()
+	errc := make(chan error, 1+len(ks))
+	ks.serve(errc)
 	go func() {
-		if err := hs.Serve(hln); !errors.Is(err, http.ErrServerClosed) {
+		if err := lns.serveHTTP(hs); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 			return
 		}
 		errc <- nil
 	}()
 	// One line a script can wait for: the node is ready.
-	fmt.Fprintf(os.Stdout, "tandem ready region=%s kafka=%s http=%s\n", cfg.Region, kln.Addr(), hln.Addr())
-	logger.Info("serving", "kafka", kln.Addr().String(), "http", hln.Addr().String(), "data", cfg.Data, "dev", cfg.Dev,
+	lns.printDevTrust(os.Stdout, cfg)
+	fmt.Fprintln(os.Stdout, lns.readyLine(cfg.Region))
+	logger.Info("serving", "kafka", addr(lns.kafka), "kafka-tls", addr(lns.kafkaTLS), "http", lns.scheme()+"://"+hln.Addr().String(),
+		"data", cfg.Data, "dev", cfg.Dev,
 		"fsync", cfg.Fsync+"/"+strconv.Itoa(int(cfg.FsyncInterval.Milliseconds()))+"ms")
 
 	var serveErr error
