@@ -246,10 +246,10 @@ func (l *listeners) readyLine(region string) string {
 
 // printDevTrust tells how clients trust the dev CA.
 func (l *listeners) printDevTrust(w io.Writer, cfg serveConfig) {
-	d := l.tls.dev
-	if d == nil {
+	if l.tls == nil || l.tls.dev == nil {
 		return
 	}
+	d := l.tls.dev
 	state := "reused"
 	if d.CreatedCA {
 		state = "created now"

@@ -314,13 +314,58 @@ func TestTLS_DevTwoRegionsOverTLS(t *testing.T) {
 		t.Fatalf("no alias connection string in the summary:\n%s", all)
 	}
 
+	// The regions know each other at their https endpoints, and the CLI reaches them with --ca.
+	show, stderr, err := runCLI(t, nil, "--server", "https://"+m[3], "--ca", ca, "--data", filepath.Join(dir, "east"),
+		"alias", "show", "tandem-east/tandem-dev")
+	if err != nil || !strings.Contains(show, "https://"+m[4]) || !strings.Contains(show, "Succeeded") {
+		t.Errorf("alias show on east: %v\n%s%s", err, show, stderr)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	produceConsume(ctx, t, west, cs, "sample", rootsFrom(t, ca), 20) // the alias sends clients to east
 	conf := filepath.Join(dir, "kcat.conf")
 	got := kcat(t, "", "-F", conf, "-C", "-t", "sample", "-o", "beginning", "-e", "-q", "-f", "%s\n")
-	if n := len(strings.Fields(got)); n != 20 {
+	n := 0
+	for _, l := range strings.Split(got, "\n") { // kcat -F says on stderr which file it reads
+		if strings.HasPrefix(l, "tls-") {
+			n++
+		}
+	}
+	if n != 20 {
 		t.Fatalf("kcat -F %s read %d records of sample, want 20:\n%s", conf, n, got)
 	}
 	t.Logf("20 records through the alias over SASL_SSL (east %s, west %s)", east, west)
+}
+
+// TestTLS_GeoDRPeerVerifiesPartnerCertificate: a region's geo-DR client verifies the partner's
+// https endpoint. Without --tls-ca it trusts the system roots only, so pairing with a region
+// that presents a dev certificate fails; with --tls-ca naming that region's CA it succeeds.
+func TestTLS_GeoDRPeerVerifiesPartnerCertificate(t *testing.T) {
+	west, westCA := startTLSNode(t, "--region", "west")
+	westKey, err := os.ReadFile(filepath.Join(west.data, "admin-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	east := startNode(t, t.TempDir(), "--region", "east")
+	pair := func(eastNS, westNS string) (string, error) {
+		west.cli(t, "", "namespace", "create", westNS)
+		east.cli(t, "", "namespace", "create", eastNS)
+		out, stderr, err := runCLI(t, nil, "--server", east.URL(), "--data", east.data, "alias", "create", eastNS+"/geo-tls",
+			"--partner-endpoint", west.URL(), "--partner-namespace", westNS, "--partner-admin-key", strings.TrimSpace(string(westKey)),
+			"--wait", "--timeout", "90s")
+		return out + stderr, err
+	}
+	out, err := pair("geo-east-a", "geo-west-a")
+	if err == nil {
+		t.Fatalf("east paired with west's https endpoint without trusting west's CA:\n%s", out)
+	}
+	t.Logf("refused as it should be: %s", out)
+
+	east.args = append(east.args, "--tls-ca", westCA)
+	east.stop()
+	east.restart()
+	if out, err := pair("geo-east-b", "geo-west-b"); err != nil || !strings.Contains(out, "Succeeded") {
+		t.Fatalf("pairing with --tls-ca naming west's CA: %v\n%s", err, out)
+	}
 }
