@@ -66,7 +66,13 @@ func newServeCmd() *cobra.Command {
 
 Auth is on: each namespace has a RootManageSharedAccessKey policy; print its connection
 string with 'tandem connection-string NS'. --dev also lets clients without SASL act in the
-namespace "default" with every right (for kcat and local testing).`,
+namespace "default" with every right (for kcat and local testing).
+
+TLS: --tls-cert and --tls-key (PEM), or --tls-dev for a local CA and node certificate created
+in <data>/tls, add a SASL_SSL Kafka listener (--kafka-tls-addr, default 127.0.0.1:9093) and
+serve the API over HTTPS on --http-addr; --kafka-addr "" drops the plaintext Kafka listener.
+Clients trust the CA (kcat -X ssl.ca.location=<data>/tls/ca.pem, the CLI's --ca), and geo-DR
+calls to https partners trust --tls-ca (default: the system roots; the dev CA with --tls-dev).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := loadServeConfig(cmd.Flags(), configFile, &cfg); err != nil {

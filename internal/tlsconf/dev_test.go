@@ -282,3 +282,33 @@ func TestConfigErrorsNameTheFile(t *testing.T) {
 		t.Error("a server without key file was accepted")
 	}
 }
+
+// An operator's renewed certificate is served from the next handshake on, without a restart;
+// a renewal half written (a file that does not load) leaves the previous certificate served.
+func TestServerReloadsARenewedCertificate(t *testing.T) {
+	dir := t.TempDir()
+	d, err := EnsureDev(dir, DevHosts(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Server(d.CertFile, d.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := Client(d.CAFile)
+	if err := handshake(t, srv, cl, "renewed.example"); err == nil {
+		t.Fatal("the first certificate verifies for a host it does not hold")
+	}
+	if _, err := EnsureDev(dir, DevHosts("renewed.example"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := handshake(t, srv, cl, "renewed.example"); err != nil {
+		t.Fatalf("after the renewal: %v", err)
+	}
+	if err := os.WriteFile(d.CertFile, []byte("half written"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := handshake(t, srv, cl, "renewed.example"); err != nil {
+		t.Fatalf("with a broken certificate file the previous certificate must stay: %v", err)
+	}
+}

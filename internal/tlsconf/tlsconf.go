@@ -19,22 +19,75 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 )
 
 // MinVersion is the oldest TLS version a Tandem server or client accepts.
 const MinVersion = tls.VersionTLS12
 
 // Server returns the configuration of a TLS server that presents the certificate chain in
-// certFile (PEM, the node certificate first) with the private key in keyFile.
+// certFile (PEM, the node certificate first) with the private key in keyFile. The files are
+// read again on the first handshake after either changes, so a renewed certificate is served
+// without a restart; until the new pair loads (both files written, key matching certificate)
+// the previous one is served.
 func Server(certFile, keyFile string) (*tls.Config, error) {
 	if certFile == "" || keyFile == "" {
 		return nil, errors.New("a TLS server needs both a certificate file and a key file")
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("loading the TLS certificate %s with key %s: %w", certFile, keyFile, err)
+	r := &certReloader{certFile: certFile, keyFile: keyFile}
+	if err := r.load(); err != nil {
+		return nil, err
 	}
-	return &tls.Config{MinVersion: MinVersion, Certificates: []tls.Certificate{cert}}, nil
+	return &tls.Config{MinVersion: MinVersion, GetCertificate: r.get}, nil
+}
+
+// certReloader serves a certificate pair and reloads it when its files change.
+type certReloader struct {
+	certFile, keyFile string
+
+	mu struct {
+		sync.Mutex
+		cert  *tls.Certificate
+		stamp [2]fileStamp // of certFile and keyFile when cert was loaded
+	}
+}
+
+// fileStamp tells a changed file from an unchanged one.
+type fileStamp struct {
+	modNanos int64
+	size     int64
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.ModTime().UnixNano(), fi.Size()}
+}
+
+func (r *certReloader) load() error {
+	stamp := [2]fileStamp{stampOf(r.certFile), stampOf(r.keyFile)}
+	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		return fmt.Errorf("loading the TLS certificate %s with key %s: %w", r.certFile, r.keyFile, err)
+	}
+	r.mu.Lock()
+	r.mu.cert, r.mu.stamp = &cert, stamp
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	r.mu.Lock()
+	changed := r.mu.stamp != [2]fileStamp{stampOf(r.certFile), stampOf(r.keyFile)}
+	r.mu.Unlock()
+	if changed {
+		r.load() // on failure (a renewal half written) the previous pair stays
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.cert, nil
 }
 
 // Client returns the configuration of a TLS client that trusts exactly the CA certificates in
