@@ -691,6 +691,9 @@ func (info *devInfo) print(w io.Writer) error {
 			fmt.Sprint(c.cmd.Process.Pid), c.logPath})
 	}
 	printTable(&b, []string{"REGION", "NAMESPACE", "KAFKA", "HTTP", "PID", "LOG"}, rows)
+	if info.tls != nil {
+		fmt.Fprintf(&b, "\nTLS: Kafka is SASL_SSL only and the API HTTPS; clients trust the dev CA %s\n", info.tls.caFile)
+	}
 	a := info.alias
 	fmt.Fprintf(&b, "\nAlias %s: active in %s (namespace %s), role %s, %s, epoch %d", devAlias,
 		p.child.region, p.namespace, a.Role, a.ProvisioningState, a.Epoch)

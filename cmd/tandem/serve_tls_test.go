@@ -2,6 +2,8 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -72,5 +74,28 @@ func TestReadyLineParses(t *testing.T) {
 	}
 	if got := withTLS.readyLine("east"); !strings.Contains(got, " kafka=off ") || !strings.HasSuffix(got, " api=https") {
 		t.Errorf("ready line with TLS and no plaintext Kafka: %q", got)
+	}
+}
+
+// The TLS settings come from YAML and TANDEM_* like every other flag, and an empty
+// kafka-addr turns the plaintext listener off.
+func TestTLSFlagsFromYAMLAndEnvironment(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tandem.yaml")
+	if err := os.WriteFile(file, []byte("tls-cert: /etc/tandem/node.pem\ntls-key: /etc/tandem/node-key.pem\nkafka-addr: \"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TANDEM_KAFKA_TLS_ADDR", "0.0.0.0:9093")
+	t.Setenv("TANDEM_TLS_CA", "/etc/tandem/peers.pem")
+	cmd := newServeCmd()
+	var cfg serveConfig
+	if err := loadServeConfig(cmd.Flags(), file, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"tls-cert": "/etc/tandem/node.pem", "tls-key": "/etc/tandem/node-key.pem", "kafka-addr": "",
+		"kafka-tls-addr": "0.0.0.0:9093", "tls-ca": "/etc/tandem/peers.pem"}
+	for name, v := range want {
+		if got, _ := cmd.Flags().GetString(name); got != v {
+			t.Errorf("--%s = %q, want %q", name, got, v)
+		}
 	}
 }
