@@ -190,7 +190,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	peerHTTP, err := peerClient(cfg, lns.tls)
+	peerTrust, err := peerTLS(cfg, lns.tls)
 	if err != nil {
 		lns.close()
 		return err
@@ -202,8 +202,8 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	if endpoint == "" {
 		endpoint = lns.scheme() + "://" + advertised(cfg, hln.Addr())
 	}
-	// TODO(lead, issue 11): once geodr.Options has `TLS *tls.Config`, pass the --tls-ca trust there instead of HTTPClient.
-	geo := geodr.New(geodr.Options{Broker: b, Endpoint: endpoint, HTTPClient: peerHTTP,
+	// TODO(lead, issue 11): once geodr.Options has `TLS *tls.Config` (hard-geodr), write TLS: peerTrust instead of HTTPClient.
+	geo := geodr.New(geodr.Options{Broker: b, Endpoint: endpoint, HTTPClient: peerHTTPClient(peerTrust),
 		Kafka: lns.geoKafka(cfg), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck})
 	defer geo.Close()
 	// A former primary that lost its alias to a failover while it was down learns it here,
@@ -228,7 +228,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	errc := make(chan error, 1+len(ks))
 	ks.serve(errc)
 	go func() {
-		if err := lns.serveHTTP(hs); !errors.Is(err, http.ErrServerClosed) {
+		if err := lns.serveHTTP(hs, hln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 			return
 		}

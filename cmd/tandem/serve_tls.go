@@ -147,7 +147,10 @@ func (l *listeners) close() {
 }
 
 // kafkaServers is one Kafka server per listener, each advertising its own port: a SASL_SSL
-// client is sent back to the TLS port, a plaintext one to the plaintext port.
+// client is sent back to the TLS port, a plaintext one to the plaintext port. Each server has
+// its own connection caps (and, with the listener limits of issue 11, its own memory budget
+// and metrics: when both listeners are on, each server's Registerer must be wrapped with a
+// "listener" label, or the second one's metrics collide with the first one's).
 func (l *listeners) kafkaServers(opts kafka.Options) kafkaServers {
 	var out kafkaServers
 	if l.kafka != nil {
@@ -194,32 +197,34 @@ func (l *listeners) scheme() string {
 	return "http"
 }
 
-// peerClient is the HTTP client of geo-DR calls to partner regions: it trusts --tls-ca (or
-// the dev CA), else nil for geodr's default (the system roots).
-func peerClient(cfg serveConfig, nt *nodeTLS) (*http.Client, error) {
+// peerTLS is the TLS of geo-DR calls to https partner regions: it trusts --tls-ca (or the dev
+// CA), else the system roots.
+func peerTLS(cfg serveConfig, nt *nodeTLS) (*tls.Config, error) {
 	ca := cfg.TLSCA
 	if ca == "" && nt != nil {
 		ca = nt.caFile
-	}
-	if ca == "" {
-		return nil, nil
 	}
 	tc, err := tlsconf.Client(ca)
 	if err != nil {
 		return nil, fmt.Errorf("--tls-ca: %w", err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tc
-	return &http.Client{Transport: tr}, nil
+	return tc, nil
 }
 
-// serveHTTP serves the API on the HTTP listener: HTTPS when TLS is on.
-func (l *listeners) serveHTTP(hs *http.Server) error {
+// peerHTTPClient is an HTTP client with tc.
+func peerHTTPClient(tc *tls.Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Transport: tr}
+}
+
+// serveHTTP serves the API on ln (the HTTP listener, maybe wrapped): HTTPS when TLS is on.
+func (l *listeners) serveHTTP(hs *http.Server, ln net.Listener) error {
 	if l.tls == nil {
-		return hs.Serve(l.http)
+		return hs.Serve(ln)
 	}
 	hs.TLSConfig = l.tls.server
-	return hs.ServeTLS(l.http, "", "")
+	return hs.ServeTLS(ln, "", "")
 }
 
 // addr is a listener's address for the ready line, "off" for none.
