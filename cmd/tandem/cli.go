@@ -5,9 +5,12 @@ package main
 // receive).
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/client"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/tlsconf"
 )
 
 func envOr(name, def string) string {
@@ -35,6 +39,8 @@ func addClientFlags(root *cobra.Command) {
 	f.String("connection-string", os.Getenv("TANDEM_CONNECTION_STRING"),
 		"authenticate with an Event Hubs connection string instead of the admin key (env TANDEM_CONNECTION_STRING)")
 	f.String("data", "./tandem-data", "data directory of a local node, whose admin-key file the CLI reads when no key is given")
+	f.String("ca", os.Getenv("TANDEM_CA"), "PEM CA certificate to trust for an https --server (env TANDEM_CA; "+
+		"default: <data>/tls/ca.pem when it exists, as `serve --tls-dev` writes it, else the system roots)")
 	f.StringP("output", "o", "text", "output format: text or json")
 }
 
@@ -62,7 +68,61 @@ func newClient(cmd *cobra.Command) (*client.Client, error) {
 			opts = append(opts, client.WithAdminKey(strings.TrimSpace(string(b))))
 		}
 	}
-	return client.New(flag("server"), opts...)
+	hc, err := cliHTTPClient(cmd, "")
+	if err != nil {
+		return nil, err
+	}
+	return client.New(flag("server"), append(opts, client.WithHTTPClient(hc))...)
+}
+
+// cliHTTPClient is the CLI's HTTP client. For https it trusts exactly the CA in caFile, else
+// in --ca (or TANDEM_CA), else in <data>/tls/ca.pem when that file exists; with none of them
+// it trusts the system roots. It never skips verification.
+func cliHTTPClient(cmd *cobra.Command, caFile string) (*http.Client, error) {
+	if caFile == "" {
+		caFile, _ = cmd.Flags().GetString("ca")
+	}
+	if caFile == "" {
+		data, _ := cmd.Flags().GetString("data")
+		if p := filepath.Join(data, "tls", tlsconf.CAFile); fileExists(p) {
+			caFile = p
+		}
+	}
+	tc, err := tlsconf.Client(caFile)
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidArgument, "--ca: %v", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Transport: trustHint{rt: tr, caFile: caFile}}, nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// trustHint adds to a certificate verification error what to do about it.
+type trustHint struct {
+	rt     http.RoundTripper
+	caFile string
+}
+
+func (h trustHint) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := h.rt.RoundTrip(r)
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	switch {
+	case errors.As(err, &unknown) && h.caFile == "":
+		err = fmt.Errorf("%w; the server's certificate is signed by a CA the CLI does not trust: give that CA's certificate "+
+			"with --ca FILE (env TANDEM_CA); a node run with --tls-dev keeps it in <data>/tls/ca.pem", err)
+	case errors.As(err, &unknown):
+		err = fmt.Errorf("%w; the server's certificate is not signed by the CA in %s: give the CA that signed it with --ca FILE",
+			err, h.caFile)
+	case errors.As(err, &host):
+		err = fmt.Errorf("%w; connect with --server naming a host the certificate holds", err)
+	}
+	return resp, err
 }
 
 // outputFormat is the root's -o/--output (a command with its own --output, as job create's

@@ -52,6 +52,7 @@ type devSettings struct {
 	kafkaPort int
 	httpPort  int
 	timeout   time.Duration
+	tls       bool
 }
 
 func newDevCmd() *cobra.Command {
@@ -76,9 +77,15 @@ Ctrl-C (or SIGTERM) stops both nodes and exits 0. If a node dies while the setup
 tandem dev says which one and where its log is, stops the other and exits non-zero. Once the
 setup is done a region may die (kill -9 the primary to rehearse a failover): tandem dev says so,
 prints the command that starts it again, and keeps the other region running. Port 0 lets each
-node pick a free port.`,
+node pick a free port.
+
+With --tls both regions serve Kafka over TLS only (SASL_SSL) on the Kafka ports and the API
+over HTTPS, with certificates of a dev CA created in --dir/tls (reused on later runs). Clients
+trust --dir/tls/ca.pem (kcat -X ssl.ca.location=…, the CLI's --ca); the ready line ends with
+ca=--dir/tls/ca.pem.`,
 		Example: `  tandem dev
-  tandem dev --dir /tmp/td --kafka-port 0 --http-port 0`,
+  tandem dev --dir /tmp/td --kafka-port 0 --http-port 0
+  tandem dev --tls`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := s.check(); err != nil {
@@ -92,6 +99,8 @@ node pick a free port.`,
 	f.IntVar(&s.kafkaPort, "kafka-port", 9092, "Kafka port of east; west uses it + 100; 0 picks free ports")
 	f.IntVar(&s.httpPort, "http-port", 8080, "HTTP port of east; west uses it + 100; 0 picks free ports")
 	f.DurationVar(&s.timeout, "timeout", 2*time.Minute, "how long setting up the alias and the sample hub may take")
+	f.BoolVar(&s.tls, "tls", false, "serve Kafka over TLS only (SASL_SSL, on --kafka-port) and the API over HTTPS, "+
+		"with a dev CA in --dir/tls that both regions share; clients trust --dir/tls/ca.pem")
 	return cmd
 }
 
@@ -132,6 +141,7 @@ var errInterrupted = errors.New("interrupted")
 // devRun is one run of tandem dev: its two children and what setting up produced.
 type devRun struct {
 	s        devSettings
+	tls      *devTLS // with --tls
 	stderr   io.Writer
 	children []*devChild // started so far, in devRegions order
 	ready    atomic.Bool // the setup is done: a region may now die without ending the run
@@ -147,8 +157,13 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error 
 	defer signal.Stop(sigc)
 	d := &devRun{s: s, stderr: stderr}
 	defer d.stop()
+	if s.tls {
+		if d.tls, err = ensureDevTLS(s.dir, stderr); err != nil {
+			return err
+		}
+	}
 	for i, r := range devRegions {
-		c, err := startDevChild(exe, r.name, s.dir, s.listenAddr(s.kafkaPort, i), s.listenAddr(s.httpPort, i))
+		c, err := startDevChild(exe, r.name, s.dir, s.listenAddr(s.kafkaPort, i), s.listenAddr(s.httpPort, i), d.tls)
 		if err != nil {
 			return err
 		}
@@ -261,7 +276,7 @@ func (c *devChild) restartCommand() string {
 	if c.kafkaAddr != "" {
 		for i := range args {
 			switch {
-			case i > 0 && c.cmd.Args[i-1] == "--kafka-addr":
+			case i > 0 && c.cmd.Args[i-1] == c.tls.kafkaFlag():
 				args[i] = c.kafkaAddr
 			case i > 0 && c.cmd.Args[i-1] == "--http-addr":
 				args[i] = c.httpAddr
@@ -305,21 +320,24 @@ type devChild struct {
 	region  string
 	dataDir string
 	logPath string
+	tls     *devTLS // nil without TLS
 	cmd     *exec.Cmd
 	ready   chan [2]string // the Kafka and HTTP addresses of the ready line
 	exited  chan struct{}  // closed once the process has been waited for
 	waitErr error          // the process's exit, set before exited is closed
 
-	kafkaAddr, httpAddr string // once ready
+	kafkaAddr, httpAddr string // once ready; the TLS Kafka listener with TLS
 }
 
-var devReadyLine = regexp.MustCompile(`^tandem ready region=\S+ kafka=(\S+) http=(\S+)$`)
+// devReadyLine is serve's ready line (see readyLine in serve_tls.go): the plaintext Kafka
+// listener, the API's, and with TLS the TLS Kafka listener.
+var devReadyLine = regexp.MustCompile(`^tandem ready region=\S+ kafka=(\S+) http=(\S+)(?: kafka-tls=(\S+) api=https)?$`)
 
 // startDevChild starts `serve` for region with data in dir/region and stderr (and stdout) in
-// dir/region.log.
-func startDevChild(exe, region, dir, kafkaAddr, httpAddr string) (*devChild, error) {
+// dir/region.log; with tls, its Kafka listener is TLS only and its API HTTPS.
+func startDevChild(exe, region, dir, kafkaAddr, httpAddr string, tls *devTLS) (*devChild, error) {
 	c := &devChild{region: region, dataDir: filepath.Join(dir, region), logPath: filepath.Join(dir, region+".log"),
-		ready: make(chan [2]string, 1), exited: make(chan struct{})}
+		tls: tls, ready: make(chan [2]string, 1), exited: make(chan struct{})}
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return nil, errcode.New(errcode.InvalidArgument, "creating the data directory of region %s: %w", region, err)
 	}
@@ -327,8 +345,8 @@ func startDevChild(exe, region, dir, kafkaAddr, httpAddr string) (*devChild, err
 	if err != nil {
 		return nil, errcode.New(errcode.InvalidArgument, "creating the log file of region %s: %w", region, err)
 	}
-	c.cmd = exec.Command(exe, "serve", "--region", region, "--data", c.dataDir,
-		"--kafka-addr", kafkaAddr, "--http-addr", httpAddr)
+	c.cmd = exec.Command(exe, append([]string{"serve", "--region", region, "--data", c.dataDir},
+		tls.serveArgs(kafkaAddr, httpAddr)...)...)
 	c.cmd.Stdout = &readyWriter{log: logf, ready: c.ready}
 	c.cmd.Stderr = logf
 	if err := c.cmd.Start(); err != nil {
@@ -363,7 +381,11 @@ func (w *readyWriter) Write(p []byte) (int, error) {
 		w.partial = w.partial[i+1:]
 		if m := devReadyLine.FindStringSubmatch(line); m != nil && !w.seen {
 			w.seen = true
-			w.ready <- [2]string{m[1], m[2]}
+			kafka := m[1]
+			if m[3] != "" {
+				kafka = m[3] // with TLS, clients use the TLS listener
+			}
+			w.ready <- [2]string{kafka, m[2]}
 		}
 	}
 }
@@ -461,6 +483,7 @@ type devSide struct {
 // devInfo is what setting up produced: what the summary prints.
 type devInfo struct {
 	dir        string
+	tls        *devTLS // with --tls
 	sides      [2]*devSide
 	active     int          // the side that holds the alias
 	alias      client.Alias // as the active side knows it
@@ -473,7 +496,7 @@ type devInfo struct {
 func (d *devRun) setup(ctx context.Context) (*devInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.s.timeout)
 	defer cancel()
-	info := &devInfo{dir: d.s.dir}
+	info := &devInfo{dir: d.s.dir, tls: d.tls}
 	for i, c := range d.children {
 		if err := c.waitReady(ctx); err != nil {
 			return nil, err
@@ -482,7 +505,7 @@ func (d *devRun) setup(ctx context.Context) (*devInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		cl, err := client.New("http://"+c.httpAddr, client.WithAdminKey(key))
+		cl, err := d.tls.client(c.httpAddr, key)
 		if err != nil {
 			return nil, err
 		}
@@ -542,7 +565,7 @@ func (d *devRun) ensureAlias(ctx context.Context, sides [2]*devSide) (int, clien
 		}
 		d.progress("creating alias %s: primary %s in east, secondary %s in west", devAlias, east.namespace, west.namespace)
 		a, err = east.c.CreateAlias(ctx, east.namespace, devAlias, client.AliasOptions{
-			PartnerNamespace: west.namespace, PartnerEndpoint: "http://" + west.child.httpAddr, PartnerAdminKey: west.key})
+			PartnerNamespace: west.namespace, PartnerEndpoint: west.child.url(), PartnerAdminKey: west.key})
 	}
 	if err != nil {
 		return 0, a, fmt.Errorf("alias %s on namespace %s: %w", devAlias, east.namespace, err)
@@ -572,7 +595,7 @@ func (d *devRun) ensureAlias(ctx context.Context, sides [2]*devSide) (int, clien
 // longer listens at, as after a rerun with --http-port 0: the regions record each other's
 // addresses when they pair.
 func (d *devRun) checkPartnerAddress(a client.Alias, other *devSide) {
-	if want := "http://" + other.child.httpAddr; a.PartnerEndpoint != "" && a.PartnerEndpoint != want {
+	if want := other.child.url(); a.PartnerEndpoint != "" && a.PartnerEndpoint != want {
 		d.progress("warning: alias %s remembers region %s at %s, but it listens at %s now; replication and the Kafka "+
 			"metadata answers of the alias may point at the old addresses. Use fixed ports (the default) with an existing "+
 			"--dir, or remove %s to start afresh", devAlias, other.child.region, a.PartnerEndpoint, want, d.s.dir)
@@ -618,6 +641,17 @@ func (d *devRun) ensureHub(ctx context.Context, info *devInfo) error {
 	}
 }
 
+// url is the child's API, http:// or https://.
+func (c *devChild) url() string { return c.tls.scheme() + "://" + c.httpAddr }
+
+// kcatCALine is kcat.conf's ssl.ca.location line, "" without TLS.
+func (info *devInfo) kcatCALine() string {
+	if info.tls == nil {
+		return ""
+	}
+	return "ssl.ca.location=" + info.tls.caFile + "\n"
+}
+
 // bootstrap is the Kafka bootstrap list of both regions, east first.
 func (info *devInfo) bootstrap() string {
 	return info.sides[0].child.kafkaAddr + "," + info.sides[1].child.kafkaAddr
@@ -629,8 +663,8 @@ func (info *devInfo) regions() regionsFile {
 	for _, s := range info.sides {
 		c := s.child
 		dataDir, _ := filepath.Abs(c.dataDir)
-		f.Regions = append(f.Regions, regionEntry{Name: c.region, Server: "http://" + c.httpAddr, Kafka: c.kafkaAddr,
-			AdminKeyFile: filepath.Join(dataDir, "admin-key"), Namespace: s.namespace, DataDir: dataDir})
+		f.Regions = append(f.Regions, regionEntry{Name: c.region, Server: c.url(), Kafka: c.kafkaAddr,
+			AdminKeyFile: filepath.Join(dataDir, "admin-key"), Namespace: s.namespace, DataDir: dataDir, CAFile: c.tls.ca()})
 	}
 	return f
 }
@@ -639,7 +673,7 @@ func (info *devInfo) regions() regionsFile {
 func (info *devInfo) kcatProperties() string {
 	return "# Written by tandem dev: librdkafka properties for 'kcat -F " + info.kcatConf + "'.\n" +
 		"bootstrap.servers=" + info.bootstrap() + "\n" +
-		"security.protocol=SASL_PLAINTEXT\n" +
+		"security.protocol=" + info.tls.securityProtocol() + "\n" + info.kcatCALine() +
 		"sasl.mechanisms=PLAIN\n" +
 		"sasl.username=$ConnectionString\n" +
 		"sasl.password=" + info.connString + "\n"
@@ -653,10 +687,13 @@ func (info *devInfo) print(w io.Writer) error {
 	rows := [][]string{}
 	for _, s := range info.sides {
 		c := s.child
-		rows = append(rows, []string{c.region, s.namespace, c.kafkaAddr, "http://" + c.httpAddr,
+		rows = append(rows, []string{c.region, s.namespace, c.kafkaAddr, c.url(),
 			fmt.Sprint(c.cmd.Process.Pid), c.logPath})
 	}
 	printTable(&b, []string{"REGION", "NAMESPACE", "KAFKA", "HTTP", "PID", "LOG"}, rows)
+	if info.tls != nil {
+		fmt.Fprintf(&b, "\nTLS: Kafka is SASL_SSL only and the API HTTPS; clients trust the dev CA %s\n", info.tls.caFile)
+	}
 	a := info.alias
 	fmt.Fprintf(&b, "\nAlias %s: active in %s (namespace %s), role %s, %s, epoch %d", devAlias,
 		p.child.region, p.namespace, a.Role, a.ProvisioningState, a.Epoch)
@@ -668,7 +705,8 @@ func (info *devInfo) print(w io.Writer) error {
 	fmt.Fprintf(&b, "Event hub: %s (%d partitions)\n", devHub, devHubParts)
 	fmt.Fprintf(&b, "\nAlias connection string (the SASL PLAIN password of user $ConnectionString):\n  %s\n", info.connString)
 	fmt.Fprintf(&b, "\nKafka bootstrap, both regions (metadata answers the active one):\n  %s\n", info.bootstrap())
-	sasl := "-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN -X " + shellQuote("sasl.username=$ConnectionString") +
+	sasl := "-X security.protocol=" + info.tls.securityProtocol() + info.tls.kcatTLSArgs() +
+		" -X sasl.mechanisms=PLAIN -X " + shellQuote("sasl.username=$ConnectionString") +
 		" -X " + shellQuote("sasl.password="+info.connString)
 	fmt.Fprintf(&b, "\nProduce and consume with kcat:\n")
 	fmt.Fprintf(&b, "  kcat -b %s %s -t %s -P\n", info.bootstrap(), sasl, devHub)
@@ -678,11 +716,15 @@ func (info *devInfo) print(w io.Writer) error {
 	fmt.Fprintf(&b, "  kcat -F %s -t %s -C -o beginning -e\n", shellQuote(info.kcatConf), devHub)
 	east, west := info.sides[0], info.sides[1]
 	fmt.Fprintf(&b, "\nThe CLI (each region's admin key is read from its data directory):\n")
-	fmt.Fprintf(&b, "  tandem --server http://%s --data %s alias show %s/%s\n", east.child.httpAddr, shellQuote(east.child.dataDir), east.namespace, devAlias)
-	fmt.Fprintf(&b, "  tandem --server http://%s --data %s alias fail-over %s/%s\n", west.child.httpAddr, shellQuote(west.child.dataDir), west.namespace, devAlias)
+	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias show %s/%s\n", east.child.url(), shellQuote(east.child.dataDir), info.tls.cliCAArgs(), east.namespace, devAlias)
+	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias fail-over %s/%s\n", west.child.url(), shellQuote(west.child.dataDir), info.tls.cliCAArgs(), west.namespace, devAlias)
 	fmt.Fprintf(&b, "\nRegions by name for --regions east,west (tandem send, job deploy, drill): %s\n", filepath.Join(info.dir, "regions.json"))
 	fmt.Fprintf(&b, "\nCtrl-C stops both regions.\n")
-	fmt.Fprintf(&b, "tandem dev ready alias=%s bootstrap=%s east=%s west=%s\n", devAlias, info.bootstrap(), east.child.httpAddr, west.child.httpAddr)
+	fmt.Fprintf(&b, "tandem dev ready alias=%s bootstrap=%s east=%s west=%s", devAlias, info.bootstrap(), east.child.httpAddr, west.child.httpAddr)
+	if info.tls != nil {
+		fmt.Fprintf(&b, " ca=%s", info.tls.caFile)
+	}
+	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

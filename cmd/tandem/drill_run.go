@@ -129,7 +129,7 @@ func (d *drill) restoreRegion(ctx context.Context, reader *drillReader) error {
 	if err != nil {
 		return err
 	}
-	c, err := startDevChild(exe, old.region, d.s.dir, old.kafkaAddr, old.httpAddr)
+	c, err := startDevChild(exe, old.region, d.s.dir, old.kafkaAddr, old.httpAddr, old.tls)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type regionEntry struct {
 	Kafka        string `json:"kafka,omitempty"`
 	Namespace    string `json:"namespace,omitempty"` // the region's geo-DR namespace (tandem dev)
 	DataDir      string `json:"dataDir,omitempty"`   // a local region's data directory (tandem dev)
+	CAFile       string `json:"caFile,omitempty"`    // CA certificate of an https server (tandem dev --tls)
 }
 
 // namedRegion is a region the CLI talks to.
@@ -73,7 +74,7 @@ func regionsFromFlags(cmd *cobra.Command) ([]namedRegion, error) {
 		}
 		seen[name] = true
 		if inline {
-			e = regionEntry{Name: name, Server: server, AdminKeyFile: e.AdminKeyFile}
+			e = regionEntry{Name: name, Server: server, AdminKeyFile: e.AdminKeyFile, CAFile: e.CAFile}
 		}
 		c, err := e.client(cmd)
 		if err != nil {
@@ -97,6 +98,9 @@ func readRegionsFile(path string) (regionsFile, error) {
 	for i := range f.Regions {
 		if k := f.Regions[i].AdminKeyFile; k != "" && !filepath.IsAbs(k) {
 			f.Regions[i].AdminKeyFile = filepath.Join(dir, k)
+		}
+		if k := f.Regions[i].CAFile; k != "" && !filepath.IsAbs(k) {
+			f.Regions[i].CAFile = filepath.Join(dir, k)
 		}
 	}
 	return f, nil
@@ -136,7 +140,11 @@ func (e regionEntry) client(cmd *cobra.Command) (*client.Client, error) {
 	if key != "" {
 		opts = append(opts, client.WithAdminKey(key))
 	}
-	return client.New(e.Server, opts...)
+	hc, err := cliHTTPClient(cmd, e.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(e.Server, append(opts, client.WithHTTPClient(hc))...)
 }
 
 // writeRegionsFile writes f to path (tandem dev, tandem drill).

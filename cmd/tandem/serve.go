@@ -52,6 +52,13 @@ type serveConfig struct {
 	PeerRegions     string   `yaml:"peer-regions-file"`
 
 	Jobs jobLimits `yaml:",inline"` // --job-* (serve_jobs.go)
+
+	// TLS (serve_tls.go)
+	TLSCert      string `yaml:"tls-cert"`
+	TLSKey       string `yaml:"tls-key"`
+	TLSDev       bool   `yaml:"tls-dev"`
+	TLSCA        string `yaml:"tls-ca"`
+	KafkaTLSAddr string `yaml:"kafka-tls-addr"`
 }
 
 func newServeCmd() *cobra.Command {
@@ -65,7 +72,13 @@ func newServeCmd() *cobra.Command {
 
 Auth is on: each namespace has a RootManageSharedAccessKey policy; print its connection
 string with 'tandem connection-string NS'. --dev also lets clients without SASL act in the
-namespace "default" with every right (for kcat and local testing).`,
+namespace "default" with every right (for kcat and local testing).
+
+TLS: --tls-cert and --tls-key (PEM), or --tls-dev for a local CA and node certificate created
+in <data>/tls, add a SASL_SSL Kafka listener (--kafka-tls-addr, default 127.0.0.1:9093) and
+serve the API over HTTPS on --http-addr; --kafka-addr "" drops the plaintext Kafka listener.
+Clients trust the CA (kcat -X ssl.ca.location=<data>/tls/ca.pem, the CLI's --ca), and geo-DR
+calls to https partners trust --tls-ca (default: the system roots; the dev CA with --tls-dev).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := loadServeConfig(cmd.Flags(), configFile, &cfg); err != nil {
@@ -77,8 +90,9 @@ namespace "default" with every right (for kcat and local testing).`,
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "YAML configuration file (keys are the flag names)")
 	f.StringVar(&cfg.Data, "data", "./tandem-data", "data directory")
-	f.StringVar(&cfg.KafkaAddr, "kafka-addr", "127.0.0.1:9092", "Kafka listener address")
-	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listener address (API, /metrics, /healthz)")
+	f.StringVar(&cfg.KafkaAddr, "kafka-addr", "127.0.0.1:9092", `plaintext Kafka listener address; "" for none (with TLS, clients use --kafka-tls-addr)`)
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listener address (API, /metrics, /healthz); HTTPS when TLS is on")
+	addTLSFlags(f, &cfg)
 	f.StringVar(&cfg.AdvertiseHost, "advertise-host", "", "host name Kafka clients are told to connect to (default: the listener's host)")
 	f.StringVar(&cfg.Region, "region", "local", "region name of this node")
 	f.BoolVar(&cfg.Dev, "dev", false, "allow anonymous clients as namespace \"default\" with every right")
@@ -88,7 +102,7 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.Int64Var(&cfg.SegmentBytes, "segment-bytes", 128<<20, "log segment size")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&cfg.AdvertiseHTTP, "advertise-http", "",
-		"URL other regions reach this node's HTTP API at, for geo-DR (default: http://<advertise-host or listener host>:<http port>)")
+		"URL other regions reach this node's HTTP API at, for geo-DR (default: http[s]://<advertise-host or listener host>:<http port>)")
 	f.Int32Var(&cfg.NodeID, "node-id", -1, "Kafka node id of this node (default: derived from --region, so regions differ)")
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
@@ -187,23 +201,24 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	}
 	defer b.Close()
 
-	kln, err := net.Listen("tcp", cfg.KafkaAddr)
+	lns, err := openListeners(cfg)
 	if err != nil {
-		return fmt.Errorf("kafka listener: %w", err)
+		return err
+	}
+	peerTrust, err := peerTLS(cfg, lns.tls)
+	if err != nil {
+		lns.close()
+		return err
 	}
 	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost}
-	ks := kafka.New(kln, kopts)
-	hln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		ks.Close()
-		return fmt.Errorf("http listener: %w", err)
-	}
+	ks := lns.kafkaServers(kopts)
+	hln := lns.http
 	endpoint := cfg.AdvertiseHTTP
 	if endpoint == "" {
-		endpoint = "http://" + advertised(cfg, hln.Addr())
+		endpoint = lns.scheme() + "://" + advertised(cfg, hln.Addr())
 	}
-	geo := geodr.New(geodr.Options{Broker: b, Endpoint: endpoint,
-		Kafka: advertised(cfg, kln.Addr()), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck,
+	geo := geodr.New(geodr.Options{Broker: b, Endpoint: endpoint, TLS: peerTrust,
+		Kafka: lns.geoKafka(cfg), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck,
 		PeerAllow: cfg.PeerAllow, RegionsFile: cfg.PeerRegions})
 	defer geo.Close()
 	// A former primary that lost its alias to a failover while it was down learns it here,
@@ -225,18 +240,20 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
-	errc := make(chan error, 2)
-	go func() { errc <- ks.Serve() }()
+	errc := make(chan error, 1+len(ks))
+	ks.serve(errc)
 	go func() {
-		if err := hs.Serve(hln); !errors.Is(err, http.ErrServerClosed) {
+		if err := lns.serveHTTP(hs, hln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 			return
 		}
 		errc <- nil
 	}()
 	// One line a script can wait for: the node is ready.
-	fmt.Fprintf(os.Stdout, "tandem ready region=%s kafka=%s http=%s\n", cfg.Region, kln.Addr(), hln.Addr())
-	logger.Info("serving", "kafka", kln.Addr().String(), "http", hln.Addr().String(), "data", cfg.Data, "dev", cfg.Dev,
+	lns.printDevTrust(os.Stdout, cfg)
+	fmt.Fprintln(os.Stdout, lns.readyLine(cfg.Region))
+	logger.Info("serving", "kafka", addr(lns.kafka), "kafka-tls", addr(lns.kafkaTLS), "http", lns.scheme()+"://"+hln.Addr().String(),
+		"data", cfg.Data, "dev", cfg.Dev,
 		"fsync", cfg.Fsync+"/"+strconv.Itoa(int(cfg.FsyncInterval.Milliseconds()))+"ms")
 
 	var serveErr error

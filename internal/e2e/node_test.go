@@ -46,9 +46,15 @@ type node struct {
 	KafkaAddr string
 	HTTPAddr  string
 	stderr    *os.File
+
+	// With TLS (--tls-dev or --tls-cert): the TLS Kafka listener, "off" for none, and the
+	// API's scheme, https.
+	KafkaTLSAddr string
+	Scheme       string
 }
 
-var readyLine = regexp.MustCompile(`^tandem ready region=\S+ kafka=(\S+) http=(\S+)$`)
+// readyLine is serve's ready line; " kafka-tls=… api=https" follows with TLS.
+var readyLine = regexp.MustCompile(`^tandem ready region=\S+ kafka=(\S+) http=(\S+)(?: kafka-tls=(\S+) api=(https))?$`)
 
 // startNode runs `tandem serve` on free ports with data in dir and waits for its ready line.
 func startNode(t *testing.T, dir string, extra ...string) *node {
@@ -62,10 +68,16 @@ func startNode(t *testing.T, dir string, extra ...string) *node {
 func (n *node) start() {
 	n.t.Helper()
 	kafkaAddr, httpAddr := "127.0.0.1:0", "127.0.0.1:0"
-	if n.KafkaAddr != "" { // restart on the same ports so clients find it again
+	if n.HTTPAddr != "" { // restart on the same ports so clients find it again
 		kafkaAddr, httpAddr = n.KafkaAddr, n.HTTPAddr
+		if kafkaAddr == "off" {
+			kafkaAddr = ""
+		}
 	}
 	args := append([]string{"serve", "--data", n.data, "--kafka-addr", kafkaAddr, "--http-addr", httpAddr}, n.args...)
+	if n.KafkaTLSAddr != "" && n.KafkaTLSAddr != "off" {
+		args = append(args, "--kafka-tls-addr", n.KafkaTLSAddr)
+	}
 	cmd := exec.Command(tandemBin, args...)
 	stderr, err := os.CreateTemp(n.t.TempDir(), "stderr-")
 	if err != nil {
@@ -93,7 +105,10 @@ func (n *node) start() {
 	go func() { cmd.Wait(); close(n.exited) }()
 	select {
 	case m := <-ready:
-		n.KafkaAddr, n.HTTPAddr = m[1], m[2]
+		n.KafkaAddr, n.HTTPAddr, n.KafkaTLSAddr, n.Scheme = m[1], m[2], m[3], m[4]
+		if n.Scheme == "" {
+			n.Scheme = "http"
+		}
 	case <-n.exited:
 		n.t.Fatalf("tandem serve exited before it was ready:\n%s", n.logs())
 	case <-time.After(60 * time.Second):
@@ -135,12 +150,15 @@ func (n *node) stop() {
 	}
 }
 
+// URL is the node's API, http://… or https://….
+func (n *node) URL() string { return n.Scheme + "://" + n.HTTPAddr }
+
 // cli runs a tandem CLI command against the node and returns its stdout.
 func (n *node) cli(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tandemBin, append([]string{"--server", "http://" + n.HTTPAddr, "--data", n.data}, args...)...)
+	cmd := exec.CommandContext(ctx, tandemBin, append([]string{"--server", n.URL(), "--data", n.data}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.Output()
 	if err != nil {

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheckListenerConfig(t *testing.T) {
+	base := serveConfig{KafkaAddr: "127.0.0.1:9092", HTTPAddr: "127.0.0.1:8080", KafkaTLSAddr: defaultKafkaTLSAddr}
+	for _, tc := range []struct {
+		name string
+		edit func(*serveConfig)
+		want string // "" for accepted
+	}{
+		{"plaintext only", func(*serveConfig) {}, ""},
+		{"dev TLS", func(c *serveConfig) { c.TLSDev = true }, ""},
+		{"operator TLS, no plaintext Kafka", func(c *serveConfig) { c.TLSCert, c.TLSKey, c.KafkaAddr = "c.pem", "k.pem", "" }, ""},
+		{"TLS, HTTPS only", func(c *serveConfig) { c.TLSDev, c.KafkaTLSAddr = true, "" }, ""},
+		{"cert without key", func(c *serveConfig) { c.TLSCert = "c.pem" }, "both --tls-cert and --tls-key"},
+		{"key without cert", func(c *serveConfig) { c.TLSKey = "k.pem" }, "both --tls-cert and --tls-key"},
+		{"dev and cert", func(c *serveConfig) { c.TLSDev, c.TLSCert, c.TLSKey = true, "c.pem", "k.pem" }, "either --tls-dev or --tls-cert"},
+		{"TLS listener without TLS", func(c *serveConfig) { c.KafkaTLSAddr = "127.0.0.1:9999" }, "--kafka-tls-addr 127.0.0.1:9999 needs TLS"},
+		{"no Kafka listener", func(c *serveConfig) { c.KafkaAddr = "" }, "no TLS Kafka listener"},
+		{"no Kafka listener with TLS", func(c *serveConfig) { c.TLSDev, c.KafkaAddr, c.KafkaTLSAddr = true, "", "" }, "no TLS Kafka listener"},
+	} {
+		cfg := base
+		tc.edit(&cfg)
+		err := checkListenerConfig(cfg)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// The ready line serve prints is the one tandem dev (and the e2e tests) parse, with and
+// without TLS; with TLS tandem dev sends clients to the TLS Kafka listener.
+func TestReadyLineParses(t *testing.T) {
+	ln := func() net.Listener {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	plain := &listeners{kafka: ln(), http: ln()}
+	withTLS := &listeners{kafkaTLS: ln(), http: ln(), tls: &nodeTLS{}}
+	for _, tc := range []struct {
+		l         *listeners
+		wantKafka string
+	}{
+		{plain, plain.kafka.Addr().String()},
+		{withTLS, withTLS.kafkaTLS.Addr().String()},
+	} {
+		line := tc.l.readyLine("east")
+		ready := make(chan [2]string, 1)
+		var log strings.Builder
+		w := &readyWriter{log: &log, ready: ready}
+		w.Write([]byte(line + "\n"))
+		select {
+		case got := <-ready:
+			if got[0] != tc.wantKafka || got[1] != tc.l.http.Addr().String() {
+				t.Errorf("%q parsed as kafka=%s http=%s, want %s and %s", line, got[0], got[1], tc.wantKafka, tc.l.http.Addr())
+			}
+		default:
+			t.Errorf("tandem dev does not recognise the ready line %q", line)
+		}
+	}
+	if got := withTLS.readyLine("east"); !strings.Contains(got, " kafka=off ") || !strings.HasSuffix(got, " api=https") {
+		t.Errorf("ready line with TLS and no plaintext Kafka: %q", got)
+	}
+}
+
+// The TLS settings come from YAML and TANDEM_* like every other flag, and an empty
+// kafka-addr turns the plaintext listener off.
+func TestTLSFlagsFromYAMLAndEnvironment(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tandem.yaml")
+	if err := os.WriteFile(file, []byte("tls-cert: /etc/tandem/node.pem\ntls-key: /etc/tandem/node-key.pem\nkafka-addr: \"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TANDEM_KAFKA_TLS_ADDR", "0.0.0.0:9093")
+	t.Setenv("TANDEM_TLS_CA", "/etc/tandem/peers.pem")
+	cmd := newServeCmd()
+	var cfg serveConfig
+	if err := loadServeConfig(cmd.Flags(), file, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"tls-cert": "/etc/tandem/node.pem", "tls-key": "/etc/tandem/node-key.pem", "kafka-addr": "",
+		"kafka-tls-addr": "0.0.0.0:9093", "tls-ca": "/etc/tandem/peers.pem"}
+	for name, v := range want {
+		if got, _ := cmd.Flags().GetString(name); got != v {
+			t.Errorf("--%s = %q, want %q", name, got, v)
+		}
+	}
+}
