@@ -46,6 +46,7 @@ type serveConfig struct {
 	NodeID        int32         `yaml:"node-id"`
 	AliasCheck    time.Duration `yaml:"alias-check-interval"`
 	AdvertiseHTTP string        `yaml:"advertise-http"`
+	HTTP          httpConfig    `yaml:",inline"` // HTTP listener bounds, /metrics access, Host check (serve_http.go)
 }
 
 func newServeCmd() *cobra.Command {
@@ -87,6 +88,7 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
+	addHTTPFlags(f, &cfg.HTTP)
 	return cmd
 }
 
@@ -199,7 +201,13 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer jobs.Close()
-	var handler http.Handler = httpapi.New(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev, Geo: geo, Jobs: jobs})
+	apiOpts, err := cfg.HTTP.apiOptions(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev, Geo: geo, Jobs: jobs},
+		hln, cfg.AdvertiseHost, endpoint)
+	if err != nil {
+		ks.Close()
+		return err
+	}
+	var handler http.Handler = httpapi.New(apiOpts)
 	if cfg.Pprof {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -207,7 +215,14 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		mux.Handle("/", handler)
 		handler = mux
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	hs := httpapi.NewHTTPServer(handler, cfg.HTTP.connLimits(), logger)
+	hln = httpapi.LimitListener(hln, cfg.HTTP.MaxConns)
+	stopMetrics, err := cfg.HTTP.serveMetrics(reg, b, logger)
+	if err != nil {
+		ks.Close()
+		return err
+	}
+	defer stopMetrics()
 
 	errc := make(chan error, 2)
 	go func() { errc <- ks.Serve() }()

@@ -111,6 +111,9 @@ func (e *env) doCtx(ctx context.Context, method, path, authz string, body any) r
 	if authz != "" {
 		req.Header.Set("Authorization", authz)
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -147,8 +150,8 @@ func TestHealthAndMetrics(t *testing.T) {
 	if strings.TrimSpace(string(r.raw)) != "ok" {
 		t.Fatalf("healthz body %q", r.raw)
 	}
-	e.do("GET", "/namespaces", "", nil) // an error to count
-	r = e.must(200, e.do("GET", "/metrics", "", nil))
+	e.do("GET", "/namespaces", "", nil)                    // an error to count
+	r = e.must(200, e.do("GET", "/metrics", e.admin, nil)) // the admin key: not --dev
 	if !strings.Contains(string(r.raw), "Unauthorized") {
 		t.Fatalf("metrics do not count the refused request:\n%s", r.raw)
 	}
