@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
@@ -29,8 +30,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := errcode.HTTPStatus(err)
 	if r.ContentLength != 0 {
 		// The body may be unread (refused before the handler read it). Go would read up to
-		// 256 KiB of it before answering, at whatever pace the client sends; close instead.
+		// 256 KiB of it, at whatever pace the client sends, before answering and again before
+		// reusing the connection; answer now and close the connection instead.
 		w.Header().Set("Connection", "close")
+		http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	if code == errcode.Unauthorized {
 		w.Header().Add("WWW-Authenticate", `SharedAccessSignature realm="tandem"`)

@@ -270,12 +270,9 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) error 
 	return nil
 }
 
-// receiveWaitForSlot is how long a receive waits for a free slot before it is refused.
-const receiveWaitForSlot = 10 * time.Second
-
 // receiveSlot takes one of the node's receive slots; release gives it back.
 func (s *Server) receiveSlot(ctx context.Context) (release func(), err error) {
-	t := time.NewTimer(receiveWaitForSlot)
+	t := time.NewTimer(s.slotWait)
 	defer t.Stop()
 	select {
 	case s.receives <- struct{}{}:

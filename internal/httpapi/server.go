@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -84,6 +85,7 @@ type Server struct {
 	hosts    allowedHosts
 	limits   DataLimits
 	receives chan struct{} // a slot per receive decoding and writing events
+	slotWait time.Duration // how long a receive waits for a slot before it is refused
 }
 
 // New returns the API handler for opts.Broker.
@@ -100,7 +102,8 @@ func New(opts Options) *Server {
 	lim.MaxReceiveBytes = cmp.Or(lim.MaxReceiveBytes, def.MaxReceiveBytes)
 	lim.MaxReceives = cmp.Or(lim.MaxReceives, def.MaxReceives)
 	s := &Server{b: opts.Broker, log: opts.Logger.With("component", "httpapi"), dev: opts.Dev, geo: opts.Geo, jobs: opts.Jobs,
-		mux: http.NewServeMux(), hosts: newAllowedHosts(opts.AllowedHosts), limits: lim, receives: make(chan struct{}, lim.MaxReceives)}
+		mux: http.NewServeMux(), hosts: newAllowedHosts(opts.AllowedHosts), limits: lim,
+		receives: make(chan struct{}, lim.MaxReceives), slotWait: 10 * time.Second}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
