@@ -157,8 +157,9 @@ func resolvePosition(p *Partition, from Position) (int64, error) {
 
 // ReadEach decodes the events of one partition from offset and calls fn for each, in order,
 // until lim is reached or the partition ends; an error from fn stops it. It returns the offset
-// to continue from. Batches are decoded one at a time and an event is handed to fn before
-// the next is decoded, so a caller that does not keep the events holds at most one batch.
+// to continue from. Records are decoded (and decompressed) one at a time and each event is
+// handed to fn before the next is decoded, so a caller that does not keep the events holds
+// one event, and a read that stops at its limit decompresses no more than it returns.
 func (b *Broker) ReadEach(ns, hub string, partition int32, offset int64, lim ReadLimits, fn func(ReceivedEvent) error) (int64, error) {
 	p, err := b.Partition(ns, hub, partition)
 	if err != nil {
@@ -184,22 +185,30 @@ func (b *Broker) ReadEach(ns, hub string, partition int32, offset int64, lim Rea
 			return next, errcode.New(errcode.Internal, "reading partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
 		}
 		for _, bb := range batches {
-			recs, err := batch.Records(bb)
-			if err != nil {
-				return next, errcode.New(errcode.Internal, "decoding partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
-			}
-			for _, r := range recs {
+			full := false
+			var fnErr error
+			err := batch.EachRecord(bb, func(r batch.Record) (bool, error) {
 				if r.Offset < next {
-					continue
+					return true, nil
 				}
 				size := eventSize(r)
 				if n >= lim.Max || (n > 0 && used+size > lim.MaxBytes) {
-					return next, nil
+					full = true
+					return false, nil
 				}
-				if err := fn(receivedEvent(p.ID, r)); err != nil {
-					return next, err
+				if fnErr = fn(receivedEvent(p.ID, r)); fnErr != nil {
+					return false, fnErr
 				}
 				n, used, next = n+1, used+size, r.Offset+1
+				return true, nil
+			})
+			switch {
+			case fnErr != nil:
+				return next, fnErr
+			case err != nil:
+				return next, errcode.New(errcode.Internal, "decoding partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
+			case full:
+				return next, nil
 			}
 			if h, err := batch.PeekHeader(bb); err == nil && h.NextOffset() > next {
 				next = h.NextOffset()
