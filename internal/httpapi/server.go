@@ -11,10 +11,16 @@
 // Event bodies travel as JSON values: a JSON string carries its string content as the event
 // bytes, any other JSON value carries its exact bytes, and "bodyEncoding":"base64" marks a body
 // that is not UTF-8 text. See messages.go.
+//
+// What one client can make the node hold is bounded by configuration: connection timeouts, a
+// connection limit and long-poll deadlines (limits.go), events and bytes per send, bytes per
+// receive after decompression with the answer streamed, and receives decoding at once
+// (DataLimits). Requests a web page on another site could make are refused before
+// authentication (origin.go), and /metrics needs the admin key unless dev mode or
+// --metrics-auth opens it.
 package httpapi
 
 import (
-	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -44,7 +50,7 @@ type Options struct {
 	// AllowedHosts are the names the Host header may carry besides IP literals and
 	// localhost (see HostCheck); nil accepts every name.
 	AllowedHosts []string
-	// Data-plane bounds; zero takes the default of DefaultDataLimits.
+	// Data-plane bounds; zero or less takes the default of DefaultDataLimits.
 	Limits DataLimits
 }
 
@@ -97,10 +103,10 @@ func New(opts Options) *Server {
 		opts.Gatherer = prometheus.NewRegistry()
 	}
 	lim, def := opts.Limits, DefaultDataLimits
-	lim.MaxSendEvents = cmp.Or(lim.MaxSendEvents, def.MaxSendEvents)
-	lim.MaxSendBytes = cmp.Or(lim.MaxSendBytes, def.MaxSendBytes)
-	lim.MaxReceiveBytes = cmp.Or(lim.MaxReceiveBytes, def.MaxReceiveBytes)
-	lim.MaxReceives = cmp.Or(lim.MaxReceives, def.MaxReceives)
+	lim.MaxSendEvents = orDefault(lim.MaxSendEvents, def.MaxSendEvents)
+	lim.MaxSendBytes = orDefault(lim.MaxSendBytes, def.MaxSendBytes)
+	lim.MaxReceiveBytes = orDefault(lim.MaxReceiveBytes, def.MaxReceiveBytes)
+	lim.MaxReceives = orDefault(lim.MaxReceives, def.MaxReceives)
 	s := &Server{b: opts.Broker, log: opts.Logger.With("component", "httpapi"), dev: opts.Dev, geo: opts.Geo, jobs: opts.Jobs,
 		mux: http.NewServeMux(), hosts: newAllowedHosts(opts.AllowedHosts), limits: lim,
 		receives: make(chan struct{}, lim.MaxReceives), slotWait: 10 * time.Second}
@@ -126,6 +132,14 @@ func New(opts Options) *Server {
 		s.mux.Handle("/geodr/v1/", s.geo.Handler())
 	}
 	return s
+}
+
+// orDefault is v, or def when v is not positive.
+func orDefault[T int | int64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // MetricsHandler serves the Prometheus text format of g, for /metrics on any listener, to
