@@ -54,11 +54,12 @@ type serveConfig struct {
 	Jobs jobLimits `yaml:",inline"` // --job-* (serve_jobs.go)
 
 	// TLS (serve_tls.go)
-	TLSCert      string `yaml:"tls-cert"`
-	TLSKey       string `yaml:"tls-key"`
-	TLSDev       bool   `yaml:"tls-dev"`
-	TLSCA        string `yaml:"tls-ca"`
-	KafkaTLSAddr string `yaml:"kafka-tls-addr"`
+	TLSCert      string     `yaml:"tls-cert"`
+	TLSKey       string     `yaml:"tls-key"`
+	TLSDev       bool       `yaml:"tls-dev"`
+	TLSCA        string     `yaml:"tls-ca"`
+	KafkaTLSAddr string     `yaml:"kafka-tls-addr"`
+	HTTP         httpConfig `yaml:",inline"` // HTTP listener bounds, /metrics access, Host check (serve_http.go)
 }
 
 func newServeCmd() *cobra.Command {
@@ -115,6 +116,7 @@ calls to https partners trust --tls-ca (default: the system roots; the dev CA wi
 	f.IntVar(&cfg.MaxOpenLogFiles, "max-open-log-files", 0,
 		"partition segment files kept open (one fd each); beyond it idle partitions close theirs and reopen on use (0: half of ulimit -n)")
 	cfg.Jobs.register(f)
+	addHTTPFlags(f, &cfg.HTTP)
 	return cmd
 }
 
@@ -230,7 +232,13 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer jobs.Close()
-	var handler http.Handler = httpapi.New(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev, Geo: geo, Jobs: jobs})
+	apiOpts, err := cfg.HTTP.apiOptions(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev, Geo: geo, Jobs: jobs},
+		hln, cfg.AdvertiseHost, endpoint)
+	if err != nil {
+		ks.Close()
+		return err
+	}
+	var handler http.Handler = httpapi.New(apiOpts)
 	if cfg.Pprof {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -238,7 +246,14 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		mux.Handle("/", handler)
 		handler = mux
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	hs := httpapi.NewHTTPServer(handler, cfg.HTTP.connLimits(), logger)
+	hln = httpapi.LimitListener(hln, cfg.HTTP.MaxConns)
+	stopMetrics, err := cfg.HTTP.serveMetrics(reg, b, logger)
+	if err != nil {
+		ks.Close()
+		return err
+	}
+	defer stopMetrics()
 
 	errc := make(chan error, 1+len(ks))
 	ks.serve(errc)

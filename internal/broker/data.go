@@ -93,37 +93,58 @@ func eventRecord(ev Event) batch.Record {
 	return r
 }
 
-// Receive reads up to max events of one partition from a position. When nothing is there
-// it waits up to wait for an append. next is the offset to continue from.
+// DefaultReceiveBytes bounds the events one read returns when ReadLimits.MaxBytes is 0,
+// counted after decompression (keys, bodies and properties).
+const DefaultReceiveBytes = 16 << 20
+
+// ReadLimits bound one read of events. The first event is always returned, whatever its
+// size, so an event larger than MaxBytes can still be read, one per call.
+type ReadLimits struct {
+	Max      int // events; 0 means 100
+	MaxBytes int // bytes of keys, bodies and properties after decompression; 0 means DefaultReceiveBytes
+}
+
+// Receive reads up to max events (and DefaultReceiveBytes) of one partition from a position.
+// When nothing is there it waits up to wait for an append. next is the offset to continue from.
 func (b *Broker) Receive(ctx context.Context, ns, hub string, partition int32, from Position, max int, wait time.Duration) (events []ReceivedEvent, next int64, err error) {
+	offset, err := b.Await(ctx, ns, hub, partition, from, wait)
+	if err != nil {
+		return nil, offset, err
+	}
+	next, err = b.ReadEach(ns, hub, partition, offset, ReadLimits{Max: max}, func(e ReceivedEvent) error {
+		events = append(events, e)
+		return nil
+	})
+	if err != nil {
+		return nil, offset, err
+	}
+	return events, next, nil
+}
+
+// Await resolves from to an offset of one partition and waits up to wait until an event is
+// there. It returns the offset either way; an expired wait is not an error.
+func (b *Broker) Await(ctx context.Context, ns, hub string, partition int32, from Position, wait time.Duration) (int64, error) {
 	p, err := b.Partition(ns, hub, partition)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	offset, err := resolvePosition(p, from)
-	if err != nil {
-		return nil, 0, err
+	if err != nil || wait <= 0 {
+		return offset, err
 	}
-	if max <= 0 {
-		max = 100
-	}
-	var timer *time.Timer
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	for {
 		changed := p.Changed()
-		events, next, err = b.readEvents(p, offset, max)
-		if err != nil || len(events) > 0 || wait <= 0 {
-			return events, next, err
-		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-			defer timer.Stop()
+		if offset < p.EndOffset() {
+			return offset, nil
 		}
 		select {
 		case <-changed:
 		case <-timer.C:
-			return nil, offset, nil
+			return offset, nil
 		case <-ctx.Done():
-			return nil, offset, ctx.Err()
+			return offset, ctx.Err()
 		}
 	}
 }
@@ -144,39 +165,76 @@ func resolvePosition(p *Partition, from Position) (int64, error) {
 	}
 }
 
-func (b *Broker) readEvents(p *Partition, offset int64, max int) ([]ReceivedEvent, int64, error) {
-	var out []ReceivedEvent
-	next := offset
-	for len(out) < max && next < p.EndOffset() {
+// ReadEach decodes the events of one partition from offset and calls fn for each, in order,
+// until lim is reached or the partition ends; an error from fn stops it. It returns the offset
+// to continue from. Records are decoded (and decompressed) one at a time and each event is
+// handed to fn before the next is decoded, so a caller that does not keep the events holds
+// one event, and a read that stops at its limit decompresses no more than it returns.
+func (b *Broker) ReadEach(ns, hub string, partition int32, offset int64, lim ReadLimits, fn func(ReceivedEvent) error) (int64, error) {
+	p, err := b.Partition(ns, hub, partition)
+	if err != nil {
+		return offset, err
+	}
+	if lim.Max <= 0 {
+		lim.Max = 100
+	}
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = DefaultReceiveBytes
+	}
+	n, used, next := 0, 0, offset
+	for n < lim.Max && next < p.EndOffset() {
 		raw, err := b.Read(nil, p, next, 1<<20)
 		if err != nil {
-			return nil, offset, err
+			return next, err
 		}
 		if len(raw) == 0 {
 			break
 		}
 		batches, err := batch.Split(raw)
 		if err != nil {
-			return nil, offset, errcode.New(errcode.Internal, "reading partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
+			return next, errcode.New(errcode.Internal, "reading partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
 		}
 		for _, bb := range batches {
-			recs, err := batch.Records(bb)
-			if err != nil {
-				return nil, offset, errcode.New(errcode.Internal, "decoding partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
-			}
-			for _, r := range recs {
-				if r.Offset < next || len(out) >= max {
-					continue
+			full := false
+			var fnErr error
+			err := batch.EachRecord(bb, func(r batch.Record) (bool, error) {
+				if r.Offset < next {
+					return true, nil
 				}
-				out = append(out, receivedEvent(p.ID, r))
-				next = r.Offset + 1
+				size := eventSize(r)
+				if n >= lim.Max || (n > 0 && used+size > lim.MaxBytes) {
+					full = true
+					return false, nil
+				}
+				if fnErr = fn(receivedEvent(p.ID, r)); fnErr != nil {
+					return false, fnErr
+				}
+				n, used, next = n+1, used+size, r.Offset+1
+				return true, nil
+			})
+			switch {
+			case fnErr != nil:
+				return next, fnErr
+			case err != nil:
+				return next, errcode.New(errcode.Internal, "decoding partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
+			case full:
+				return next, nil
 			}
-			if h, err := batch.PeekHeader(bb); err == nil && h.NextOffset() > next && len(out) < max {
+			if h, err := batch.PeekHeader(bb); err == nil && h.NextOffset() > next {
 				next = h.NextOffset()
 			}
 		}
 	}
-	return out, next, nil
+	return next, nil
+}
+
+// eventSize is what an event counts against ReadLimits.MaxBytes.
+func eventSize(r batch.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 func receivedEvent(partition int32, r batch.Record) ReceivedEvent {

@@ -292,6 +292,7 @@ func (b *Broker) DeleteNamespace(ctx context.Context, name string) error {
 	for _, h := range hubs {
 		b.removeHubFiles(h)
 	}
+	b.metrics.forgetNamespace(name)
 	return nil
 }
 
@@ -350,6 +351,7 @@ func (b *Broker) DeleteHub(ctx context.Context, ns, name string) error {
 
 func (b *Broker) removeHubFiles(h HubInfo) {
 	b.closeHub(h.Namespace, h.Name)
+	b.metrics.forgetHub(h.Namespace, h.Name)
 	if err := os.RemoveAll(b.hubDir(h.Namespace, h.Name, h.Incarnation)); err != nil {
 		b.log.Warn("removing event hub files", "namespace", h.Namespace, "eventhub", h.Name, "err", err)
 	}

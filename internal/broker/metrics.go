@@ -34,6 +34,23 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 	return m
 }
 
+// forgetHub removes the series of a deleted event hub, so the scrape does not grow with hub
+// churn. A hub re-created under the same name starts its counters from zero.
+func (m *metrics) forgetHub(ns, hub string) {
+	l := prometheus.Labels{"namespace": ns, "eventhub": hub}
+	for _, v := range []*prometheus.CounterVec{m.inEvents, m.inBytes, m.outEvents, m.outBytes} {
+		v.DeletePartialMatch(l)
+	}
+}
+
+// forgetNamespace removes every series of a deleted namespace.
+func (m *metrics) forgetNamespace(ns string) {
+	l := prometheus.Labels{"namespace": ns}
+	for _, v := range []*prometheus.CounterVec{m.inEvents, m.inBytes, m.outEvents, m.outBytes, m.refusedWrites} {
+		v.DeletePartialMatch(l)
+	}
+}
+
 // RequestError counts a failed request by protocol ("kafka", "http") and error code.
 func (b *Broker) RequestError(protocol, code string) {
 	b.metrics.errors.WithLabelValues(protocol, code).Inc()

@@ -165,7 +165,7 @@ func TestSendErrors(t *testing.T) {
 	if r.code() != "MessageTooLarge" || !strings.Contains(r.message(), "1024") {
 		t.Fatalf("oversized event: %s", r.raw)
 	}
-	big := `{"body":"` + strings.Repeat("y", maxSendBody) + `"}`
+	big := `{"body":"` + strings.Repeat("y", int(DefaultDataLimits.MaxSendBytes)) + `"}`
 	r = e.must(413, e.do("POST", hub+"/messages", e.admin, big))
 	if r.code() != "MessageTooLarge" {
 		t.Fatalf("oversized request: %s", r.raw)

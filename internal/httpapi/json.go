@@ -7,16 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
 
-// Body size limits. A send may carry a batch of events; the broker checks each event against
-// the hub's max event size.
-const (
-	maxManagementBody = 1 << 20
-	maxSendBody       = 64 << 20
-)
+// maxManagementBody bounds a management request's body. A send's body has its own limit
+// (DataLimits.MaxSendBytes).
+const maxManagementBody = 1 << 20
 
 // errorBody is the JSON form of every error response.
 type errorBody struct {
@@ -30,6 +28,13 @@ type errorBody struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := errcode.CodeOf(err)
 	status := errcode.HTTPStatus(err)
+	if r.ContentLength != 0 {
+		// The body may be unread (refused before the handler read it). Go would read up to
+		// 256 KiB of it, at whatever pace the client sends, before answering and again before
+		// reusing the connection; answer now and close the connection instead.
+		w.Header().Set("Connection", "close")
+		http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 	if code == errcode.Unauthorized {
 		w.Header().Add("WWW-Authenticate", `SharedAccessSignature realm="tandem"`)
 		w.Header().Add("WWW-Authenticate", adminScheme+` realm="tandem"`)
@@ -92,13 +97,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 // unmarshal decodes data into v, turning JSON errors into InvalidArgument errors that name
 // the field or the byte offset.
 func unmarshal(data []byte, v any) error {
-	err := json.Unmarshal(data, v)
+	return jsonError(json.Unmarshal(data, v))
+}
+
+// jsonError turns a JSON decoding error into an InvalidArgument error that names the field or
+// the byte offset, and a body over its http.MaxBytesReader limit into MessageTooLarge.
+func jsonError(err error) error {
 	if err == nil {
 		return nil
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
 	switch {
+	case errors.As(err, &tooBig):
+		return errcode.New(errcode.MessageTooLarge,
+			"request body exceeds the limit of %d bytes; send fewer or smaller events per request", tooBig.Limit)
 	case errors.As(err, &syn):
 		return errcode.New(errcode.InvalidArgument, "request body is not valid JSON at byte offset %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):

@@ -1,8 +1,11 @@
 package httpapi
 
 import (
-	"bytes"
+	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,11 +62,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	data, err := readBody(w, r, maxSendBody)
-	if err != nil {
-		return err
-	}
-	events, err := decodeEvents(data, h)
+	events, err := decodeEvents(http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes), h, s.limits.MaxSendEvents)
 	if err != nil {
 		return err
 	}
@@ -109,41 +108,99 @@ func parsePartition(s string, h broker.HubInfo) (int32, error) {
 	return int32(id), nil
 }
 
-// decodeEvents parses one event object or an array of them.
-func decodeEvents(data []byte, h broker.HubInfo) ([]broker.Event, error) {
-	data = bytes.TrimSpace(data)
-	var in []eventIn
-	switch {
-	case len(data) == 0:
-		return nil, errcode.New(errcode.InvalidArgument, `request body is empty; send {"body": …} or an array of such events`)
-	case data[0] == '[':
-		if err := unmarshal(data, &in); err != nil {
-			return nil, err
-		}
-	default:
-		var one eventIn
-		if err := unmarshal(data, &one); err != nil {
-			return nil, err
-		}
-		in = []eventIn{one}
+// decodeEvents parses one event object or an array of them from body, event by event, and
+// stops at the first event past maxEvents or larger than the hub allows, so a body of many
+// tiny events is refused before it is held in memory.
+func decodeEvents(body io.Reader, h broker.HubInfo, maxEvents int) ([]broker.Event, error) {
+	br := bufio.NewReader(body)
+	first, err := firstByte(br)
+	if err != nil {
+		return nil, err
 	}
-	if len(in) == 0 {
+	dec := json.NewDecoder(br)
+	var out []broker.Event
+	add := func(e eventIn) error {
+		if len(out) >= maxEvents {
+			return errcode.New(errcode.MessageTooLarge,
+				"the request holds more than %d events, the limit of one send on this node; send them in several requests", maxEvents)
+		}
+		ev, err := decodeEvent(len(out), e, h)
+		if err != nil {
+			return err
+		}
+		out = append(out, ev)
+		return nil
+	}
+	if first != '[' {
+		var one eventIn
+		if err := jsonError(dec.Decode(&one)); err != nil {
+			return nil, err
+		}
+		if err := add(one); err != nil {
+			return nil, err
+		}
+		return out, jsonEnd(dec)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, jsonError(err)
+	}
+	for dec.More() {
+		var e eventIn
+		if err := jsonError(dec.Decode(&e)); err != nil {
+			return nil, err
+		}
+		if err := add(e); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, jsonError(err)
+	}
+	if len(out) == 0 {
 		return nil, errcode.New(errcode.InvalidArgument, "the request holds no events; send at least one")
 	}
-	out := make([]broker.Event, len(in))
-	for i, e := range in {
-		body, err := eventBody(i, e)
+	return out, jsonEnd(dec)
+}
+
+// firstByte peeks at the first byte of br that is not JSON white space.
+func firstByte(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.ReadByte()
+		if err == io.EOF {
+			return 0, errcode.New(errcode.InvalidArgument, `request body is empty; send {"body": …} or an array of such events`)
+		}
 		if err != nil {
-			return nil, err
+			return 0, jsonError(err)
 		}
-		if len(body) > int(h.MaxEventBytes) {
-			return nil, errcode.New(errcode.MessageTooLarge,
-				"event %d has a body of %d bytes, more than the maximum event size of event hub %s/%s (%d bytes); send smaller events or raise the hub's maxEventBytes",
-				i, len(body), h.Namespace, h.Name, h.MaxEventBytes)
+		if b != ' ' && b != '\t' && b != '\n' && b != '\r' {
+			return b, br.UnreadByte()
 		}
-		out[i] = broker.Event{Body: body, PartitionKey: e.PartitionKey, Properties: properties(e.Properties)}
 	}
-	return out, nil
+}
+
+// jsonEnd checks that nothing but white space follows the decoded value.
+func jsonEnd(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return jsonError(err)
+		}
+		return errcode.New(errcode.InvalidArgument, "request body has data after its JSON value at byte offset %d", dec.InputOffset())
+	}
+	return nil
+}
+
+// decodeEvent turns event i of a send into a broker event, checking its size against h.
+func decodeEvent(i int, e eventIn, h broker.HubInfo) (broker.Event, error) {
+	body, err := eventBody(i, e)
+	if err != nil {
+		return broker.Event{}, err
+	}
+	if len(body) > int(h.MaxEventBytes) {
+		return broker.Event{}, errcode.New(errcode.MessageTooLarge,
+			"event %d has a body of %d bytes, more than the maximum event size of event hub %s/%s (%d bytes); send smaller events or raise the hub's maxEventBytes",
+			i, len(body), h.Namespace, h.Name, h.MaxEventBytes)
+	}
+	return broker.Event{Body: body, PartitionKey: e.PartitionKey, Properties: properties(e.Properties)}, nil
 }
 
 func eventBody(i int, e eventIn) ([]byte, error) {
@@ -172,6 +229,10 @@ func properties(in map[string]json.RawMessage) map[string]string {
 	return out
 }
 
+// receive streams up to max events (and DataLimits.MaxReceiveBytes of them after
+// decompression) as {"events":[…],"nextOffset":N}, encoding each event as it is decoded.
+// Waiting for a first event takes no slot; decoding and writing take one of
+// DataLimits.MaxReceives.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) error {
 	id, err := s.partitionID(r, c)
 	if err != nil {
@@ -186,18 +247,82 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	evs, next, err := s.b.Receive(r.Context(), c.ns, c.hub, id, from, max, wait)
+	offset, err := s.b.Await(r.Context(), c.ns, c.hub, id, from, wait)
 	if err != nil {
 		return err
 	}
-	out := make([]eventOut, len(evs))
-	for i, e := range evs {
-		body, enc := eventbody.Encode(e.Body)
-		out[i] = eventOut{Body: body, BodyEncoding: enc, PartitionKey: e.PartitionKey, Properties: e.Properties,
-			Offset: e.Offset, SequenceNumber: e.SequenceNumber, EnqueuedTime: e.EnqueuedTime, PartitionID: e.Partition}
+	release, err := s.receiveSlot(r.Context())
+	if err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": out, "nextOffset": next})
+	defer release()
+	st := &eventStream{w: w}
+	next, err := s.b.ReadEach(c.ns, c.hub, id, offset, broker.ReadLimits{Max: max, MaxBytes: s.limits.MaxReceiveBytes}, st.event)
+	if err != nil && !st.started {
+		return err
+	}
+	if err != nil {
+		// The answer has begun; the client sees it cut off.
+		s.log.Warn("receive ended early", "namespace", c.ns, "eventhub", c.hub, "partition", id, "err", err)
+		return nil
+	}
+	st.finish(next)
 	return nil
+}
+
+// receiveSlot takes one of the node's receive slots; release gives it back.
+func (s *Server) receiveSlot(ctx context.Context) (release func(), err error) {
+	t := time.NewTimer(s.slotWait)
+	defer t.Stop()
+	select {
+	case s.receives <- struct{}{}:
+		return func() { <-s.receives }, nil
+	case <-t.C:
+		return nil, errcode.New(errcode.Unavailable,
+			"%d receives are already being served, the limit of this node (--http-max-receives); retry shortly", cap(s.receives))
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// eventStream writes a receive's answer one event at a time.
+type eventStream struct {
+	w       http.ResponseWriter
+	enc     *json.Encoder
+	started bool
+}
+
+func (st *eventStream) start() error {
+	st.started = true
+	st.w.Header().Set("Content-Type", "application/json")
+	st.w.WriteHeader(http.StatusOK)
+	st.enc = json.NewEncoder(st.w)
+	st.enc.SetEscapeHTML(false)
+	_, err := io.WriteString(st.w, `{"events":[`)
+	return err
+}
+
+func (st *eventStream) event(e broker.ReceivedEvent) error {
+	sep := ","
+	if !st.started {
+		if err := st.start(); err != nil {
+			return err
+		}
+		sep = ""
+	}
+	if _, err := io.WriteString(st.w, sep); err != nil {
+		return err
+	}
+	body, enc := eventbody.Encode(e.Body)
+	return st.enc.Encode(eventOut{Body: body, BodyEncoding: enc, PartitionKey: e.PartitionKey, Properties: e.Properties,
+		Offset: e.Offset, SequenceNumber: e.SequenceNumber, EnqueuedTime: e.EnqueuedTime, PartitionID: e.Partition})
+}
+
+func (st *eventStream) finish(next int64) {
+	if !st.started {
+		st.start()
+	}
+	fmt.Fprintf(st.w, "],\"nextOffset\":%d}\n", next)
 }
 
 func receiveLimits(maxStr, waitStr string) (int, time.Duration, error) {

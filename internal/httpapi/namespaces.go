@@ -151,7 +151,7 @@ func (s *Server) getNamespace(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, namespaceOut(info))
+	writeJSON(w, http.StatusOK, namespaceVisible(info, c))
 	return nil
 }
 

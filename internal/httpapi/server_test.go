@@ -35,15 +35,22 @@ type env struct {
 
 func newEnv(t *testing.T, dev bool) *env {
 	t.Helper()
+	return newEnvWith(t, Options{Dev: dev})
+}
+
+// newEnvWith is newEnv with the API options opts (its Broker, Gatherer and Logger are set here).
+func newEnvWith(t *testing.T, opts Options) *env {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	clk := &clock{}
 	clk.now.Store(time.Now().UTC().Truncate(time.Millisecond).UnixNano())
-	b, err := broker.Open(context.Background(), broker.Options{DataDir: t.TempDir(), Region: "test", Dev: dev,
+	b, err := broker.Open(context.Background(), broker.Options{DataDir: t.TempDir(), Region: "test", Dev: opts.Dev,
 		Registerer: reg, Logger: quiet, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{Broker: b, Gatherer: reg, Dev: dev, Logger: quiet}))
+	opts.Broker, opts.Gatherer, opts.Logger = b, reg, quiet
+	srv := httptest.NewServer(New(opts))
 	t.Cleanup(func() {
 		srv.Close()
 		b.Close()
@@ -111,6 +118,9 @@ func (e *env) doCtx(ctx context.Context, method, path, authz string, body any) r
 	if authz != "" {
 		req.Header.Set("Authorization", authz)
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -148,7 +158,8 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatalf("healthz body %q", r.raw)
 	}
 	e.do("GET", "/namespaces", "", nil) // an error to count
-	r = e.must(200, e.do("GET", "/metrics", "", nil))
+	// Without --dev, /metrics needs the admin key.
+	r = e.must(200, e.do("GET", "/metrics", e.admin, nil))
 	if !strings.Contains(string(r.raw), "Unauthorized") {
 		t.Fatalf("metrics do not count the refused request:\n%s", r.raw)
 	}
