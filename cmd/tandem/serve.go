@@ -46,6 +46,38 @@ type serveConfig struct {
 	NodeID        int32         `yaml:"node-id"`
 	AliasCheck    time.Duration `yaml:"alias-check-interval"`
 	AdvertiseHTTP string        `yaml:"advertise-http"`
+	Kafka         kafkaLimits   `yaml:",inline"`
+}
+
+// kafkaLimits are the Kafka listener's bounds (kafka.Options).
+type kafkaLimits struct {
+	MaxConns      int           `yaml:"kafka-max-connections"`
+	MaxConnsPerIP int           `yaml:"kafka-max-connections-per-ip"`
+	AuthTimeout   time.Duration `yaml:"kafka-auth-timeout"`
+	IdleTimeout   time.Duration `yaml:"kafka-idle-timeout"`
+	SASLMaxBytes  int           `yaml:"kafka-sasl-max-receive-bytes"`
+	MaxRequest    int           `yaml:"kafka-max-request-bytes"`
+	MemoryBudget  int64         `yaml:"kafka-memory-budget"`
+	FetchMaxBytes int32         `yaml:"kafka-fetch-max-bytes"`
+}
+
+func addKafkaLimitFlags(f *pflag.FlagSet, k *kafkaLimits) {
+	f.IntVar(&k.MaxConns, "kafka-max-connections", kafka.DefaultMaxConnections,
+		"open Kafka connections in total; more are closed at accept")
+	f.IntVar(&k.MaxConnsPerIP, "kafka-max-connections-per-ip", kafka.DefaultMaxConnectionsPerIP,
+		"open Kafka connections from one client IP address; more are closed at accept")
+	f.DurationVar(&k.AuthTimeout, "kafka-auth-timeout", kafka.DefaultAuthTimeout,
+		"time a Kafka connection has to complete SASL (with --dev: to send its first request)")
+	f.DurationVar(&k.IdleTimeout, "kafka-idle-timeout", kafka.DefaultIdleTimeout,
+		"an authenticated Kafka connection with nothing in flight for this long is closed (Kafka: connections.max.idle.ms)")
+	f.IntVar(&k.SASLMaxBytes, "kafka-sasl-max-receive-bytes", kafka.DefaultPreAuthFrameBytes,
+		"largest Kafka frame before SASL completes (Kafka: sasl.server.max.receive.size)")
+	f.IntVar(&k.MaxRequest, "kafka-max-request-bytes", kafka.DefaultMaxRequestBytes,
+		"largest Kafka request frame (Kafka: socket.request.max.bytes)")
+	f.Int64Var(&k.MemoryBudget, "kafka-memory-budget", kafka.DefaultMemoryBudget,
+		"bytes all Kafka connections may hold at once for request frames and fetch responses")
+	f.Int32Var(&k.FetchMaxBytes, "kafka-fetch-max-bytes", kafka.DefaultFetchMaxBytes,
+		"largest Kafka fetch response, whatever the client asks (Kafka: fetch.max.bytes)")
 }
 
 func newServeCmd() *cobra.Command {
@@ -86,6 +118,7 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.Int32Var(&cfg.NodeID, "node-id", -1, "Kafka node id of this node (default: derived from --region, so regions differ)")
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
+	addKafkaLimitFlags(f, &cfg.Kafka)
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
 	return cmd
 }
@@ -176,7 +209,11 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("kafka listener: %w", err)
 	}
-	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost}
+	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost, Registerer: reg,
+		MaxConnections: cfg.Kafka.MaxConns, MaxConnectionsPerIP: cfg.Kafka.MaxConnsPerIP,
+		AuthTimeout: cfg.Kafka.AuthTimeout, IdleTimeout: cfg.Kafka.IdleTimeout,
+		PreAuthFrameBytes: cfg.Kafka.SASLMaxBytes, MaxRequestBytes: cfg.Kafka.MaxRequest,
+		MemoryBudget: cfg.Kafka.MemoryBudget, FetchMaxBytes: cfg.Kafka.FetchMaxBytes}
 	ks := kafka.New(kln, kopts)
 	hln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
