@@ -317,7 +317,7 @@ type capture struct {
 	b []byte
 }
 
-func (c *capture) Write(p []byte) (int, error)          { c.b = append(c.b, p...); return len(p), nil }
+func (c *capture) Write(p []byte) (int, error)        { c.b = append(c.b, p...); return len(p), nil }
 func (c *capture) SetWriteDeadline(t time.Time) error { return nil }
 
 // TestAuditL3_CloseReasonsAreLogged: before the fix no "closing connection" line was ever
