@@ -268,12 +268,20 @@ func (c *conn) parse(frame []byte) (*request, error) {
 		return nil, fmt.Errorf("API key %d (%s) version %d is not supported (supported: %d-%d)",
 			key, kmsg.NameForKey(key), version, lo, hi)
 	}
+	if c.principal == nil && !c.s.opts.Dev && !preAuthKeys[key] {
+		return nil, fmt.Errorf("%s before SASL authentication; connect with SASL PLAIN, user $ConnectionString and a connection string as password", kmsg.NameForKey(key))
+	}
 	kreq.SetVersion(version)
 	if kreq.IsFlexible() {
-		kmsg.SkipTags(&rd)
+		skipTags(&rd)
 	}
 	if !rd.Ok() {
 		return nil, fmt.Errorf("malformed %s v%d request header", kmsg.NameForKey(key), version)
+	}
+	if c.principal == nil {
+		if err := checkPreAuthBody(key, version, rd.Src); err != nil {
+			return nil, err
+		}
 	}
 	if err := kreq.ReadFrom(rd.Src); err != nil {
 		return nil, fmt.Errorf("malformed %s v%d request: %w", kmsg.NameForKey(key), version, err)

@@ -3,8 +3,12 @@ package kafka
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
@@ -156,4 +160,42 @@ func unexpectedEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// preAuthKeys are the requests decoded before SASL completes (outside --dev): any other
+// closes the connection before its body is decoded.
+var preAuthKeys = map[int16]bool{17: true, 18: true, 36: true}
+
+// skipTags skips a tagged-field block. Unlike kmsg.SkipTags it stops at the end of the
+// input: a claimed count of 2^32 in five bytes does not cost 2^32 iterations.
+func skipTags(rd *kbin.Reader) {
+	for num := rd.Uvarint(); num > 0 && rd.Ok(); num-- {
+		rd.Uvarint()
+		rd.Span(int(rd.Uvarint()))
+	}
+}
+
+// checkPreAuthBody walks the body of a flexible request read before authentication and
+// checks its tag block, before kmsg decodes it: kmsg loops over a tag count without
+// checking it against the bytes left, so five bytes could cost a minute of CPU.
+// ApiVersions v3+ is two compact strings and tags; SaslAuthenticate v2 compact bytes and
+// tags; SaslHandshake is never flexible.
+func checkPreAuthBody(key, version int16, body []byte) error {
+	fields := 0
+	switch {
+	case key == 18 && version >= 3:
+		fields = 2
+	case key == 36 && version >= 2:
+		fields = 1
+	default:
+		return nil
+	}
+	rd := kbin.Reader{Src: body}
+	for range fields {
+		rd.CompactBytes()
+	}
+	if n := rd.Uvarint(); rd.Ok() && int64(n) > int64(len(rd.Src)) {
+		return fmt.Errorf("malformed %s v%d request: %d tagged fields in %d bytes", kmsg.NameForKey(key), version, n, len(rd.Src))
+	}
+	return nil
 }

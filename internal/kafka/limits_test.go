@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"encoding/binary"
 	"net"
 	"runtime"
 	"strings"
@@ -499,4 +500,36 @@ func TestMemoryBudgetWaitClosesConnection(t *testing.T) {
 	if n := l.metric(t, "tandem_kafka_connections_closed_total", "reason", "memory_budget"); n != 1 {
 		t.Errorf("memory_budget closes = %v, want 1", n)
 	}
+}
+
+// TestAuditH1_PreAuthTagCountsAreBounded: kmsg loops over a tagged-field count without
+// checking it against the bytes left, so a 20-byte frame claiming 2^32 tags cost about a
+// minute and a half of CPU before SASL. Such frames are now refused at once: in the
+// request header, in the body of ApiVersions v3 and SaslAuthenticate v2, and for any other
+// API before its body is decoded.
+func TestAuditH1_PreAuthTagCountsAreBounded(t *testing.T) {
+	l := startLimited(t, false, kafka.Options{}, nil)
+	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f} // uvarint 2^32-1
+	header := func(key, version int16) []byte {
+		return []byte{0, 0, 0, 0, byte(key >> 8), byte(key), byte(version >> 8), byte(version), 0, 0, 0, 1, 0, 3, 'r', 'a', 'w'}
+	}
+	frames := map[string][]byte{
+		"ApiVersions v3 body tags":      append(append(header(18, 3), 0), append([]byte{1, 1}, huge...)...),
+		"SaslAuthenticate v2 body tags": append(append(header(36, 2), 0), append([]byte{1}, huge...)...),
+		"header tags":                   append(header(36, 2), huge...),
+		"CreatePartitions v3 body":      append(append(header(37, 3), 0), append([]byte{2, 1, 'x', 0}, huge...)...),
+	}
+	for name, f := range frames {
+		binary.BigEndian.PutUint32(f, uint32(len(f)-4))
+		start := time.Now()
+		rc := dialRaw(t, l.addr)
+		rc.write(f)
+		if !rc.closedByServer() {
+			t.Fatalf("%s: the connection was not closed within 30s", name)
+		}
+		t.Logf("%s: closed after %s", name, time.Since(start))
+	}
+	eventually(t, "the frames are counted as bad requests", func() bool {
+		return l.metric(t, "tandem_kafka_connections_closed_total", "reason", "bad_request") == float64(len(frames))
+	})
 }
