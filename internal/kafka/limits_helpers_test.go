@@ -104,6 +104,20 @@ func (l *limited) metric(t *testing.T, name string, labels ...string) float64 {
 	return sum
 }
 
+// waitMetric waits until a metric (as metric sums it) reaches want: connections are
+// counted just after they are closed.
+func (l *limited) waitMetric(t *testing.T, want float64, name string, labels ...string) {
+	t.Helper()
+	var got float64
+	deadline := time.Now().Add(30 * time.Second)
+	for got = l.metric(t, name, labels...); got != want && time.Now().Before(deadline); got = l.metric(t, name, labels...) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got != want {
+		t.Errorf("%s%v = %v, want %v", name, labels, got, want)
+	}
+}
+
 // eventually polls cond until it holds or a generous deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -237,8 +237,8 @@ func (s *Server) admit(nc net.Conn) {
 	}
 	if reason != "" {
 		s.mu.Unlock()
-		nc.Close()
 		s.metrics.refused.WithLabelValues(reason).Inc()
+		nc.Close()
 		s.refuseLog.log(s.log, slog.LevelWarn, "Kafka connection refused: connection cap reached",
 			"remote", c.remote, "limit", flag+"="+strconv.Itoa(limit), "fix", "raise "+flag+" if these clients are legitimate")
 		return
