@@ -97,10 +97,7 @@ func (b *memBudget) release(n int64) {
 		return
 	}
 	b.mu.Lock()
-	b.mu.used -= n
-	if b.mu.used < 0 {
-		panic("kafka: memory budget released more than was taken")
-	}
+	b.mu.used = max(b.mu.used-n, 0) // never below zero, even if a release were doubled
 	close(b.mu.freed)
 	b.mu.freed = make(chan struct{})
 	if b.onChange != nil {

@@ -175,6 +175,10 @@ func New(ln net.Listener, opts Options) *Server {
 		s.metrics.memUsed.Set(float64(used))
 		s.metrics.memPeak.Set(float64(peak))
 	})
+	if opts.MemoryBudget < int64(opts.MaxRequestBytes) {
+		s.log.Warn("the Kafka memory budget is smaller than the largest request frame: such frames will be refused",
+			"kafka-memory-budget", opts.MemoryBudget, "kafka-max-request-bytes", opts.MaxRequestBytes)
+	}
 	s.mu.conns = make(map[*conn]struct{})
 	s.mu.perIP = make(map[string]int)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
