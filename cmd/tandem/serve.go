@@ -54,12 +54,44 @@ type serveConfig struct {
 	Jobs jobLimits `yaml:",inline"` // --job-* (serve_jobs.go)
 
 	// TLS (serve_tls.go)
-	TLSCert      string     `yaml:"tls-cert"`
-	TLSKey       string     `yaml:"tls-key"`
-	TLSDev       bool       `yaml:"tls-dev"`
-	TLSCA        string     `yaml:"tls-ca"`
-	KafkaTLSAddr string     `yaml:"kafka-tls-addr"`
-	HTTP         httpConfig `yaml:",inline"` // HTTP listener bounds, /metrics access, Host check (serve_http.go)
+	TLSCert      string      `yaml:"tls-cert"`
+	TLSKey       string      `yaml:"tls-key"`
+	TLSDev       bool        `yaml:"tls-dev"`
+	TLSCA        string      `yaml:"tls-ca"`
+	KafkaTLSAddr string      `yaml:"kafka-tls-addr"`
+	HTTP         httpConfig  `yaml:",inline"` // HTTP listener bounds, /metrics access, Host check (serve_http.go)
+	Kafka        kafkaLimits `yaml:",inline"`
+}
+
+// kafkaLimits are the Kafka listener's bounds (kafka.Options).
+type kafkaLimits struct {
+	MaxConns      int           `yaml:"kafka-max-connections"`
+	MaxConnsPerIP int           `yaml:"kafka-max-connections-per-ip"`
+	AuthTimeout   time.Duration `yaml:"kafka-auth-timeout"`
+	IdleTimeout   time.Duration `yaml:"kafka-idle-timeout"`
+	SASLMaxBytes  int           `yaml:"kafka-sasl-max-receive-bytes"`
+	MaxRequest    int           `yaml:"kafka-max-request-bytes"`
+	MemoryBudget  int64         `yaml:"kafka-memory-budget"`
+	FetchMaxBytes int32         `yaml:"kafka-fetch-max-bytes"`
+}
+
+func addKafkaLimitFlags(f *pflag.FlagSet, k *kafkaLimits) {
+	f.IntVar(&k.MaxConns, "kafka-max-connections", kafka.DefaultMaxConnections,
+		"open Kafka connections in total; more are closed at accept")
+	f.IntVar(&k.MaxConnsPerIP, "kafka-max-connections-per-ip", kafka.DefaultMaxConnectionsPerIP,
+		"open Kafka connections from one client IP address; more are closed at accept")
+	f.DurationVar(&k.AuthTimeout, "kafka-auth-timeout", kafka.DefaultAuthTimeout,
+		"time a Kafka connection has to complete SASL (with --dev: to send its first request)")
+	f.DurationVar(&k.IdleTimeout, "kafka-idle-timeout", kafka.DefaultIdleTimeout,
+		"an authenticated Kafka connection with nothing in flight for this long is closed (Kafka: connections.max.idle.ms)")
+	f.IntVar(&k.SASLMaxBytes, "kafka-sasl-max-receive-bytes", kafka.DefaultPreAuthFrameBytes,
+		"largest Kafka frame before SASL completes (Kafka: sasl.server.max.receive.size)")
+	f.IntVar(&k.MaxRequest, "kafka-max-request-bytes", kafka.DefaultMaxRequestBytes,
+		"largest Kafka request frame (Kafka: socket.request.max.bytes)")
+	f.Int64Var(&k.MemoryBudget, "kafka-memory-budget", kafka.DefaultMemoryBudget,
+		"bytes all Kafka connections may hold at once for request frames and fetch responses")
+	f.Int32Var(&k.FetchMaxBytes, "kafka-fetch-max-bytes", kafka.DefaultFetchMaxBytes,
+		"largest Kafka fetch response, whatever the client asks (Kafka: fetch.max.bytes)")
 }
 
 func newServeCmd() *cobra.Command {
@@ -112,6 +144,7 @@ calls to https partners trust --tls-ca (default: the system roots; the dev CA wi
 			"with no list (nor --peer-regions-file) only the admin key may name a partner endpoint")
 	f.StringVar(&cfg.PeerRegions, "peer-regions-file", "",
 		"regions file (as `tandem dev` writes it) whose servers geo-DR may pair with and call, read at each check; adds to --peer-allow")
+	addKafkaLimitFlags(f, &cfg.Kafka)
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
 	f.IntVar(&cfg.MaxOpenLogFiles, "max-open-log-files", 0,
 		"partition segment files kept open (one fd each); beyond it idle partitions close theirs and reopen on use (0: half of ulimit -n)")
@@ -212,7 +245,11 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		lns.close()
 		return err
 	}
-	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost}
+	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost, Registerer: reg,
+		MaxConnections: cfg.Kafka.MaxConns, MaxConnectionsPerIP: cfg.Kafka.MaxConnsPerIP,
+		AuthTimeout: cfg.Kafka.AuthTimeout, IdleTimeout: cfg.Kafka.IdleTimeout,
+		PreAuthFrameBytes: cfg.Kafka.SASLMaxBytes, MaxRequestBytes: cfg.Kafka.MaxRequest,
+		MemoryBudget: cfg.Kafka.MemoryBudget, FetchMaxBytes: cfg.Kafka.FetchMaxBytes}
 	ks := lns.kafkaServers(kopts)
 	hln := lns.http
 	endpoint := cfg.AdvertiseHTTP

@@ -146,20 +146,24 @@ func (l *listeners) close() {
 	}
 }
 
-// kafkaServers is one Kafka server per listener, each advertising its own port: a SASL_SSL
-// client is sent back to the TLS port, a plaintext one to the plaintext port. Each server has
-// its own connection caps (and, with the listener limits of issue 11, its own memory budget
-// and metrics: when both listeners are on, each server's Registerer must be wrapped with a
-// "listener" label, or the second one's metrics collide with the first one's).
+// kafkaServers is the node's Kafka server over its listeners: the plaintext one, the TLS
+// one, or both. Each connection is told the port of the listener it came in on (a SASL_SSL
+// client is sent back to the TLS port, a plaintext one to the plaintext port); the connection
+// caps, the memory budget and the metrics are the server's, so they are node-wide.
 func (l *listeners) kafkaServers(opts kafka.Options) kafkaServers {
-	var out kafkaServers
+	var s *kafka.Server
 	if l.kafka != nil {
-		out = append(out, kafka.New(l.kafka, opts))
+		s = kafka.New(l.kafka, opts)
 	}
 	if l.kafkaTLS != nil {
-		out = append(out, kafka.New(tls.NewListener(l.kafkaTLS, l.tls.server), opts))
+		tln := tls.NewListener(l.kafkaTLS, l.tls.server)
+		if s == nil {
+			s = kafka.New(tln, opts)
+		} else {
+			s.AddListener(tln) // one server: the connection caps and memory budget are node-wide
+		}
 	}
-	return out
+	return kafkaServers{s}
 }
 
 // kafkaServers are a node's Kafka servers, one per listener.

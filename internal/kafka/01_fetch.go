@@ -19,6 +19,13 @@ import (
 // Long poll: while fewer than MinBytes are ready the request waits for an append to any of
 // its partitions, up to MaxWaitMillis. Fetch sessions are not kept: the response's
 // SessionID is 0, which tells clients to send full requests. v13+ (topic ids) is not served.
+//
+// Memory: a response holds at most Options.FetchMaxBytes of records (Kafka's
+// fetch.max.bytes) whatever MaxBytes and PartitionMaxBytes ask, and each read draws twice
+// its bytes (the records, then their encoded copy) from the server's memory budget until
+// the response is written. A fetch that finds the budget full waits for room at most until
+// its MaxWait, then answers with what fits (possibly nothing). As in Kafka, the first batch
+// of a response is returned whole even when it is larger than the limit.
 
 func init() { register(1, 4, 12) }
 
@@ -66,6 +73,7 @@ func (c *conn) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReque
 		bufp := fetchBufs.Get().(*[]byte)
 		n := c.fetchWait(ctx, req, resp, parts, bufp)
 		r.sizeHint = n + 512*len(parts) + 1024
+		r.respHeld = 2 * int64(n)
 		r.release = func() {
 			if cap(*bufp) <= maxPooledFetchBuf {
 				fetchBufs.Put(bufp)
@@ -83,7 +91,8 @@ var fetchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return 
 const maxPooledFetchBuf = 16 << 20
 
 // fetchWait fills resp, waiting for appends until MinBytes are ready or MaxWait passes.
-// It returns the record bytes in the response; they live in *buf.
+// It returns the record bytes in the response; they live in *buf, and twice their count is
+// held in the memory budget.
 func (c *conn) fetchWait(ctx context.Context, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []fetchPart, buf *[]byte) int {
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var timer *time.Timer
@@ -94,7 +103,7 @@ func (c *conn) fetchWait(ctx context.Context, req *kmsg.FetchRequest, resp *kmsg
 		for i, fp := range parts {
 			chans[i] = fp.part.Changed()
 		}
-		n, errored := c.fillFetch(req, resp, parts, buf)
+		n, errored := c.fillBudgeted(ctx, req, resp, parts, buf, deadline)
 		if errored || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(parts) == 0 {
 			return n
 		}
@@ -115,16 +124,50 @@ func (c *conn) fetchWait(ctx context.Context, req *kmsg.FetchRequest, resp *kmsg
 		if i, _, _ := reflect.Select(cases); i < 2 {
 			return n
 		}
+		c.s.budget.release(2 * int64(n)) // an append: read again
 	}
 }
 
-// fillFetch reads every partition into resp and returns the bytes gathered, and whether any
-// partition answered an error (which returns at once, as Kafka does).
-func (c *conn) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []fetchPart, bufp *[]byte) (int, bool) {
-	budget := int(req.MaxBytes)
-	if budget <= 0 {
-		budget = 50 << 20
+// fetchLeast is the smallest share of the memory budget a fetch waits for.
+const fetchLeast = 64 << 10
+
+// fillBudgeted takes room in the memory budget and fills resp within it. It returns the
+// record bytes read, of which twice are held in the budget when it returns.
+func (c *conn) fillBudgeted(ctx context.Context, req *kmsg.FetchRequest, resp *kmsg.FetchResponse,
+	parts []fetchPart, bufp *[]byte, deadline time.Time) (int, bool) {
+	want := int64(c.s.opts.FetchMaxBytes)
+	if req.MaxBytes > 0 {
+		want = min(want, int64(req.MaxBytes))
 	}
+	var grant int64
+	if unread(parts) {
+		wait := min(c.s.opts.MemoryWait, max(time.Until(deadline), 10*time.Millisecond))
+		grant, _ = c.s.budget.acquireUpTo(ctx, 2*want, 2*min(want, fetchLeast), wait)
+	}
+	n, errored := c.fillFetch(resp, parts, bufp, int(grant/2))
+	if used := 2 * int64(n); used > grant {
+		c.s.budget.force(used - grant) // a first batch larger than the grant
+	} else {
+		c.s.budget.release(grant - used)
+	}
+	return n, errored
+}
+
+// unread reports whether any partition may have records past the fetch offset.
+func unread(parts []fetchPart) bool {
+	for _, fp := range parts {
+		if fp.offset != fp.part.EndOffset() {
+			return true
+		}
+	}
+	return false
+}
+
+// fillFetch reads every partition into resp, up to limit record bytes, and returns the
+// bytes gathered, and whether any partition answered an error (which returns at once, as
+// Kafka does). With limit 0 it reads nothing and only fills in the offsets.
+func (c *conn) fillFetch(resp *kmsg.FetchResponse, parts []fetchPart, bufp *[]byte, limit int) (int, bool) {
+	budget := limit
 	total, errored := 0, false
 	buf := (*bufp)[:0]
 	defer func() { *bufp = buf }()
@@ -135,11 +178,8 @@ func (c *conn) fillFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts
 		sp.LogStartOffset = fp.part.StartOffset()
 		sp.RecordBatches = []byte{} // never null: librdkafka rejects a null record set
 		sp.ErrorCode = 0
-		max := int(fp.max)
-		if max > budget {
-			max = budget
-		}
-		if total > 0 && max <= 0 {
+		max := min(int(fp.max), budget)
+		if limit <= 0 || total > 0 && max <= 0 {
 			continue
 		}
 		out, err := c.s.opts.Broker.Read(buf, fp.part, fp.offset, max)

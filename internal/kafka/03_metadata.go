@@ -23,7 +23,7 @@ func (c *conn) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) km
 	b := c.s.opts.Broker
 	ns := c.principal.Namespace
 	self := int32(0)
-	for _, n := range b.KafkaNodes(*c.principal, c.s.opts.AdvertisedHost, c.s.opts.AdvertisedPort) {
+	for _, n := range b.KafkaNodes(*c.principal, c.s.opts.AdvertisedHost, c.port) {
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port = n.NodeID, n.Host, n.Port
 		resp.Brokers = append(resp.Brokers, mb)

@@ -12,7 +12,7 @@ func init() { register(10, 0, 4) }
 
 func (c *conn) handleFindCoordinator(req *kmsg.FindCoordinatorRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	nodes := c.s.opts.Broker.KafkaNodes(*c.principal, c.s.opts.AdvertisedHost, c.s.opts.AdvertisedPort)
+	nodes := c.s.opts.Broker.KafkaNodes(*c.principal, c.s.opts.AdvertisedHost, c.port)
 	n := nodes[0]
 	if req.Version < 4 {
 		resp.NodeID, resp.Host, resp.Port = n.NodeID, n.Host, n.Port

@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -11,6 +13,8 @@ import (
 // and the password an Event Hubs connection string. After v1 the client authenticates with
 // SASLAuthenticate; after v0 it sends the bare PLAIN token as the next frame (see
 // rawAuthenticate). librdkafka requires v0 to be advertised before it uses SASL at all.
+// A mechanism other than PLAIN is answered UNSUPPORTED_SASL_MECHANISM with the list, and
+// the connection is then closed, as Kafka does.
 
 func init() { register(17, 0, 1) }
 
@@ -25,6 +29,7 @@ func (c *conn) handleSASLHandshake(req *kmsg.SASLHandshakeRequest) kmsg.Response
 	}
 	if req.Mechanism != mechPlain {
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
+		c.saslRefused(fmt.Errorf("mechanism %q is not supported; use PLAIN", req.Mechanism))
 		return resp
 	}
 	c.saslMech = mechPlain

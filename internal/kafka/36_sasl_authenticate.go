@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -15,27 +16,36 @@ import (
 // PLAIN: authzid NUL authcid NUL password. The user must be `$ConnectionString` and the
 // password a connection string whose endpoint host names the namespace (or alias); the key
 // or SAS token in it is checked against the namespace's shared access policies.
+//
+// One refused attempt ends the connection: the error answer is sent, then the connection is
+// closed, as Kafka does; the failure is logged through a rate limit, so a client cannot
+// flood the log with attempts.
 
 func init() { register(36, 0, 2) }
 
 func (c *conn) handleSASLAuthenticate(ctx context.Context, req *kmsg.SASLAuthenticateRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.SASLAuthenticateResponse)
-	fail := func(msg string) kmsg.Response {
-		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
-		resp.ErrorMessage = &msg
-		c.s.log.Info("SASL authentication failed", "remote", c.remote, "client", c.clientID, "reason", msg)
-		return resp
-	}
 	if c.saslMech != mechPlain {
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		msg := "SASLAuthenticate before SASLHandshake with mechanism PLAIN"
 		resp.ErrorMessage = &msg
+		c.saslRefused(errors.New(msg))
 		return resp
 	}
 	if err := c.authenticatePlain(ctx, req.SASLAuthBytes); err != nil {
-		return fail(err.Error())
+		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+		msg := err.Error()
+		resp.ErrorMessage = &msg
+		c.saslRefused(err)
 	}
 	return resp
+}
+
+// saslRefused marks the connection to be closed once the refusal is sent, and logs it.
+func (c *conn) saslRefused(err error) {
+	c.saslFailed = fmt.Errorf("SASL authentication failed: %w", err)
+	c.s.saslLog.log(c.s.log, slog.LevelInfo, "SASL authentication failed; closing the connection",
+		"remote", c.remote, "client", c.clientID, "reason", err)
 }
 
 // authenticatePlain checks a PLAIN token: authzid NUL user NUL password.
@@ -61,7 +71,8 @@ func (c *conn) authenticatePlain(ctx context.Context, token []byte) error {
 func (c *conn) rawAuthenticate(ctx context.Context, frame []byte) (*request, error) {
 	c.rawSASL = false
 	if err := c.authenticatePlain(ctx, frame); err != nil {
-		return nil, fmt.Errorf("SASL authentication failed: %w", err)
+		c.saslRefused(err)
+		return nil, c.saslFailed
 	}
 	r := &request{raw: []byte{}, done: make(chan struct{})}
 	close(r.done)
