@@ -123,12 +123,12 @@ func (o *Options) setDefaults() {
 
 // Server accepts Kafka connections.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	ln      net.Listener
+	opts Options
+	log  *slog.Logger
+	ln   net.Listener
 	// more are further listeners (AddListener), each advertising its own port; connection
 	// caps and the memory budget are shared by all of them.
-	more []listener
+	more    []listener
 	budget  *memBudget
 	metrics *metrics
 	// Rate-limited log lines, one gate per kind so one flood does not hide the others.
