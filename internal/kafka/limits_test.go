@@ -525,3 +525,27 @@ func TestAuditH1_PreAuthTagCountsAreBounded(t *testing.T) {
 		return l.metric(t, "tandem_kafka_connections_closed_total", "reason", "bad_request") == float64(len(frames))
 	})
 }
+
+// A flexible request's tag count is decoded by kmsg after authentication too (here a --dev
+// client, authenticated by its first request): a claimed 2^32-1 tags must end the request at
+// once, not spin through the count (kmsg before v1.15.1 looped over the whole claimed count,
+// about 90 s of one core per 20-byte frame).
+func TestAuditH1_AuthenticatedTagCountsAreBounded(t *testing.T) {
+	l := startLimited(t, true, kafka.Options{}, nil)
+	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f} // uvarint 2^32-1
+	header := []byte{0, 0, 0, 0, 0, 3, 0, 9, 0, 0, 0, 1, 0, 3, 'r', 'a', 'w'} // Metadata v9
+	frames := map[string][]byte{
+		"Metadata v9 header tags": append(append([]byte{}, header...), huge...),
+		"Metadata v9 body tags":   append(append(append([]byte{}, header...), 0), append([]byte{0, 1, 0, 0}, huge...)...),
+	}
+	for name, f := range frames {
+		binary.BigEndian.PutUint32(f, uint32(len(f)-4))
+		start := time.Now()
+		rc := dialRaw(t, l.addr)
+		rc.write(f)
+		if !rc.closedByServer() {
+			t.Fatalf("%s: the connection was not closed within 30s", name)
+		}
+		t.Logf("%s: closed after %s", name, time.Since(start))
+	}
+}
