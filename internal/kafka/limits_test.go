@@ -532,7 +532,7 @@ func TestAuditH1_PreAuthTagCountsAreBounded(t *testing.T) {
 // about 90 s of one core per 20-byte frame).
 func TestAuditH1_AuthenticatedTagCountsAreBounded(t *testing.T) {
 	l := startLimited(t, true, kafka.Options{}, nil)
-	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f} // uvarint 2^32-1
+	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f}                              // uvarint 2^32-1
 	header := []byte{0, 0, 0, 0, 0, 3, 0, 9, 0, 0, 0, 1, 0, 3, 'r', 'a', 'w'} // Metadata v9
 	frames := map[string][]byte{
 		"Metadata v9 header tags": append(append([]byte{}, header...), huge...),
