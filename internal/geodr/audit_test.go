@@ -81,6 +81,9 @@ func do(tb testing.TB, method, url, authz string, body any) (int, []byte) {
 	if authz != "" {
 		req.Header.Set("Authorization", authz)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)

@@ -35,7 +35,7 @@ func newEnvIn(t *testing.T, dir string, jobs bool) *env {
 	opts := Options{Broker: b, Gatherer: reg, Logger: quiet}
 	var jm *job.Manager
 	if jobs {
-		if jm, err = job.NewManager(b, dir, reg); err != nil {
+		if jm, err = job.NewManager(job.Options{Broker: b, DataDir: dir, Registerer: reg}); err != nil {
 			t.Fatal(err)
 		}
 		opts.Jobs = jm
