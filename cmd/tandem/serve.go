@@ -179,12 +179,26 @@ func loadServeConfig(fs *pflag.FlagSet, file string, cfg *serveConfig) error {
 			return
 		}
 		if v, ok := fromFile[fl.Name]; ok {
-			if err := fl.Value.Set(fmt.Sprint(v)); err != nil {
+			if err := fl.Value.Set(yamlFlagValue(v)); err != nil {
 				ferr = fmt.Errorf("config file key %s=%v: %w", fl.Name, v, err)
 			}
 		}
 	})
 	return ferr
+}
+
+// yamlFlagValue is a YAML value as a flag's text: a list (peer-allow: [a, b]) becomes the
+// comma-separated form list flags take.
+func yamlFlagValue(v any) string {
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	parts := make([]string, len(list))
+	for i, e := range list {
+		parts[i] = fmt.Sprint(e)
+	}
+	return strings.Join(parts, ",")
 }
 
 func fsyncPolicy(cfg serveConfig) (seglog.FsyncPolicy, error) {

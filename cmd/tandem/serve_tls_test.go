@@ -99,3 +99,19 @@ func TestTLSFlagsFromYAMLAndEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// A list flag may be a YAML list in the config file.
+func TestYAMLListFlag(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tandem.yaml")
+	if err := os.WriteFile(file, []byte("peer-allow: [\"https://10.0.0.9:8443\", \"west.example:8080\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := newServeCmd()
+	var cfg serveConfig
+	if err := loadServeConfig(cmd.Flags(), file, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.PeerAllow, " "); got != "https://10.0.0.9:8443 west.example:8080" {
+		t.Errorf("peer-allow from a YAML list = %q", got)
+	}
+}
