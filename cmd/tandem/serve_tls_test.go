@@ -111,7 +111,8 @@ func TestYAMLListFlag(t *testing.T) {
 	if err := loadServeConfig(cmd.Flags(), file, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(cfg.PeerAllow, " "); got != "https://10.0.0.9:8443 west.example:8080" {
+	list, _ := cmd.Flags().GetStringSlice("peer-allow")
+	if got := strings.Join(list, " "); got != "https://10.0.0.9:8443 west.example:8080" {
 		t.Errorf("peer-allow from a YAML list = %q", got)
 	}
 }
