@@ -51,6 +51,8 @@ type Options struct {
 	Registerer   prometheus.Registerer
 	// RetentionCheck is how often retention runs over open partitions (default 1 minute).
 	RetentionCheck time.Duration
+	// Quotas bound what tenants may create and hold (quota.go).
+	Quotas Quotas
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.
@@ -64,6 +66,8 @@ type Broker struct {
 	hubs    atomicHubs
 	// adminKey grants every right on this node (the CLI's credential).
 	adminKey string
+	// quotaMu serialises creations checked against a quota with their proposal.
+	quotaMu sync.Mutex
 
 	mu struct {
 		sync.Mutex
@@ -105,7 +109,7 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	if b.meta, err = openMeta(opts); err != nil {
 		return nil, err
 	}
-	b.groups = group.NewManager(group.Options{})
+	b.groups = group.NewManager(group.Options{Config: opts.Quotas.groupConfig()})
 	b.metrics = newMetrics(opts.Registerer, b)
 	if err := b.bootstrap(ctx); err != nil {
 		b.Close()
