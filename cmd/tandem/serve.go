@@ -46,6 +46,7 @@ type serveConfig struct {
 	NodeID        int32         `yaml:"node-id"`
 	AliasCheck    time.Duration `yaml:"alias-check-interval"`
 	AdvertiseHTTP string        `yaml:"advertise-http"`
+	Quotas        broker.Quotas `yaml:"-"` // flags in serve_quotas.go
 }
 
 func newServeCmd() *cobra.Command {
@@ -87,6 +88,7 @@ namespace "default" with every right (for kcat and local testing).`,
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
+	addQuotaFlags(f, &cfg.Quotas)
 	return cmd
 }
 
@@ -165,7 +167,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	}
 	b, err := broker.Open(ctx, broker.Options{
 		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
-		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg,
+		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg, Quotas: cfg.Quotas,
 	})
 	if err != nil {
 		return err

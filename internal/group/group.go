@@ -120,6 +120,8 @@ func newGroup(key GroupKey) *group {
 		state:   StateEmpty,
 		members: make(map[string]*member),
 		pending: make(map[string]pendingMember),
+		// A group that never had a member subscribes to nothing: anyone may see it.
+		lastKnown: true,
 	}
 }
 
