@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -519,5 +521,30 @@ func TestAuditM1c_JoinGroupMetadataBounded(t *testing.T) {
 		if resp.ErrorCode != want {
 			t.Fatalf("join %d of crowd: %v, want %v", i, kerr.ErrorForCode(resp.ErrorCode), kerr.ErrorForCode(want))
 		}
+	}
+}
+
+// TestQuotaHubsPerNamespaceOverKafka checks that CreateTopics and CreatePartitions meet the
+// same quotas as HTTP: POLICY_VIOLATION with a message naming the limit.
+func TestQuotaHubsPerNamespaceOverKafka(t *testing.T) {
+	n := startAuthzNode(t, broker.Quotas{HubsPerNamespace: 3, PartitionsPerNode: 8})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(n.client(t, n.shop(t, "shop-eu3"))) // orders (2) and payments (1)
+	// kadm returns a topic's error as err as well.
+	resp, _ := adm.CreateTopic(ctx, 6, -1, nil, "audit")
+	if !errorsIs(resp.Err, kerr.PolicyViolation) || !strings.Contains(resp.ErrMessage, "max-partitions-per-node") {
+		t.Fatalf("CreateTopics past the node's partitions: %v %q", resp.Err, resp.ErrMessage)
+	}
+	if resp, err := adm.CreateTopic(ctx, 1, -1, nil, "audit"); err != nil || resp.Err != nil {
+		t.Fatalf("the third hub: %v %v", err, resp.Err)
+	}
+	resp, _ = adm.CreateTopic(ctx, 1, -1, nil, "fourth")
+	if !errorsIs(resp.Err, kerr.PolicyViolation) || !strings.Contains(resp.ErrMessage, "max-hubs-per-namespace") {
+		t.Fatalf("CreateTopics past the namespace's hubs: %v %q", resp.Err, resp.ErrMessage)
+	}
+	grown, err := adm.CreatePartitions(ctx, 10, "orders")
+	if err != nil || !errorsIs(grown["orders"].Err, kerr.PolicyViolation) {
+		t.Fatalf("CreatePartitions past the node's partitions: %v %+v", err, grown)
 	}
 }
