@@ -548,3 +548,24 @@ func TestQuotaHubsPerNamespaceOverKafka(t *testing.T) {
 		t.Fatalf("CreatePartitions past the node's partitions: %v %+v", err, grown)
 	}
 }
+
+// TestInitProducerIDNeedsSend checks that a Listen-only credential gets no producer ids.
+func TestInitProducerIDNeedsSend(t *testing.T) {
+	n := startAuthzNode(t, broker.Quotas{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := n.shop(t, "shop-eu4")
+	for cs, want := range map[string]int16{
+		n.hubRule(t, "shop-eu4", "orders", "listener", "Listen"): kerr.ClusterAuthorizationFailed.Code,
+		n.hubRule(t, "shop-eu4", "orders", "sender", "Send"):     0,
+		root: 0,
+	} {
+		resp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, n.client(t, cs))
+		if err != nil {
+			t.Fatalf("InitProducerID: %v", err)
+		}
+		if resp.ErrorCode != want {
+			t.Errorf("InitProducerID: %v, want %v", kerr.ErrorForCode(resp.ErrorCode), kerr.ErrorForCode(want))
+		}
+	}
+}
