@@ -184,3 +184,22 @@ func TestForgetNamespace(t *testing.T) {
 	hb.Group, hb.MemberID, hb.Generation = testGroup, r.MemberID, r.Generation
 	wantCode(t, "heartbeat after the namespace was forgotten", h.c.Heartbeat(h.now, h.ns, Client{Principal: "old"}, hb).ErrorCode, kerr.UnknownMemberID.Code)
 }
+
+func TestEmptyGroupsAreForgotten(t *testing.T) {
+	h := newHarness(t)
+	h.joinAs(Client{}, consumerJoin("once", "", 0, "orders"))
+	h.join("") // a member id handed out and never used
+	for _, d := range []time.Duration{time.Minute, EmptyGroupRetention / 2} {
+		h.advance(d)
+		if len(h.c.List(h.ns)) != 2 {
+			t.Fatalf("after %v the groups are %v, want both kept", d, h.c.List(h.ns))
+		}
+	}
+	h.advance(EmptyGroupRetention)
+	if l := h.c.List(h.ns); len(l) != 0 {
+		t.Fatalf("groups empty for longer than EmptyGroupRetention are kept: %v", l)
+	}
+	if u := *h.c.usage[h.ns]; u != 0 {
+		t.Fatalf("forgotten groups still count %d bytes", u)
+	}
+}

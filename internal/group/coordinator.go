@@ -139,6 +139,7 @@ func (c *Coordinator) Join(now time.Time, ns string, client Client, req *kmsg.Jo
 	if req.MemberID == "" {
 		if g == nil {
 			g = c.newGroup(key)
+			g.emptySince = now
 		}
 		c.joinNew(now, g, client, req, reply)
 		return
@@ -428,11 +429,23 @@ func (g *group) find(id string, instanceID *string) *member {
 // rebalance timeout passed (dropping members that did not rejoin), and removes members that did
 // not send SyncGroup in time. Call it often (the Manager does every 100ms); timeouts are only as
 // precise as the tick.
+//
+// An Empty group with no member id pending is forgotten EmptyGroupRetention after it became
+// Empty, so that group ids used once do not stay in memory (Kafka drops them with their
+// offsets; here the offsets live in the metadata log and stay).
 func (c *Coordinator) Tick(now time.Time) {
-	for _, g := range c.groups {
+	for key, g := range c.groups {
 		g.tick(now)
+		if g.state == StateEmpty && len(g.pending) == 0 && !g.emptySince.IsZero() &&
+			now.Sub(g.emptySince) >= EmptyGroupRetention {
+			c.forget(key)
+		}
 	}
 }
+
+// EmptyGroupRetention is how long an Empty group is kept (for ListGroups, DescribeGroups and
+// the protocol type a rejoin must match) after its last member left.
+const EmptyGroupRetention = 24 * time.Hour
 
 // Shutdown answers every waiting JoinGroup and SyncGroup with code (for example
 // COORDINATOR_NOT_AVAILABLE when the node stops, or NOT_COORDINATOR when the groups move) and

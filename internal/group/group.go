@@ -102,6 +102,9 @@ type group struct {
 	// an Empty group is shown (see visibleTo).
 	lastTopics []string
 	lastKnown  bool
+	// emptySince is when the group last became Empty; an Empty group is forgotten
+	// EmptyGroupRetention later (its offsets live in the metadata log, not here).
+	emptySince time.Time
 	// usage is the memory budget counter of the group's namespace, shared by its groups; nil
 	// for throwaway groups.
 	usage *int64
@@ -294,6 +297,7 @@ func (g *group) completeJoin(now time.Time) {
 	}
 	if len(g.members) == 0 {
 		g.state, g.protocol, g.leader = StateEmpty, "", ""
+		g.emptySince = now
 		return
 	}
 	ms := g.ordered()
