@@ -54,13 +54,14 @@ type serveConfig struct {
 	Jobs jobLimits `yaml:",inline"` // --job-* (serve_jobs.go)
 
 	// TLS (serve_tls.go)
-	TLSCert      string      `yaml:"tls-cert"`
-	TLSKey       string      `yaml:"tls-key"`
-	TLSDev       bool        `yaml:"tls-dev"`
-	TLSCA        string      `yaml:"tls-ca"`
-	KafkaTLSAddr string      `yaml:"kafka-tls-addr"`
-	HTTP         httpConfig  `yaml:",inline"` // HTTP listener bounds, /metrics access, Host check (serve_http.go)
-	Kafka        kafkaLimits `yaml:",inline"`
+	TLSCert      string        `yaml:"tls-cert"`
+	TLSKey       string        `yaml:"tls-key"`
+	TLSDev       bool          `yaml:"tls-dev"`
+	TLSCA        string        `yaml:"tls-ca"`
+	KafkaTLSAddr string        `yaml:"kafka-tls-addr"`
+	HTTP         httpConfig    `yaml:",inline"` // HTTP listener bounds, /metrics access, Host check (serve_http.go)
+	Kafka        kafkaLimits   `yaml:",inline"`
+	Quotas       broker.Quotas `yaml:"-"` // flags in serve_quotas.go
 }
 
 // kafkaLimits are the Kafka listener's bounds (kafka.Options).
@@ -150,6 +151,7 @@ calls to https partners trust --tls-ca (default: the system roots; the dev CA wi
 		"partition segment files kept open (one fd each); beyond it idle partitions close theirs and reopen on use (0: half of ulimit -n)")
 	cfg.Jobs.register(f)
 	addHTTPFlags(f, &cfg.HTTP)
+	addQuotaFlags(f, &cfg.Quotas)
 	return cmd
 }
 
@@ -242,7 +244,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	}
 	b, err := broker.Open(ctx, broker.Options{
 		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
-		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg,
+		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg, Quotas: cfg.Quotas,
 		MaxOpenLogFiles: cfg.MaxOpenLogFiles,
 	})
 	if err != nil {

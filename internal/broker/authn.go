@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -62,7 +63,8 @@ func (b *Broker) DevPrincipal() (Principal, bool) {
 	if !b.opts.Dev {
 		return Principal{}, false
 	}
-	return Principal{Namespace: DevNamespace, Send: true, Listen: true, Manage: true}, true
+	return Principal{Namespace: DevNamespace, Send: true, Listen: true, Manage: true,
+		Grant: b.newGrant(DevNamespace, "", nil, "", time.Time{})}, true
 }
 
 // AuthenticatePlain checks SASL PLAIN credentials the way Event Hubs' Kafka endpoint does:
@@ -102,6 +104,7 @@ func (b *Broker) AuthenticatePlain(ctx context.Context, user, password string) (
 	}
 	p := principalFor(ns, entity, pol)
 	p.Alias = alias
+	p.Grant = b.newGrant(ns, hubScope, pol, cs.SharedAccessKey, time.Time{})
 	return p, nil
 }
 
@@ -144,13 +147,16 @@ func (b *Broker) AuthenticateSAS(name, hub, header string) (Principal, error) {
 	if err != nil {
 		return Principal{}, err
 	}
+	key := pol.PrimaryKey
 	if err := tok.Verify(pol.PrimaryKey, b.now()); err != nil {
 		if err2 := tok.Verify(pol.SecondaryKey, b.now()); err2 != nil {
 			return Principal{}, err
 		}
+		key = pol.SecondaryKey
 	}
 	p := principalFor(ns, firstNonEmpty(hubScope, tokHub), pol)
 	p.Alias = alias
+	p.Grant = b.newGrant(ns, hubScope, pol, key, tok.Expiry)
 	return p, nil
 }
 

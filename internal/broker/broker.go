@@ -54,6 +54,8 @@ type Options struct {
 	// the least recently used idle partitions close their files and reopen them on demand.
 	// 0 means DefaultMaxOpenLogFiles().
 	MaxOpenLogFiles int
+	// Quotas bound what tenants may create and hold (quota.go).
+	Quotas Quotas
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.
@@ -68,6 +70,8 @@ type Broker struct {
 	files   *seglog.FileBudget // open segment files across every partition
 	// adminKey grants every right on this node (the CLI's credential).
 	adminKey string
+	// quotaMu serialises creations checked against a quota with their proposal.
+	quotaMu sync.Mutex
 
 	mu struct {
 		sync.Mutex
@@ -113,7 +117,7 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	if b.meta, err = openMeta(opts); err != nil {
 		return nil, err
 	}
-	b.groups = group.NewManager(group.Options{})
+	b.groups = group.NewManager(group.Options{Config: opts.Quotas.groupConfig()})
 	b.metrics = newMetrics(opts.Registerer, b)
 	b.registerFileMetrics(opts.Registerer)
 	if err := b.bootstrap(ctx); err != nil {

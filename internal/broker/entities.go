@@ -9,9 +9,10 @@ import (
 	"github.com/tandem-streaming/tandem/internal/meta"
 )
 
-// CreateConsumerGroup creates a consumer group on a hub.
+// CreateConsumerGroup creates a consumer group on a hub, within the groups-per-hub quota.
 func (b *Broker) CreateConsumerGroup(ctx context.Context, ns, hub, name, userMetadata string) (ConsumerGroupInfo, error) {
-	if err := b.propose(ctx, meta.CreateGroup{Namespace: ns, Hub: hub, Group: name, UserMetadata: userMetadata, Time: b.now()}); err != nil {
+	cmd := meta.CreateGroup{Namespace: ns, Hub: hub, Group: name, UserMetadata: userMetadata, Time: b.now()}
+	if err := b.proposeWithin(ctx, func() error { return b.checkGroupQuota(ns, hub, name) }, cmd); err != nil {
 		return ConsumerGroupInfo{}, err
 	}
 	return b.ConsumerGroup(ns, hub, name)
@@ -49,7 +50,9 @@ func (b *Broker) DeleteConsumerGroup(ctx context.Context, ns, hub, name string) 
 	return b.propose(ctx, meta.DeleteGroup{Namespace: ns, Hub: hub, Group: name})
 }
 
-// CommitOffsets stores checkpoints of group on hub.
+// CommitOffsets stores checkpoints of group on hub. A commit for a group the hub does not
+// have creates it there (as Event Hubs' Kafka endpoint does), within the groups-per-hub
+// quota; the caller decides whether its principal may create groups (see GroupExists).
 func (b *Broker) CommitOffsets(ctx context.Context, ns, group, hub string, commits []OffsetCommit) error {
 	h, err := b.Hub(ns, hub)
 	if err != nil {
@@ -63,7 +66,17 @@ func (b *Broker) CommitOffsets(ctx context.Context, ns, group, hub string, commi
 		}
 		cmd.Offsets = append(cmd.Offsets, meta.PartitionOffset{Partition: c.Partition, Offset: c.Offset, Metadata: c.Metadata})
 	}
-	return b.propose(ctx, cmd)
+	if b.GroupExists(ns, hub, group) {
+		return b.propose(ctx, cmd)
+	}
+	return b.proposeWithin(ctx, func() error { return b.checkGroupQuota(ns, hub, group) }, cmd)
+}
+
+// GroupExists reports whether hub ns/hub has consumer group name, without copying anything.
+func (b *Broker) GroupExists(ns, hub, name string) bool {
+	var exists bool
+	b.meta.View(func(s *meta.State) { _, exists, _ = s.GroupCount(ns, hub, name) })
+	return exists
 }
 
 // Checkpoints returns the checkpoints of group on hub, by partition.

@@ -289,6 +289,8 @@ func (b *Broker) DeleteNamespace(ctx context.Context, name string) error {
 	if err := b.propose(ctx, meta.DeleteNamespace{Namespace: name}); err != nil {
 		return err
 	}
+	// A namespace created again under the name must not find the old one's group members.
+	b.groups.ForgetNamespace(ctx, name)
 	for _, h := range hubs {
 		b.removeHubFiles(h)
 	}
@@ -296,11 +298,23 @@ func (b *Broker) DeleteNamespace(ctx context.Context, name string) error {
 	return nil
 }
 
-// ValidateHub checks a hub spec without creating it.
+// ValidateHub checks a hub spec without creating it, quotas included.
 func (b *Broker) ValidateHub(ns string, spec HubSpec) error {
+	cmd := b.createHubCmd(ns, spec)
 	var err error
-	b.meta.View(func(s *meta.State) { err = s.Check(b.createHubCmd(ns, spec)) })
-	return err
+	b.meta.View(func(s *meta.State) { err = s.Check(cmd) })
+	if err != nil {
+		return err
+	}
+	return b.checkHubQuota(ns, hubPartitions(cmd))
+}
+
+// hubPartitions is the partition count a CreateHub gives the hub (0 takes the default).
+func hubPartitions(c meta.CreateHub) int32 {
+	if c.PartitionCount == 0 {
+		return meta.DefaultPartitionCount
+	}
+	return c.PartitionCount
 }
 
 func (b *Broker) createHubCmd(ns string, spec HubSpec) meta.CreateHub {
@@ -308,9 +322,11 @@ func (b *Broker) createHubCmd(ns string, spec HubSpec) meta.CreateHub {
 		RetentionTime: spec.RetentionTime, RetentionBytes: spec.RetentionBytes, MaxEventBytes: spec.MaxEventBytes, Time: b.now()}
 }
 
-// CreateHub creates an event hub with its $Default consumer group.
+// CreateHub creates an event hub with its $Default consumer group, within the quotas of
+// hubs per namespace and partitions per node.
 func (b *Broker) CreateHub(ctx context.Context, ns string, spec HubSpec) error {
-	return b.propose(ctx, b.createHubCmd(ns, spec))
+	cmd := b.createHubCmd(ns, spec)
+	return b.proposeWithin(ctx, func() error { return b.checkHubQuota(ns, hubPartitions(cmd)) }, cmd)
 }
 
 // UpdateHub changes retention, max event size or (only upwards) the partition count. Open
@@ -322,13 +338,24 @@ func (b *Broker) UpdateHub(ctx context.Context, ns string, spec HubSpec) error {
 		rb := spec.RetentionBytes
 		cmd.RetentionBytes = &rb
 	}
-	if err := b.propose(ctx, cmd); err != nil {
+	if err := b.proposeWithin(ctx, func() error { return b.checkMorePartitions(ns, spec.Name, spec.Partitions) }, cmd); err != nil {
 		return err
 	}
 	if spec.RetentionTime != 0 || spec.RetentionBytes != 0 {
 		b.closeHub(ns, spec.Name) // reopened with the new retention on next use
 	}
 	return nil
+}
+
+// checkMorePartitions checks the partitions-per-node quota for raising hub's partition count
+// to count (0: unchanged).
+func (b *Broker) checkMorePartitions(ns, hub string, count int32) error {
+	h, err := b.Hub(ns, hub)
+	if err != nil || count <= h.Partitions {
+		return nil // the command's own check names what is wrong
+	}
+	b.meta.View(func(s *meta.State) { err = b.checkPartitionsLocked(s, int64(count-h.Partitions)) })
+	return err
 }
 
 // AddPartitions raises the partition count of a hub to count.

@@ -39,6 +39,9 @@ type Principal struct {
 	// Alias is the geo-DR alias the client connected through ("" when it named the namespace
 	// itself). Namespace is then the local namespace that holds the alias.
 	Alias string
+	// Grant is the identity the principal was authenticated under (see Recheck); nil for
+	// principals that are not kept beyond one request.
+	Grant *Grant
 }
 
 // CanSee reports whether hub is within the principal's scope. Hub names are looked up exactly,

@@ -119,7 +119,7 @@ func (h *harness) sync(memberID string, gen int32, assign map[string]string) *sy
 		req.GroupAssignment = append(req.GroupAssignment, ra)
 	}
 	w := &syncWait{t: h.t}
-	h.c.Sync(h.now, h.ns, req, w.reply)
+	h.c.Sync(h.now, h.ns, Client{}, req, w.reply)
 	return w
 }
 
@@ -129,7 +129,7 @@ func (h *harness) heartbeat(memberID string, gen int32) int16 {
 	req.Group = testGroup
 	req.MemberID = memberID
 	req.Generation = gen
-	return h.c.Heartbeat(h.now, h.ns, req).ErrorCode
+	return h.c.Heartbeat(h.now, h.ns, Client{}, req).ErrorCode
 }
 
 func (h *harness) leave(ids ...string) *kmsg.LeaveGroupResponse {
@@ -141,7 +141,7 @@ func (h *harness) leave(ids ...string) *kmsg.LeaveGroupResponse {
 		m.MemberID = id
 		req.Members = append(req.Members, m)
 	}
-	return h.c.Leave(h.now, h.ns, req)
+	return h.c.Leave(h.now, h.ns, Client{}, req)
 }
 
 func (h *harness) state() State { return h.c.State(GroupKey{h.ns, testGroup}) }
@@ -305,12 +305,12 @@ func TestLeaveOldVersionAndUnknownGroup(t *testing.T) {
 	req.Version = 1
 	req.Group = testGroup
 	req.MemberID = ids[0]
-	r := h.c.Leave(h.now, h.ns, req)
+	r := h.c.Leave(h.now, h.ns, Client{}, req)
 	wantCode(t, "v1 leave", r.ErrorCode, 0)
 	h.wantState(StateEmpty)
 
 	req.Group = "nope"
-	wantCode(t, "unknown group", h.c.Leave(h.now, h.ns, req).ErrorCode, kerr.UnknownMemberID.Code)
+	wantCode(t, "unknown group", h.c.Leave(h.now, h.ns, Client{}, req).ErrorCode, kerr.UnknownMemberID.Code)
 }
 
 func TestSessionTimeoutRemovesMember(t *testing.T) {
@@ -426,9 +426,9 @@ func TestHeartbeatErrors(t *testing.T) {
 	}
 	req := kmsg.NewPtrHeartbeatRequest()
 	req.Group = "unknown"
-	wantCode(t, "unknown group", h.c.Heartbeat(h.now, h.ns, req).ErrorCode, kerr.UnknownMemberID.Code)
+	wantCode(t, "unknown group", h.c.Heartbeat(h.now, h.ns, Client{}, req).ErrorCode, kerr.UnknownMemberID.Code)
 	req.Group = ""
-	wantCode(t, "empty group id", h.c.Heartbeat(h.now, h.ns, req).ErrorCode, kerr.InvalidGroupID.Code)
+	wantCode(t, "empty group id", h.c.Heartbeat(h.now, h.ns, Client{}, req).ErrorCode, kerr.InvalidGroupID.Code)
 }
 
 func TestJoinValidation(t *testing.T) {
@@ -514,7 +514,7 @@ func TestSyncErrors(t *testing.T) {
 	req.Generation = gen
 	req.Protocol = kmsg.StringPtr("roundrobin")
 	var got *kmsg.SyncGroupResponse
-	h.c.Sync(h.now, h.ns, req, func(r *kmsg.SyncGroupResponse) { got = r })
+	h.c.Sync(h.now, h.ns, Client{}, req, func(r *kmsg.SyncGroupResponse) { got = r })
 	wantCode(t, "protocol mismatch", got.ErrorCode, kerr.InconsistentGroupProtocol.Code)
 
 	h.join(ids[0]) // leader rejoins: PreparingRebalance completes at once (alone)
@@ -532,7 +532,7 @@ func TestValidateCommit(t *testing.T) {
 
 	check := func(name string, key GroupKey, member string, g int32, want int16) {
 		t.Helper()
-		wantCode(t, name, h.c.ValidateCommit(h.now, key, member, g), want)
+		wantCode(t, name, h.c.ValidateCommit(h.now, key, Client{}, member, g), want)
 	}
 	check("member at generation", key, ids[1], gen, 0)
 	check("stale generation", key, ids[1], gen-1, kerr.IllegalGeneration.Code)
@@ -653,7 +653,7 @@ func TestLeaveByInstanceIDAndPendingID(t *testing.T) {
 	lm := kmsg.NewLeaveGroupRequestMember()
 	lm.InstanceID = kmsg.StringPtr("host-a")
 	req.Members = append(req.Members, lm)
-	r := h.c.Leave(h.now, h.ns, req)
+	r := h.c.Leave(h.now, h.ns, Client{}, req)
 	if r.Members[0].ErrorCode != 0 || r.Members[0].MemberID != a {
 		t.Fatalf("leave by instance id: %+v", r.Members)
 	}

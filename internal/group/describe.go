@@ -14,8 +14,10 @@ import (
 // old protocol "classic").
 const classicType = "classic"
 
-// Describe handles a DescribeGroups for namespace ns. Authorised operations are left at the
-// "not provided" default; the broker fills them when it checks rights.
+// Describe handles a DescribeGroups for namespace ns. A group the client (WithClient) may not
+// see (it cannot read what the group reads) is described as unknown, so a credential learns
+// nothing of groups beyond its reach. Authorised operations are left at the "not provided"
+// default.
 func (m *Manager) Describe(ctx context.Context, ns string, req *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	keys := make([]GroupKey, len(req.Groups))
@@ -23,7 +25,15 @@ func (m *Manager) Describe(ctx context.Context, ns string, req *kmsg.DescribeGro
 		keys[i] = GroupKey{Namespace: ns, Group: id}
 	}
 	var ds []Description
-	err := m.do(ctx, func(c *Coordinator, _ time.Time) { ds = c.Describe(keys...) })
+	client := clientFrom(ctx)
+	err := m.do(ctx, func(c *Coordinator, _ time.Time) {
+		ds = c.Describe(keys...)
+		for i, key := range keys {
+			if !c.VisibleTo(key, client) {
+				ds[i] = Description{Key: key, State: StateDead}
+			}
+		}
+	})
 	for i, id := range req.Groups {
 		g := kmsg.NewDescribeGroupsResponseGroup()
 		g.Group = id
@@ -60,11 +70,19 @@ func fillDescribed(g *kmsg.DescribeGroupsResponseGroup, d Description, version i
 }
 
 // List handles a ListGroups for namespace ns, with the v4+ state filter and the v5+ type filter
-// (every group here is "classic").
+// (every group here is "classic"). Only groups the client (WithClient) may see are listed.
 func (m *Manager) List(ctx context.Context, ns string, req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	var ls []Listing
-	if err := m.do(ctx, func(c *Coordinator, _ time.Time) { ls = c.List(ns) }); err != nil {
+	client := clientFrom(ctx)
+	err := m.do(ctx, func(c *Coordinator, _ time.Time) {
+		for _, l := range c.List(ns) {
+			if c.VisibleTo(GroupKey{Namespace: ns, Group: l.Group}, client) {
+				ls = append(ls, l)
+			}
+		}
+	})
+	if err != nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return resp
 	}

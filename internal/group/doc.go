@@ -19,8 +19,12 @@
 //
 // The package owns group membership only. It does not store committed offsets (the broker keeps
 // them in the metadata log); it only validates an OffsetCommit's member and generation
-// (ValidateCommit). It does not authenticate or authorise, and does not decide which node
-// coordinates which group (FindCoordinator is the broker's job).
+// (ValidateCommit). It does not authenticate, and does not decide which node coordinates which
+// group (FindCoordinator is the broker's job). It does apply the caller's authorization, given
+// per request as a Client (WithClient): a member is acted on only by the principal it joined
+// under, and a group is joined and seen only by clients that may read every topic its members
+// subscribe to (access.go). It bounds what members hold: members per group, metadata and
+// assignment per member, and bytes per namespace (Config).
 //
 // Not implemented, on purpose for now:
 //   - Static membership (KIP-345, group.instance.id): an instance id is recorded and reported by

@@ -52,7 +52,15 @@ type member struct {
 	id         string
 	instanceID *string
 	client     Client
+	principal  string // the credential it joined under: only it may act for the member
 	seq        uint64 // join order; the leader is the oldest member, lists are in this order
+
+	// topics is the subscription decoded from the protocol metadata; topicsKnown is false
+	// when it could not be decoded (then it counts as every topic).
+	topics      []string
+	topicsKnown bool
+	// charged is what the member is counted for in its namespace's budget.
+	charged int64
 
 	protocolType     string
 	protocols        []kmsg.JoinGroupRequestProtocol
@@ -81,7 +89,7 @@ type group struct {
 
 	// pending are member ids handed out with MEMBER_ID_REQUIRED (JoinGroup v4+) whose owners
 	// have not joined yet, with the time they are forgotten. A rebalance waits for them.
-	pending map[string]time.Time
+	pending map[string]pendingMember
 
 	// joinDeadline ends PreparingRebalance: members that have not rejoined by then are removed.
 	joinDeadline time.Time
@@ -89,6 +97,24 @@ type group struct {
 	// those still pending at syncDeadline are removed and the group rebalances again.
 	pendingSync  map[string]struct{}
 	syncDeadline time.Time
+
+	// lastTopics and lastKnown are the subscription of the last member that left, by which
+	// an Empty group is shown (see visibleTo).
+	lastTopics []string
+	lastKnown  bool
+	// emptySince is when the group last became Empty; an Empty group is forgotten
+	// EmptyGroupRetention later (its offsets live in the metadata log, not here).
+	emptySince time.Time
+	// usage is the memory budget counter of the group's namespace, shared by its groups; nil
+	// for throwaway groups.
+	usage *int64
+}
+
+// pendingMember is a member id handed out and not yet used: when it is forgotten, and the
+// principal it was handed to.
+type pendingMember struct {
+	expires   time.Time
+	principal string
 }
 
 func newGroup(key GroupKey) *group {
@@ -96,7 +122,9 @@ func newGroup(key GroupKey) *group {
 		key:     key,
 		state:   StateEmpty,
 		members: make(map[string]*member),
-		pending: make(map[string]time.Time),
+		pending: make(map[string]pendingMember),
+		// A group that never had a member subscribes to nothing: anyone may see it.
+		lastKnown: true,
 	}
 }
 
@@ -182,7 +210,16 @@ func (g *group) update(m *member, req *kmsg.JoinGroupRequest, reply func(*kmsg.J
 		m.rebalanceTimeout = time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond
 	}
 	m.instanceID = req.InstanceID
+	m.topics, m.topicsKnown = subscription(req.ProtocolType, req.Protocols)
 	m.join, m.joinReply = req, reply
+	g.recharge(m)
+}
+
+// recharge brings the namespace's budget up to date with what m holds now.
+func (g *group) recharge(m *member) {
+	c := m.cost()
+	g.charge(c - m.charged)
+	m.charged = c
 }
 
 // add makes id a member, waiting in JoinGroup, and starts or advances a rebalance.
@@ -192,7 +229,7 @@ func (g *group) add(now time.Time, id string, client Client, req *kmsg.JoinGroup
 		g.protocolType = req.ProtocolType
 	}
 	g.nextSeq++
-	m := &member{id: id, client: client, seq: g.nextSeq}
+	m := &member{id: id, client: client, principal: client.Principal, seq: g.nextSeq}
 	g.members[id] = m
 	g.update(m, req, reply)
 	g.touch(now, m)
@@ -210,6 +247,7 @@ func (g *group) rebalance(now time.Time) {
 		// SyncGroup learn it and rejoin.
 		for _, m := range g.ordered() {
 			m.assignment = nil
+			g.recharge(m)
 			if m.syncReply != nil {
 				m.syncReply(syncError(m.sync, kerr.RebalanceInProgress.Code))
 				m.sync, m.syncReply = nil, nil
@@ -259,6 +297,7 @@ func (g *group) completeJoin(now time.Time) {
 	}
 	if len(g.members) == 0 {
 		g.state, g.protocol, g.leader = StateEmpty, "", ""
+		g.emptySince = now
 		return
 	}
 	ms := g.ordered()
@@ -343,6 +382,9 @@ func (g *group) completeSync(assignments []kmsg.SyncGroupRequestGroupAssignment)
 			m.assignment = a.MemberAssignment
 		}
 	}
+	for _, m := range g.members {
+		g.recharge(m)
+	}
 	g.state = StateStable
 	for _, m := range g.ordered() {
 		if m.syncReply != nil {
@@ -366,6 +408,11 @@ func (g *group) syncResponse(req *kmsg.SyncGroupRequest, m *member) *kmsg.SyncGr
 func (g *group) remove(m *member) {
 	delete(g.members, m.id)
 	delete(g.pendingSync, m.id)
+	g.charge(-m.charged)
+	m.charged = 0
+	if len(g.members) == 0 {
+		g.lastTopics, g.lastKnown = m.topics, m.topicsKnown
+	}
 	if m.joinReply != nil {
 		m.joinReply(joinError(m.join, kerr.UnknownMemberID.Code))
 	}
@@ -390,8 +437,8 @@ func (g *group) removeAndRebalance(now time.Time, ms []*member) {
 // sync wait.
 func (g *group) tick(now time.Time) {
 	pendingExpired := false
-	for id, at := range g.pending {
-		if !now.Before(at) {
+	for id, p := range g.pending {
+		if !now.Before(p.expires) {
 			delete(g.pending, id)
 			pendingExpired = true
 		}

@@ -135,7 +135,7 @@ func (m *Manager) Sync(ctx context.Context, ns string, req *kmsg.SyncGroupReques
 	ch := make(chan *kmsg.SyncGroupResponse, 1)
 	fail := func() *kmsg.SyncGroupResponse { return syncError(req, kerr.CoordinatorNotAvailable.Code) }
 	err := m.do(ctx, func(c *Coordinator, now time.Time) {
-		c.Sync(now, ns, req, func(r *kmsg.SyncGroupResponse) { ch <- r })
+		c.Sync(now, ns, clientFrom(ctx), req, func(r *kmsg.SyncGroupResponse) { ch <- r })
 	})
 	if err != nil {
 		return fail()
@@ -146,7 +146,7 @@ func (m *Manager) Sync(ctx context.Context, ns string, req *kmsg.SyncGroupReques
 // Heartbeat handles a Heartbeat for namespace ns.
 func (m *Manager) Heartbeat(ctx context.Context, ns string, req *kmsg.HeartbeatRequest) *kmsg.HeartbeatResponse {
 	var resp *kmsg.HeartbeatResponse
-	if err := m.do(ctx, func(c *Coordinator, now time.Time) { resp = c.Heartbeat(now, ns, req) }); err != nil {
+	if err := m.do(ctx, func(c *Coordinator, now time.Time) { resp = c.Heartbeat(now, ns, clientFrom(ctx), req) }); err != nil {
 		resp = req.ResponseKind().(*kmsg.HeartbeatResponse)
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 	}
@@ -156,7 +156,7 @@ func (m *Manager) Heartbeat(ctx context.Context, ns string, req *kmsg.HeartbeatR
 // Leave handles a LeaveGroup for namespace ns.
 func (m *Manager) Leave(ctx context.Context, ns string, req *kmsg.LeaveGroupRequest) *kmsg.LeaveGroupResponse {
 	var resp *kmsg.LeaveGroupResponse
-	if err := m.do(ctx, func(c *Coordinator, now time.Time) { resp = c.Leave(now, ns, req) }); err != nil {
+	if err := m.do(ctx, func(c *Coordinator, now time.Time) { resp = c.Leave(now, ns, clientFrom(ctx), req) }); err != nil {
 		resp = req.ResponseKind().(*kmsg.LeaveGroupResponse)
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 	}
@@ -167,7 +167,9 @@ func (m *Manager) Leave(ctx context.Context, ns string, req *kmsg.LeaveGroupRequ
 func (m *Manager) ValidateCommit(ctx context.Context, ns, groupID, memberID string, generation int32) int16 {
 	var code int16
 	key := GroupKey{Namespace: ns, Group: groupID}
-	if err := m.do(ctx, func(c *Coordinator, now time.Time) { code = c.ValidateCommit(now, key, memberID, generation) }); err != nil {
+	if err := m.do(ctx, func(c *Coordinator, now time.Time) {
+		code = c.ValidateCommit(now, key, clientFrom(ctx), memberID, generation)
+	}); err != nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	return code
@@ -188,11 +190,17 @@ func (m *Manager) Delete(ctx context.Context, ns, groupID string) int16 {
 	return code
 }
 
+// ForgetNamespace forgets every group of namespace ns; see Coordinator.ForgetNamespace.
+func (m *Manager) ForgetNamespace(ctx context.Context, ns string) {
+	_ = m.do(ctx, func(c *Coordinator, _ time.Time) { c.ForgetNamespace(ns) })
+}
+
 type clientKey struct{}
 
-// WithClient returns a context that carries the Kafka client's id and address to Join, which
-// records them for DescribeGroups (like grpc's peer.FromContext: request-scoped connection
-// facts, not options).
+// WithClient returns a context that carries who sends a request: the Kafka client's id and
+// address, which Join records for DescribeGroups, and the principal and its read right, which
+// every call checks (like grpc's peer.FromContext: request-scoped connection facts, not
+// options). Without it a call acts as the zero Client, which may do anything.
 func WithClient(ctx context.Context, c Client) context.Context {
 	return context.WithValue(ctx, clientKey{}, c)
 }

@@ -89,6 +89,13 @@ func (c *Coordinator) List(namespace string) []Listing {
 	return out
 }
 
+// VisibleTo reports whether client may see the group: read every topic its members read.
+// An unknown group is visible (there is nothing to see).
+func (c *Coordinator) VisibleTo(key GroupKey, client Client) bool {
+	g := c.groups[key]
+	return g == nil || g.visibleTo(client, "")
+}
+
 // State returns a group's state; StateDead if the group does not exist.
 func (c *Coordinator) State(key GroupKey) State {
 	if g := c.groups[key]; g != nil {
@@ -107,7 +114,7 @@ func (c *Coordinator) Delete(key GroupKey) int16 {
 	case g.state != StateEmpty:
 		return kerr.NonEmptyGroup.Code
 	}
-	delete(c.groups, key)
+	c.forget(key)
 	return 0
 }
 
@@ -119,12 +126,13 @@ func (c *Coordinator) Delete(key GroupKey) int16 {
 //     UNKNOWN_MEMBER_ID, since only members may commit for an active group;
 //   - otherwise the member must belong to the group (UNKNOWN_MEMBER_ID) at its current
 //     generation (ILLEGAL_GENERATION; always so for an unknown group with generation >= 0);
+//   - the member must have joined under the client's principal (UNKNOWN_MEMBER_ID);
 //   - a member may commit while the group is PreparingRebalance (to save its progress before
 //     rejoining) but not while CompletingRebalance (REBALANCE_IN_PROGRESS), because its
 //     generation's assignment is not known yet.
 //
 // A valid commit from a member also keeps its session alive, as in Kafka.
-func (c *Coordinator) ValidateCommit(now time.Time, key GroupKey, memberID string, generation int32) int16 {
+func (c *Coordinator) ValidateCommit(now time.Time, key GroupKey, client Client, memberID string, generation int32) int16 {
 	g := c.groups[key]
 	if generation < 0 && memberID == "" {
 		if g == nil || g.state == StateEmpty {
@@ -135,7 +143,7 @@ func (c *Coordinator) ValidateCommit(now time.Time, key GroupKey, memberID strin
 	if g == nil && generation >= 0 {
 		return kerr.IllegalGeneration.Code
 	}
-	if code := memberCheck(g, memberID, generation); code != 0 {
+	if code := memberCheckFor(g, client, memberID, generation); code != 0 {
 		return code
 	}
 	if g.state == StateCompletingRebalance {

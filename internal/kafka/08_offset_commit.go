@@ -7,30 +7,41 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/group"
 )
 
 // OffsetCommit: v2-8
 //
-// The commit is checked against the group's generation (classic protocol), then written to
-// the metadata log as a checkpoint of consumer group <group> on each hub, which is where the
-// HTTP checkpoint API reads it too. A group that does not yet exist on a hub is created
-// there, as Event Hubs' Kafka endpoint does.
+// The commit is checked against the group's generation (classic protocol) and the member's
+// principal, then written to the metadata log as a checkpoint of consumer group <group> on
+// each hub, which is where the HTTP checkpoint API reads it too. Committing needs Listen on
+// the hub. A group that does not yet exist on a hub is created there, as Event Hubs' Kafka
+// endpoint does, but only for a principal with Manage (as creating it over HTTP needs) and
+// within the groups-per-hub quota: a Listen-only principal gets GROUP_AUTHORIZATION_FAILED,
+// the code Kafka gives a principal that may not use a group id (clients report it to the
+// application rather than retry), and a commit over the quota POLICY_VIOLATION.
 
 func init() { register(8, 2, 8) }
 
 func (c *conn) handleOffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	b := c.s.opts.Broker
-	ns := c.principal.Namespace
-	code := b.Groups().ValidateCommit(ctx, ns, req.Group, req.MemberID, req.Generation)
+	p := *c.principal
+	ns := p.Namespace
+	gctx := group.WithClient(ctx, group.Client{ID: c.clientID, Host: c.remote, Principal: p.Identity(), CanRead: canRead(p)})
+	code := b.Groups().ValidateCommit(gctx, ns, req.Group, req.MemberID, req.Generation)
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
 		st.Topic = rt.Topic
 		topicCode := code
-		if topicCode == 0 && !c.principal.CanSee(rt.Topic) {
+		switch {
+		case topicCode != 0:
+		case !p.CanSee(rt.Topic):
 			topicCode = kerr.UnknownTopicOrPartition.Code
-		} else if topicCode == 0 && !c.principal.Can(broker.RightListen, rt.Topic) {
+		case !p.Can(broker.RightListen, rt.Topic):
 			topicCode = kerr.TopicAuthorizationFailed.Code
+		case !p.Can(broker.RightManage, rt.Topic) && !b.GroupExists(ns, rt.Topic, req.Group):
+			topicCode = kerr.GroupAuthorizationFailed.Code
 		}
 		var commits []broker.OffsetCommit
 		for _, rp := range rt.Partitions {

@@ -5,13 +5,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/broker"
 )
 
 // OffsetFetch: v1-7
 //
 // Answers the checkpoints of one group: for the requested hubs and partitions, or every hub
 // the group has checkpoints on when Topics is null (v2+). A partition without a checkpoint
-// answers offset -1. Batched groups (v8+) are not served.
+// answers offset -1. Reading checkpoints needs Listen on the hub. Batched groups (v8+) are not served.
 
 func init() { register(9, 1, 7) }
 
@@ -24,12 +26,15 @@ func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchReque
 		st := kmsg.NewOffsetFetchResponseTopic()
 		st.Topic = topic
 		visible := c.principal.CanSee(topic)
+		listen := c.principal.Can(broker.RightListen, topic)
 		for _, p := range partitions {
 			sp := kmsg.NewOffsetFetchResponseTopicPartition()
 			sp.Partition = p
 			sp.Offset, sp.LeaderEpoch = -1, -1
 			if !visible {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else if !listen {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			} else if cp, ok := all[topic][p]; ok {
 				sp.Offset = cp.Offset
 				md := cp.Metadata
@@ -41,7 +46,7 @@ func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchReque
 	}
 	if req.Topics == nil {
 		for topic, parts := range all {
-			if !c.principal.CanSee(topic) {
+			if !c.principal.Can(broker.RightListen, topic) {
 				continue
 			}
 			ps := make([]int32, 0, len(parts))

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/group"
 )
 
@@ -37,6 +39,11 @@ func now(resp kmsg.Response) func() kmsg.Response { return func() kmsg.Response 
 // dispatch authenticates and routes one request. It runs on the connection's reader
 // goroutine, so anything order-sensitive (SASL state, produce appends) happens here; the
 // returned func finishes the request and may block.
+//
+// Every request after authentication rechecks the principal against the current metadata
+// (broker.Recheck: namespace incarnation, rule, key, rights, IP rules, token expiry); when it
+// no longer holds, the connection is closed, as Event Hubs closes a connection whose token
+// expired.
 func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 	switch r.key {
 	case 18:
@@ -58,6 +65,13 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 			return nil
 		}
 	}
+	if err := c.s.opts.Broker.Recheck(c.principal, c.remote); err != nil {
+		r.fatal = fmt.Errorf("closing the connection before %s: %w", kmsg.NameForKey(r.key), err)
+		return nil
+	}
+	if f := c.dispatchGroup(ctx, r); f != nil {
+		return f
+	}
 	switch req := r.kreq.(type) {
 	case *kmsg.ProduceRequest:
 		return c.handleProduce(ctx, req)
@@ -73,19 +87,6 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 		return func() kmsg.Response { return c.handleOffsetFetch(ctx, req) }
 	case *kmsg.FindCoordinatorRequest:
 		return now(c.handleFindCoordinator(req))
-	case *kmsg.JoinGroupRequest:
-		gctx := group.WithClient(ctx, group.Client{ID: c.clientID, Host: c.remote})
-		return func() kmsg.Response { return c.s.opts.Broker.Groups().Join(gctx, c.principal.Namespace, req) }
-	case *kmsg.HeartbeatRequest:
-		return func() kmsg.Response { return c.s.opts.Broker.Groups().Heartbeat(ctx, c.principal.Namespace, req) }
-	case *kmsg.LeaveGroupRequest:
-		return func() kmsg.Response { return c.s.opts.Broker.Groups().Leave(ctx, c.principal.Namespace, req) }
-	case *kmsg.SyncGroupRequest:
-		return func() kmsg.Response { return c.s.opts.Broker.Groups().Sync(ctx, c.principal.Namespace, req) }
-	case *kmsg.DescribeGroupsRequest:
-		return func() kmsg.Response { return c.s.opts.Broker.Groups().Describe(ctx, c.principal.Namespace, req) }
-	case *kmsg.ListGroupsRequest:
-		return func() kmsg.Response { return c.s.opts.Broker.Groups().List(ctx, c.principal.Namespace, req) }
 	case *kmsg.InitProducerIDRequest:
 		return func() kmsg.Response { return c.handleInitProducerID(ctx, req) }
 	case *kmsg.CreateTopicsRequest:
@@ -99,4 +100,86 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 	}
 	r.fatal = fmt.Errorf("no handler for %s", kmsg.NameForKey(r.key))
 	return nil
+}
+
+// dispatchGroup routes the consumer-group requests (nil for any other). The coordinator is
+// told who asks (group.WithClient): the principal's identity, so that only it acts for the
+// members it joined, and its read right, so that it joins and sees only groups whose every
+// topic it may read. A principal without Listen anywhere is refused before the coordinator.
+func (c *conn) dispatchGroup(ctx context.Context, r *request) func() kmsg.Response {
+	switch r.kreq.(type) {
+	case *kmsg.JoinGroupRequest, *kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest,
+		*kmsg.SyncGroupRequest, *kmsg.DescribeGroupsRequest, *kmsg.ListGroupsRequest:
+	default:
+		return nil
+	}
+	p := *c.principal
+	if !p.Can(broker.RightListen, p.EntityPath) {
+		return now(groupDenied(r.kreq))
+	}
+	gctx := group.WithClient(ctx, group.Client{ID: c.clientID, Host: c.remote, Principal: p.Identity(), CanRead: canRead(p)})
+	groups, ns := c.s.opts.Broker.Groups(), p.Namespace
+	switch req := r.kreq.(type) {
+	case *kmsg.JoinGroupRequest:
+		return func() kmsg.Response { return groups.Join(gctx, ns, req) }
+	case *kmsg.HeartbeatRequest:
+		return func() kmsg.Response { return groups.Heartbeat(gctx, ns, req) }
+	case *kmsg.LeaveGroupRequest:
+		return func() kmsg.Response { return groups.Leave(gctx, ns, req) }
+	case *kmsg.SyncGroupRequest:
+		return func() kmsg.Response { return groups.Sync(gctx, ns, req) }
+	case *kmsg.DescribeGroupsRequest:
+		return func() kmsg.Response { return groups.Describe(gctx, ns, req) }
+	case *kmsg.ListGroupsRequest:
+		return func() kmsg.Response { return groups.List(gctx, ns, req) }
+	}
+	return nil
+}
+
+// canRead is what the coordinator asks of a principal: may it read topic ("" = every hub of
+// the namespace, which only a namespace-wide credential with Listen may).
+func canRead(p broker.Principal) func(topic string) bool {
+	return func(topic string) bool {
+		if topic == "" {
+			return p.EntityPath == "" && p.Can(broker.RightListen, "")
+		}
+		return p.Can(broker.RightListen, topic)
+	}
+}
+
+// groupDenied answers a consumer-group request of a principal without Listen:
+// GROUP_AUTHORIZATION_FAILED, and ListGroups an empty list, as Kafka answers a principal
+// without Describe on any group.
+func groupDenied(kreq kmsg.Request) kmsg.Response {
+	code := kerr.GroupAuthorizationFailed.Code
+	switch req := kreq.(type) {
+	case *kmsg.JoinGroupRequest:
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = code
+		if req.Version < 7 {
+			resp.Protocol = kmsg.StringPtr("")
+		}
+		return resp
+	case *kmsg.HeartbeatRequest:
+		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = code
+		return resp
+	case *kmsg.LeaveGroupRequest:
+		resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+		resp.ErrorCode = code
+		return resp
+	case *kmsg.SyncGroupRequest:
+		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = code
+		return resp
+	case *kmsg.DescribeGroupsRequest:
+		resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+		for _, id := range req.Groups {
+			g := kmsg.NewDescribeGroupsResponseGroup()
+			g.Group, g.ErrorCode = id, code
+			resp.Groups = append(resp.Groups, g)
+		}
+		return resp
+	}
+	return kreq.ResponseKind() // ListGroups: no group is visible
 }
