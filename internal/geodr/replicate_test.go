@@ -43,7 +43,9 @@ func startRegion(tb testing.TB, name string) *region {
 // startRegionWith starts a region whose manager's options opt changes.
 func startRegionWith(tb testing.TB, name string, opt func(*geodr.Options)) *region {
 	tb.Helper()
-	b, err := broker.Open(context.Background(), broker.Options{DataDir: tb.TempDir(), Region: name, Logger: quiet()})
+	b, err := broker.Open(context.Background(), broker.Options{DataDir: tb.TempDir(), Region: name, Logger: quiet(),
+		// the benchmarks create hundreds of hubs in one namespace
+		Quotas: broker.Quotas{HubsPerNamespace: -1, PartitionsPerNode: -1}})
 	if err != nil {
 		tb.Fatal(err)
 	}
