@@ -349,16 +349,16 @@ func (m *Manager) fenceSelf(ctx context.Context, ns, alias string, req FenceRequ
 	return nil
 }
 
-// CheckName reports whether alias name is available in this region: a valid name that no
-// namespace or alias here uses.
-func (m *Manager) CheckName(name string) (bool, string, string) {
+// CheckName reports whether alias name is available in this region to local namespace ns: a
+// valid name that no namespace or alias here uses, and not reserved for another namespace.
+func (m *Manager) CheckName(ns, name string) (bool, string, string) {
 	if err := meta.ValidAliasName(name); err != nil {
 		return false, "InvalidName", err.Error()
 	}
 	if m.b.NamespaceTaken(name) {
 		return false, "AlreadyExists", "the name " + name + " is already used by a namespace or an alias in region " + m.b.Region()
 	}
-	if r, ok := m.b.AliasReservation(name); ok {
+	if r, ok := m.b.AliasReservation(name); ok && !m.reservedFor(r, ns) {
 		return false, "NameInLockdown", m.describeReservation(r) // Event Hubs' reason for a name held after a delete
 	}
 	return true, "None", ""

@@ -56,10 +56,13 @@ func wantReserved(t *testing.T, what string, status int, body []byte) {
 // name is reserved for may use it again.
 func TestAuditH6_AliasNameReservedAgainstOtherTenants(t *testing.T) {
 	east, west := squatSetup(t)
-	if ok, reason, msg := east.m.CheckName("bench-alias"); ok || reason != "NameInLockdown" || !strings.Contains(msg, "ns-east") {
-		t.Fatalf("name check of the deleted alias: %v %q %q; want NameInLockdown naming ns-east", ok, reason, msg)
-	}
 	createNS(t, east, "attacker-e1")
+	if ok, reason, msg := east.m.CheckName("attacker-e1", "bench-alias"); ok || reason != "NameInLockdown" || !strings.Contains(msg, "ns-east") {
+		t.Fatalf("name check of the deleted alias for another namespace: %v %q %q; want NameInLockdown naming ns-east", ok, reason, msg)
+	}
+	if ok, reason, msg := east.m.CheckName("ns-east", "bench-alias"); !ok {
+		t.Fatalf("name check of the deleted alias for its own namespace: %q %q; want available", reason, msg)
+	}
 	sas := tenantSAS(t, east, "attacker-e1")
 	status, body := do(t, "POST", east.url+"/geodr/v1/namespaces/attacker-e1/pair", sas, pairReq("mars", "mars-ns", "http://127.0.0.1:31999"))
 	wantReserved(t, "the tenant pairing its namespace under the name", status, body)
@@ -153,7 +156,7 @@ func TestAuditH6_AliasNameReservedAdminRelease(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("the admin releasing the reservation: HTTP %d %s", status, body)
 	}
-	if ok, reason, msg := east.m.CheckName("bench-alias"); !ok {
+	if ok, reason, msg := east.m.CheckName("attacker-e1", "bench-alias"); !ok {
 		t.Fatalf("the name after the release: %q %q", reason, msg)
 	}
 	status, body = do(t, "POST", east.url+"/geodr/v1/namespaces/attacker-e1/pair", sas, pairReq("mars", "mars-ns", "http://127.0.0.1:31999"))

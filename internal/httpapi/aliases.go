@@ -87,7 +87,7 @@ func (s *Server) checkAliasName(w http.ResponseWriter, r *http.Request, c *call)
 	if _, err := s.b.Namespace(c.ns); err != nil {
 		return err
 	}
-	ok, reason, msg := s.geo.CheckName(in.Name)
+	ok, reason, msg := s.geo.CheckName(c.ns, in.Name)
 	writeJSON(w, http.StatusOK, map[string]any{"nameAvailable": ok, "reason": reason, "message": msg})
 	return nil
 }
