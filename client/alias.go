@@ -222,6 +222,13 @@ func (c *Client) DeleteAlias(ctx context.Context, ns, alias string) error {
 	return c.do(ctx, http.MethodDelete, aliasPath(ns, alias), nil, nil)
 }
 
+// ReleaseAlias deletes alias from namespace ns like DeleteAlias, or, once it is deleted, drops
+// the reservation of its name in this region, so that any namespace may use the name again.
+// It needs the node admin key, or a Manage rule of the namespace the name is reserved for.
+func (c *Client) ReleaseAlias(ctx context.Context, ns, alias string) error {
+	return c.do(ctx, http.MethodDelete, aliasPath(ns, alias)+"?release=true", nil, nil)
+}
+
 // ListAliasRules lists the authorization rules usable through alias: those of namespace ns.
 func (c *Client) ListAliasRules(ctx context.Context, ns, alias string) ([]AuthorizationRule, error) {
 	var out list[ruleWire]

@@ -321,17 +321,33 @@ func failoverSummary(a client.Alias) string {
 }
 
 func newAliasDeleteCmd() *cobra.Command {
-	return &cobra.Command{
+	var release bool
+	cmd := &cobra.Command{
 		Use:   "delete NS/ALIAS",
 		Short: "Delete an alias that is not paired (break the pairing or fail over first)",
-		Args:  exactArgs(1, "NS/ALIAS"),
+		Long: `Delete an alias that is not paired (break the pairing or fail over first).
+
+The alias name stays reserved in this region for the pairing it belonged to: only the same
+namespace, a pairing whose primary is the former partner (it proves the pairing's link key),
+or the node admin key can use it here again. --release drops the reservation too, or only
+the reservation once the alias is deleted; it needs the admin key or the namespace's own
+Manage rule.`,
+		Args: exactArgs(1, "NS/ALIAS"),
 		RunE: aliasRun(func(cmd *cobra.Command, c *client.Client, ns, alias string) error {
+			if release {
+				if err := c.ReleaseAlias(cmd.Context(), ns, alias); err != nil {
+					return err
+				}
+				return done(cmd, "released alias name "+alias+" of namespace "+ns+"; any namespace here may use it")
+			}
 			if err := c.DeleteAlias(cmd.Context(), ns, alias); err != nil {
 				return err
 			}
-			return done(cmd, "deleted alias "+alias+" of namespace "+ns)
+			return done(cmd, "deleted alias "+alias+" of namespace "+ns+"; the name stays reserved here for its pairing (--release drops that)")
 		}),
 	}
+	cmd.Flags().BoolVar(&release, "release", false, "also drop the reservation of the alias name in this region")
+	return cmd
 }
 
 func newAliasRulesCmd() *cobra.Command {

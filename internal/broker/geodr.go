@@ -62,6 +62,25 @@ func (b *Broker) ClearAlias(ctx context.Context, ns string) error {
 	return b.propose(ctx, meta.ClearAlias{Namespace: ns, Time: b.now()})
 }
 
+// RetireAlias removes namespace ns's alias configuration and reserves the alias name in this
+// region for the pairing it belonged to (see meta.AliasReservation).
+func (b *Broker) RetireAlias(ctx context.Context, ns string) error {
+	return b.propose(ctx, meta.RetireAlias{Namespace: ns, Time: b.now()})
+}
+
+// ReleaseAlias drops the reservation of alias name in this region.
+func (b *Broker) ReleaseAlias(ctx context.Context, name string) error {
+	return b.propose(ctx, meta.ReleaseAlias{Alias: name, Time: b.now()})
+}
+
+// AliasReservation returns the reservation of alias name in this region, if any.
+func (b *Broker) AliasReservation(name string) (meta.AliasReservation, bool) {
+	var r meta.AliasReservation
+	var ok bool
+	b.meta.View(func(s *meta.State) { r, ok = s.AliasReservation(name) })
+	return r, ok
+}
+
 // NamespaceState returns a copy of namespace ns's metadata without committed offsets (which
 // geo-DR does not replicate), and the metadata log index it reflects.
 func (b *Broker) NamespaceState(ns string) (*meta.Namespace, uint64, error) {

@@ -87,7 +87,7 @@ func (b *Broker) refreshHubs() {
 // except to its alias. Replicated changes come through ApplyReplicated instead.
 func (b *Broker) checkNotSecondary(c meta.Command) error {
 	switch c.(type) {
-	case meta.SetAlias, meta.ClearAlias, meta.CreateNamespace:
+	case meta.SetAlias, meta.ClearAlias, meta.RetireAlias, meta.CreateNamespace:
 		return nil
 	}
 	ns := meta.NamespaceOf(c)
@@ -286,6 +286,12 @@ func (b *Broker) Namespaces() []NamespaceInfo {
 // DeleteNamespace deletes a namespace with its hubs and their events.
 func (b *Broker) DeleteNamespace(ctx context.Context, name string) error {
 	hubs := b.Hubs(name)
+	if cfg, ok := b.Alias(name); ok && !cfg.Paired() {
+		// Its alias name stays reserved for the pairing, as after 'tandem alias delete'.
+		if err := b.RetireAlias(ctx, name); err != nil {
+			return err
+		}
+	}
 	if err := b.propose(ctx, meta.DeleteNamespace{Namespace: name}); err != nil {
 		return err
 	}

@@ -217,6 +217,11 @@ func TestAuditH6_UnrelatedTenantCannotTakeAlias(t *testing.T) {
 	if err := east.m.Delete(ctx, "ns-east", "bench-alias"); err != nil {
 		t.Fatalf("deleting the stale alias on the old primary: %v", err)
 	}
+	// The deleted alias's name stays reserved in east (TestAuditH6_AliasNameReserved…); the
+	// operator releases it here, so the attack reaches the fencing, which must hold anyway.
+	if err := east.m.Release(ctx, "ns-east", "bench-alias", true); err != nil {
+		t.Fatalf("releasing the alias name: %v", err)
+	}
 
 	createNS(t, east, "attacker-e1")
 	sas := tenantSAS(t, east, "attacker-e1")

@@ -349,14 +349,17 @@ func (m *Manager) fenceSelf(ctx context.Context, ns, alias string, req FenceRequ
 	return nil
 }
 
-// CheckName reports whether alias name is available in this region: a valid name that no
-// namespace or alias here uses.
-func (m *Manager) CheckName(name string) (bool, string, string) {
+// CheckName reports whether alias name is available in this region to local namespace ns: a
+// valid name that no namespace or alias here uses, and not reserved for another namespace.
+func (m *Manager) CheckName(ns, name string) (bool, string, string) {
 	if err := meta.ValidAliasName(name); err != nil {
 		return false, "InvalidName", err.Error()
 	}
 	if m.b.NamespaceTaken(name) {
 		return false, "AlreadyExists", "the name " + name + " is already used by a namespace or an alias in region " + m.b.Region()
+	}
+	if r, ok := m.b.AliasReservation(name); ok && !m.reservedFor(r, ns) {
+		return false, "NameInLockdown", m.describeReservation(r) // Event Hubs' reason for a name held after a delete
 	}
 	return true, "None", ""
 }
@@ -406,6 +409,11 @@ func (m *Manager) Create(ctx context.Context, ns, alias string, o CreateOptions)
 	if err := meta.ValidAliasName(alias); err != nil {
 		return meta.AliasConfig{}, err
 	}
+	if !repair {
+		if err := m.checkReserved(ns, alias, o.Admin, nil); err != nil {
+			return meta.AliasConfig{}, err
+		}
+	}
 	local, err := m.localFacts(ns, alias)
 	if err != nil {
 		return meta.AliasConfig{}, err
@@ -444,8 +452,13 @@ func (m *Manager) Create(ctx context.Context, ns, alias string, o CreateOptions)
 	if err := m.b.SetAlias(ctx, ns, cfg); err != nil {
 		return meta.AliasConfig{}, err
 	}
-	_, err = m.peer.pair(fctx, o.PartnerEndpoint, o.PartnerNamespace, o.Credential,
-		PairRequest{Alias: alias, Epoch: epoch, LinkKey: key, Primary: m.self(ns), Facts: local.Namespace})
+	req := PairRequest{Alias: alias, Epoch: epoch, LinkKey: key, Primary: m.self(ns), Facts: local.Namespace}
+	var held *meta.AliasConfig
+	if ok {
+		held = &prev
+	}
+	req.Claims = m.claims(ns, held, req, remote.Namespace.Region, o.PartnerNamespace)
+	_, err = m.peer.pair(fctx, o.PartnerEndpoint, o.PartnerNamespace, o.Credential, req)
 	switch {
 	case err == nil:
 	case errcode.Is(err, errcode.Unavailable) || errcode.Is(err, errcode.Timeout) || errcode.Is(err, errcode.Internal):
@@ -514,6 +527,9 @@ func (m *Manager) pairSecondary(ctx context.Context, ns string, req PairRequest,
 	}
 	if cur, ok := m.b.Alias(ns); ok && cur.Name == req.Alias && cur.Role == meta.RoleSecondary && cur.LinkKey == req.LinkKey {
 		return m.self(ns), nil // the primary retried
+	}
+	if err := m.checkReserved(ns, req.Alias, admin, &req); err != nil {
+		return meta.Peer{}, err
 	}
 	local, err := m.localFacts(ns, req.Alias)
 	if err != nil {
@@ -624,7 +640,8 @@ func (m *Manager) Failover(ctx context.Context, ns, alias string) (FailoverResul
 	return res, nil
 }
 
-// Delete removes an alias that is not paired (break the pairing first).
+// Delete removes an alias that is not paired (break the pairing first). Its name stays
+// reserved in this region for the pairing it belonged to (reserve.go).
 func (m *Manager) Delete(ctx context.Context, ns, alias string) error {
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
@@ -632,14 +649,10 @@ func (m *Manager) Delete(ctx context.Context, ns, alias string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Paired() {
-		where := "break the pairing first (on the primary)"
-		if cfg.Role == meta.RoleSecondary {
-			where = "break the pairing on the primary, " + describePeer(cfg.Partner) + ", or fail over here"
-		}
-		return errcode.New(errcode.Conflict, "alias %q of namespace %s is paired and cannot be deleted; %s", alias, ns, where)
+	if err := deletable(cfg, ns, alias); err != nil {
+		return err
 	}
-	return m.b.ClearAlias(ctx, ns)
+	return m.b.RetireAlias(ctx, ns)
 }
 
 // aliasOf returns namespace ns's configuration of alias.
@@ -670,7 +683,7 @@ func (m *Manager) brokenByPrimary(ctx context.Context, alias, linkKey string) er
 	if cfg.Role != meta.RoleSecondary {
 		return errcode.New(errcode.Conflict, "namespace %s is not the secondary of alias %q here", ns, alias)
 	}
-	if err := m.b.ClearAlias(ctx, ns); err != nil {
+	if err := m.b.RetireAlias(ctx, ns); err != nil {
 		return err
 	}
 	m.log.Info("the primary broke the pairing; this namespace is an ordinary namespace again", "alias", alias, "namespace", ns)

@@ -59,6 +59,9 @@ type PairRequest struct {
 	LinkKey string         `json:"linkKey"`
 	Primary meta.Peer      `json:"primary"`
 	Facts   NamespaceFacts `json:"facts"` // the primary's, for the secondary to check the rules too
+	// Claims prove, where the alias name is reserved for this primary's pairing, that the
+	// primary knows the pairing's link key (reserve.go).
+	Claims []string `json:"claims,omitempty"`
 }
 
 // Status is the state of an alias in one region, as its partner sees it: shown only to a

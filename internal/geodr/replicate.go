@@ -182,7 +182,7 @@ func (m *Manager) leftByPrimary(ns string, cfg meta.AliasConfig) bool {
 	if cur, ok := m.b.Alias(ns); !ok || cur.Role != meta.RoleSecondary || cur.LinkKey != cfg.LinkKey {
 		return true
 	}
-	if err := m.b.ClearAlias(ctx, ns); err != nil {
+	if err := m.b.RetireAlias(ctx, ns); err != nil {
 		m.log.Error("clearing the alias the primary left", "alias", cfg.Name, "namespace", ns, "err", err)
 		return false
 	}

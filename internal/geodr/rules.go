@@ -6,13 +6,15 @@
 // manager.go (the alias operations and the peer checks that fence a former primary),
 // replicate.go (the secondary's replication runner and the primary's feed), peer.go (the
 // region-to-region protocol and its client), endpoint.go (the checks of partner endpoints and
-// the operator's list of partner regions), handler.go (its server), status.go (what GET and
+// the operator's list of partner regions), reserve.go (the names of deleted aliases, kept
+// in their region for the pairing they belonged to), handler.go (its server), status.go (what GET and
 // the metrics show).
 //
 // The peer region is not trusted beyond what the pairing's link key proves: every
 // region-to-region route authenticates before it touches state, a side fences itself only on
 // an answer from its recorded partner namespace that the link key authenticates, and partner
-// endpoints, which users name, are vetted before the node calls them.
+// endpoints, which users name, are vetted before the node calls them. A deleted alias's name
+// stays reserved in its region, so no other tenant there can take it over (reserve.go).
 //
 // It builds on internal/broker's metadata primitives (alias configuration, the metadata log,
 // ApplyReplicated) and owns no state of its own but the runtime view of each link: durable

@@ -87,7 +87,7 @@ func (s *Server) checkAliasName(w http.ResponseWriter, r *http.Request, c *call)
 	if _, err := s.b.Namespace(c.ns); err != nil {
 		return err
 	}
-	ok, reason, msg := s.geo.CheckName(in.Name)
+	ok, reason, msg := s.geo.CheckName(c.ns, in.Name)
 	writeJSON(w, http.StatusOK, map[string]any{"nameAvailable": ok, "reason": reason, "message": msg})
 	return nil
 }
@@ -139,8 +139,22 @@ func (s *Server) getAlias(w http.ResponseWriter, r *http.Request, c *call) error
 	return s.writeAlias(w, c.ns, r.PathValue("alias"), nil)
 }
 
+// deleteAlias deletes an alias; its name stays reserved in this region for its pairing.
+// With ?release=true it also drops that reservation (the namespace's own, or any with the
+// admin key), and on an alias already deleted only drops it: the reservation is what is
+// left of this resource, so it is released where the resource was.
 func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.geo.Delete(r.Context(), c.ns, r.PathValue("alias")); err != nil {
+	alias := r.PathValue("alias")
+	var err error
+	switch rel := r.URL.Query().Get("release"); rel {
+	case "", "false":
+		err = s.geo.Delete(r.Context(), c.ns, alias)
+	case "true":
+		err = s.geo.Release(r.Context(), c.ns, alias, c.who.admin)
+	default:
+		err = errcode.New(errcode.InvalidArgument, "release=%q is not true or false", rel)
+	}
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})

@@ -240,6 +240,8 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 	TypeSetAlias:        decodeAs[SetAlias],
 	TypeClearAlias:      decodeAs[ClearAlias],
 	TypeReplicated:      decodeAs[Replicated],
+	TypeRetireAlias:     decodeAs[RetireAlias],
+	TypeReleaseAlias:    decodeAs[ReleaseAlias],
 }
 
 // CommandTypes lists the command types this code understands, sorted.

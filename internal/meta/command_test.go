@@ -37,6 +37,8 @@ func allCommands() []Command {
 		Replicated{Namespace: ns, Alias: "orders-alias", Through: 9, Command: CreateGroup{Namespace: ns, Hub: "h", Group: "g", Time: t0}},
 		Replicated{Namespace: ns, Alias: "orders-alias", Through: 10},
 		ClearAlias{Namespace: ns, Time: t0},
+		RetireAlias{Namespace: ns, Time: t0},
+		ReleaseAlias{Alias: "orders-alias", Time: t0},
 	}
 }
 

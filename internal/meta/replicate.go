@@ -161,6 +161,8 @@ func NamespaceOf(c Command) string {
 		return c.Namespace
 	case ClearAlias:
 		return c.Namespace
+	case RetireAlias:
+		return c.Namespace
 	case Replicated:
 		return c.Namespace
 	}

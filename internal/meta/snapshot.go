@@ -2,6 +2,7 @@ package meta
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
@@ -13,12 +14,15 @@ type snapshotJSON struct {
 	V          int                   `json:"v"`
 	Index      uint64                `json:"index"`
 	Namespaces map[string]*Namespace `json:"namespaces"`
+	// Reservations is absent from a snapshot without any, so such a snapshot's bytes are
+	// what code from before reservations wrote.
+	Reservations map[string]*AliasReservation `json:"aliasReservations,omitempty"`
 }
 
 // MarshalSnapshot encodes the whole state, with its applied index, as JSON. The encoding is
 // deterministic (map keys are sorted), so equal states give equal bytes.
 func (s *State) MarshalSnapshot() ([]byte, error) {
-	b, err := json.Marshal(snapshotJSON{V: SnapshotVersion, Index: s.index, Namespaces: s.namespaces})
+	b, err := json.Marshal(snapshotJSON{V: SnapshotVersion, Index: s.index, Namespaces: s.namespaces, Reservations: s.reservations})
 	if err != nil {
 		return nil, errcode.New(errcode.Internal, "encoding metadata snapshot: %w", err)
 	}
@@ -35,9 +39,14 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 		return nil, errcode.New(errcode.UnsupportedVersion,
 			"metadata snapshot version %d is not supported (this node reads 1 to %d); upgrade tandem on this node", j.V, SnapshotVersion)
 	}
-	s := &State{index: j.Index, namespaces: j.Namespaces}
+	s := &State{index: j.Index, namespaces: j.Namespaces, reservations: j.Reservations}
 	if s.namespaces == nil {
 		s.namespaces = map[string]*Namespace{}
+	}
+	for name, r := range s.reservations {
+		if r == nil || strings.ToLower(r.Alias) != name {
+			return nil, errcode.New(errcode.CorruptData, "metadata snapshot has a broken reservation of alias name %q", name)
+		}
 	}
 	for name, n := range s.namespaces {
 		if n == nil || n.Name != name {

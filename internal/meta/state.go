@@ -127,6 +127,8 @@ type Checkpoint struct {
 type State struct {
 	index      uint64
 	namespaces map[string]*Namespace
+	// reservations are the reserved names of deleted aliases, by lower-case name (reservation.go).
+	reservations map[string]*AliasReservation
 }
 
 // NewState returns an empty state at index 0.

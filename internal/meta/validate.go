@@ -206,6 +206,9 @@ func validKey(what, key string) error {
 func admit(s *State, c Command) error {
 	switch c := c.(type) {
 	case CreateNamespace:
+		if err := reservedName(s, c.Namespace); err != nil {
+			return err
+		}
 		return foldUnique("namespace", c.Namespace, "", s.namespaces)
 	case CreateHub:
 		if err := newEntityName("event hub", c.Hub); err != nil {
