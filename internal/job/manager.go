@@ -296,7 +296,7 @@ func (m *Manager) List(by Creator) []Info {
 // infoLocked is the job as the API shows it: passwords redacted from its definition, its
 // status and its errors.
 func (m *Manager) infoLocked(e *entry) Info {
-	info := Info{Spec: e.rec.Spec.redacted(), StartFrom: e.rec.StartFrom, CreatedAt: e.rec.CreatedAt, StartedAt: e.rec.StartedAt, StoppedAt: e.rec.StoppedAt}
+	info := Info{Spec: e.rec.Spec.Redacted(), StartFrom: e.rec.StartFrom, CreatedAt: e.rec.CreatedAt, StartedAt: e.rec.StartedAt, StoppedAt: e.rec.StoppedAt}
 	switch {
 	case e.run != nil:
 		info.Status = e.run.status()

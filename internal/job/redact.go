@@ -18,8 +18,8 @@ import (
 // ordinary words; it is still redacted in every URL and password= form.
 const minScrubbed = 4
 
-// redacted returns the spec as the API shows it: every URL with its passwords as ***.
-func (s Spec) redacted() Spec {
+// Redacted returns the spec as the API shows it: every URL with its passwords as ***.
+func (s Spec) Redacted() Spec {
 	s.Inputs = slices.Clone(s.Inputs)
 	for i := range s.Inputs {
 		s.Inputs[i].Reference = sink.RedactURL(s.Inputs[i].Reference)
