@@ -101,7 +101,7 @@ func deployJob(ctx context.Context, r namedRegion, spec client.JobSpec, from str
 		}
 	case err != nil:
 		return info, err
-	case !reflect.DeepEqual(info.Spec, spec):
+	case !reflect.DeepEqual(info.Spec, spec.Redacted()): // the API shows passwords as ***
 		return info, errcode.New(errcode.Conflict, "job %s exists in region %s with another definition; delete it there first (tandem --server %s job delete %s)",
 			spec.Name, r.Name, r.Server, spec.Name)
 	}

@@ -7,9 +7,12 @@ import (
 )
 
 // Stream jobs: a region's own resources, managed with the node admin key. In --dev an anonymous
-// caller may manage them too, but a job it creates is confined (job.Creator): its files only
-// under <data>/job-files and its event hubs only in the dev namespace, so anonymous access
-// does not become access to every file the server can read or write.
+// caller may manage jobs too, but only its own: a job it creates is confined (job.Creator): its
+// files only under <data>/job-files, its event hubs only in the dev namespace and its
+// PostgreSQL servers only on loopback, so anonymous access does not become access to every
+// file and host the server can reach; and the jobs created with the admin key read as absent
+// to it (404, as for a job that does not exist). Every answer shows sink URLs with their
+// passwords as ***.
 
 func (s *Server) jobRoutes() {
 	s.handle("GET /jobs", needAdminOrDev, s.listJobs)
@@ -20,8 +23,17 @@ func (s *Server) jobRoutes() {
 	s.handle("POST /jobs/{job}/stop", needAdminOrDev, s.stopJob)
 }
 
+// jobCaller is who calls, as the job manager bounds it: the admin, or in --dev an anonymous
+// caller confined to its own jobs.
+func jobCaller(c *call) job.Creator {
+	if c.who.anonymous {
+		return job.Creator{Confined: true, Namespace: c.who.Namespace}
+	}
+	return job.Admin
+}
+
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c *call) error {
-	writeJSON(w, http.StatusOK, map[string]any{"value": s.jobs.List()})
+	writeJSON(w, http.StatusOK, map[string]any{"value": s.jobs.List(jobCaller(c))})
 	return nil
 }
 
@@ -36,11 +48,7 @@ func (s *Server) putJob(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := sameName("job", r.PathValue("job"), spec.Name); err != nil {
 		return err
 	}
-	by := job.Creator{}
-	if c.who.anonymous {
-		by = job.Creator{Confined: true, Namespace: c.who.Namespace}
-	}
-	info, err := s.jobs.Create(r.Context(), spec, by)
+	info, err := s.jobs.Create(r.Context(), spec, jobCaller(c))
 	if err != nil {
 		return err
 	}
@@ -49,7 +57,7 @@ func (s *Server) putJob(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request, c *call) error {
-	info, err := s.jobs.Get(r.PathValue("job"))
+	info, err := s.jobs.Get(r.PathValue("job"), jobCaller(c))
 	if err != nil {
 		return err
 	}
@@ -58,7 +66,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.jobs.Delete(r.Context(), r.PathValue("job")); err != nil {
+	if err := s.jobs.Delete(r.Context(), r.PathValue("job"), jobCaller(c)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
@@ -75,7 +83,7 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request, c *call) error
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
-	info, err := s.jobs.StartJob(r.Context(), r.PathValue("job"), in.From)
+	info, err := s.jobs.StartJob(r.Context(), r.PathValue("job"), in.From, jobCaller(c))
 	if err != nil {
 		return err
 	}
@@ -84,7 +92,7 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 func (s *Server) stopJob(w http.ResponseWriter, r *http.Request, c *call) error {
-	info, err := s.jobs.StopJob(r.Context(), r.PathValue("job"))
+	info, err := s.jobs.StopJob(r.Context(), r.PathValue("job"), jobCaller(c))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +22,12 @@ import (
 // jobsNode is a --dev node's HTTP API with stream jobs, and its admin key.
 func jobsNode(t *testing.T) (url, dataDir, admin string, reg *prometheus.Registry) {
 	t.Helper()
+	return jobsNodeLogging(t, quiet)
+}
+
+// jobsNodeLogging is jobsNode with the HTTP API logging to logger.
+func jobsNodeLogging(t *testing.T, logger *slog.Logger) (url, dataDir, admin string, reg *prometheus.Registry) {
+	t.Helper()
 	dataDir = t.TempDir()
 	reg = prometheus.NewRegistry()
 	b, err := broker.Open(context.Background(), broker.Options{DataDir: dataDir, Region: "test", Dev: true, Registerer: reg, Logger: quiet})
@@ -32,7 +39,7 @@ func jobsNode(t *testing.T) (url, dataDir, admin string, reg *prometheus.Registr
 		b.Close()
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{Broker: b, Gatherer: reg, Dev: true, Logger: quiet, Jobs: jobs}))
+	srv := httptest.NewServer(New(Options{Broker: b, Gatherer: reg, Dev: true, Logger: logger, Jobs: jobs}))
 	t.Cleanup(func() {
 		srv.Close()
 		jobs.Close()

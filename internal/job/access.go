@@ -30,6 +30,9 @@ type Creator struct {
 	Namespace string `json:"namespace,omitempty"` // the namespace a confined job may use
 }
 
+// Admin is the node admin as a creator or a caller: the zero Creator.
+var Admin = Creator{}
+
 // access is what a job may touch and how much it may read: its creator's confinement and the
 // Manager's limits. The job is checked against it when it is created and each time it starts.
 type access struct {
@@ -54,10 +57,13 @@ func (s Spec) checkAccess(a access) (map[string]string, error) {
 			if err != nil {
 				return nil, errcode.New(errcode.InvalidArgument, "reference input %s: %w", in.Name, err)
 			}
-			if path != "" {
-				if _, err := a.file("reference input "+in.Name, in.Reference, path); err != nil {
-					return nil, err
-				}
+			if path == "" {
+				err = a.postgres("reference input "+in.Name, in.Reference)
+			} else {
+				_, err = a.file("reference input "+in.Name, in.Reference, path)
+			}
+			if err != nil {
+				return nil, err
 			}
 		default:
 			path, err := a.file("reference input "+in.Name, in.Reference, in.Reference)
@@ -82,10 +88,13 @@ func (s Spec) checkAccess(a access) (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", o.Name, err)
 		}
-		if path != "" {
-			if _, err := a.file("output "+o.Name, o.URL, path); err != nil {
-				return nil, err
-			}
+		if path == "" {
+			err = a.postgres("output "+o.Name, o.URL)
+		} else {
+			_, err = a.file("output "+o.Name, o.URL, path)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	return refs, nil
@@ -108,31 +117,41 @@ func (a access) file(what, raw, path string) (string, error) {
 	if !a.creator.Confined {
 		return path, nil
 	}
-	refuse := func(why string) error {
-		return errcode.New(errcode.Forbidden,
+	real, why, err := a.inside(raw, path)
+	if err != nil {
+		return "", err
+	}
+	if why != "" {
+		return "", errcode.New(errcode.Forbidden,
 			"%s: %s %s; without the node admin key a job in --dev reads and writes files only under %s (put the file there, or pass the admin key: --admin-key or TANDEM_ADMIN_KEY)",
-			what, raw, why, a.filesDir)
+			what, sink.RedactURL(raw), why, a.filesDir)
 	}
+	return real, nil
+}
+
+// inside resolves path (which raw names) and says why it is not under the files directory, or
+// returns the resolved path and "" when it is.
+func (a access) inside(raw, path string) (real, why string, err error) {
 	if slices.Contains(strings.Split(filepath.ToSlash(raw), "/"), "..") {
-		return "", refuse(`has a ".." path element`)
+		return "", `has a ".." path element`, nil
 	}
-	real, err := resolve(path)
+	real, err = resolve(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return "", refuse(fmt.Sprintf("cannot be resolved (%v)", err))
+		return "", fmt.Sprintf("cannot be resolved (%v)", err), nil
 	}
 	root, err := filepath.EvalSymlinks(a.filesDir)
 	if err != nil {
-		return "", fmt.Errorf("job files directory: %w", err)
+		return "", "", fmt.Errorf("job files directory: %w", err)
 	}
 	rel, err := filepath.Rel(root, real)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-		return "", refuse("is outside that directory")
+		return "", "is outside that directory", nil
 	}
-	return real, nil
+	return real, "", nil
 }
 
 // resolve makes path absolute with every symbolic link resolved: those of its directory (which
@@ -154,4 +173,11 @@ func resolve(path string) (string, error) {
 		return "", err
 	}
 	return real, nil
+}
+
+// sees reports whether a caller may see and manage a job that owner created: the node admin
+// sees every job; a confined caller (anonymous, in --dev) only the confined jobs of its own
+// namespace, so it cannot read, start, stop, delete or replace the admin's jobs.
+func (c Creator) sees(owner Creator) bool {
+	return !c.Confined || (owner.Confined && strings.EqualFold(owner.Namespace, c.Namespace))
 }

@@ -86,8 +86,8 @@ func TestAuditM3_ConfinedJobFilesStayUnderData(t *testing.T) {
 			}
 		}
 	}
-	if len(m.List()) != 0 {
-		t.Fatalf("refused jobs were stored: %+v", m.List())
+	if len(m.List(Admin)) != 0 {
+		t.Fatalf("refused jobs were stored: %+v", m.List(Admin))
 	}
 
 	// Files under <data>/job-files work for the anonymous caller: the job runs and writes there.
@@ -96,7 +96,7 @@ func TestAuditM3_ConfinedJobFilesStayUnderData(t *testing.T) {
 	if _, err := m.Create(ctx, spec, anonymous); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.StartJob(ctx, "exfil", "now"); err != nil {
+	if _, err := m.StartJob(ctx, "exfil", "now", Admin); err != nil {
 		t.Fatal(err)
 	}
 	waitJob(t, m, "exfil", Running, "")
@@ -108,7 +108,7 @@ func TestAuditM3_ConfinedJobFilesStayUnderData(t *testing.T) {
 	if !strings.Contains(string(rows[0].Data), "hunter2") {
 		t.Fatalf("row %s", rows[0].Data)
 	}
-	if _, err := m.StopJob(ctx, "exfil"); err != nil {
+	if _, err := m.StopJob(ctx, "exfil", Admin); err != nil {
 		t.Fatal(err)
 	}
 
@@ -120,7 +120,7 @@ func TestAuditM3_ConfinedJobFilesStayUnderData(t *testing.T) {
 	if err := os.Symlink(secrets, inside); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.StartJob(ctx, "exfil", "now"); err != nil {
+	if _, err := m.StartJob(ctx, "exfil", "now", Admin); err != nil {
 		t.Fatal(err)
 	}
 	waitJob(t, m, "exfil", Failed, "is outside that directory")
@@ -164,7 +164,7 @@ func waitJob(t *testing.T, m *Manager, name string, want State, errPart string) 
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		info, err := m.Get(name)
+		info, err := m.Get(name, Admin)
 		if err != nil {
 			t.Fatal(err)
 		}

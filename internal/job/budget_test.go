@@ -92,7 +92,7 @@ func TestAuditJobState_BudgetFailsTheJob(t *testing.T) {
 			if _, err := m.Create(ctx, spec, Creator{}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+			if _, err := m.StartJob(ctx, "counter", "start", Admin); err != nil {
 				t.Fatal(err)
 			}
 			info := waitJob(t, m, "counter", Running, "")
@@ -138,7 +138,7 @@ func TestJobStateBudgetInSpec(t *testing.T) {
 	if _, err := m.Create(ctx, spec, Creator{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "start", Admin); err != nil {
 		t.Fatal(err)
 	}
 	if info := waitJob(t, m, "counter", Running, ""); info.Status.StateBudget != 4096 {
@@ -163,14 +163,14 @@ func TestAuditL1_JobSeriesRemovedOnDelete(t *testing.T) {
 	if _, err := m.Create(ctx, jobSpec(filepath.Join(dir, "out.db")), Creator{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "start", Admin); err != nil {
 		t.Fatal(err)
 	}
 	waitJob(t, m, "counter", Running, "")
 	if s := jobSeries(t, reg, "counter"); len(s) != len(jobDescriptions) || s["tandem_job_running"] != 1 {
 		t.Fatalf("series of the running job: %v", s)
 	}
-	if err := m.Delete(ctx, "counter"); err != nil {
+	if err := m.Delete(ctx, "counter", Admin); err != nil {
 		t.Fatal(err)
 	}
 	if s := jobSeries(t, reg, "counter"); len(s) != 0 {

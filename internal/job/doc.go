@@ -9,9 +9,15 @@
 // the same (time, key), and the sinks upsert them, so every row is stored once.
 //
 // Bounds: a job created by an anonymous --dev caller is confined (Creator, access.go) to files
-// under <data>/job-files and event hubs of the dev namespace; reference files are regular files
-// of at most Options.ReferenceMaxBytes; a job whose state grows past its budget
-// (Options.StateBudget, budget.go) fails with an error instead of exhausting the node.
+// under <data>/job-files, event hubs of the dev namespace and PostgreSQL servers on loopback or
+// a Unix socket under <data>/job-files (access_postgres.go); such a caller sees and manages only
+// confined jobs, the admin's read as absent to it. Reference files are regular files of at most
+// Options.ReferenceMaxBytes; a job whose state grows past its budget (Options.StateBudget,
+// budget.go) fails with an error instead of exhausting the node.
+//
+// Secrets: job.json keeps sink URLs as given, passwords included (0600 in a 0700 directory).
+// Everything the Manager returns (definitions, status, errors) shows them as *** (redact.go),
+// and a definition that sends *** back as a password is refused rather than stored.
 //
 // The package does not touch metadata or geo-DR: jobs are a region's own.
 package job

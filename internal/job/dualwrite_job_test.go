@@ -57,7 +57,7 @@ func TestDualWriteInput(t *testing.T) {
 	sendDual(t, b, 0, 30)
 	sendDual(t, b, 5, 10) // a retry: events 5-14 again
 	heartbeat(t, b, 36)   // the watermark reaches base+31 (5 s late-arrival tolerance)
-	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "start", Admin); err != nil {
 		t.Fatal(err)
 	}
 	checkCounts := func(rows int) {
@@ -70,17 +70,17 @@ func TestDualWriteInput(t *testing.T) {
 		}
 	}
 	checkCounts(9)
-	if _, err := m.StopJob(ctx, "counter"); err != nil {
+	if _, err := m.StopJob(ctx, "counter", Admin); err != nil {
 		t.Fatal(err)
 	}
 	sendDual(t, b, 0, 10) // a spool replay after the restart: already seen
 	sendDual(t, b, 30, 10)
 	heartbeat(t, b, 46)
-	if _, err := m.StartJob(ctx, "counter", "last-stopped"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "last-stopped", Admin); err != nil {
 		t.Fatal(err)
 	}
 	checkCounts(12)
-	info, err := m.Get("counter")
+	info, err := m.Get("counter", Admin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func TestJobRunsStopsAndResumes(t *testing.T) {
 		t.Fatalf("second create: %v", err)
 	}
 	send(t, b, 0, 30) // 3 windows × 3 keys; the last closes when a later event comes
-	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "start", Admin); err != nil {
 		t.Fatal(err)
 	}
 	send(t, b, 30, 1) // moves the watermark past base+30
@@ -137,7 +137,7 @@ func TestJobRunsStopsAndResumes(t *testing.T) {
 			t.Fatal("empty row")
 		}
 	}
-	if _, err := m.StopJob(ctx, "counter"); err != nil {
+	if _, err := m.StopJob(ctx, "counter", Admin); err != nil {
 		t.Fatal(err)
 	}
 	// Events while stopped; the job resumes from its checkpoint and misses nothing.
@@ -152,11 +152,11 @@ func TestJobRunsStopsAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if _, err := m.StartJob(ctx, "counter", "last-stopped"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "last-stopped", Admin); err != nil {
 		t.Fatal(err)
 	}
 	waitRows(t, "sqlite://"+out, 15) // windows +10 … +50 × 3 keys
-	info, err := m.Get("counter")
+	info, err := m.Get("counter", Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestUnreachableSinkRetriesAndLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.Cut()
-	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "start", Admin); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, m, Degraded, "output counts")
@@ -212,7 +212,7 @@ func waitState(t *testing.T, m *Manager, want State, errPart string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		info, err := m.Get("counter")
+		info, err := m.Get("counter", Admin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,15 +249,15 @@ func TestEventHubOutputExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	send(t, b, 0, 31)
-	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "start", Admin); err != nil {
 		t.Fatal(err)
 	}
 	waitHubRows(t, b, 9)
-	if _, err := m.StopJob(ctx, "counter"); err != nil {
+	if _, err := m.StopJob(ctx, "counter", Admin); err != nil {
 		t.Fatal(err)
 	}
 	// Start from the beginning again: the job emits the same 9 rows, which the sink skips.
-	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "start", Admin); err != nil {
 		t.Fatal(err)
 	}
 	send(t, b, 31, 20)
@@ -303,11 +303,11 @@ func TestCSVInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := m.StartJob(ctx, "counter", "start"); err != nil {
+	if _, err := m.StartJob(ctx, "counter", "start", Admin); err != nil {
 		t.Fatal(err)
 	}
 	waitRows(t, "sqlite://"+out, 9)
-	info, _ := m.Get("counter")
+	info, _ := m.Get("counter", Admin)
 	if info.Status.ConversionErrors != 3 || !strings.Contains(info.Status.LastError, "event body") {
 		t.Fatalf("status %+v", info.Status)
 	}

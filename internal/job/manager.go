@@ -103,9 +103,11 @@ func NewManager(opts Options) (*Manager, error) {
 	return m, nil
 }
 
-func (m *Manager) entry(name string) (*entry, error) {
+// entry returns the job called name if caller by may see it (Creator.sees); a job it may not
+// see reads as absent.
+func (m *Manager) entry(name string, by Creator) (*entry, error) {
 	e, ok := m.mu.jobs[strings.ToLower(name)]
-	if !ok {
+	if !ok || !by.sees(e.rec.Creator) {
 		return nil, errcode.New(errcode.NotFound, "job %s does not exist; list jobs with 'tandem job list'", name)
 	}
 	return e, nil
@@ -117,8 +119,16 @@ func (m *Manager) access(c Creator) access {
 }
 
 // Create stores a new job, stopped. What the job may touch is bounded by who creates it (see
-// Creator), now and each time it starts.
+// Creator), now and each time it starts. Its errors show no password of the spec.
 func (m *Manager) Create(ctx context.Context, spec Spec, by Creator) (Info, error) {
+	info, err := m.create(spec, by)
+	return info, spec.scrubErr(err)
+}
+
+func (m *Manager) create(spec Spec, by Creator) (Info, error) {
+	if err := spec.checkNotRedacted(); err != nil {
+		return Info{}, err
+	}
 	if err := m.checkBudgetSpec(spec); err != nil {
 		return Info{}, err
 	}
@@ -138,7 +148,11 @@ func (m *Manager) Create(ctx context.Context, spec Spec, by Creator) (Info, erro
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.mu.jobs[strings.ToLower(spec.Name)]; ok {
+	if e, ok := m.mu.jobs[strings.ToLower(spec.Name)]; ok {
+		if !by.sees(e.rec.Creator) {
+			// Names are one space: say only that the name is taken.
+			return Info{}, errcode.New(errcode.AlreadyExists, "the job name %s is taken; pick another name", spec.Name)
+		}
 		return Info{}, errcode.New(errcode.AlreadyExists, "job %s already exists; delete it first or pick another name", spec.Name)
 	}
 	rec := &record{Spec: spec, Creator: by, Want: Created, CreatedAt: time.Now().UTC()}
@@ -150,8 +164,9 @@ func (m *Manager) Create(ctx context.Context, spec Spec, by Creator) (Info, erro
 	return m.infoLocked(e), nil
 }
 
-// StartJob starts a job. from is now (the default), start, time:RFC3339 or last-stopped.
-func (m *Manager) StartJob(ctx context.Context, name, from string) (Info, error) {
+// StartJob starts a job that caller by may see. from is now (the default), start,
+// time:RFC3339 or last-stopped.
+func (m *Manager) StartJob(ctx context.Context, name, from string, by Creator) (Info, error) {
 	if from == "" {
 		from = "now"
 	}
@@ -162,7 +177,7 @@ func (m *Manager) StartJob(ctx context.Context, name, from string) (Info, error)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, err := m.entry(name)
+	e, err := m.entry(name, by)
 	if err != nil {
 		return Info{}, err
 	}
@@ -199,10 +214,10 @@ func (m *Manager) startLocked(e *entry, resume bool) {
 	go r.run(ctx)
 }
 
-// StopJob stops a running job after writing its rows and a checkpoint.
-func (m *Manager) StopJob(ctx context.Context, name string) (Info, error) {
+// StopJob stops a running job that caller by may see, after writing its rows and a checkpoint.
+func (m *Manager) StopJob(ctx context.Context, name string, by Creator) (Info, error) {
 	m.mu.Lock()
-	e, err := m.entry(name)
+	e, err := m.entry(name, by)
 	if err != nil {
 		m.mu.Unlock()
 		return Info{}, err
@@ -233,14 +248,15 @@ func (m *Manager) StopJob(ctx context.Context, name string) (Info, error) {
 	return m.infoLocked(e), nil
 }
 
-// Delete stops and removes a job and its checkpoint. Its outputs are left as they are.
-func (m *Manager) Delete(ctx context.Context, name string) error {
-	if _, err := m.StopJob(ctx, name); err != nil {
+// Delete stops and removes a job that caller by may see, and its checkpoint. Its outputs are
+// left as they are.
+func (m *Manager) Delete(ctx context.Context, name string, by Creator) error {
+	if _, err := m.StopJob(ctx, name, by); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, err := m.entry(name)
+	e, err := m.entry(name, by)
 	if err != nil {
 		return err
 	}
@@ -248,24 +264,26 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	return m.store.remove(e.rec.Spec.Name)
 }
 
-// Get returns one job.
-func (m *Manager) Get(name string) (Info, error) {
+// Get returns one job that caller by may see.
+func (m *Manager) Get(name string, by Creator) (Info, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, err := m.entry(name)
+	e, err := m.entry(name, by)
 	if err != nil {
 		return Info{}, err
 	}
 	return m.infoLocked(e), nil
 }
 
-// List returns every job, by name.
-func (m *Manager) List() []Info {
+// List returns every job caller by may see, by name.
+func (m *Manager) List(by Creator) []Info {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	names := make([]string, 0, len(m.mu.jobs))
-	for k := range m.mu.jobs {
-		names = append(names, k)
+	for k, e := range m.mu.jobs {
+		if by.sees(e.rec.Creator) {
+			names = append(names, k)
+		}
 	}
 	slices.Sort(names)
 	out := make([]Info, 0, len(names))
@@ -275,8 +293,10 @@ func (m *Manager) List() []Info {
 	return out
 }
 
+// infoLocked is the job as the API shows it: passwords redacted from its definition, its
+// status and its errors.
 func (m *Manager) infoLocked(e *entry) Info {
-	info := Info{Spec: e.rec.Spec, StartFrom: e.rec.StartFrom, CreatedAt: e.rec.CreatedAt, StartedAt: e.rec.StartedAt, StoppedAt: e.rec.StoppedAt}
+	info := Info{Spec: e.rec.Spec.Redacted(), StartFrom: e.rec.StartFrom, CreatedAt: e.rec.CreatedAt, StartedAt: e.rec.StartedAt, StoppedAt: e.rec.StoppedAt}
 	switch {
 	case e.run != nil:
 		info.Status = e.run.status()
@@ -287,6 +307,8 @@ func (m *Manager) infoLocked(e *entry) Info {
 	default:
 		info.Status.State = Stopped
 	}
+	info.Status.Error = e.rec.Spec.scrub(info.Status.Error)
+	info.Status.LastError = e.rec.Spec.scrub(info.Status.LastError)
 	return info
 }
 

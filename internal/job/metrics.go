@@ -35,7 +35,7 @@ func (m *Manager) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (m *Manager) Collect(ch chan<- prometheus.Metric) {
-	for _, info := range m.List() {
+	for _, info := range m.List(Admin) {
 		st, name := info.Status, info.Spec.Name
 		running := 0.0
 		if st.State == Running || st.State == Degraded {

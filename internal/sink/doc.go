@@ -16,6 +16,9 @@
 //	file:///abs/dir/                     a directory: the file is <output>.jsonl in it
 //	/abs/or/relative/name.jsonl          a plain path ending in .jsonl is a file sink too
 //
+// URLs can hold passwords: RedactURL (and Redact, for any text such as an error message) shows
+// them as ***, and errors of this package that quote a URL redact it.
+//
 // The table (SQL) or file name defaults to the job's output name. SQL tables have the columns
 // ts BIGINT, row_key TEXT, row JSONB (PostgreSQL) or TEXT (SQLite), with PRIMARY KEY (ts,
 // row_key), and are created when missing. Rows are read back in (ts, row_key) order with keys

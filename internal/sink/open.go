@@ -48,7 +48,7 @@ func Open(ctx context.Context, url string, output string) (Sink, error) {
 			scheme, urlForms)
 	default:
 		return nil, errcode.New(errcode.InvalidArgument,
-			"sink URL %q has no scheme and is not a path ending in .jsonl; accepted forms: %s", url, urlForms)
+			"sink URL %q has no scheme and is not a path ending in .jsonl; accepted forms: %s", Redact(url), urlForms)
 	}
 }
 
@@ -64,7 +64,7 @@ func splitQuery(kind, rest string, allowed ...string) (path string, q url.Values
 	path, raw, _ := strings.Cut(rest, "?")
 	q, err = url.ParseQuery(raw)
 	if err != nil {
-		return "", nil, errcode.New(errcode.InvalidArgument, "%s sink URL has a malformed query %q: %w", kind, raw, err)
+		return "", nil, errcode.New(errcode.InvalidArgument, "%s sink URL has a malformed query %q: %w", kind, Redact(raw), err)
 	}
 	for k := range q {
 		if !contains(allowed, k) {
@@ -174,5 +174,5 @@ func LocalPath(url, output string) (string, error) {
 		cfg, err := parseFileURL(url, output)
 		return cfg.path, err
 	}
-	return "", errcode.New(errcode.InvalidArgument, "sink URL %q is not supported; accepted forms: %s", url, urlForms)
+	return "", errcode.New(errcode.InvalidArgument, "sink URL %q is not supported; accepted forms: %s", Redact(url), urlForms)
 }
