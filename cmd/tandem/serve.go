@@ -70,6 +70,7 @@ type kafkaLimits struct {
 	MaxConnsPerIP int           `yaml:"kafka-max-connections-per-ip"`
 	AuthTimeout   time.Duration `yaml:"kafka-auth-timeout"`
 	IdleTimeout   time.Duration `yaml:"kafka-idle-timeout"`
+	WriteTimeout  time.Duration `yaml:"kafka-write-timeout"`
 	SASLMaxBytes  int           `yaml:"kafka-sasl-max-receive-bytes"`
 	MaxRequest    int           `yaml:"kafka-max-request-bytes"`
 	MemoryBudget  int64         `yaml:"kafka-memory-budget"`
@@ -80,11 +81,13 @@ func addKafkaLimitFlags(f *pflag.FlagSet, k *kafkaLimits) {
 	f.IntVar(&k.MaxConns, "kafka-max-connections", kafka.DefaultMaxConnections,
 		"open Kafka connections in total; more are closed at accept")
 	f.IntVar(&k.MaxConnsPerIP, "kafka-max-connections-per-ip", kafka.DefaultMaxConnectionsPerIP,
-		"open Kafka connections from one client IP address; more are closed at accept")
+		"open Kafka connections from one client address (IPv4: the address, IPv6: its /64); more are closed at accept")
 	f.DurationVar(&k.AuthTimeout, "kafka-auth-timeout", kafka.DefaultAuthTimeout,
 		"time a Kafka connection has to complete SASL (with --dev: to send its first request)")
 	f.DurationVar(&k.IdleTimeout, "kafka-idle-timeout", kafka.DefaultIdleTimeout,
 		"an authenticated Kafka connection with nothing in flight for this long is closed (Kafka: connections.max.idle.ms)")
+	f.DurationVar(&k.WriteTimeout, "kafka-write-timeout", kafka.DefaultWriteTimeout,
+		"time to write one Kafka response; a client that stops reading its responses is disconnected (Kafka: request.timeout.ms)")
 	f.IntVar(&k.SASLMaxBytes, "kafka-sasl-max-receive-bytes", kafka.DefaultPreAuthFrameBytes,
 		"largest Kafka frame before SASL completes (Kafka: sasl.server.max.receive.size)")
 	f.IntVar(&k.MaxRequest, "kafka-max-request-bytes", kafka.DefaultMaxRequestBytes,
@@ -245,7 +248,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	b, err := broker.Open(ctx, broker.Options{
 		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
 		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg, Quotas: cfg.Quotas,
-		MaxOpenLogFiles: cfg.MaxOpenLogFiles,
+		MaxOpenLogFiles: cfg.MaxOpenLogFiles, DecodeMemory: cfg.HTTP.ReceiveMemory,
 	})
 	if err != nil {
 		return err
@@ -263,7 +266,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	}
 	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost, Registerer: reg,
 		MaxConnections: cfg.Kafka.MaxConns, MaxConnectionsPerIP: cfg.Kafka.MaxConnsPerIP,
-		AuthTimeout: cfg.Kafka.AuthTimeout, IdleTimeout: cfg.Kafka.IdleTimeout,
+		AuthTimeout: cfg.Kafka.AuthTimeout, IdleTimeout: cfg.Kafka.IdleTimeout, WriteTimeout: cfg.Kafka.WriteTimeout,
 		PreAuthFrameBytes: cfg.Kafka.SASLMaxBytes, MaxRequestBytes: cfg.Kafka.MaxRequest,
 		MemoryBudget: cfg.Kafka.MemoryBudget, FetchMaxBytes: cfg.Kafka.FetchMaxBytes}
 	ks := lns.kafkaServers(kopts)
