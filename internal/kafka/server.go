@@ -93,8 +93,8 @@ type Options struct {
 	// ConnMemoryShare bounds the fetch response bytes one connection holds in MemoryBudget
 	// at once; 0 means max(MemoryBudget/4, one largest fetch), see connShare.
 	ConnMemoryShare int64
-	MemoryWait          time.Duration // longest wait for MemoryBudget
-	FetchMaxBytes       int32         // largest fetch response, whatever MaxBytes asks
+	MemoryWait      time.Duration // longest wait for MemoryBudget
+	FetchMaxBytes   int32         // largest fetch response, whatever MaxBytes asks
 
 	// Hook, when set, may fail a request before it is handled; the connection is closed
 	// with the error as reason (fault injection for tests).
