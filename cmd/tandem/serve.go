@@ -74,6 +74,7 @@ type kafkaLimits struct {
 	SASLMaxBytes  int           `yaml:"kafka-sasl-max-receive-bytes"`
 	MaxRequest    int           `yaml:"kafka-max-request-bytes"`
 	MemoryBudget  int64         `yaml:"kafka-memory-budget"`
+	ConnMemory    int64         `yaml:"kafka-connection-memory"`
 	FetchMaxBytes int32         `yaml:"kafka-fetch-max-bytes"`
 }
 
@@ -93,7 +94,9 @@ func addKafkaLimitFlags(f *pflag.FlagSet, k *kafkaLimits) {
 	f.IntVar(&k.MaxRequest, "kafka-max-request-bytes", kafka.DefaultMaxRequestBytes,
 		"largest Kafka request frame (Kafka: socket.request.max.bytes)")
 	f.Int64Var(&k.MemoryBudget, "kafka-memory-budget", kafka.DefaultMemoryBudget,
-		"bytes all Kafka connections may hold at once for request frames and fetch responses")
+		"bytes all Kafka connections may hold at once for request frames and responses")
+	f.Int64Var(&k.ConnMemory, "kafka-connection-memory", 0,
+		"bytes of --kafka-memory-budget one connection's unwritten fetch responses may hold (0: a quarter of the budget, or one largest fetch if more)")
 	f.Int32Var(&k.FetchMaxBytes, "kafka-fetch-max-bytes", kafka.DefaultFetchMaxBytes,
 		"largest Kafka fetch response, whatever the client asks (Kafka: fetch.max.bytes)")
 }
@@ -268,7 +271,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		MaxConnections: cfg.Kafka.MaxConns, MaxConnectionsPerIP: cfg.Kafka.MaxConnsPerIP,
 		AuthTimeout: cfg.Kafka.AuthTimeout, IdleTimeout: cfg.Kafka.IdleTimeout, WriteTimeout: cfg.Kafka.WriteTimeout,
 		PreAuthFrameBytes: cfg.Kafka.SASLMaxBytes, MaxRequestBytes: cfg.Kafka.MaxRequest,
-		MemoryBudget: cfg.Kafka.MemoryBudget, FetchMaxBytes: cfg.Kafka.FetchMaxBytes}
+		MemoryBudget: cfg.Kafka.MemoryBudget, FetchMaxBytes: cfg.Kafka.FetchMaxBytes, ConnMemoryShare: cfg.Kafka.ConnMemory}
 	ks := lns.kafkaServers(kopts)
 	hln := lns.http
 	endpoint := cfg.AdvertiseHTTP
