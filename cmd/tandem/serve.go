@@ -70,9 +70,11 @@ type kafkaLimits struct {
 	MaxConnsPerIP int           `yaml:"kafka-max-connections-per-ip"`
 	AuthTimeout   time.Duration `yaml:"kafka-auth-timeout"`
 	IdleTimeout   time.Duration `yaml:"kafka-idle-timeout"`
+	WriteTimeout  time.Duration `yaml:"kafka-write-timeout"`
 	SASLMaxBytes  int           `yaml:"kafka-sasl-max-receive-bytes"`
 	MaxRequest    int           `yaml:"kafka-max-request-bytes"`
 	MemoryBudget  int64         `yaml:"kafka-memory-budget"`
+	ConnMemory    int64         `yaml:"kafka-connection-memory"`
 	FetchMaxBytes int32         `yaml:"kafka-fetch-max-bytes"`
 }
 
@@ -80,17 +82,21 @@ func addKafkaLimitFlags(f *pflag.FlagSet, k *kafkaLimits) {
 	f.IntVar(&k.MaxConns, "kafka-max-connections", kafka.DefaultMaxConnections,
 		"open Kafka connections in total; more are closed at accept")
 	f.IntVar(&k.MaxConnsPerIP, "kafka-max-connections-per-ip", kafka.DefaultMaxConnectionsPerIP,
-		"open Kafka connections from one client IP address; more are closed at accept")
+		"open Kafka connections from one client address (IPv4: the address, IPv6: its /64); more are closed at accept")
 	f.DurationVar(&k.AuthTimeout, "kafka-auth-timeout", kafka.DefaultAuthTimeout,
 		"time a Kafka connection has to complete SASL (with --dev: to send its first request)")
 	f.DurationVar(&k.IdleTimeout, "kafka-idle-timeout", kafka.DefaultIdleTimeout,
 		"an authenticated Kafka connection with nothing in flight for this long is closed (Kafka: connections.max.idle.ms)")
+	f.DurationVar(&k.WriteTimeout, "kafka-write-timeout", kafka.DefaultWriteTimeout,
+		"time to write one Kafka response; a client that stops reading its responses is disconnected (Kafka: request.timeout.ms)")
 	f.IntVar(&k.SASLMaxBytes, "kafka-sasl-max-receive-bytes", kafka.DefaultPreAuthFrameBytes,
 		"largest Kafka frame before SASL completes (Kafka: sasl.server.max.receive.size)")
 	f.IntVar(&k.MaxRequest, "kafka-max-request-bytes", kafka.DefaultMaxRequestBytes,
 		"largest Kafka request frame (Kafka: socket.request.max.bytes)")
 	f.Int64Var(&k.MemoryBudget, "kafka-memory-budget", kafka.DefaultMemoryBudget,
-		"bytes all Kafka connections may hold at once for request frames and fetch responses")
+		"bytes all Kafka connections may hold at once for request frames and responses")
+	f.Int64Var(&k.ConnMemory, "kafka-connection-memory", 0,
+		"bytes of --kafka-memory-budget one connection's unwritten fetch responses may hold (0: a quarter of the budget, or one largest fetch if more)")
 	f.Int32Var(&k.FetchMaxBytes, "kafka-fetch-max-bytes", kafka.DefaultFetchMaxBytes,
 		"largest Kafka fetch response, whatever the client asks (Kafka: fetch.max.bytes)")
 }
@@ -245,7 +251,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	b, err := broker.Open(ctx, broker.Options{
 		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
 		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg, Quotas: cfg.Quotas,
-		MaxOpenLogFiles: cfg.MaxOpenLogFiles,
+		MaxOpenLogFiles: cfg.MaxOpenLogFiles, DecodeMemory: cfg.HTTP.ReceiveMemory,
 	})
 	if err != nil {
 		return err
@@ -263,9 +269,9 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	}
 	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost, Registerer: reg,
 		MaxConnections: cfg.Kafka.MaxConns, MaxConnectionsPerIP: cfg.Kafka.MaxConnsPerIP,
-		AuthTimeout: cfg.Kafka.AuthTimeout, IdleTimeout: cfg.Kafka.IdleTimeout,
+		AuthTimeout: cfg.Kafka.AuthTimeout, IdleTimeout: cfg.Kafka.IdleTimeout, WriteTimeout: cfg.Kafka.WriteTimeout,
 		PreAuthFrameBytes: cfg.Kafka.SASLMaxBytes, MaxRequestBytes: cfg.Kafka.MaxRequest,
-		MemoryBudget: cfg.Kafka.MemoryBudget, FetchMaxBytes: cfg.Kafka.FetchMaxBytes}
+		MemoryBudget: cfg.Kafka.MemoryBudget, FetchMaxBytes: cfg.Kafka.FetchMaxBytes, ConnMemoryShare: cfg.Kafka.ConnMemory}
 	ks := lns.kafkaServers(kopts)
 	hln := lns.http
 	endpoint := cfg.AdvertiseHTTP

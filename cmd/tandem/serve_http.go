@@ -28,6 +28,7 @@ type httpConfig struct {
 	MaxSendBytes    int64         `yaml:"http-max-send-bytes"`
 	MaxReceiveBytes int           `yaml:"http-max-receive-bytes"`
 	MaxReceives     int           `yaml:"http-max-receives"`
+	ReceiveMemory   int64         `yaml:"receive-memory-budget"`
 	AllowedHosts    []string      `yaml:"http-allowed-hosts"`
 	MetricsAuth     string        `yaml:"metrics-auth"`
 	MetricsAddr     string        `yaml:"metrics-addr"`
@@ -47,6 +48,8 @@ func addHTTPFlags(f *pflag.FlagSet, c *httpConfig) {
 	f.IntVar(&c.MaxReceiveBytes, "http-max-receive-bytes", dl.MaxReceiveBytes,
 		"bytes of events (after decompression) one HTTP receive returns; the first event is returned whatever its size")
 	f.IntVar(&c.MaxReceives, "http-max-receives", dl.MaxReceives, "HTTP receives decoding events at once; more wait up to 10s for a slot")
+	f.Int64Var(&c.ReceiveMemory, "receive-memory-budget", broker.DefaultDecodeMemory,
+		"bytes HTTP receives and jobs may hold at once for zstd windows and snappy batches decoded whole; a receive that finds no room within 10s gets 503")
 	f.StringSliceVar(&c.AllowedHosts, "http-allowed-hosts", nil,
 		"host names the HTTP API answers to besides IP addresses, localhost and the advertised names, when it checks Host (--dev or a loopback listener); * turns the check off")
 	f.StringVar(&c.MetricsAuth, "metrics-auth", "auto",

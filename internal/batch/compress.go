@@ -108,42 +108,72 @@ func readLimited(c Codec, r io.Reader) ([]byte, error) {
 
 // decodeSnappy decodes raw snappy (franz-go, librdkafka) and xerial-framed snappy (Java).
 func decodeSnappy(src []byte) ([]byte, error) {
-	if len(src) < xerialHeaderSize || !bytes.HasPrefix(src, xerialMagic) {
-		return snappyBlock(nil, src)
+	n, err := snappyDecodedLen(src)
+	if err != nil {
+		return nil, err
 	}
-	var out []byte
+	return decodeSnappyN(src, int(n))
+}
+
+// snappyBlocks calls fn for each raw snappy block of src: src itself, or the blocks of
+// xerial framing.
+func snappyBlocks(src []byte, fn func(block []byte) error) error {
+	if len(src) < xerialHeaderSize || !bytes.HasPrefix(src, xerialMagic) {
+		return fn(src)
+	}
 	for p := src[xerialHeaderSize:]; len(p) > 0; {
 		if len(p) < 4 {
-			return nil, errDecompress(Snappy, io.ErrUnexpectedEOF)
+			return errDecompress(Snappy, io.ErrUnexpectedEOF)
 		}
 		n := binary.BigEndian.Uint32(p)
 		p = p[4:]
 		if uint64(n) > uint64(len(p)) {
-			return nil, errDecompress(Snappy, io.ErrUnexpectedEOF)
+			return errDecompress(Snappy, io.ErrUnexpectedEOF)
 		}
-		var err error
-		if out, err = snappyBlock(out, p[:n]); err != nil {
-			return nil, err
+		if err := fn(p[:n]); err != nil {
+			return err
 		}
 		p = p[n:]
 	}
-	return out, nil
+	return nil
 }
 
-// snappyBlock appends the decoding of one raw snappy block to dst.
-func snappyBlock(dst, block []byte) ([]byte, error) {
-	n, err := s2.DecodedLen(block)
+// snappyDecodedLen is the size snappy data src decodes to, as its block headers declare it,
+// without decoding it; over MaxDecompressedSize is an error.
+func snappyDecodedLen(src []byte) (int64, error) {
+	var total int64
+	err := snappyBlocks(src, func(block []byte) error {
+		n, err := s2.DecodedLen(block)
+		if err != nil {
+			return errDecompress(Snappy, err)
+		}
+		if total += int64(n); total > MaxDecompressedSize {
+			return errTooLarge(Snappy)
+		}
+		return nil
+	})
+	return total, err
+}
+
+// decodeSnappyN decodes snappy data src of decoded size n (snappyDecodedLen) into one
+// buffer of that size.
+func decodeSnappyN(src []byte, n int) ([]byte, error) {
+	out := make([]byte, 0, n)
+	err := snappyBlocks(src, func(block []byte) error {
+		dn, err := s2.DecodedLen(block)
+		if err != nil || dn > cap(out)-len(out) {
+			return errDecompress(Snappy, io.ErrUnexpectedEOF)
+		}
+		if _, err := s2.Decode(out[len(out):len(out)+dn], block); err != nil {
+			return errDecompress(Snappy, err)
+		}
+		out = out[:len(out)+dn]
+		return nil
+	})
 	if err != nil {
-		return nil, errDecompress(Snappy, err)
+		return nil, err
 	}
-	if len(dst)+n > MaxDecompressedSize {
-		return nil, errTooLarge(Snappy)
-	}
-	dec, err := s2.Decode(nil, block)
-	if err != nil {
-		return nil, errDecompress(Snappy, err)
-	}
-	return append(dst, dec...), nil
+	return out, nil
 }
 
 // compress returns src compressed with c. Snappy is written raw (unframed), which every Kafka

@@ -17,26 +17,39 @@ import (
 // errStop ends a walk early without an error.
 var errStop = errors.New("stop")
 
-// maxStreamWindow is the largest zstd window EachRecord decodes as a stream: the 8 MiB that
-// RFC 8878 recommends every decoder support, and what common Kafka producers use.
-const maxStreamWindow = 8 << 20
+// Memory lends EachRecordIn the memory a batch needs beyond one record: a zstd frame's
+// window, or a snappy batch decoded whole. Reserve takes n bytes, waiting while they are in
+// use, or fails (the read is then given up with that error); release gives them back.
+type Memory interface {
+	Reserve(n int64) (release func(), err error)
+}
 
-// EachRecord decodes the records of the batch at the start of b one at a time and calls fn
-// for each, in order, until fn returns false or an error (which EachRecord returns as it is).
-// Unlike Records it does not hold the whole decompressed batch: gzip, LZ4 and zstd data are
-// decompressed as records are read, so a reader that stops early (a receive that reached its
-// byte budget) decompresses and allocates only what it used, plus the codec's window (at
-// most maxStreamWindow). Snappy batches, whose blocks have no stream form, uncompressed ones
-// and zstd frames with a larger window are decoded as Records does.
+// zstdStreamOverhead is what a zstd stream decoder holds besides its window: the ring's
+// block space (2 × 128 KiB plus over-allocation), one block's literals and sequences, and
+// the read buffers.
+const zstdStreamOverhead = 1 << 20
+
+// EachRecord is EachRecordIn without a Memory: nothing is reserved.
 func EachRecord(b []byte, fn func(Record) (more bool, err error)) error {
+	return EachRecordIn(b, nil, fn)
+}
+
+// EachRecordIn decodes the records of the batch at the start of b one at a time and calls fn
+// for each, in order, until fn returns false or an error (which EachRecordIn returns as it
+// is). Unlike Records it does not hold the whole decompressed batch: gzip, LZ4 and zstd data
+// are decompressed as records are read, so a reader that stops early (a receive that reached
+// its byte budget) decompresses and allocates only what it used, plus the codec's window.
+// Snappy batches, whose blocks have no stream form, are decoded whole. When mem is not nil,
+// the zstd window (what the frame header declares, at most MaxDecompressedSize) and a snappy
+// batch's decoded size are reserved from it first, so the readers of a node cannot hold
+// more of these than mem allows, whatever windows producers chose.
+func EachRecordIn(b []byte, mem Memory, fn func(Record) (more bool, err error)) error {
 	h, err := ParseHeader(b)
 	if err != nil {
 		return err
 	}
 	var fnErr error
-	passed := 0
 	call := func(r *recordView) error {
-		passed++
 		rec, err := toRecord(h, r)
 		if err != nil {
 			return err
@@ -51,17 +64,29 @@ func EachRecord(b []byte, fn func(Record) (more bool, err error)) error {
 		}
 		return nil
 	}
-	switch h.Compression() {
+	src := b[HeaderSize:h.Size()]
+	release := func() {}
+	switch c := h.Compression(); c {
 	case Gzip, LZ4, Zstd:
-		err = walkStream(h, b[HeaderSize:h.Size()], call)
-		// The zstd stream decoder refuses a window over its limit at the frame header, before
-		// any record, with one of these two.
-		if (errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded)) && passed == 0 {
-			if data, derr := decompress(Zstd, b[HeaderSize:h.Size()]); derr != nil {
-				err = derr
-			} else {
-				err = walk(h, data, call)
+		var window int64
+		if c == Zstd {
+			window = zstdWindow(src)
+			if release, err = reserve(mem, window+zstdStreamOverhead); err != nil {
+				return err
 			}
+		}
+		err = walkStream(h, src, window, call)
+	case Snappy:
+		var n int64
+		if n, err = snappyDecodedLen(src); err != nil {
+			return err
+		}
+		if release, err = reserve(mem, n); err != nil {
+			return err
+		}
+		var data []byte
+		if data, err = decodeSnappyN(src, int(n)); err == nil {
+			err = walk(h, data, call)
 		}
 	default:
 		var data []byte
@@ -69,6 +94,7 @@ func EachRecord(b []byte, fn func(Record) (more bool, err error)) error {
 			err = walk(h, data, call)
 		}
 	}
+	release()
 	switch {
 	case fnErr != nil:
 		return fnErr
@@ -76,6 +102,29 @@ func EachRecord(b []byte, fn func(Record) (more bool, err error)) error {
 		return nil
 	}
 	return err
+}
+
+// reserve takes n bytes from mem, if there is one.
+func reserve(mem Memory, n int64) (func(), error) {
+	if mem == nil || n <= 0 {
+		return func() {}, nil
+	}
+	return mem.Reserve(n)
+}
+
+// zstdWindow is the window the first frame of src declares (its content size for a
+// single-segment frame), between zstd's minimum and MaxDecompressedSize. A header that
+// cannot be read gives the minimum: the decoder then reports the corruption.
+func zstdWindow(src []byte) int64 {
+	var zh zstd.Header
+	w := uint64(zstd.MinWindowSize)
+	if zh.Decode(src) == nil {
+		w = zh.WindowSize
+		if zh.SingleSegment || w == 0 {
+			w = zh.FrameContentSize
+		}
+	}
+	return int64(min(max(w, zstd.MinWindowSize), MaxDecompressedSize))
 }
 
 // toRecord is the Record of view r in the batch with header h (as Records builds it).
@@ -96,7 +145,8 @@ func toRecord(h Header, r *recordView) (Record, error) {
 }
 
 // walkStream decodes the h.NumRecords records of the compressed body src record by record.
-func walkStream(h Header, src []byte, fn func(*recordView) error) error {
+// window is the largest zstd window accepted (the one reserved for it).
+func walkStream(h Header, src []byte, window int64, fn func(*recordView) error) error {
 	c := h.Compression()
 	var r io.Reader
 	switch c {
@@ -117,11 +167,10 @@ func walkStream(h Header, src []byte, fn func(*recordView) error) error {
 		r = lz4.NewReader(bytes.NewReader(src))
 	case Zstd:
 		// A decoder of its own: the shared one decodes whole buffers only. A stream needs its
-		// frame's window in memory; a batch whose window is larger than zstd's usual maximum
-		// is decoded whole instead (EachRecord falls back to that), so a crafted frame header
-		// cannot make every reader allocate a 128 MiB window.
+		// frame's window in memory, which the caller has reserved; a later frame declaring a
+		// larger one is refused rather than allowed past the reservation.
 		zd, err := zstd.NewReader(bytes.NewReader(src), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxMemory(MaxDecompressedSize), zstd.WithDecoderMaxWindow(maxStreamWindow))
+			zstd.WithDecoderMaxMemory(MaxDecompressedSize), zstd.WithDecoderMaxWindow(uint64(max(window, zstd.MinWindowSize))))
 		if err != nil {
 			return errDecompress(c, err)
 		}
@@ -157,7 +206,7 @@ func walkStream(h Header, src []byte, fn func(*recordView) error) error {
 // streamErr describes a failure to read record i from a decompressing stream.
 func streamErr(h Header, i int, lr *io.LimitedReader, err error, what string) error {
 	switch {
-	case lr.N <= 0:
+	case lr.N <= 0, errors.Is(err, zstd.ErrDecoderSizeExceeded):
 		return errTooLarge(h.Compression())
 	case err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return errRecord(h, i, what)

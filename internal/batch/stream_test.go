@@ -75,13 +75,10 @@ func TestEachRecordStopsWithoutDecompressingTheRest(t *testing.T) {
 }
 
 // A zstd frame whose window is over the streaming limit is still read, decoded whole.
-func TestEachRecordLargeZstdWindowFallsBack(t *testing.T) {
-	recs := make([]Record, 12)
-	for i := range recs {
-		recs[i] = Record{Offset: int64(i), Value: bytes.Repeat([]byte{byte('a' + i)}, 1<<20)}
-	}
+// largeWindowZstd is recs as a zstd batch whose frame declares a window of window bytes.
+func largeWindowZstd(t testing.TB, recs []Record, window int) []byte {
 	plain := Build(recs, BuildOptions{})
-	enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(32<<20))
+	enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(window))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,10 +87,38 @@ func TestEachRecordLargeZstdWindowFallsBack(t *testing.T) {
 	b := append(append([]byte(nil), plain[:HeaderSize]...), body...)
 	binary.BigEndian.PutUint32(b[offLength:], uint32(HeaderSize-lengthOverhead+len(body)))
 	binary.BigEndian.PutUint16(b[offAttributes:], uint16(Zstd))
-	if err := walkStream(mustHeader(t, b), b[HeaderSize:], func(*recordView) error { return nil }); !errors.Is(err, zstd.ErrDecoderSizeExceeded) {
-		t.Fatalf("streaming a window over 8 MiB: %v, want ErrDecoderSizeExceeded", err)
+	return b
+}
+
+// countingMemory is a Memory that records what is reserved and held.
+type countingMemory struct {
+	held, peak int64
+	reserved   []int64
+	refuse     error
+}
+
+func (m *countingMemory) Reserve(n int64) (func(), error) {
+	if m.refuse != nil {
+		return nil, m.refuse
 	}
-	got, err := eachRecords(b, 0)
+	m.reserved = append(m.reserved, n)
+	m.held += n
+	m.peak = max(m.peak, m.held)
+	return func() { m.held -= n }, nil
+}
+
+func TestEachRecordLargeZstdWindowIsReserved(t *testing.T) {
+	recs := make([]Record, 12)
+	for i := range recs {
+		recs[i] = Record{Offset: int64(i), Value: bytes.Repeat([]byte{byte('a' + i)}, 1<<20)}
+	}
+	b := largeWindowZstd(t, recs, 32<<20)
+	mem := &countingMemory{}
+	var got []Record
+	err := EachRecordIn(b, mem, func(r Record) (bool, error) {
+		got = append(got, r)
+		return true, nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +126,43 @@ func TestEachRecordLargeZstdWindowFallsBack(t *testing.T) {
 		got[i].Timestamp = recs[i].Timestamp
 	}
 	equalRecords(t, got, recs)
+	// EncodeAll writes a single-segment frame: its window is its content (12 MiB and the
+	// record framing), reserved with the decoder's overhead, and given back.
+	if len(mem.reserved) != 1 || mem.reserved[0] < 12<<20 || mem.reserved[0] > 32<<20+zstdStreamOverhead || mem.held != 0 {
+		t.Fatalf("reserved %v, held %d after the walk", mem.reserved, mem.held)
+	}
+	// Refused memory is the walk's error, before any record.
+	refused := errors.New("no memory")
+	calls := 0
+	err = EachRecordIn(b, &countingMemory{refuse: refused}, func(Record) (bool, error) { calls++; return true, nil })
+	if !errors.Is(err, refused) || calls != 0 {
+		t.Fatalf("refused reservation: err %v after %d records", err, calls)
+	}
+}
+
+func TestEachRecordSnappyIsReserved(t *testing.T) {
+	recs := []Record{{Offset: 0, Value: bytes.Repeat([]byte("s"), 3<<20)}, {Offset: 1, Value: []byte("x")}}
+	b := Build(recs, BuildOptions{Compression: Snappy})
+	mem := &countingMemory{}
+	got, err := eachRecordsIn(b, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(got[0].Value) != 3<<20 {
+		t.Fatalf("got %d records", len(got))
+	}
+	if len(mem.reserved) != 1 || mem.reserved[0] < 3<<20 || mem.reserved[0] > 3<<20+100 || mem.held != 0 {
+		t.Fatalf("reserved %v, held %d", mem.reserved, mem.held)
+	}
+}
+
+func eachRecordsIn(b []byte, mem Memory) ([]Record, error) {
+	var out []Record
+	err := EachRecordIn(b, mem, func(r Record) (bool, error) {
+		out = append(out, r)
+		return true, nil
+	})
+	return out, err
 }
 
 func mustHeader(t *testing.T, b []byte) Header {

@@ -56,6 +56,9 @@ type Options struct {
 	MaxOpenLogFiles int
 	// Quotas bound what tenants may create and hold (quota.go).
 	Quotas Quotas
+	// DecodeMemory bounds the bytes event readers hold at once for zstd windows and snappy
+	// batches (decodemem.go); 0 means DefaultDecodeMemory.
+	DecodeMemory int64
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.
@@ -68,6 +71,8 @@ type Broker struct {
 	metrics *metrics
 	hubs    atomicHubs
 	files   *seglog.FileBudget // open segment files across every partition
+	// decodeMem is shared by every ReadEach (HTTP receives, jobs).
+	decodeMem *decodeMemory
 	// adminKey grants every right on this node (the CLI's credential).
 	adminKey string
 	// quotaMu serialises creations checked against a quota with their proposal.
@@ -109,6 +114,10 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b.files = seglog.NewFileBudget(opts.MaxOpenLogFiles, b.log)
+	if opts.DecodeMemory <= 0 {
+		opts.DecodeMemory = DefaultDecodeMemory
+	}
+	b.decodeMem = newDecodeMemory(opts.DecodeMemory)
 	b.mu.parts = make(map[partKey]*Partition)
 	var err error
 	if b.pids, err = openProducerIDs(opts.DataDir); err != nil {

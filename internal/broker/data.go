@@ -102,6 +102,9 @@ const DefaultReceiveBytes = 16 << 20
 type ReadLimits struct {
 	Max      int // events; 0 means 100
 	MaxBytes int // bytes of keys, bodies and properties after decompression; 0 means DefaultReceiveBytes
+	// MemoryWait is how long a read waits for the node's decode memory (Options.DecodeMemory)
+	// before it fails with Unavailable; 0 waits as long as the context lets it.
+	MemoryWait time.Duration
 }
 
 // Receive reads up to max events (and DefaultReceiveBytes) of one partition from a position.
@@ -111,7 +114,7 @@ func (b *Broker) Receive(ctx context.Context, ns, hub string, partition int32, f
 	if err != nil {
 		return nil, offset, err
 	}
-	next, err = b.ReadEach(ns, hub, partition, offset, ReadLimits{Max: max}, func(e ReceivedEvent) error {
+	next, err = b.ReadEach(ctx, ns, hub, partition, offset, ReadLimits{Max: max}, func(e ReceivedEvent) error {
 		events = append(events, e)
 		return nil
 	})
@@ -169,8 +172,10 @@ func resolvePosition(p *Partition, from Position) (int64, error) {
 // until lim is reached or the partition ends; an error from fn stops it. It returns the offset
 // to continue from. Records are decoded (and decompressed) one at a time and each event is
 // handed to fn before the next is decoded, so a caller that does not keep the events holds
-// one event, and a read that stops at its limit decompresses no more than it returns.
-func (b *Broker) ReadEach(ns, hub string, partition int32, offset int64, lim ReadLimits, fn func(ReceivedEvent) error) (int64, error) {
+// one event, and a read that stops at its limit decompresses no more than it returns. The
+// zstd window or whole snappy batch a batch needs is reserved from the node's decode memory
+// while the batch is decoded (see ReadLimits.MemoryWait).
+func (b *Broker) ReadEach(ctx context.Context, ns, hub string, partition int32, offset int64, lim ReadLimits, fn func(ReceivedEvent) error) (int64, error) {
 	p, err := b.Partition(ns, hub, partition)
 	if err != nil {
 		return offset, err
@@ -181,6 +186,7 @@ func (b *Broker) ReadEach(ns, hub string, partition int32, offset int64, lim Rea
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = DefaultReceiveBytes
 	}
+	mem := readMemory{ctx: ctx, m: b.decodeMem, wait: lim.MemoryWait}
 	n, used, next := 0, 0, offset
 	for n < lim.Max && next < p.EndOffset() {
 		raw, err := b.Read(nil, p, next, 1<<20)
@@ -197,7 +203,7 @@ func (b *Broker) ReadEach(ns, hub string, partition int32, offset int64, lim Rea
 		for _, bb := range batches {
 			full := false
 			var fnErr error
-			err := batch.EachRecord(bb, func(r batch.Record) (bool, error) {
+			err := batch.EachRecordIn(bb, mem, func(r batch.Record) (bool, error) {
 				if r.Offset < next {
 					return true, nil
 				}
@@ -215,6 +221,10 @@ func (b *Broker) ReadEach(ns, hub string, partition int32, offset int64, lim Rea
 			switch {
 			case fnErr != nil:
 				return next, fnErr
+			case err != nil && n > 0 && errcode.CodeOf(err) == errcode.Unavailable:
+				return next, nil // no decode memory for more: answer what was read
+			case err != nil && (errcode.CodeOf(err) == errcode.Unavailable || ctx.Err() != nil):
+				return next, err // no decode memory: the data is fine
 			case err != nil:
 				return next, errcode.New(errcode.Internal, "decoding partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
 			case full:

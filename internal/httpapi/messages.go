@@ -257,7 +257,8 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) error 
 	}
 	defer release()
 	st := &eventStream{w: w}
-	next, err := s.b.ReadEach(c.ns, c.hub, id, offset, broker.ReadLimits{Max: max, MaxBytes: s.limits.MaxReceiveBytes}, st.event)
+	next, err := s.b.ReadEach(r.Context(), c.ns, c.hub, id, offset,
+		broker.ReadLimits{Max: max, MaxBytes: s.limits.MaxReceiveBytes, MemoryWait: s.slotWait}, st.event)
 	if err != nil && !st.started {
 		return err
 	}

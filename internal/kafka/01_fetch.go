@@ -24,7 +24,8 @@ import (
 // fetch.max.bytes) whatever MaxBytes and PartitionMaxBytes ask, and each read draws twice
 // its bytes (the records, then their encoded copy) from the server's memory budget until
 // the response is written. A fetch that finds the budget full waits for room at most until
-// its MaxWait, then answers with what fits (possibly nothing). As in Kafka, the first batch
+// its MaxWait, then answers with what fits (possibly nothing); one whose connection already
+// holds its share (Options.ConnMemoryShare) in unwritten answers reads nothing. As in Kafka, the first batch
 // of a response is returned whole even when it is larger than the limit.
 
 func init() { register(1, 4, 12) }
@@ -124,7 +125,7 @@ func (c *conn) fetchWait(ctx context.Context, req *kmsg.FetchRequest, resp *kmsg
 		if i, _, _ := reflect.Select(cases); i < 2 {
 			return n
 		}
-		c.s.budget.release(2 * int64(n)) // an append: read again
+		c.releaseFetch(2 * int64(n)) // an append: read again
 	}
 }
 
@@ -141,16 +142,46 @@ func (c *conn) fillBudgeted(ctx context.Context, req *kmsg.FetchRequest, resp *k
 	}
 	var grant int64
 	if unread(parts) {
-		wait := min(c.s.opts.MemoryWait, max(time.Until(deadline), 10*time.Millisecond))
-		grant, _ = c.s.budget.acquireUpTo(ctx, 2*want, 2*min(want, fetchLeast), wait)
+		// The connection's share first, then the node's budget: a connection whose earlier
+		// answers fill its share (a client that does not read them) reads nothing more.
+		least := 2 * min(want, fetchLeast)
+		if share := c.takeShare(2 * want); share < least {
+			c.fetchHeld.Add(-share)
+		} else {
+			wait := min(c.s.opts.MemoryWait, max(time.Until(deadline), 10*time.Millisecond))
+			grant, _ = c.s.budget.acquireUpTo(ctx, share, least, wait)
+			c.fetchHeld.Add(grant - share)
+		}
 	}
 	n, errored := c.fillFetch(resp, parts, bufp, int(grant/2))
 	if used := 2 * int64(n); used > grant {
 		c.s.budget.force(used - grant) // a first batch larger than the grant
+		c.fetchHeld.Add(used - grant)
 	} else {
-		c.s.budget.release(grant - used)
+		c.releaseFetch(grant - used)
 	}
 	return n, errored
+}
+
+// takeShare takes up to want bytes of the connection's share of the memory budget
+// (Options.ConnMemoryShare) into fetchHeld and returns them; 0 when the share is used up.
+func (c *conn) takeShare(want int64) int64 {
+	for {
+		held := c.fetchHeld.Load()
+		got := min(want, c.s.opts.ConnMemoryShare-held)
+		if got <= 0 {
+			return 0
+		}
+		if c.fetchHeld.CompareAndSwap(held, held+got) {
+			return got
+		}
+	}
+}
+
+// releaseFetch gives n bytes held by a fetch response back to the budget and the share.
+func (c *conn) releaseFetch(n int64) {
+	c.fetchHeld.Add(-n)
+	c.s.budget.release(n)
 }
 
 // unread reports whether any partition may have records past the fetch offset.

@@ -30,7 +30,7 @@ type conn struct {
 	s      *Server
 	nc     net.Conn
 	remote string
-	ip     string // remote host, the key of the per-IP connection cap
+	ip     string // ipKey of the remote host, the key of the per-address connection cap
 	port   int32  // the advertised port of the listener the client came in on
 
 	// Set only by the reader goroutine (SASL happens in order, before other requests).
@@ -49,6 +49,9 @@ type conn struct {
 	// pending counts requests read whose response is not yet written: the connection is
 	// not idle while it is above zero.
 	pending atomic.Int32
+	// fetchHeld is the memory budget this connection's fetch responses hold (being filled or
+	// waiting to be written), at most Options.ConnMemoryShare.
+	fetchHeld atomic.Int64
 
 	// running counts finish goroutines so serve can wait for them.
 	running sync.WaitGroup
@@ -83,7 +86,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), port: s.opts.AdvertisedPort}
 	c.ip = c.remote
 	if host, _, err := net.SplitHostPort(c.remote); err == nil {
-		c.ip = host
+		c.ip = ipKey(host)
 	}
 	return c
 }
@@ -97,7 +100,7 @@ func (c *conn) serve() {
 	queue := make(chan *request, maxPipelined)
 	werr := make(chan error, 1)
 	go func() {
-		err := c.writeLoop(queue)
+		err := c.writeLoop(ctx, queue)
 		cancel()
 		c.nc.Close()
 		for r := range queue { // responses that will not be written give their budget back
@@ -342,7 +345,7 @@ func (c *conn) sent(r *request) {
 		r.release()
 		r.release = nil
 	}
-	c.s.budget.release(r.respHeld)
+	c.releaseFetch(r.respHeld)
 	r.respHeld = 0
 }
 
@@ -351,15 +354,15 @@ func (c *conn) sent(r *request) {
 var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // writeDeadline is when the next write must be done: the authentication deadline until
-// SASL completes, then one idle timeout from now (a client that stops reading is dropped).
+// SASL completes, then one write timeout from now (a client that stops reading is dropped).
 func (c *conn) writeDeadline() time.Time {
 	if !c.authed.Load() {
 		return c.authDeadline
 	}
-	return time.Now().Add(c.s.opts.IdleTimeout)
+	return time.Now().Add(c.s.opts.WriteTimeout)
 }
 
-func (c *conn) writeLoop(queue <-chan *request) error {
+func (c *conn) writeLoop(ctx context.Context, queue <-chan *request) error {
 	bw := bufio.NewWriterSize(c.nc, preAuthReadBuf)
 	large := false
 	for r := range queue {
@@ -377,7 +380,7 @@ func (c *conn) writeLoop(queue <-chan *request) error {
 			<-r.done
 			c.nc.SetWriteDeadline(c.writeDeadline())
 		}
-		err := c.writeResponse(bw, r, len(queue) == 0)
+		err := c.writeResponse(ctx, bw, r, len(queue) == 0)
 		c.sent(r)
 		if err != nil {
 			return err
@@ -386,8 +389,18 @@ func (c *conn) writeLoop(queue <-chan *request) error {
 	return writeErr(bw.Flush())
 }
 
-// writeResponse writes one response; flush sends the buffer (nothing else is queued).
-func (c *conn) writeResponse(bw *bufio.Writer, r *request, flush bool) error {
+// smallResponse is the encoded size below which a response is not counted in the memory
+// budget: produce answers (a few dozen bytes a partition), heartbeats, commits. The writer
+// encodes one response at a time, so uncounted responses hold at most this much per
+// connection, less than the connection's read and write buffers, which the connection caps
+// bound; the hot produce path takes no lock for them.
+const smallResponse = 4 << 10
+
+// writeResponse writes one response; flush sends the buffer (nothing else is queued). An
+// encoded response of smallResponse bytes or more is counted in the memory budget until it
+// is written, beyond what a fetch already holds for its records, waiting for room as a frame
+// does.
+func (c *conn) writeResponse(ctx context.Context, bw *bufio.Writer, r *request, flush bool) error {
 	if r.fatal != nil {
 		bw.Flush()
 		return closing("bad_request", r.fatal)
@@ -422,6 +435,12 @@ func (c *conn) writeResponse(bw *bufio.Writer, r *request, flush bool) error {
 	*bufp = buf
 	binary.BigEndian.PutUint32(buf[:4], uint32(len(buf)-4))
 	binary.BigEndian.PutUint32(buf[4:8], uint32(r.corr))
+	if extra := int64(len(buf)) - r.respHeld/2; extra >= smallResponse {
+		if err := c.s.budget.acquire(ctx, extra, c.s.opts.MemoryWait); err != nil {
+			return closing("memory_budget", err)
+		}
+		defer c.s.budget.release(extra)
+	}
 	if _, err := bw.Write(buf); err != nil {
 		return writeErr(err)
 	}
@@ -444,7 +463,7 @@ func writeErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return closing("write_timeout", fmt.Errorf("the client did not read its responses: %w", err))
+		return closing("write_timeout", fmt.Errorf("the client did not read its responses within the write timeout (--kafka-write-timeout): %w", err))
 	case errors.Is(err, net.ErrClosed):
 		return err
 	}

@@ -9,12 +9,13 @@
 // goroutine, and responses are written back in request order, as Kafka requires.
 //
 // The listener protects the node from its clients (see Options): connections are capped in
-// total and per client IP; before SASL completes a frame is capped at a few hundred KiB and
+// total and per client address (IPv6: per /64); before SASL completes a frame is capped at a few hundred KiB and
 // the connection must authenticate within a deadline, and one failed SASL attempt closes
-// it; an authenticated connection with nothing in flight is closed when idle. Frames are
-// read as their bytes arrive, never allocated at the size a client claims, and request
-// frames and fetch responses draw on one memory budget shared by all connections (budget.go,
-// frame.go). Accept errors (EMFILE) are retried with a back-off. Refusals and close reasons
+// it; an authenticated connection with nothing in flight is closed when idle, and one that
+// does not read a response within the write timeout is closed. Frames are read as their
+// bytes arrive, never allocated at the size a client claims, and request frames and
+// responses draw on one memory budget shared by all connections (budget.go, frame.go), of
+// which one connection's fetch responses hold at most a share. Accept errors (EMFILE) are retried with a back-off. Refusals and close reasons
 // are counted in metrics and logged, rate-limited.
 package kafka
 
@@ -52,6 +53,10 @@ const (
 	// DefaultIdleTimeout closes an authenticated connection with nothing in flight, like
 	// Kafka's connections.max.idle.ms.
 	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultWriteTimeout bounds the writing of one response, like Kafka's request.timeout.ms
+	// on the client side: a client that stops reading is disconnected after it and its
+	// responses give their memory back.
+	DefaultWriteTimeout = 30 * time.Second
 	// DefaultMemoryBudget bounds the bytes held at once for request frames and fetch
 	// responses of all connections: room for two largest produce frames, or two largest
 	// fetch responses with their encoded copies, at once.
@@ -81,11 +86,15 @@ type Options struct {
 	MaxConnectionsPerIP int           // open connections from one client IP address
 	AuthTimeout         time.Duration // from accept until SASL completes (or a dev request)
 	IdleTimeout         time.Duration // an authenticated connection with nothing in flight
+	WriteTimeout        time.Duration // writing one response (after authentication)
 	PreAuthFrameBytes   int           // largest frame before authentication
 	MaxRequestBytes     int           // largest frame after authentication
-	MemoryBudget        int64         // bytes of frames and fetch responses held at once
-	MemoryWait          time.Duration // longest wait for MemoryBudget
-	FetchMaxBytes       int32         // largest fetch response, whatever MaxBytes asks
+	MemoryBudget        int64         // bytes of frames and responses held at once
+	// ConnMemoryShare bounds the fetch response bytes one connection holds in MemoryBudget
+	// at once; 0 means max(MemoryBudget/4, one largest fetch), see connShare.
+	ConnMemoryShare int64
+	MemoryWait      time.Duration // longest wait for MemoryBudget
+	FetchMaxBytes   int32         // largest fetch response, whatever MaxBytes asks
 
 	// Hook, when set, may fail a request before it is handled; the connection is closed
 	// with the error as reason (fault injection for tests).
@@ -112,6 +121,7 @@ func (o *Options) setDefaults() {
 	def(&o.MaxRequestBytes, DefaultMaxRequestBytes)
 	defDur(&o.AuthTimeout, DefaultAuthTimeout)
 	defDur(&o.IdleTimeout, DefaultIdleTimeout)
+	defDur(&o.WriteTimeout, DefaultWriteTimeout)
 	defDur(&o.MemoryWait, DefaultMemoryWait)
 	if o.MemoryBudget <= 0 {
 		o.MemoryBudget = DefaultMemoryBudget
@@ -119,6 +129,28 @@ func (o *Options) setDefaults() {
 	if o.FetchMaxBytes <= 0 {
 		o.FetchMaxBytes = DefaultFetchMaxBytes
 	}
+	if o.ConnMemoryShare <= 0 {
+		o.ConnMemoryShare = connShare(o.MemoryBudget, o.FetchMaxBytes)
+	}
+}
+
+// connShare is the default part of the memory budget one connection's fetch responses may
+// hold: a quarter of the budget, or one largest fetch response with its encoded copy if that
+// is more (and fits), so one client that pipelines fetches and does not read the answers
+// leaves most of the budget to the others.
+func connShare(budget int64, fetchMax int32) int64 {
+	return max(budget/4, min(2*int64(fetchMax), budget))
+}
+
+// ipKey is the key of the per-address connection cap for client host: an IPv4 address as it
+// is, an IPv6 address as its /64 (one subscriber's network, which a client can spread its
+// connections over), anything else as it is.
+func ipKey(host string) string {
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() != nil {
+		return host
+	}
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }
 
 // Server accepts Kafka connections.
