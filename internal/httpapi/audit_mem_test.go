@@ -6,43 +6,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/broker"
 )
-
-// newEnvDecodeMemory is newEnvWith on a broker whose decode memory is limit bytes.
-func newEnvDecodeMemory(t *testing.T, opts Options, limit int64) *env {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	clk := &clock{}
-	clk.now.Store(time.Now().UTC().Truncate(time.Millisecond).UnixNano())
-	b, err := broker.Open(context.Background(), broker.Options{DataDir: t.TempDir(), Region: "test",
-		Registerer: reg, Logger: quiet, Now: clk.Now, DecodeMemory: limit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Broker, opts.Gatherer, opts.Logger = b, reg, quiet
-	srv := httptest.NewServer(New(opts))
-	t.Cleanup(func() {
-		srv.Close()
-		b.Close()
-	})
-	key, err := os.ReadFile(b.AdminKeyPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, clock: clk, b: b, srv: srv, admin: "TandemKey " + strings.TrimSpace(string(key))}
-}
 
 // wideZstdBatch is recs as a Kafka batch whose zstd frame declares a window of its whole
 // content (over 8 MiB), as a producer with a large zstd window writes it.
@@ -72,7 +45,7 @@ func wideZstdBatch(t *testing.T, recs []batch.Record) []byte {
 // data stays readable.
 func TestAuditH8_WideZstdWindowsShareDecodeMemory(t *testing.T) {
 	const limit = 20 << 20
-	e := newEnvDecodeMemory(t, Options{}, limit)
+	e := newEnvBroker(t, Options{}, broker.Options{DecodeMemory: limit})
 	e.setup("shop-eu1", "orders", 1)
 	recs := make([]batch.Record, 24)
 	for i := range recs {

@@ -41,11 +41,18 @@ func newEnv(t *testing.T, dev bool) *env {
 // newEnvWith is newEnv with the API options opts (its Broker, Gatherer and Logger are set here).
 func newEnvWith(t *testing.T, opts Options) *env {
 	t.Helper()
+	return newEnvBroker(t, opts, broker.Options{})
+}
+
+// newEnvBroker is newEnvWith on a broker opened with bopts (its directory, region, clock,
+// registry, logger and dev flag are set here).
+func newEnvBroker(t *testing.T, opts Options, bopts broker.Options) *env {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	clk := &clock{}
 	clk.now.Store(time.Now().UTC().Truncate(time.Millisecond).UnixNano())
-	b, err := broker.Open(context.Background(), broker.Options{DataDir: t.TempDir(), Region: "test", Dev: opts.Dev,
-		Registerer: reg, Logger: quiet, Now: clk.Now})
+	bopts.DataDir, bopts.Region, bopts.Dev, bopts.Registerer, bopts.Logger, bopts.Now = t.TempDir(), "test", opts.Dev, reg, quiet, clk.Now
+	b, err := broker.Open(context.Background(), bopts)
 	if err != nil {
 		t.Fatal(err)
 	}
