@@ -251,7 +251,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	b, err := broker.Open(ctx, broker.Options{
 		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
 		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg, Quotas: cfg.Quotas,
-		MaxOpenLogFiles: cfg.MaxOpenLogFiles, DecodeMemory: cfg.HTTP.ReceiveMemory,
+		MaxOpenLogFiles: cfg.MaxOpenLogFiles, FS: testFS(logger), DecodeMemory: cfg.HTTP.ReceiveMemory,
 	})
 	if err != nil {
 		return err

@@ -54,6 +54,9 @@ type Options struct {
 	// the least recently used idle partitions close their files and reopen them on demand.
 	// 0 means DefaultMaxOpenLogFiles().
 	MaxOpenLogFiles int
+	// FS holds the partition logs (default the operating system's); tests pass a filesystem
+	// that loses unsynced writes at a kill (internal/lazyfs).
+	FS seglog.FS
 	// Quotas bound what tenants may create and hold (quota.go).
 	Quotas Quotas
 	// DecodeMemory bounds the bytes event readers hold at once for zstd windows and snappy
@@ -239,6 +242,7 @@ func (b *Broker) partitionOf(h HubInfo, id int32) (*Partition, error) {
 		Logger:         b.log.With("namespace", h.Namespace, "eventhub", h.Name, "partition", id),
 		Name:           fmt.Sprintf("partition %d of %s/%s", id, h.Namespace, h.Name),
 		Budget:         b.files,
+		FS:             b.opts.FS,
 	})
 	if err != nil {
 		return nil, errcode.New(errcode.Unavailable, "opening partition %d of %s/%s: %w", id, h.Namespace, h.Name, err)
