@@ -40,7 +40,7 @@ func addClientFlags(root *cobra.Command) {
 		"authenticate with an Event Hubs connection string instead of the admin key (env TANDEM_CONNECTION_STRING)")
 	f.String("data", "./tandem-data", "data directory of a local node, whose admin-key file the CLI reads when no key is given")
 	f.String("ca", os.Getenv("TANDEM_CA"), "PEM CA certificate to trust for an https --server (env TANDEM_CA; "+
-		"default: <data>/tls/ca.pem when it exists, as `serve --tls-dev` writes it, else the system roots)")
+		"default: <data>/tls/ca.pem when it exists, as serve --tls-dev writes it, else the system roots)")
 	f.StringP("output", "o", "text", "output format: text or json")
 }
 

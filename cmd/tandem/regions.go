@@ -41,7 +41,7 @@ func defaultRegionsFile() string {
 // addRegionFlags adds --regions and --regions-file to cmd.
 func addRegionFlags(cmd *cobra.Command, required bool) {
 	f := cmd.Flags()
-	f.StringSlice("regions", nil, "regions, comma-separated: names from --regions-file (as `tandem dev` writes it), or NAME=http://host:port")
+	f.StringSlice("regions", nil, "regions, comma-separated: names from --regions-file (as tandem dev writes it), or NAME=http://host:port")
 	f.String("regions-file", defaultRegionsFile(), "file naming the regions (env TANDEM_REGIONS_FILE)")
 	if required {
 		_ = cmd.MarkFlagRequired("regions")

@@ -150,7 +150,7 @@ calls to https partners trust --tls-ca (default: the system roots; the dev CA wi
 		"partner regions geo-DR may pair with and call, comma-separated: http(s)://host:port, host:port or a host (any port); "+
 			"with no list (nor --peer-regions-file) only the admin key may name a partner endpoint")
 	f.StringVar(&cfg.PeerRegions, "peer-regions-file", "",
-		"regions file (as `tandem dev` writes it) whose servers geo-DR may pair with and call, read at each check; adds to --peer-allow")
+		"regions file (as tandem dev writes it) whose servers geo-DR may pair with and call, read at each check; adds to --peer-allow")
 	addKafkaLimitFlags(f, &cfg.Kafka)
 	f.BoolVar(&cfg.Pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener (unauthenticated: local use only)")
 	f.IntVar(&cfg.MaxOpenLogFiles, "max-open-log-files", 0,
