@@ -60,7 +60,12 @@ type Options struct {
 	// behind this window, so compare systems with equal windows. 0 keeps franz-go's default
 	// (50,000).
 	MaxInFlight int
-	Consumers   int // concurrent consumer clients (partitions are split among them); default 1
+	// Rate, when > 0, paces the producers together at this many records per second, each
+	// record sent at its scheduled time; latency is then measured from that time, so a
+	// broker that falls behind is charged for the wait (no coordinated omission). 0 produces
+	// as fast as the window allows.
+	Rate      float64
+	Consumers int // concurrent consumer clients (partitions are split among them); default 1
 
 	// Records, when > 0, stops producing after this many records (Duration is then ignored).
 	// Otherwise producers run for Duration (default 10s).
@@ -116,8 +121,8 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	o.Producers = max(o.Producers, 1)
 	o.Consumers = max(o.Consumers, 1)
-	if o.Partitions < 0 || o.Records < 0 || o.Duration < 0 || o.Timeout < 0 || o.Linger < 0 || o.BatchMaxBytes < 0 || o.MaxInFlight < 0 {
-		return o, errors.New("bench: partitions, records, duration, timeout, linger, batch bytes and max in flight must not be negative")
+	if o.Partitions < 0 || o.Records < 0 || o.Duration < 0 || o.Timeout < 0 || o.Linger < 0 || o.BatchMaxBytes < 0 || o.MaxInFlight < 0 || o.Rate < 0 {
+		return o, errors.New("bench: partitions, records, duration, timeout, linger, batch bytes, max in flight and rate must not be negative")
 	}
 	if o.Records == 0 && o.Duration == 0 {
 		o.Duration = 10 * time.Second

@@ -127,6 +127,20 @@ func TestDurationBoundsTheProducePhase(t *testing.T) {
 	}
 }
 
+// With a rate the producers keep to their schedule: no more records than rate × duration
+// (plus the one scheduled at the start), and each latency counts from its scheduled time.
+func TestRatePacesTheProducers(t *testing.T) {
+	brokers := newCluster(t)
+	const rate, dur = 500.0, 400 * time.Millisecond
+	res := run(t, Options{Brokers: brokers, Topic: "r", Partitions: 2, Duration: dur, RecordSize: 16, Mode: ModeProduce,
+		Producers: 2, Rate: rate})
+	most := int64(rate*dur.Seconds()) + 1
+	if res.Produce.Records == 0 || res.Produce.Records > most || res.Produce.Failed != 0 {
+		t.Fatalf("produce at %v records/s for %v: %+v; want between 1 and %d records", rate, dur, res.Produce, most)
+	}
+	checkPhase(t, "produce", res.Produce, res.Produce.Records, 16, true)
+}
+
 // Tandem's Kafka endpoint takes an Event Hubs connection string as the SASL PLAIN password.
 func TestSASLPlainConnectionString(t *testing.T) {
 	const cs = "Endpoint=sb://ns1.example/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=abc="

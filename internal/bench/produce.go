@@ -24,7 +24,9 @@ type producerRun struct {
 	deadline time.Time // zero when the phase is bounded by Records
 	filler   []byte
 
+	began   time.Time
 	claimed atomic.Int64 // records handed to Produce (Records mode)
+	slots   atomic.Int64 // records scheduled (Rate mode)
 	acked   atomic.Int64
 	failed  atomic.Int64
 	stopped atomic.Bool // set by the first failure: producers stop at once
@@ -64,6 +66,7 @@ func produce(ctx context.Context, o Options) (*Phase, error) {
 	r.pool.New = func() any { return &kgo.Record{Value: make([]byte, o.RecordSize)} }
 
 	began := time.Now()
+	r.began = began
 	if o.Records == 0 {
 		r.deadline = began.Add(o.Duration)
 	}
@@ -99,6 +102,22 @@ func (r *producerRun) loop(ctx context.Context, cl *kgo.Client) {
 			return
 		}
 		now := time.Now()
+		if r.o.Rate > 0 {
+			at := r.slot()
+			if !r.deadline.IsZero() && at.After(r.deadline) {
+				return
+			}
+			if wait := time.Until(at); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return
+				}
+			}
+			now = at // latency counts from the scheduled time
+		}
 		if !r.deadline.IsZero() && now.After(r.deadline) {
 			return
 		}
@@ -108,6 +127,12 @@ func (r *producerRun) loop(ctx context.Context, cl *kgo.Client) {
 		rec.Timestamp = now // carries the monotonic reading that promise measures against
 		cl.Produce(ctx, rec, r.promise)
 	}
+}
+
+// slot is the scheduled send time of the next record at o.Rate records per second.
+func (r *producerRun) slot() time.Time {
+	n := r.slots.Add(1) - 1
+	return r.began.Add(time.Duration(float64(n) / r.o.Rate * float64(time.Second)))
 }
 
 // promise is franz-go's callback for each record; it may run on several goroutines at once.
