@@ -22,11 +22,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	tandemBin = filepath.Join(dir, "tandem")
-	build := exec.Command("go", "build", "-o", tandemBin, "github.com/tandem-streaming/tandem/cmd/tandem")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tandem:", err)
+	if tandemBin, err = nodeproc.BuildTandem(context.Background(), dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

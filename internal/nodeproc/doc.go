@@ -13,7 +13,8 @@
 //     of the processes it started, by their pid, never by name (Process.Kill, Pause, Resume,
 //     Terminate, Stop);
 //   - restarting a node on the ports it had (Process.RestartSpec, Process.Restart);
-//   - how a process exited and the tail of its log (Process.ExitError, Process.LogTail).
+//   - how a process exited and the tail of its log (Process.ExitError, Process.LogTail);
+//   - building the tandem binary for process-level tests (BuildTandem).
 //
 // It must not know what runs inside a node: regions' contents, aliases, namespaces, jobs or
 // the API are its callers' business, and so is what a node's death means. It signals only

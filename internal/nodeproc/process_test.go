@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,11 +21,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	tandemBin = filepath.Join(dir, "tandem")
-	build := exec.Command("go", "build", "-o", tandemBin, "github.com/tandem-streaming/tandem/cmd/tandem")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tandem:", err)
+	if tandemBin, err = BuildTandem(context.Background(), dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -84,18 +80,13 @@ func healthz(r Ready, timeout time.Duration) error {
 // kill -9 of a real node, then a restart on the ports it had, which serves again; then a
 // graceful stop, which serve takes as a request (status 0).
 func TestKillNineRestartStop(t *testing.T) {
-	spec := testSpec(t)
-	p, err := Start(spec)
-	if err != nil {
-		t.Fatal(err)
+	spec := testSpec(t, "--region", "east")
+	p, first := start(t, spec)
+	if first.Region != "east" || first.TLS || strings.HasSuffix(first.Kafka, ":0") || strings.HasSuffix(first.HTTP, ":0") {
+		t.Fatalf("ready line %+v", first)
 	}
-	t.Cleanup(func() { stopNow(p) })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	first, err := p.WaitReady(ctx)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, p.Logs())
-	}
 	if err := healthz(first, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
