@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/client"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
 )
 
 // fakeAliasAPI answers the alias routes as the server contract describes them, with one
@@ -207,26 +206,10 @@ func TestDevSettings(t *testing.T) {
 	}
 }
 
-func TestDevReadyWriter(t *testing.T) {
-	var log bytes.Buffer
-	ready := make(chan [2]string, 1)
-	w := &readyWriter{log: &log, ready: ready}
-	in := "noise\ntandem ready region=east kafka=127.0.0.1:1 http=127.0.0.1:2\ntandem ready region=east kafka=x http=y\n"
-	for i := 0; i < len(in); i += 7 { // split anywhere, as pipes do
-		w.Write([]byte(in[i:min(i+7, len(in))]))
-	}
-	if got := <-ready; got != [2]string{"127.0.0.1:1", "127.0.0.1:2"} {
-		t.Errorf("ready = %v", got)
-	}
-	if len(ready) != 0 || log.String() != in {
-		t.Errorf("second ready line reported, or log %q", log.String())
-	}
-}
-
 func TestDevSummary(t *testing.T) {
 	mk := func(region, kafka, http string) *devSide {
-		c := &devChild{region: region, kafkaAddr: kafka, httpAddr: http, dataDir: "td/" + region, logPath: "td/" + region + ".log",
-			cmd: &exec.Cmd{Process: &os.Process{Pid: 4242}}}
+		c := &devChild{region: region, kafkaAddr: kafka, httpAddr: http,
+			spec: nodeproc.Spec{DataDir: "td/" + region, Log: "td/" + region + ".log"}}
 		return &devSide{child: c, namespace: "tandem-" + region}
 	}
 	info := &devInfo{dir: "td", kcatConf: "td/kcat.conf",

@@ -12,10 +12,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/client"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
 )
 
 // The names tandem dev creates.
@@ -163,11 +162,12 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error 
 		}
 	}
 	for i, r := range devRegions {
-		c, err := startDevChild(exe, r.name, s.dir, s.listenAddr(s.kafkaPort, i), s.listenAddr(s.httpPort, i), d.tls)
+		spec := devSpec(exe, r.name, s.dir, s.listenAddr(s.kafkaPort, i), s.listenAddr(s.httpPort, i), d.tls)
+		c, err := startDevChild(r.name, spec, d.tls)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "tandem dev: started region %s (pid %d), log in %s\n", r.name, c.cmd.Process.Pid, c.logPath)
+		fmt.Fprintf(stderr, "tandem dev: started region %s (pid %d), log in %s\n", r.name, c.proc.Pid(), spec.Log)
 		d.children = append(d.children, c)
 	}
 
@@ -213,7 +213,7 @@ func (d *devRun) outcome(runCtx context.Context, err error) error {
 
 func (d *devRun) anyExited() bool {
 	for _, c := range d.children {
-		if c.hasExited() {
+		if c.proc.HasExited() {
 			return true
 		}
 	}
@@ -229,7 +229,7 @@ func (d *devRun) anyExited() bool {
 func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc <-chan os.Signal) {
 	var exited [2]<-chan struct{}
 	for i, c := range d.children {
-		exited[i] = c.exited
+		exited[i] = c.proc.Exited()
 	}
 	for alive := len(d.children); ; {
 		var dead *devChild
@@ -245,7 +245,7 @@ func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc
 			dead, exited[1] = d.children[1], nil
 		}
 		alive--
-		if dead.stoppedBySignal() {
+		if dead.proc.StoppedOnRequest() {
 			t := time.NewTimer(devSignalGrace)
 			select {
 			case <-sigc:
@@ -269,21 +269,21 @@ func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc
 
 // restartCommand is the command line that starts the child's region again by hand.
 func (c *devChild) restartCommand() string {
-	args := make([]string, len(c.cmd.Args))
-	for i, a := range c.cmd.Args {
+	argv := c.restartSpec().Command()
+	args := make([]string, len(argv))
+	for i, a := range argv {
 		args[i] = shellQuote(a)
 	}
-	if c.kafkaAddr != "" {
-		for i := range args {
-			switch {
-			case i > 0 && c.cmd.Args[i-1] == c.tls.kafkaFlag():
-				args[i] = c.kafkaAddr
-			case i > 0 && c.cmd.Args[i-1] == "--http-addr":
-				args[i] = c.httpAddr
-			}
-		}
+	return strings.Join(args, " ") + " 2>>" + shellQuote(c.spec.Log)
+}
+
+// restartSpec is the child's spec with the addresses it was ready on, so that it starts again
+// on the same ports.
+func (c *devChild) restartSpec() nodeproc.Spec {
+	if c.kafkaAddr == "" { // never ready
+		return c.spec
 	}
-	return strings.Join(args, " ") + " 2>>" + shellQuote(c.logPath)
+	return c.spec.WithAddrs(c.ready)
 }
 
 // stop sends SIGTERM to every child still running, waits for them up to devStopGrace and
@@ -291,127 +291,65 @@ func (c *devChild) restartCommand() string {
 func (d *devRun) stop() {
 	var running []*devChild
 	for _, c := range d.children {
-		if !c.hasExited() {
-			c.cmd.Process.Signal(syscall.SIGTERM)
+		if !c.proc.HasExited() {
+			c.proc.Terminate()
 			running = append(running, c)
 		}
 	}
-	deadline := time.NewTimer(devStopGrace)
-	defer deadline.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), devStopGrace)
+	defer cancel()
 	for _, c := range running {
 		select {
-		case <-c.exited:
-		case <-deadline.C:
+		case <-c.proc.Exited():
+		case <-ctx.Done():
 			for _, k := range running {
-				if !k.hasExited() {
+				if !k.proc.HasExited() {
 					fmt.Fprintf(d.stderr, "tandem dev: region %s (pid %d) did not stop within %v; killing it\n",
-						k.region, k.cmd.Process.Pid, devStopGrace)
-					k.cmd.Process.Kill()
+						k.region, k.proc.Pid(), devStopGrace)
+					k.proc.Kill(context.Background())
 				}
 			}
-			<-c.exited
 		}
-		fmt.Fprintf(d.stderr, "tandem dev: region %s (pid %d) stopped\n", c.region, c.cmd.Process.Pid)
+		fmt.Fprintf(d.stderr, "tandem dev: region %s (pid %d) stopped\n", c.region, c.proc.Pid())
 	}
 }
 
-// devChild is one `tandem serve` child process.
+// devChild is one region's `tandem serve` child process.
 type devChild struct {
-	region  string
-	dataDir string
-	logPath string
-	tls     *devTLS // nil without TLS
-	cmd     *exec.Cmd
-	ready   chan [2]string // the Kafka and HTTP addresses of the ready line
-	exited  chan struct{}  // closed once the process has been waited for
-	waitErr error          // the process's exit, set before exited is closed
+	region string
+	tls    *devTLS // nil without TLS
+	spec   nodeproc.Spec
+	proc   *nodeproc.Process
+	ready  nodeproc.Ready // once ready
 
 	kafkaAddr, httpAddr string // once ready; the TLS Kafka listener with TLS
 }
 
-// devReadyLine is serve's ready line (see readyLine in serve_tls.go): the plaintext Kafka
-// listener, the API's, and with TLS the TLS Kafka listener.
-var devReadyLine = regexp.MustCompile(`^tandem ready region=\S+ kafka=(\S+) http=(\S+)(?: kafka-tls=(\S+) api=https)?$`)
+// devSpec is region's `serve` with data in dir/region and stdout and stderr in dir/region.log;
+// with tls, its Kafka listener is TLS only and its API HTTPS.
+func devSpec(exe, region, dir, kafkaAddr, httpAddr string, tls *devTLS) nodeproc.Spec {
+	return nodeproc.Spec{Name: "region " + region, Exe: exe, Args: append([]string{"--region", region}, tls.serveArgs()...),
+		DataDir: filepath.Join(dir, region), Listen: tls.listen(kafkaAddr, httpAddr), Log: filepath.Join(dir, region+".log")}
+}
 
-// startDevChild starts `serve` for region with data in dir/region and stderr (and stdout) in
-// dir/region.log; with tls, its Kafka listener is TLS only and its API HTTPS.
-func startDevChild(exe, region, dir, kafkaAddr, httpAddr string, tls *devTLS) (*devChild, error) {
-	c := &devChild{region: region, dataDir: filepath.Join(dir, region), logPath: filepath.Join(dir, region+".log"),
-		tls: tls, ready: make(chan [2]string, 1), exited: make(chan struct{})}
-	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
+// startDevChild starts region's `serve` as spec says.
+func startDevChild(region string, spec nodeproc.Spec, tls *devTLS) (*devChild, error) {
+	if err := os.MkdirAll(spec.DataDir, 0o755); err != nil {
 		return nil, errcode.New(errcode.InvalidArgument, "creating the data directory of region %s: %w", region, err)
 	}
-	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o644)
+	p, err := nodeproc.Start(spec)
+	if errors.Is(err, nodeproc.ErrLog) {
+		return nil, errcode.New(errcode.InvalidArgument, "%w", err)
+	}
 	if err != nil {
-		return nil, errcode.New(errcode.InvalidArgument, "creating the log file of region %s: %w", region, err)
+		return nil, errcode.New(errcode.Internal, "%w", err)
 	}
-	c.cmd = exec.Command(exe, append([]string{"serve", "--region", region, "--data", c.dataDir},
-		tls.serveArgs(kafkaAddr, httpAddr)...)...)
-	c.cmd.Stdout = &readyWriter{log: logf, ready: c.ready}
-	c.cmd.Stderr = logf
-	if err := c.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, errcode.New(errcode.Internal, "starting region %s (%s serve): %w", region, exe, err)
-	}
-	go func() {
-		c.waitErr = c.cmd.Wait()
-		logf.Close()
-		close(c.exited)
-	}()
-	return c, nil
+	return &devChild{region: region, tls: tls, spec: spec, proc: p}, nil
 }
 
-// readyWriter is a child's stdout: it copies lines to the log and reports the ready line.
-type readyWriter struct {
-	log     io.Writer
-	ready   chan<- [2]string
-	partial []byte
-	seen    bool
-}
-
-func (w *readyWriter) Write(p []byte) (int, error) {
-	w.log.Write(p)
-	w.partial = append(w.partial, p...)
-	for {
-		i := strings.IndexByte(string(w.partial), '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := strings.TrimRight(string(w.partial[:i]), "\r")
-		w.partial = w.partial[i+1:]
-		if m := devReadyLine.FindStringSubmatch(line); m != nil && !w.seen {
-			w.seen = true
-			kafka := m[1]
-			if m[3] != "" {
-				kafka = m[3] // with TLS, clients use the TLS listener
-			}
-			w.ready <- [2]string{kafka, m[2]}
-		}
-	}
-}
-
-func (c *devChild) hasExited() bool {
-	select {
-	case <-c.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// stoppedBySignal reports whether the child exited as `serve` does when asked to stop: with
-// status 0 (it handles SIGINT and SIGTERM), or killed by one of them.
-func (c *devChild) stoppedBySignal() bool {
-	if c.waitErr == nil {
-		return true
-	}
-	var ee *exec.ExitError
-	if errors.As(c.waitErr, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGTERM
-		}
-	}
-	return false
+// restart starts the child's region again, after it exited, on its data and ports.
+func (c *devChild) restart() (*devChild, error) {
+	return startDevChild(c.region, c.restartSpec(), c.tls)
 }
 
 // childExitError is a child that exited while tandem dev needed it; an Unavailable error.
@@ -421,51 +359,46 @@ func (e *childExitError) Error() string { return e.err.Error() }
 func (e *childExitError) Unwrap() error { return e.err }
 
 func (c *devChild) exitError() *childExitError {
-	how := "exit status 0"
-	if c.waitErr != nil {
-		how = c.waitErr.Error()
-	}
-	return &childExitError{errcode.New(errcode.Unavailable, "region %s (pid %d) exited (%s); its log is %s%s",
-		c.region, c.cmd.Process.Pid, how, c.logPath, logTail(c.logPath, 5))}
-}
-
-// logTail is the last n lines of a log file, indented, for an error message.
-func logTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	if len(lines) == 1 && lines[0] == "" {
-		return ""
-	}
-	return "; it ends with:\n    " + strings.Join(lines, "\n    ")
+	return &childExitError{errcode.New(errcode.Unavailable, "%w", c.proc.ExitError())}
 }
 
 // waitReady waits for the child's ready line.
 func (c *devChild) waitReady(ctx context.Context) error {
-	t := time.NewTimer(devReadyTimeout)
-	defer t.Stop()
-	select {
-	case a := <-c.ready:
-		c.kafkaAddr, c.httpAddr = a[0], a[1]
-		return nil
-	case <-c.exited:
+	ctx, cancel := context.WithTimeoutCause(ctx, devReadyTimeout, errcode.New(errcode.Timeout,
+		"region %s (pid %d) printed no ready line within %v; see its log %s", c.region, c.proc.Pid(), devReadyTimeout, c.spec.Log))
+	defer cancel()
+	r, err := c.proc.WaitReady(ctx)
+	var exited *nodeproc.ExitError
+	if errors.As(err, &exited) {
 		return c.exitError()
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return errcode.New(errcode.Timeout, "region %s (pid %d) printed no ready line within %v; see its log %s",
-			c.region, c.cmd.Process.Pid, devReadyTimeout, c.logPath)
 	}
+	if err != nil {
+		return err
+	}
+	c.ready, c.kafkaAddr, c.httpAddr = r, clientKafka(r), r.HTTP
+	return nil
+}
+
+// clientKafka is the Kafka listener clients use: with TLS the TLS listener.
+func clientKafka(r nodeproc.Ready) string {
+	if r.TLS {
+		return r.KafkaTLS
+	}
+	return r.Kafka
+}
+
+// pid is the child's process id (0 for a child that was never started, as in tests of the
+// summary).
+func (c *devChild) pid() int {
+	if c.proc == nil {
+		return 0
+	}
+	return c.proc.Pid()
 }
 
 // adminKey reads the child's admin key.
 func (c *devChild) adminKey() (string, error) {
-	key, err := os.ReadFile(filepath.Join(c.dataDir, "admin-key"))
+	key, err := os.ReadFile(filepath.Join(c.spec.DataDir, "admin-key"))
 	if err != nil {
 		return "", errcode.New(errcode.Internal, "reading the admin key of region %s: %w", c.region, err)
 	}
@@ -635,7 +568,7 @@ func (d *devRun) ensureHub(ctx context.Context, info *devInfo) error {
 			t.Stop()
 			return errcode.New(errcode.Timeout,
 				"event hub %s/%s did not reach the secondary %s in region %s within --timeout %v (%v); see 'tandem alias show' and %s",
-				p.namespace, devHub, ns, sec.child.region, d.s.timeout, context.Cause(ctx), sec.child.logPath)
+				p.namespace, devHub, ns, sec.child.region, d.s.timeout, context.Cause(ctx), sec.child.spec.Log)
 		case <-t.C:
 		}
 	}
@@ -662,7 +595,7 @@ func (info *devInfo) regions() regionsFile {
 	var f regionsFile
 	for _, s := range info.sides {
 		c := s.child
-		dataDir, _ := filepath.Abs(c.dataDir)
+		dataDir, _ := filepath.Abs(c.spec.DataDir)
 		f.Regions = append(f.Regions, regionEntry{Name: c.region, Server: c.url(), Kafka: c.kafkaAddr,
 			AdminKeyFile: filepath.Join(dataDir, "admin-key"), Namespace: s.namespace, DataDir: dataDir, CAFile: c.tls.ca()})
 	}
@@ -688,7 +621,7 @@ func (info *devInfo) print(w io.Writer) error {
 	for _, s := range info.sides {
 		c := s.child
 		rows = append(rows, []string{c.region, s.namespace, c.kafkaAddr, c.url(),
-			fmt.Sprint(c.cmd.Process.Pid), c.logPath})
+			fmt.Sprint(c.pid()), c.spec.Log})
 	}
 	printTable(&b, []string{"REGION", "NAMESPACE", "KAFKA", "HTTP", "PID", "LOG"}, rows)
 	if info.tls != nil {
@@ -716,8 +649,8 @@ func (info *devInfo) print(w io.Writer) error {
 	fmt.Fprintf(&b, "  kcat -F %s -t %s -C -o beginning -e\n", shellQuote(info.kcatConf), devHub)
 	east, west := info.sides[0], info.sides[1]
 	fmt.Fprintf(&b, "\nThe CLI (each region's admin key is read from its data directory):\n")
-	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias show %s/%s\n", east.child.url(), shellQuote(east.child.dataDir), info.tls.cliCAArgs(), east.namespace, devAlias)
-	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias fail-over %s/%s\n", west.child.url(), shellQuote(west.child.dataDir), info.tls.cliCAArgs(), west.namespace, devAlias)
+	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias show %s/%s\n", east.child.url(), shellQuote(east.child.spec.DataDir), info.tls.cliCAArgs(), east.namespace, devAlias)
+	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias fail-over %s/%s\n", west.child.url(), shellQuote(west.child.spec.DataDir), info.tls.cliCAArgs(), west.namespace, devAlias)
 	fmt.Fprintf(&b, "\nRegions by name for --regions east,west (tandem send, job deploy, drill): %s\n", filepath.Join(info.dir, "regions.json"))
 	fmt.Fprintf(&b, "\nCtrl-C stops both regions.\n")
 	fmt.Fprintf(&b, "tandem dev ready alias=%s bootstrap=%s east=%s west=%s", devAlias, info.bootstrap(), east.child.httpAddr, west.child.httpAddr)

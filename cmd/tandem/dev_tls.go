@@ -13,6 +13,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/client"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
 	"github.com/tandem-streaming/tandem/internal/tlsconf"
 )
 
@@ -35,21 +36,21 @@ func ensureDevTLS(dir string, stderr io.Writer) (*devTLS, error) {
 	return &devTLS{caFile: d.CAFile, certFile: d.CertFile, keyFile: d.KeyFile}, nil
 }
 
-// serveArgs are the listener and TLS arguments of a region's `serve`.
-func (t *devTLS) serveArgs(kafkaAddr, httpAddr string) []string {
+// listen are a region's listen addresses: with TLS, no plaintext Kafka listener and the Kafka
+// port on the TLS listener.
+func (t *devTLS) listen(kafkaAddr, httpAddr string) nodeproc.Listen {
 	if t == nil {
-		return []string{"--kafka-addr", kafkaAddr, "--http-addr", httpAddr}
+		return nodeproc.Listen{Kafka: kafkaAddr, HTTP: httpAddr}
 	}
-	return []string{"--kafka-addr", "", "--kafka-tls-addr", kafkaAddr, "--http-addr", httpAddr,
-		"--tls-cert", t.certFile, "--tls-key", t.keyFile, "--tls-ca", t.caFile}
+	return nodeproc.Listen{Kafka: "off", KafkaTLS: kafkaAddr, HTTP: httpAddr}
 }
 
-// kafkaFlag is the flag of the Kafka listener clients use.
-func (t *devTLS) kafkaFlag() string {
+// serveArgs are the TLS arguments of a region's `serve`.
+func (t *devTLS) serveArgs() []string {
 	if t == nil {
-		return "--kafka-addr"
+		return nil
 	}
-	return "--kafka-tls-addr"
+	return []string{"--tls-cert", t.certFile, "--tls-key", t.keyFile, "--tls-ca", t.caFile}
 }
 
 func (t *devTLS) scheme() string {

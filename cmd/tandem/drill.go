@@ -152,7 +152,7 @@ func (d *drill) setup(ctx context.Context) error {
 		return errcode.New(errcode.Internal, "finding the tandem executable to run the regions: %w", err)
 	}
 	for _, r := range devRegions {
-		c, err := startDevChild(exe, r.name, d.s.dir, "127.0.0.1:0", "127.0.0.1:0", nil)
+		c, err := startDevChild(r.name, devSpec(exe, r.name, d.s.dir, "127.0.0.1:0", "127.0.0.1:0", nil), nil)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -71,13 +70,13 @@ func (d *drill) rehearse(ctx context.Context) error {
 // leave east.
 func (d *drill) failRegion(ctx context.Context, reader *drillReader) error {
 	east, west := d.dev.children[0], d.regions[1]
-	if err := east.cmd.Process.Kill(); err != nil {
-		return fmt.Errorf("killing region east (pid %d): %w", east.cmd.Process.Pid, err)
+	killed := time.Now() // Kill waits for the process to be gone; the clock starts at the signal
+	if err := east.proc.Kill(ctx); err != nil {
+		return err
 	}
-	d.rep.killed = time.Now()
-	d.rep.mark("kill -9 of region east (pid %d)", east.cmd.Process.Pid)
-	d.progress("killed region east (pid %d) with SIGKILL", east.cmd.Process.Pid)
-	<-east.exited
+	d.rep.killed = killed
+	d.rep.mark("kill -9 of region east (pid %d)", east.proc.Pid())
+	d.progress("killed region east (pid %d) with SIGKILL", east.proc.Pid())
 	if err := waitUntil(ctx, "region east to stop answering", func() bool { return !healthy(ctx, d.regions[0].Server) }); err != nil {
 		return err
 	}
@@ -124,12 +123,7 @@ func (d *drill) probeAlias(ctx context.Context) error {
 // restoreRegion starts east again on its data and ports and waits for the reader to report it
 // caught up and switch back.
 func (d *drill) restoreRegion(ctx context.Context, reader *drillReader) error {
-	old := d.dev.children[0]
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	c, err := startDevChild(exe, old.region, d.s.dir, old.kafkaAddr, old.httpAddr, old.tls)
+	c, err := d.dev.children[0].restart()
 	if err != nil {
 		return err
 	}
@@ -138,8 +132,8 @@ func (d *drill) restoreRegion(ctx context.Context, reader *drillReader) error {
 		return err
 	}
 	restored := time.Now()
-	d.rep.mark("region east restarted (pid %d)", c.cmd.Process.Pid)
-	d.progress("restarted region east (pid %d); waiting for it to catch up", c.cmd.Process.Pid)
+	d.rep.mark("region east restarted (pid %d)", c.proc.Pid())
+	d.progress("restarted region east (pid %d); waiting for it to catch up", c.proc.Pid())
 	if err := waitUntil(ctx, "the reader to report east caught up and switch back", func() bool { return reader.source() == "primary" }); err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
 )
 
 func TestCheckListenerConfig(t *testing.T) {
@@ -59,17 +61,11 @@ func TestReadyLineParses(t *testing.T) {
 		{withTLS, withTLS.kafkaTLS.Addr().String()},
 	} {
 		line := tc.l.readyLine("east")
-		ready := make(chan [2]string, 1)
-		var log strings.Builder
-		w := &readyWriter{log: &log, ready: ready}
-		w.Write([]byte(line + "\n"))
-		select {
-		case got := <-ready:
-			if got[0] != tc.wantKafka || got[1] != tc.l.http.Addr().String() {
-				t.Errorf("%q parsed as kafka=%s http=%s, want %s and %s", line, got[0], got[1], tc.wantKafka, tc.l.http.Addr())
-			}
-		default:
+		r, ok := nodeproc.ParseReady(line)
+		if !ok {
 			t.Errorf("tandem dev does not recognise the ready line %q", line)
+		} else if clientKafka(r) != tc.wantKafka || r.HTTP != tc.l.http.Addr().String() || r.Region != "east" {
+			t.Errorf("%q parsed as kafka=%s http=%s, want %s and %s", line, clientKafka(r), r.HTTP, tc.wantKafka, tc.l.http.Addr())
 		}
 	}
 	if got := withTLS.readyLine("east"); !strings.Contains(got, " kafka=off ") || !strings.HasSuffix(got, " api=https") {

@@ -56,7 +56,7 @@ func TestAuditH2_HTTPListenerSurvivesEMFILE(t *testing.T) {
 	}
 	// No connection limit, so the file descriptor limit is what the listener runs into.
 	n := startNode(t, t.TempDir(), "--http-max-conns", "0")
-	pid := n.cmd.Process.Pid
+	pid := n.proc.Pid()
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		t.Skipf("cannot count the node's descriptors: %v", err)
@@ -77,7 +77,7 @@ func TestAuditH2_HTTPListenerSurvivesEMFILE(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(n.logs(), "too many open files") {
 		select {
-		case <-n.exited:
+		case <-n.proc.Exited():
 			t.Fatalf("the node exited when its HTTP listener ran out of descriptors:\n%s", n.logs())
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -96,7 +96,7 @@ func TestAuditH2_HTTPListenerSurvivesEMFILE(t *testing.T) {
 	}
 	for {
 		select {
-		case <-n.exited:
+		case <-n.proc.Exited():
 			t.Fatalf("the node exited after running out of descriptors:\n%s", n.logs())
 		default:
 		}

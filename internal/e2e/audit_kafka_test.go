@@ -8,60 +8,25 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
 )
 
 // startUnderFdLimit runs `tandem serve` in a shell that lowers RLIMIT_NOFILE (soft and
 // hard, so the Go runtime cannot raise it again) to nofile first.
 func startUnderFdLimit(t *testing.T, nofile int, extra ...string) *node {
 	t.Helper()
-	n := &node{t: t, data: t.TempDir()}
-	args := []string{"-c", `ulimit -n "$0" && exec "$@"`, strconv.Itoa(nofile), tandemBin, "serve",
-		"--data", n.data, "--kafka-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
-	cmd := exec.Command("/bin/sh", append(args, extra...)...)
-	stderr, err := os.CreateTemp(t.TempDir(), "stderr-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n.cmd, n.stderr, n.exited = cmd, stderr, make(chan struct{})
-	t.Cleanup(n.stop)
-	ready := make(chan []string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	go func() { cmd.Wait(); close(n.exited) }()
-	select {
-	case m := <-ready:
-		n.KafkaAddr, n.HTTPAddr = m[1], m[2]
-	case <-n.exited:
-		t.Fatalf("tandem serve exited before it was ready:\n%s", n.logs())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("tandem serve not ready after 60s:\n%s", n.logs())
-	}
-	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", cmd.Process.Pid))
+	n := startSpec(t, nodeproc.Spec{Wrap: []string{"/bin/sh", "-c", `ulimit -n "$0" && exec "$@"`, strconv.Itoa(nofile)},
+		DataDir: t.TempDir(), Listen: nodeproc.Loopback(), Args: extra})
+	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", n.proc.Pid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +109,7 @@ func TestAuditH2_FdExhaustionDoesNotStopTheNode(t *testing.T) {
 		}
 	}
 	select {
-	case <-n.exited:
+	case <-n.proc.Exited():
 		t.Fatalf("the node exited:\n%s", n.logs())
 	default:
 	}
@@ -157,13 +122,13 @@ func TestAuditH2_FdExhaustionDoesNotStopTheNode(t *testing.T) {
 	if v := metricValue(t, n, `tandem_kafka_connections_closed_total{reason="auth_timeout"}`); v < float64(len(idle))/2 {
 		t.Errorf(`auth_timeout closes = %v for %d idle connections`, v, len(idle))
 	}
-	n.cmd.Process.Signal(syscall.SIGTERM)
+	n.proc.Terminate()
 	select {
-	case <-n.exited:
+	case <-n.proc.Exited():
 	case <-time.After(30 * time.Second):
 		t.Fatal("the node did not stop on SIGTERM")
 	}
-	if code := n.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := n.proc.ExitCode(); code != 0 {
 		t.Errorf("the node exited with %d after SIGTERM, want 0:\n%s", code, n.logs())
 	}
 }

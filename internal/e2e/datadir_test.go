@@ -2,15 +2,17 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
 )
 
 // TestAuditM5_RealNodeSecretsPrivate: after a real node ran (a hub written to, producer ids
@@ -72,9 +74,16 @@ func TestAuditM5_RealNodeSecretsPrivate(t *testing.T) {
 	}
 	run, cancelRun := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelRun()
-	out, err := exec.CommandContext(run, tandemBin, "serve", "--data", data,
-		"--kafka-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "chmod 600 "+key) || strings.Contains(string(out), "tandem ready") {
+	p, err := nodeproc.Start(nodeproc.Spec{Name: "tandem serve", Exe: tandemBin, DataDir: data, Listen: nodeproc.Loopback(),
+		Log: filepath.Join(t.TempDir(), "serve.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(run)
+	_, err = p.WaitReady(run)
+	out := p.Logs()
+	var exited *nodeproc.ExitError
+	if !errors.As(err, &exited) || exited.Err == nil || !strings.Contains(out, "chmod 600 "+key) || strings.Contains(out, "tandem ready") {
 		t.Fatalf("start with a world-readable admin key: %v\n%s\nwant a refusal naming chmod 600 %s", err, out, key)
 	}
 }

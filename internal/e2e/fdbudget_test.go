@@ -45,7 +45,7 @@ func TestAuditH2c_NodeFdsStayWithinLogBudget(t *testing.T) {
 	if _, err := adm.CreateTopics(ctx, parts, 1, nil, topics...); err != nil {
 		t.Fatal(err)
 	}
-	pid := n.cmd.Process.Pid
+	pid := n.proc.Pid()
 	base := procFDs(t, pid)
 	const slack = 16 // connections the client opens meanwhile, transient directory and index fds
 	check := func(when string) {

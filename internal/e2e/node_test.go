@@ -1,18 +1,16 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
 )
 
 // tandemBin is the binary built once for the package's tests.
@@ -24,13 +22,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	tandemBin = filepath.Join(dir, "tandem")
 	// -tags lazyfs: the binary can lose unsynced writes at a kill when a test asks for it
 	// (TANDEM_TEST_LAZY_WRITES=1, powerloss_test.go); otherwise it is the normal build.
-	build := exec.Command("go", "build", "-tags", "lazyfs", "-o", tandemBin, "github.com/tandem-streaming/tandem/cmd/tandem")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tandem:", err)
+	if tandemBin, err = nodeproc.BuildTandem(context.Background(), dir, "lazyfs"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -38,16 +33,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// node is one `tandem serve` process.
+// node is one `tandem serve` process, supervised by nodeproc; restart replaces the process.
 type node struct {
 	t         *testing.T
 	data      string
-	args      []string
-	cmd       *exec.Cmd
-	exited    chan struct{}
+	args      []string // serve's flags; a test may change them before a restart
+	spec      nodeproc.Spec
+	proc      *nodeproc.Process
 	KafkaAddr string
 	HTTPAddr  string
-	stderr    *os.File
 
 	// With TLS (--tls-dev or --tls-cert): the TLS Kafka listener, "off" for none, and the
 	// API's scheme, https.
@@ -55,13 +49,18 @@ type node struct {
 	Scheme       string
 }
 
-// readyLine is serve's ready line; " kafka-tls=… api=https" follows with TLS.
-var readyLine = regexp.MustCompile(`^tandem ready region=\S+ kafka=(\S+) http=(\S+)(?: kafka-tls=(\S+) api=(https))?$`)
-
 // startNode runs `tandem serve` on free ports with data in dir and waits for its ready line.
 func startNode(t *testing.T, dir string, extra ...string) *node {
 	t.Helper()
-	n := &node{t: t, data: dir, args: extra}
+	return startSpec(t, nodeproc.Spec{DataDir: dir, Listen: nodeproc.Loopback(), Args: extra})
+}
+
+// startSpec runs the node spec describes (with the test's binary, and a log in a test
+// directory) and waits for its ready line.
+func startSpec(t *testing.T, spec nodeproc.Spec) *node {
+	t.Helper()
+	spec.Name, spec.Exe = "tandem serve", tandemBin
+	n := &node{t: t, data: spec.DataDir, args: spec.Args, spec: spec}
 	n.start()
 	t.Cleanup(n.stop)
 	return n
@@ -69,64 +68,34 @@ func startNode(t *testing.T, dir string, extra ...string) *node {
 
 func (n *node) start() {
 	n.t.Helper()
-	kafkaAddr, httpAddr := "127.0.0.1:0", "127.0.0.1:0"
-	if n.HTTPAddr != "" { // restart on the same ports so clients find it again
-		kafkaAddr, httpAddr = n.KafkaAddr, n.HTTPAddr
-		if kafkaAddr == "off" {
-			kafkaAddr = ""
-		}
+	spec := n.spec
+	if n.proc != nil { // restart on the same ports so clients find it again
+		spec = n.proc.RestartSpec()
 	}
-	args := append([]string{"serve", "--data", n.data, "--kafka-addr", kafkaAddr, "--http-addr", httpAddr}, n.args...)
-	if n.KafkaTLSAddr != "" && n.KafkaTLSAddr != "off" {
-		args = append(args, "--kafka-tls-addr", n.KafkaTLSAddr)
-	}
-	cmd := exec.Command(tandemBin, args...)
-	stderr, err := os.CreateTemp(n.t.TempDir(), "stderr-")
+	spec.Args = n.args
+	spec.Log = filepath.Join(n.t.TempDir(), "serve.log")
+	p, err := nodeproc.Start(spec)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
+	n.proc = p
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := p.WaitReady(ctx)
 	if err != nil {
-		n.t.Fatal(err)
+		n.t.Fatalf("tandem serve was not ready: %v\n%s", err, n.logs())
 	}
-	if err := cmd.Start(); err != nil {
-		n.t.Fatal(err)
-	}
-	n.cmd, n.stderr, n.exited = cmd, stderr, make(chan struct{})
-	ready := make(chan []string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	go func() { cmd.Wait(); close(n.exited) }()
-	select {
-	case m := <-ready:
-		n.KafkaAddr, n.HTTPAddr, n.KafkaTLSAddr, n.Scheme = m[1], m[2], m[3], m[4]
-		if n.Scheme == "" {
-			n.Scheme = "http"
-		}
-	case <-n.exited:
-		n.t.Fatalf("tandem serve exited before it was ready:\n%s", n.logs())
-	case <-time.After(60 * time.Second):
-		n.t.Fatalf("tandem serve not ready after 60s:\n%s", n.logs())
-	}
+	n.KafkaAddr, n.HTTPAddr, n.KafkaTLSAddr, n.Scheme = r.Kafka, r.HTTP, r.KafkaTLS, r.Scheme()
 }
 
-func (n *node) logs() string {
-	b, _ := os.ReadFile(n.stderr.Name())
-	return string(b)
-}
+// logs is the node's stdout and stderr.
+func (n *node) logs() string { return n.proc.Logs() }
 
 // kill9 kills the process with SIGKILL and waits for it to be gone.
 func (n *node) kill9() {
-	n.cmd.Process.Signal(syscall.SIGKILL)
-	<-n.exited
+	if err := n.proc.Kill(context.Background()); err != nil {
+		n.t.Fatal(err)
+	}
 }
 
 func (n *node) restart() {
@@ -134,22 +103,14 @@ func (n *node) restart() {
 	n.start()
 }
 
+// stop stops the process gracefully, killing it after 20s.
 func (n *node) stop() {
-	if n.cmd == nil {
+	if n.proc == nil {
 		return
 	}
-	select {
-	case <-n.exited:
-		return
-	default:
-	}
-	n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.exited:
-	case <-time.After(20 * time.Second):
-		n.cmd.Process.Kill()
-		<-n.exited
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n.proc.Stop(ctx)
 }
 
 // URL is the node's API, http://… or https://….

@@ -25,6 +25,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/faultproxy"
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
 )
 
 // This file holds the geo-DR tests' helpers: a region (one `tandem serve --region` process,
@@ -48,6 +49,7 @@ type region struct {
 func startRegion(t *testing.T, name string, behindProxy bool, extra ...string) *region {
 	t.Helper()
 	args := append([]string{"--region", name, "--alias-check-interval", "300ms"}, extra...)
+	listen := nodeproc.Loopback()
 	r := &region{name: name, hc: &http.Client{Timeout: 60 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	if behindProxy {
@@ -58,10 +60,11 @@ func startRegion(t *testing.T, name string, behindProxy bool, extra ...string) *
 		}
 		t.Cleanup(func() { p.Close() }) // after the node has stopped (cleanups run last first)
 		r.proxy = p
-		args = append(args, "--http-addr", httpAddr, "--advertise-http", "http://"+p.Addr())
+		listen.HTTP = httpAddr
+		args = append(args, "--advertise-http", "http://"+p.Addr())
 	}
 	dir := filepath.Join(t.TempDir(), name)
-	r.node = startNode(t, dir, args...)
+	r.node = startSpec(t, nodeproc.Spec{DataDir: dir, Listen: listen, Args: args})
 	key, err := os.ReadFile(filepath.Join(dir, "admin-key"))
 	if err != nil {
 		t.Fatal(err)

@@ -19,15 +19,18 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
 	"github.com/tandem-streaming/tandem/internal/tlsconf"
 )
 
 // startTLSNode runs a node with --tls-dev: its Kafka TLS listener and HTTPS API on free ports,
-// with the dev CA in <dir>/tls.
-func startTLSNode(t *testing.T, extra ...string) (*node, string) {
+// with the dev CA in <dir>/tls. The plaintext Kafka listener is on a free port too, or off
+// with plaintextKafka "off".
+func startTLSNode(t *testing.T, plaintextKafka string, extra ...string) (*node, string) {
 	t.Helper()
 	dir := t.TempDir()
-	n := startNode(t, dir, append([]string{"--tls-dev", "--kafka-tls-addr", "127.0.0.1:0"}, extra...)...)
+	n := startSpec(t, nodeproc.Spec{DataDir: dir, Args: append([]string{"--tls-dev"}, extra...),
+		Listen: nodeproc.Listen{Kafka: plaintextKafka, KafkaTLS: "127.0.0.1:0", HTTP: "127.0.0.1:0"}})
 	if n.Scheme != "https" || n.KafkaTLSAddr == "" || n.KafkaTLSAddr == "off" {
 		t.Fatalf("a node with --tls-dev has API scheme %q and TLS Kafka listener %q", n.Scheme, n.KafkaTLSAddr)
 	}
@@ -110,7 +113,7 @@ func produceConsume(ctx context.Context, t *testing.T, bootstrap, connString, to
 // (--kafka-addr "") serves kcat over SASL_SSL with ssl.ca.location the dev CA: metadata,
 // keyed produce, consume and group consume.
 func TestTLS_KcatSASLSSLWithDevCA(t *testing.T) {
-	n, ca := startTLSNode(t, "--kafka-addr", "")
+	n, ca := startTLSNode(t, "off") // --kafka-addr ""
 	if n.KafkaAddr != "off" {
 		t.Fatalf(`with --kafka-addr "" the ready line says kafka=%s, want off`, n.KafkaAddr)
 	}
@@ -123,7 +126,7 @@ func TestTLS_KcatSASLSSLWithDevCA(t *testing.T) {
 // TestTLS_FranzGoSASLSSLWithDevCA: franz-go with kgo.DialTLSConfig trusting the dev CA
 // produces and consumes over the TLS listener, beside a plaintext one.
 func TestTLS_FranzGoSASLSSLWithDevCA(t *testing.T) {
-	n, ca := startTLSNode(t)
+	n, ca := startTLSNode(t, "127.0.0.1:0")
 	cs := shopOrders(t, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -133,7 +136,7 @@ func TestTLS_FranzGoSASLSSLWithDevCA(t *testing.T) {
 // TestTLS_FranzGoWrongCARefused: the same franz-go client trusting another CA is refused
 // with x509's unknown authority, sends nothing, and the node keeps serving the right client.
 func TestTLS_FranzGoWrongCARefused(t *testing.T) {
-	n, ca := startTLSNode(t)
+	n, ca := startTLSNode(t, "127.0.0.1:0")
 	cs := shopOrders(t, n)
 	other, err := tlsconf.EnsureDev(t.TempDir(), tlsconf.DevHosts(), time.Now())
 	if err != nil {
@@ -181,7 +184,7 @@ func runCLI(t *testing.T, env []string, args ...string) (string, string, error) 
 // ca.pem of --data; without them, or with another CA, it fails saying what to do; plain
 // http:// to the HTTPS listener is refused. After a restart the node presents the same CA.
 func TestTLS_CLIOverHTTPSNeedsTheCA(t *testing.T) {
-	n, ca := startTLSNode(t)
+	n, ca := startTLSNode(t, "127.0.0.1:0")
 	key, err := os.ReadFile(filepath.Join(n.data, "admin-key"))
 	if err != nil {
 		t.Fatal(err)
@@ -342,7 +345,7 @@ func TestTLS_DevTwoRegionsOverTLS(t *testing.T) {
 // https endpoint. Without --tls-ca it trusts the system roots only, so pairing with a region
 // that presents a dev certificate fails; with --tls-ca naming that region's CA it succeeds.
 func TestTLS_GeoDRPeerVerifiesPartnerCertificate(t *testing.T) {
-	west, westCA := startTLSNode(t, "--region", "west")
+	west, westCA := startTLSNode(t, "127.0.0.1:0", "--region", "west")
 	westKey, err := os.ReadFile(filepath.Join(west.data, "admin-key"))
 	if err != nil {
 		t.Fatal(err)
