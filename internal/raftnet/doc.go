@@ -21,10 +21,11 @@
 //	payload kind byte, then the body of that kind
 //
 // The dialer sends hello{version, from, to, nonceC}; the listener answers
-// challenge{from, nonceS, macS}; the dialer checks macS and sends auth{macC}; the listener
-// checks macC. mac = HMAC-SHA256(secret, label || clientID || serverID || nonceC || nonceS)
-// with a different label for each side, compared in constant time. The secret itself never
-// crosses the wire. After that the dialer sends only batch frames:
+// challenge{from, nonceS}; the dialer sends auth{macC}; the listener checks macC and only
+// then answers welcome{macS}, which the dialer checks before it sends any raft message.
+// mac = HMAC-SHA256(secret, label || dialerID || listenerID || nonceC || nonceS) with a
+// different label for each side, compared in constant time. The secret itself never crosses
+// the wire, and a stranger that dials a node learns no MAC. After that the dialer sends only batch frames:
 // uvarint count, then count × {uvarint group, uvarint len, len bytes of a protobuf
 // raftpb.Message}.
 package raftnet

@@ -18,7 +18,7 @@ const (
 
 // handshakeError says why a handshake failed; reason is the metric label.
 type handshakeError struct {
-	reason string // bad_mac, wrong_node, bad_version, malformed, io
+	reason string // bad_mac, refused, wrong_node, bad_version, malformed, io
 	err    error
 }
 
@@ -59,8 +59,9 @@ type handshaker struct {
 	rand   io.Reader
 }
 
-// dial runs the dialer's side on an open connection to peer: it proves the secret and checks
-// that the listener is peer and knows the secret.
+// dial runs the dialer's side on an open connection to peer: it proves the secret first,
+// then checks that the listener is peer and knows the secret too. Nothing is sent to a
+// listener that does not.
 func (h handshaker) dial(w io.Writer, fr *frameReader, peer uint64) error {
 	hl := hello{version: protocolVersion, from: h.self, to: peer}
 	if _, err := io.ReadFull(h.rand, hl.nonce[:]); err != nil {
@@ -80,17 +81,29 @@ func (h handshaker) dial(w io.Writer, fr *frameReader, peer uint64) error {
 	if ch.from != peer {
 		return hsErr("wrong_node", "dialled node %d but node %d answered", peer, ch.from)
 	}
+	a := auth{mac: computeMAC(h.secret, labelClient, h.self, peer, &hl.nonce, &ch.nonce)}
+	if _, err := w.Write(a.append(nil, kindAuth)); err != nil {
+		return err
+	}
+	if p, err = fr.next(handshakeFrameMax); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return hsErr("refused", "node %d closed the connection after our proof; are the cluster secrets the same?", peer)
+		}
+		return err
+	}
+	wel, err := decodeAuth(p, kindWelcome)
+	if err != nil {
+		return hsErr("malformed", "%w", err)
+	}
 	want := computeMAC(h.secret, labelServer, h.self, peer, &hl.nonce, &ch.nonce)
-	if !hmac.Equal(want[:], ch.mac[:]) {
+	if !hmac.Equal(want[:], wel.mac[:]) {
 		return hsErr("bad_mac", "node %d does not know the cluster secret", peer)
 	}
-	a := auth{mac: computeMAC(h.secret, labelClient, h.self, peer, &hl.nonce, &ch.nonce)}
-	_, err = w.Write(a.append(nil))
-	return err
+	return nil
 }
 
 // accept runs the listener's side on an accepted connection and returns the peer's node id
-// once the peer has proved the secret.
+// once the peer has proved the secret; only then does it prove the secret in turn.
 func (h handshaker) accept(w io.Writer, fr *frameReader) (uint64, error) {
 	p, err := fr.next(handshakeFrameMax)
 	if err != nil {
@@ -110,20 +123,23 @@ func (h handshaker) accept(w io.Writer, fr *frameReader) (uint64, error) {
 	if _, err := io.ReadFull(h.rand, ch.nonce[:]); err != nil {
 		return 0, fmt.Errorf("raftnet: nonce: %w", err)
 	}
-	ch.mac = computeMAC(h.secret, labelServer, hl.from, h.self, &hl.nonce, &ch.nonce)
 	if _, err := w.Write(ch.append(nil)); err != nil {
 		return 0, err
 	}
 	if p, err = fr.next(handshakeFrameMax); err != nil {
 		return 0, err
 	}
-	a, err := decodeAuth(p)
+	a, err := decodeAuth(p, kindAuth)
 	if err != nil {
 		return 0, hsErr("malformed", "%w", err)
 	}
 	want := computeMAC(h.secret, labelClient, hl.from, h.self, &hl.nonce, &ch.nonce)
 	if !hmac.Equal(want[:], a.mac[:]) {
 		return 0, hsErr("bad_mac", "node %d does not know the cluster secret", hl.from)
+	}
+	wel := auth{mac: computeMAC(h.secret, labelServer, hl.from, h.self, &hl.nonce, &ch.nonce)}
+	if _, err := w.Write(wel.append(nil, kindWelcome)); err != nil {
+		return 0, err
 	}
 	return hl.from, nil
 }

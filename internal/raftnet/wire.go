@@ -15,6 +15,7 @@ const (
 	kindChallenge byte = 2
 	kindAuth      byte = 3
 	kindBatch     byte = 4
+	kindWelcome   byte = 5
 )
 
 // protocolVersion is sent in hello; a listener refuses any other.
@@ -64,20 +65,19 @@ func decodeHello(p []byte) (hello, error) {
 	return h, nil
 }
 
-// challenge is the listener's answer: its id, its nonce and its proof of the secret.
+// challenge is the listener's answer: its id and its nonce. It proves nothing yet, so a
+// stranger learns no MAC from it.
 type challenge struct {
 	from  uint64
 	nonce [nonceLen]byte
-	mac   [macLen]byte
 }
 
-const challengeLen = 1 + 8 + nonceLen + macLen
+const challengeLen = 1 + 8 + nonceLen
 
 func (c challenge) append(dst []byte) []byte {
 	dst, start := beginFrame(dst, kindChallenge)
 	dst = binary.BigEndian.AppendUint64(dst, c.from)
 	dst = append(dst, c.nonce[:]...)
-	dst = append(dst, c.mac[:]...)
 	return finishFrame(dst, start)
 }
 
@@ -88,27 +88,27 @@ func decodeChallenge(p []byte) (challenge, error) {
 	}
 	c.from = binary.BigEndian.Uint64(p[1:])
 	copy(c.nonce[:], p[9:])
-	copy(c.mac[:], p[9+nonceLen:])
 	return c, nil
 }
 
-// auth is the dialer's proof of the secret.
+// auth is a proof of the secret: the dialer's (kindAuth) and then the listener's
+// (kindWelcome), each over both nonces and both ids.
 type auth struct {
 	mac [macLen]byte
 }
 
 const authLen = 1 + macLen
 
-func (a auth) append(dst []byte) []byte {
-	dst, start := beginFrame(dst, kindAuth)
+func (a auth) append(dst []byte, kind byte) []byte {
+	dst, start := beginFrame(dst, kind)
 	dst = append(dst, a.mac[:]...)
 	return finishFrame(dst, start)
 }
 
-func decodeAuth(p []byte) (auth, error) {
+func decodeAuth(p []byte, kind byte) (auth, error) {
 	var a auth
-	if len(p) != authLen || p[0] != kindAuth {
-		return a, fmt.Errorf("%w: want an auth of %d bytes", errMalformed, authLen)
+	if len(p) != authLen || p[0] != kind {
+		return a, fmt.Errorf("%w: want a frame of kind %d and %d bytes", errMalformed, kind, authLen)
 	}
 	copy(a.mac[:], p[1:])
 	return a, nil
