@@ -110,7 +110,7 @@ func (p *peer) run(ctx context.Context) {
 	opts := &p.t.opts
 	backoff, failures := opts.MinBackoff, 0
 	for {
-		conn, fr, err := p.connect(ctx)
+		conn, raw, fr, err := p.connect(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -135,9 +135,9 @@ func (p *peer) run(ctx context.Context) {
 		}
 		backoff, failures = opts.MinBackoff, 0
 		p.connects.Inc()
-		err = p.send(ctx, conn, fr)
+		err = p.send(ctx, conn, raw, fr)
 		p.setConn(nil)
-		conn.Close()
+		raw.Close()
 		if ctx.Err() != nil {
 			return
 		}
@@ -165,19 +165,21 @@ func (p *peer) setConn(conn net.Conn) bool {
 }
 
 // connect dials the peer and runs TLS and the secret handshake within HandshakeTimeout.
-func (p *peer) connect(ctx context.Context) (net.Conn, *frameReader, error) {
+// It returns the connection to use (TLS or raw) and the raw one, which is what is closed:
+// closing a tls.Conn could wait to send an alert to a peer that does not read.
+func (p *peer) connect(ctx context.Context) (conn, raw net.Conn, fr *frameReader, err error) {
 	opts := &p.t.opts
 	addr := p.addr()
 	dctx, cancel := context.WithTimeout(ctx, opts.HandshakeTimeout)
 	defer cancel()
-	raw, err := opts.Dialer(dctx, addr)
+	raw, err = opts.Dialer(dctx, addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	deadline, _ := dctx.Deadline()
 	raw.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
-	conn, fr, err := p.handshake(raw, addr)
+	conn, fr, err = p.handshake(raw, addr)
 	if !stop() && err == nil {
 		err = net.ErrClosed
 	}
@@ -186,10 +188,10 @@ func (p *peer) connect(ctx context.Context) (net.Conn, *frameReader, error) {
 	}
 	if err != nil {
 		raw.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	raw.SetDeadline(time.Time{})
-	return conn, fr, nil
+	return conn, raw, fr, nil
 }
 
 func (p *peer) handshake(raw net.Conn, addr string) (net.Conn, *frameReader, error) {
@@ -216,8 +218,8 @@ func (p *peer) handshake(raw net.Conn, addr string) (net.Conn, *frameReader, err
 
 // send writes batches until ctx ends or the connection fails. The listener never writes
 // after the handshake, so a read that returns means the connection is gone.
-func (p *peer) send(ctx context.Context, conn net.Conn, fr *frameReader) error {
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+func (p *peer) send(ctx context.Context, conn, raw net.Conn, fr *frameReader) error {
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 	gone := make(chan error, 1)
 	go func() {
@@ -228,7 +230,7 @@ func (p *peer) send(ctx context.Context, conn net.Conn, fr *frameReader) error {
 		gone <- err
 	}()
 	defer func() {
-		conn.Close()
+		raw.Close()
 		<-gone // only reached when the reader has not been waited for below
 	}()
 	var buf []byte

@@ -100,7 +100,7 @@ type Transport struct {
 	wg     sync.WaitGroup // accept loop and inbound connections
 
 	mu struct {
-		sync.Mutex
+		sync.RWMutex
 		started bool
 		ln      net.Listener
 		peers   map[uint64]*peer
@@ -220,13 +220,16 @@ func (t *Transport) RemovePeer(id uint64) {
 // frame cap and a message that finds its peer's queue full are dropped and counted.
 func (t *Transport) Send(envs []Envelope) {
 	maxItem := t.opts.MaxFrameBytes - batchOverhead
+	var p *peer // the peer of the previous message; raft emits runs of messages to one peer
 	for _, e := range envs {
 		to := e.Msg.GetTo()
 		if t.closed.Load() {
 			t.met.dropped.WithLabelValues(peerLabel(to), dropClosed).Inc()
 			continue
 		}
-		p := t.peer(to)
+		if p == nil || p.id != to {
+			p = t.peer(to)
+		}
 		if p == nil {
 			t.met.dropped.WithLabelValues(peerLabel(to), dropUnknownPeer).Inc()
 			continue
@@ -244,8 +247,8 @@ func (t *Transport) Send(envs []Envelope) {
 }
 
 func (t *Transport) peer(id uint64) *peer {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	return t.mu.peers[id]
 }
 
