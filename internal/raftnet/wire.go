@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -130,6 +131,11 @@ const batchOverhead = frameHeaderLen + 1 + binary.MaxVarintLen64
 
 // appendBatch appends one batch frame holding items.
 func appendBatch(dst []byte, items []item) []byte {
+	size := batchOverhead
+	for _, it := range items {
+		size += it.encodedLen()
+	}
+	dst = slices.Grow(dst, size) // one allocation, not a doubling per large message
 	dst, start := beginFrame(dst, kindBatch)
 	dst = binary.AppendUvarint(dst, uint64(len(items)))
 	for _, it := range items {
