@@ -361,3 +361,25 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// SetPeer with a new address moves the link: the old connection is closed and the sender
+// dials the new address. RemovePeer stops sending.
+func TestSetPeerMovesTheLink(t *testing.T) {
+	old := newNode(t, 2, nil).start(t)
+	a := newNode(t, 1, func(o *Options) { o.Peers = map[uint64]string{2: old.addr()} }).start(t)
+	a.t.Send(envs(1, msg(raftpb.MsgApp, 1, 2, 1)))
+	old.in.waitFor(t, 1)
+	moved := newNode(t, 2, func(o *Options) { o.Addr = "127.0.0.4:0" }).start(t)
+	a.t.SetPeer(2, moved.addr())
+	index := uint64(1)
+	eventually(t, "delivery to the new address", func() bool {
+		index++
+		a.t.Send(envs(1, msg(raftpb.MsgApp, 1, 2, index)))
+		return moved.in.count() > 0
+	})
+	a.t.RemovePeer(2)
+	a.t.Send(envs(1, msg(raftpb.MsgApp, 1, 2, 0)))
+	if d := a.metric(t, "tandem_raftnet_messages_dropped_total", map[string]string{"reason": dropUnknownPeer}); d != 1 {
+		t.Fatalf("unknown_peer drops = %v after RemovePeer", d)
+	}
+}
