@@ -1,0 +1,232 @@
+package multiraft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+)
+
+// loopNet connects hosts in one process: Send hands a copy of each message
+// to the target host's Deliver (which only queues).
+type loopNet struct {
+	mu    sync.RWMutex
+	hosts map[uint64]*Host
+}
+
+type loopTransport struct{ n *loopNet }
+
+func (t loopTransport) Send(envs []Envelope) {
+	t.n.mu.RLock()
+	defer t.n.mu.RUnlock()
+	for _, e := range envs {
+		if h := t.n.hosts[e.Msg.GetTo()]; h != nil {
+			h.Deliver([]Envelope{{Group: e.Group, Msg: proto.Clone(e.Msg).(*raftpb.Message)}})
+		}
+	}
+}
+
+// listSM records applied data; safe to read while the host applies.
+type listSM struct {
+	mu      sync.Mutex
+	applied uint64
+	data    map[uint64]string
+}
+
+func (s *listSM) Applied() uint64 { s.mu.Lock(); defer s.mu.Unlock(); return s.applied }
+func (s *listSM) Apply(ents []Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range ents {
+		if e.Index != s.applied+1 {
+			return fmt.Errorf("apply %d after %d", e.Index, s.applied)
+		}
+		if e.Kind == EntryNormal && len(e.Data) > 0 {
+			s.data[e.Index] = string(e.Data)
+		}
+		s.applied = e.Index
+	}
+	return nil
+}
+func (s *listSM) Snapshot() ([]byte, error)           { return nil, errors.New("not used") }
+func (s *listSM) Restore(snap *raftpb.Snapshot) error { return errors.New("not used") }
+
+func (s *listSM) get(i uint64) (string, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data[i], s.applied
+}
+
+// eventually polls cond until it holds or the generous deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestHostGoroutines runs three hosts with their real ticker and workers.
+func TestHostGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const groups = 8
+	peers := []uint64{1, 2, 3}
+	net := &loopNet{hosts: map[uint64]*Host{}}
+	sms := map[[2]uint64]*listSM{}
+	stores := map[uint64]*MemLogStore{}
+	for _, id := range peers {
+		stores[id] = NewMemLogStore()
+		h, err := New(Options{NodeID: id, LogStore: stores[id], Transport: loopTransport{net},
+			TickInterval: 10 * time.Millisecond, Workers: 2, SnapshotEntries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		net.mu.Lock()
+		net.hosts[id] = h
+		net.mu.Unlock()
+		for g := uint64(1); g <= groups; g++ {
+			sm := &listSM{data: map[uint64]string{}}
+			sms[[2]uint64{id, g}] = sm
+			if err := h.AddGroup(g, peers, sm, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer func() {
+		for _, h := range net.hosts {
+			if err := h.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	leader := func(g uint64) uint64 {
+		for _, id := range peers {
+			if net.hosts[id].Confirmed(g) {
+				return id
+			}
+		}
+		return 0
+	}
+	for g := uint64(1); g <= groups; g++ {
+		eventually(t, fmt.Sprintf("a confirmed leader of group %d", g), func() bool { return leader(g) != 0 })
+	}
+
+	// Concurrent proposals on every group's leader.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type ack struct {
+		g, index uint64
+		data     string
+	}
+	var mu sync.Mutex
+	var acks []ack
+	var wg sync.WaitGroup
+	for g := uint64(1); g <= groups; g++ {
+		l := net.hosts[leader(g)]
+		for w := range 4 {
+			wg.Go(func() {
+				for i := range 25 {
+					data := fmt.Sprintf("g%d-w%d-%d", g, w, i)
+					idx, err := l.Propose(ctx, g, []byte(data))
+					if err != nil {
+						t.Errorf("propose %s: %v", data, err)
+						return
+					}
+					mu.Lock()
+					acks = append(acks, ack{g, idx, data})
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for _, a := range acks {
+		eventually(t, fmt.Sprintf("entry %d of group %d on every node", a.index, a.g), func() bool {
+			for _, id := range peers {
+				if _, applied := sms[[2]uint64{id, a.g}].get(a.index); applied < a.index {
+					return false
+				}
+			}
+			return true
+		})
+		for _, id := range peers {
+			if got, _ := sms[[2]uint64{id, a.g}].get(a.index); got != a.data {
+				t.Fatalf("group %d index %d on node %d: %q, acknowledged %q", a.g, a.index, id, got, a.data)
+			}
+		}
+	}
+	saves := 0
+	for _, s := range stores {
+		saves += s.Saves()
+	}
+	t.Logf("%d proposals acknowledged; %d LogStore.Save calls on 3 nodes", len(acks), saves)
+
+	// A follower refuses at once and names the leader.
+	l := leader(1)
+	f := peers[0]
+	if f == l {
+		f = peers[1]
+	}
+	_, err := net.hosts[f].Propose(ctx, 1, []byte("x"))
+	var nle *NotLeaderError
+	if !errors.As(err, &nle) || nle.Leader != l {
+		t.Fatalf("propose on follower %d: %v, want NotLeaderError naming %d", f, err, l)
+	}
+
+	// Leadership moves on request.
+	if err := net.hosts[l].TransferLeader(1, f); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "leadership of group 1 to move", func() bool { return leader(1) == f })
+	st, err := net.hosts[f].Status(1)
+	if err != nil || st.Leader != f || !st.Confirmed || len(st.Progress) != 3 {
+		t.Fatalf("status after transfer: %+v %v", st, err)
+	}
+	if _, err := net.hosts[f].Propose(ctx, 1, []byte("after transfer")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProposeUnknownGroupAndClose covers the error paths without a cluster.
+func TestProposeUnknownGroupAndClose(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	h, err := New(Options{NodeID: 1, LogStore: NewMemLogStore(), Transport: loopTransport{&loopNet{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Propose(context.Background(), 9, nil); !errors.Is(err, ErrUnknownGroup) {
+		t.Fatalf("unknown group: %v", err)
+	}
+	if err := h.AddGroup(9, []uint64{1}, &listSM{data: map[uint64]string{}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AddGroup(9, []uint64{1}, &listSM{data: map[uint64]string{}}, false); !errors.Is(err, ErrGroupExists) {
+		t.Fatalf("second AddGroup: %v", err)
+	}
+	// A single-node group elects itself and applies.
+	eventually(t, "single node leader", func() bool { return h.Confirmed(9) })
+	if idx, err := h.Propose(context.Background(), 9, []byte("one")); err != nil || idx == 0 {
+		t.Fatalf("propose: %d %v", idx, err)
+	}
+	if err := h.RemoveGroup(9); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AddGroup(10, []uint64{1}, &listSM{}, false); !errors.Is(err, ErrClosed) {
+		t.Fatalf("AddGroup after Close: %v", err)
+	}
+}
