@@ -22,8 +22,9 @@ type Envelope struct {
 	Msg   *raftpb.Message
 }
 
-// Transport sends messages to other nodes (internal/raftnet). Send must not
-// block on the network; a message may be lost, raft retransmits. Messages
+// Transport sends messages to other nodes (internal/raftnet). Send is called
+// from several goroutines at once and must not block on the network; a
+// message may be lost, raft retransmits. Messages
 // from other nodes come back through Host.Deliver.
 type Transport interface {
 	Send(envs []Envelope)
@@ -263,6 +264,15 @@ func (h *Host) fail(err error) {
 	h.failOnce.Do(func() {
 		h.failErr.Store(&err)
 		h.log.Error("multiraft: host stopped after a storage failure", "err", err)
+		h.mu.RLock()
+		reps := make([]*replica, 0, len(h.groups))
+		for _, r := range h.groups {
+			reps = append(reps, r)
+		}
+		h.mu.RUnlock()
+		for _, r := range reps {
+			r.failWaiters(err)
+		}
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,5 +229,45 @@ func TestProposeUnknownGroupAndClose(t *testing.T) {
 	}
 	if err := h.AddGroup(10, []uint64{1}, &listSM{}, false); !errors.Is(err, ErrClosed) {
 		t.Fatalf("AddGroup after Close: %v", err)
+	}
+}
+
+// failingStore fails every Save once armed.
+type failingStore struct {
+	*MemLogStore
+	armed atomic.Bool
+}
+
+var errDiskGone = errors.New("disk gone")
+
+func (s *failingStore) Save(u []Update) error {
+	if s.armed.Load() {
+		return errDiskGone
+	}
+	return s.MemLogStore.Save(u)
+}
+
+// TestSaveFailureStopsHost: after a failed write the host must not carry on
+// (raft would run on state it never persisted) and waiters learn why.
+func TestSaveFailureStopsHost(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	st := &failingStore{MemLogStore: NewMemLogStore()}
+	h, err := New(Options{NodeID: 1, LogStore: st, Transport: loopTransport{&loopNet{}}, TickInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := h.AddGroup(1, []uint64{1}, &listSM{data: map[uint64]string{}}, false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "single node leader", func() bool { return h.Confirmed(1) })
+	st.armed.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := h.Propose(ctx, 1, []byte("lost")); !errors.Is(err, errDiskGone) {
+		t.Fatalf("propose with a failing disk: %v, want %v", err, errDiskGone)
+	}
+	if _, err := h.Propose(ctx, 1, []byte("again")); !errors.Is(err, errDiskGone) {
+		t.Fatalf("propose after the failure: %v", err)
 	}
 }

@@ -49,7 +49,12 @@ func (h *Host) Propose(ctx context.Context, group uint64, data []byte) (uint64, 
 
 // propose appends data to the leader's log and registers its waiter.
 func (h *Host) propose(group uint64, data []byte) (*replica, *proposal, error) {
-	r := h.replica(group)
+	h.mu.RLock()
+	r, closed := h.groups[group], h.closed
+	h.mu.RUnlock()
+	if closed {
+		return nil, nil, ErrClosed
+	}
 	if r == nil {
 		return nil, nil, ErrUnknownGroup
 	}

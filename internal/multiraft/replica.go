@@ -56,9 +56,10 @@ type replica struct {
 	inbox []*raftpb.Message
 	ticks int
 
-	rnMu      sync.Mutex // guards rn and wasLeader
-	rn        *raft.RawNode
-	wasLeader bool
+	rnMu       sync.Mutex // guards rn, wasLeader, leaderTerm
+	rn         *raft.RawNode
+	wasLeader  bool
+	leaderTerm uint64 // the term wasLeader refers to
 
 	apMu    sync.Mutex // guards applyQ
 	applyQ  []applyTask
@@ -231,11 +232,13 @@ func (h *Host) processRaft(group uint64) {
 	}
 	st := r.rn.BasicStatus()
 	isLeader := st.RaftState == raft.StateLeader
-	lostLeadership = r.wasLeader && !isLeader
-	if isLeader && !r.wasLeader {
+	// Leadership of a later term is a loss too: entries proposed in the
+	// earlier one may have been overwritten.
+	lostLeadership = r.wasLeader && (!isLeader || st.HardState.GetTerm() != r.leaderTerm)
+	if isLeader && (!r.wasLeader || lostLeadership) {
 		h.met.leaderships.Inc()
 	}
-	r.wasLeader = isLeader
+	r.wasLeader, r.leaderTerm = isLeader, st.HardState.GetTerm()
 	r.rnMu.Unlock()
 
 	r.lead.Store(st.Lead)

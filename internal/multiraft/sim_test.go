@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	simSeeds = flag.Int("sim.seeds", 200, "number of seeds TestSim runs (per cluster size)")
+	simSeeds = flag.Int("sim.seeds", 100, "number of seeds TestSim runs per cluster size (3 and 5 nodes)")
 	simSeed  = flag.Uint64("sim.seed", 0, "run only this seed (replay a failure)")
 	simNodes = flag.Int("sim.nodes", 0, "with -sim.seed: the cluster size (3 or 5)")
 )

@@ -169,10 +169,11 @@ func (c *simCluster) describe() string {
 }
 
 type simResult struct {
-	errs    []string
-	trace   uint64
-	acked   int
-	crashes int
+	errs     []string
+	trace    uint64
+	acked    int
+	crashes  int
+	restores int
 }
 
 func runSimSeed(t *testing.T, nodes int, seed uint64) (res simResult) {
@@ -188,7 +189,7 @@ func runSimSeed(t *testing.T, nodes int, seed uint64) (res simResult) {
 	for _, a := range c.acked {
 		n += len(a)
 	}
-	return simResult{errs: errs, trace: c.trace, acked: n, crashes: c.crashes}
+	return simResult{errs: errs, trace: c.trace, acked: n, crashes: c.crashes, restores: c.chk.restores}
 }
 
 func replayHint(nodes int, seed uint64) string {
@@ -213,11 +214,12 @@ func TestSim(t *testing.T) {
 		}
 	}
 	for _, nodes := range sizes {
-		acked, crashes, failed := 0, 0, 0
+		acked, crashes, restores, failed := 0, 0, 0, 0
 		for _, seed := range seeds {
 			res := runSimSeed(t, nodes, seed)
 			acked += res.acked
 			crashes += res.crashes
+			restores += res.restores
 			if len(res.errs) > 0 {
 				failed++
 				t.Errorf("seed %d, %d nodes:\n  %s\n%s", seed, nodes, strings.Join(res.errs, "\n  "), replayHint(nodes, seed))
@@ -226,7 +228,7 @@ func TestSim(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("%d nodes: %d seeds, %d acknowledged proposals checked, %d crashes", nodes, len(seeds), acked, crashes)
+		t.Logf("%d nodes: %d seeds, %d acknowledged proposals checked, %d crashes, %d snapshot restores", nodes, len(seeds), acked, crashes, restores)
 		if acked == 0 {
 			t.Errorf("%d nodes: no proposal was acknowledged in any seed", nodes)
 		}

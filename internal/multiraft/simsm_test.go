@@ -11,8 +11,9 @@ import (
 // simChecker sees every apply of every replica of every incarnation and
 // records the first violation.
 type simChecker struct {
-	applied map[uint64]map[uint64]string // group → index → data
-	errs    []string
+	applied  map[uint64]map[uint64]string // group → index → data
+	errs     []string
+	restores int
 }
 
 func newSimChecker() *simChecker {
@@ -87,6 +88,7 @@ func (s *simSM) Restore(snap *raftpb.Snapshot) error {
 		}
 	}
 	s.recs, s.applied = recs, idx
+	s.c.restores++
 	return nil
 }
 

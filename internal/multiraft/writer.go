@@ -1,6 +1,7 @@
 package multiraft
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -84,7 +85,7 @@ func (h *Host) flushAppends(batch []appendTask) {
 	}
 	start := time.Now()
 	if err := h.opts.LogStore.Save(updates); err != nil {
-		h.fail(err)
+		h.fail(fmt.Errorf("multiraft: log store save of %d updates: %w", len(updates), err))
 		return
 	}
 	h.met.saveSeconds.Observe(time.Since(start).Seconds())
