@@ -95,6 +95,7 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 	out := make([]Entry, 0, len(ents))
 	type done struct{ id, index uint64 }
 	var mine []done
+	confChanged := false
 	for _, e := range ents {
 		if e.GetIndex() <= r.applyer.index {
 			continue // already in the state machine (restored from a snapshot)
@@ -108,8 +109,13 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 			}
 		case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
 			se.Kind = EntryConfChange
-			if err := h.applyConfChange(r, e); err != nil {
+			confChanged = true
+			id, err := h.applyConfChange(r, e)
+			if err != nil {
 				return err
+			}
+			if id != 0 {
+				mine = append(mine, done{id, e.GetIndex()})
 			}
 		}
 		out = append(out, se)
@@ -135,42 +141,53 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 		}
 		r.wMu.Unlock()
 	}
-	return h.maybeSnapshot(r)
+	return h.maybeSnapshot(r, confChanged)
 }
 
 // applyConfChange applies a committed conf change to the RawNode and makes
 // the resulting ConfState durable before the state machine moves past it.
-func (h *Host) applyConfChange(r *replica, e *raftpb.Entry) error {
+// It returns the proposal id carried in the change's context (0: none).
+func (h *Host) applyConfChange(r *replica, e *raftpb.Entry) (uint64, error) {
 	var cc raftpb.ConfChangeI
+	var ctx []byte
 	if e.GetType() == raftpb.EntryConfChange {
 		c := &raftpb.ConfChange{}
 		if err := proto.Unmarshal(e.GetData(), c); err != nil {
-			return fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
+			return 0, fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
 		}
-		cc = c
+		cc, ctx = c, c.GetContext()
 	} else {
 		c := &raftpb.ConfChangeV2{}
 		if err := proto.Unmarshal(e.GetData(), c); err != nil {
-			return fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
+			return 0, fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
 		}
-		cc = c
+		cc, ctx = c, c.GetContext()
 	}
 	r.rnMu.Lock()
 	cs := r.rn.ApplyConfChange(cc)
 	r.rnMu.Unlock()
 	r.applyer.confState = cs
 	if err := h.opts.LogStore.Save([]Update{{Group: r.id, ConfState: cs}}); err != nil {
+		err = fmt.Errorf("multiraft: save conf state: %w", err)
 		h.fail(err)
-		return err
+		return 0, err
 	}
-	return nil
+	var id uint64
+	if len(ctx) == proposalHeader {
+		id = binary.BigEndian.Uint64(ctx)
+	}
+	return id, nil
 }
 
 // maybeSnapshot snapshots the state machine and compacts the log once
-// SnapshotEntries entries were applied since the last snapshot.
-func (h *Host) maybeSnapshot(r *replica) error {
+// SnapshotEntries entries were applied since the last snapshot, and at once
+// after a conf change: a replica being added that needs a snapshot must find
+// itself in the snapshot's ConfState, or it ignores it (raft refuses to
+// restore a snapshot that does not name it).
+func (h *Host) maybeSnapshot(r *replica, confChanged bool) error {
 	n := h.opts.SnapshotEntries
-	if n < 0 || r.applyer.index-r.applyer.snapIndex < uint64(n) {
+	due := r.applyer.index-r.applyer.snapIndex >= uint64(n) || (confChanged && r.applyer.snapIndex > 0)
+	if n < 0 || !due || r.applyer.index == r.applyer.snapIndex {
 		return nil
 	}
 	data, err := r.sm.Snapshot()

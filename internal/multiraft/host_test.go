@@ -2,6 +2,7 @@ package multiraft
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -55,8 +56,19 @@ func (s *listSM) Apply(ents []Entry) error {
 	}
 	return nil
 }
-func (s *listSM) Snapshot() ([]byte, error)           { return nil, errors.New("not used") }
-func (s *listSM) Restore(snap *raftpb.Snapshot) error { return errors.New("not used") }
+func (s *listSM) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return json.Marshal(s.data)
+}
+
+func (s *listSM) Restore(snap *raftpb.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.data = map[uint64]string{}
+	s.applied = snap.GetMetadata().GetIndex()
+	return json.Unmarshal(snap.GetData(), &s.data)
+}
 
 func (s *listSM) get(i uint64) (string, uint64) {
 	s.mu.Lock()
@@ -269,5 +281,74 @@ func TestSaveFailureStopsHost(t *testing.T) {
 	}
 	if _, err := h.Propose(ctx, 1, []byte("again")); !errors.Is(err, errDiskGone) {
 		t.Fatalf("propose after the failure: %v", err)
+	}
+}
+
+// TestJoinByConfChange adds a fourth replica to a group whose log was
+// compacted (so it catches up from a snapshot), then removes it.
+func TestJoinByConfChange(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	net := &loopNet{hosts: map[uint64]*Host{}}
+	sms := map[uint64]*listSM{}
+	for id := uint64(1); id <= 4; id++ {
+		h, err := New(Options{NodeID: id, LogStore: NewMemLogStore(), Transport: loopTransport{net},
+			TickInterval: 10 * time.Millisecond, SnapshotEntries: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		net.mu.Lock()
+		net.hosts[id] = h
+		net.mu.Unlock()
+		sms[id] = &listSM{data: map[uint64]string{}}
+		if err := h.AddGroup(1, []uint64{1, 2, 3}, sms[id], id == 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader := func() *Host {
+		for id := uint64(1); id <= 3; id++ {
+			if net.hosts[id].Confirmed(1) {
+				return net.hosts[id]
+			}
+		}
+		return nil
+	}
+	eventually(t, "a leader", func() bool { return leader() != nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l := leader()
+	var last uint64
+	for i := range 60 {
+		idx, err := l.Propose(ctx, 1, []byte(fmt.Sprintf("e%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = idx
+	}
+	add := &raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: proto.Uint64(4)}}}
+	if _, err := l.ProposeConfChange(ctx, 1, add); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node 4 to catch up", func() bool { _, a := sms[4].get(last); return a >= last })
+	for i := uint64(1); i <= last; i++ {
+		want, _ := sms[l.opts.NodeID].get(i)
+		if got, _ := sms[4].get(i); got != want {
+			t.Fatalf("node 4 index %d: %q, leader has %q", i, got, want)
+		}
+	}
+	st, _ := l.Status(1)
+	if _, ok := st.Progress[4]; !ok {
+		t.Fatalf("leader progress lacks node 4: %+v", st.Progress)
+	}
+	rm := &raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: proto.Uint64(4)}}}
+	if _, err := l.ProposeConfChange(ctx, 1, rm); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = l.Status(1)
+	if _, ok := st.Progress[4]; ok {
+		t.Fatalf("node 4 still in the leader's progress after removal")
+	}
+	if err := net.hosts[4].RemoveGroup(1); err != nil {
+		t.Fatal(err)
 	}
 }

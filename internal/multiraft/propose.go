@@ -6,6 +6,8 @@ import (
 	"errors"
 
 	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // proposal is a waiter for one proposed entry.
@@ -31,6 +33,10 @@ func (h *Host) Propose(ctx context.Context, group uint64, data []byte) (uint64, 
 	if err != nil {
 		return 0, err
 	}
+	return h.wait(ctx, r, p)
+}
+
+func (h *Host) wait(ctx context.Context, r *replica, p *proposal) (uint64, error) {
 	select {
 	case <-p.done:
 		return p.index, p.err
@@ -49,6 +55,17 @@ func (h *Host) Propose(ctx context.Context, group uint64, data []byte) (uint64, 
 
 // propose appends data to the leader's log and registers its waiter.
 func (h *Host) propose(group uint64, data []byte) (*replica, *proposal, error) {
+	return h.proposeWith(group, func(rn *raft.RawNode, id uint64) error {
+		buf := make([]byte, proposalHeader+len(data))
+		binary.BigEndian.PutUint64(buf, id)
+		copy(buf[proposalHeader:], data)
+		return rn.Propose(buf)
+	})
+}
+
+// proposeWith registers a waiter and calls prop on the leader's RawNode with
+// the proposal id to embed in the entry.
+func (h *Host) proposeWith(group uint64, prop func(rn *raft.RawNode, id uint64) error) (*replica, *proposal, error) {
 	h.mu.RLock()
 	r, closed := h.groups[group], h.closed
 	h.mu.RUnlock()
@@ -62,10 +79,6 @@ func (h *Host) propose(group uint64, data []byte) (*replica, *proposal, error) {
 		return nil, nil, err
 	}
 	p := &proposal{id: h.propSeq.Add(1), done: make(chan struct{})}
-	buf := make([]byte, proposalHeader+len(data))
-	binary.BigEndian.PutUint64(buf, p.id)
-	copy(buf[proposalHeader:], data)
-
 	r.rnMu.Lock()
 	st := r.rn.BasicStatus()
 	if st.RaftState != raft.StateLeader {
@@ -75,7 +88,7 @@ func (h *Host) propose(group uint64, data []byte) (*replica, *proposal, error) {
 	r.wMu.Lock()
 	r.waiters[p.id] = p
 	r.wMu.Unlock()
-	err := r.rn.Propose(buf)
+	err := prop(r.rn, p.id)
 	r.rnMu.Unlock()
 	if err != nil {
 		r.wMu.Lock()
@@ -165,4 +178,24 @@ func (h *Host) TransferLeader(group, to uint64) error {
 	r.rnMu.Unlock()
 	h.raftQ.enqueue(group)
 	return nil
+}
+
+// ProposeConfChange changes the group's membership (one change at a time;
+// the node being added must have joined with AddGroup(..., join=true)) and
+// returns once the change is applied on this node. raft ignores a change
+// proposed while another is pending; the call then waits for ctx.
+func (h *Host) ProposeConfChange(ctx context.Context, group uint64, cc *raftpb.ConfChangeV2) (uint64, error) {
+	r, p, err := h.proposeConf(group, cc)
+	if err != nil {
+		return 0, err
+	}
+	return h.wait(ctx, r, p)
+}
+
+func (h *Host) proposeConf(group uint64, cc *raftpb.ConfChangeV2) (*replica, *proposal, error) {
+	return h.proposeWith(group, func(rn *raft.RawNode, id uint64) error {
+		c := proto.Clone(cc).(*raftpb.ConfChangeV2)
+		c.Context = binary.BigEndian.AppendUint64(nil, id)
+		return rn.ProposeConfChange(c)
+	})
 }
