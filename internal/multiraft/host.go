@@ -99,6 +99,9 @@ var (
 	// ErrLeadershipLost: the proposal may or may not commit; the caller must
 	// treat it as unknown (an idempotent retry is safe).
 	ErrLeadershipLost = errors.New("multiraft: leadership lost before the proposal was applied; outcome unknown")
+	// ErrConfChangePending: raft would silently ignore a membership change
+	// now (another one, or the new leader's log, is not applied yet).
+	ErrConfChangePending = errors.New("multiraft: a membership change or the leader's first entry is still being applied; retry shortly")
 )
 
 // NotLeaderError is returned by Propose on a node that is not the group's leader.

@@ -326,9 +326,7 @@ func TestJoinByConfChange(t *testing.T) {
 		last = idx
 	}
 	add := &raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: proto.Uint64(4)}}}
-	if _, err := l.ProposeConfChange(ctx, 1, add); err != nil {
-		t.Fatal(err)
-	}
+	confChange(ctx, t, l, add)
 	eventually(t, "node 4 to catch up", func() bool { _, a := sms[4].get(last); return a >= last })
 	for i := uint64(1); i <= last; i++ {
 		want, _ := sms[l.opts.NodeID].get(i)
@@ -341,14 +339,31 @@ func TestJoinByConfChange(t *testing.T) {
 		t.Fatalf("leader progress lacks node 4: %+v", st.Progress)
 	}
 	rm := &raftpb.ConfChangeV2{Changes: []*raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: proto.Uint64(4)}}}
-	if _, err := l.ProposeConfChange(ctx, 1, rm); err != nil {
-		t.Fatal(err)
-	}
+	confChange(ctx, t, l, rm)
 	st, _ = l.Status(1)
 	if _, ok := st.Progress[4]; ok {
 		t.Fatalf("node 4 still in the leader's progress after removal")
 	}
 	if err := net.hosts[4].RemoveGroup(1); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// confChange retries while the previous change is still being applied.
+func confChange(ctx context.Context, t *testing.T, h *Host, cc *raftpb.ConfChangeV2) {
+	t.Helper()
+	for {
+		_, err := h.ProposeConfChange(ctx, 1, cc)
+		if !errors.Is(err, ErrConfChangePending) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -12,15 +13,19 @@ import (
 
 // proposal is a waiter for one proposed entry.
 type proposal struct {
-	id    uint64
-	done  chan struct{}
-	index uint64
-	err   error
+	id       uint64
+	done     chan struct{}
+	index    uint64
+	err      error
+	onFinish func()
 }
 
 // finish is called once, by whoever removed the proposal from the waiters.
 func (p *proposal) finish(index uint64, err error) {
 	p.index, p.err = index, err
+	if p.onFinish != nil {
+		p.onFinish()
+	}
 	close(p.done)
 }
 
@@ -55,17 +60,17 @@ func (h *Host) wait(ctx context.Context, r *replica, p *proposal) (uint64, error
 
 // propose appends data to the leader's log and registers its waiter.
 func (h *Host) propose(group uint64, data []byte) (*replica, *proposal, error) {
-	return h.proposeWith(group, func(rn *raft.RawNode, id uint64) error {
+	return h.proposeWith(group, false, func(r *replica, p *proposal) error {
 		buf := make([]byte, proposalHeader+len(data))
-		binary.BigEndian.PutUint64(buf, id)
+		binary.BigEndian.PutUint64(buf, p.id)
 		copy(buf[proposalHeader:], data)
-		return rn.Propose(buf)
+		return r.rn.Propose(buf)
 	})
 }
 
-// proposeWith registers a waiter and calls prop on the leader's RawNode with
-// the proposal id to embed in the entry.
-func (h *Host) proposeWith(group uint64, prop func(rn *raft.RawNode, id uint64) error) (*replica, *proposal, error) {
+// proposeWith registers a waiter and calls prop, with the raft lock held, to
+// propose an entry that embeds the proposal id.
+func (h *Host) proposeWith(group uint64, conf bool, prop func(r *replica, p *proposal) error) (*replica, *proposal, error) {
 	h.mu.RLock()
 	r, closed := h.groups[group], h.closed
 	h.mu.RUnlock()
@@ -79,6 +84,9 @@ func (h *Host) proposeWith(group uint64, prop func(rn *raft.RawNode, id uint64) 
 		return nil, nil, err
 	}
 	p := &proposal{id: h.propSeq.Add(1), done: make(chan struct{})}
+	if conf {
+		p.onFinish = func() { r.confInFlight.CompareAndSwap(p.id, 0) }
+	}
 	r.rnMu.Lock()
 	st := r.rn.BasicStatus()
 	if st.RaftState != raft.StateLeader {
@@ -88,7 +96,7 @@ func (h *Host) proposeWith(group uint64, prop func(rn *raft.RawNode, id uint64) 
 	r.wMu.Lock()
 	r.waiters[p.id] = p
 	r.wMu.Unlock()
-	err := prop(r.rn, p.id)
+	err := prop(r, p)
 	r.rnMu.Unlock()
 	if err != nil {
 		r.wMu.Lock()
@@ -126,6 +134,8 @@ type Status struct {
 	// term, so its state machine holds everything committed before it
 	// (replication.md §3.5: serve only then).
 	Confirmed bool
+	// Voters of the group's configuration as this node knows it, sorted.
+	Voters []uint64
 	// Progress per voter, on the leader only (for the in-sync replica list).
 	Progress map[uint64]Progress
 }
@@ -150,6 +160,10 @@ func (h *Host) Status(group uint64) (Status, error) {
 		AppliedTerm: r.appliedTerm.Load(),
 	}
 	s.Confirmed = rs.RaftState == raft.StateLeader && s.AppliedTerm == s.Term
+	for id := range rs.Config.Voters.IDs() {
+		s.Voters = append(s.Voters, id)
+	}
+	slices.Sort(s.Voters)
 	if len(rs.Progress) > 0 {
 		s.Progress = make(map[uint64]Progress, len(rs.Progress))
 		for id, pr := range rs.Progress {
@@ -192,10 +206,25 @@ func (h *Host) ProposeConfChange(ctx context.Context, group uint64, cc *raftpb.C
 	return h.wait(ctx, r, p)
 }
 
+// raft turns a membership change into an empty entry when its leader has not
+// applied the previous one (or the log it had when elected); the waiter would
+// then never finish. So the host refuses with ErrConfChangePending unless
+// raft itself has applied an entry of the leader's term and everything the
+// apply workers applied, and no change of this node is in flight.
 func (h *Host) proposeConf(group uint64, cc *raftpb.ConfChangeV2) (*replica, *proposal, error) {
-	return h.proposeWith(group, func(rn *raft.RawNode, id uint64) error {
+	return h.proposeWith(group, true, func(r *replica, p *proposal) error {
+		st := r.rn.BasicStatus()
+		appliedTerm := r.appliedTerm.Load() // stored after applied: read first
+		if appliedTerm != st.HardState.GetTerm() || st.Applied < r.applied.Load() ||
+			!r.confInFlight.CompareAndSwap(0, p.id) {
+			return ErrConfChangePending
+		}
 		c := proto.Clone(cc).(*raftpb.ConfChangeV2)
-		c.Context = binary.BigEndian.AppendUint64(nil, id)
-		return rn.ProposeConfChange(c)
+		c.Context = binary.BigEndian.AppendUint64(nil, p.id)
+		if err := r.rn.ProposeConfChange(c); err != nil {
+			r.confInFlight.CompareAndSwap(p.id, 0)
+			return err
+		}
+		return nil
 	})
 }

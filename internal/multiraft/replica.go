@@ -68,7 +68,8 @@ type replica struct {
 	wMu     sync.Mutex // guards waiters
 	waiters map[uint64]*proposal
 
-	removed atomic.Bool
+	removed      atomic.Bool
+	confInFlight atomic.Uint64 // id of this node's membership change being applied
 	// published for Status readers without the raft lock
 	lead, term, commit, applied, appliedTerm atomic.Uint64
 	leader                                   atomic.Bool

@@ -7,6 +7,9 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 var (
@@ -34,8 +37,32 @@ type simNode struct {
 }
 
 type simGroup struct {
-	id    uint64
-	peers []uint64
+	id      uint64
+	initial []uint64        // bootstrap voters
+	hosted  map[uint64]bool // nodes that run a replica (a removed one stops)
+	ever    map[uint64]bool // nodes that ever ran one (never added twice)
+	conf    *proposal       // membership change in flight
+	confRm  uint64          // the node it removes (0: an addition)
+}
+
+func newSimGroup(id uint64, peers []uint64) *simGroup {
+	g := &simGroup{id: id, initial: peers, hosted: map[uint64]bool{}, ever: map[uint64]bool{}}
+	for _, p := range peers {
+		g.hosted[p], g.ever[p] = true, true
+	}
+	return g
+}
+
+// nodes returns the nodes hosting a replica, sorted.
+func (g *simGroup) nodes() []uint64 {
+	var ns []uint64
+	for id, ok := range g.hosted {
+		if ok {
+			ns = append(ns, id)
+		}
+	}
+	slices.Sort(ns)
+	return ns
 }
 
 type simProp struct {
@@ -49,7 +76,8 @@ type simCluster struct {
 	rng      *rand.Rand
 	net      *simNet
 	nodes    []*simNode
-	groups   []simGroup
+	groups   []*simGroup
+	confs    int // membership changes applied
 	chk      *simChecker
 	pending  []simProp
 	acked    map[uint64]map[uint64]string // group → index → data
@@ -68,14 +96,14 @@ func newSimCluster(seed uint64, n int) *simCluster {
 		all[i] = uint64(i + 1)
 	}
 	// One group on every node, and groups of three on rotating nodes.
-	c.groups = append(c.groups, simGroup{id: 1, peers: all})
+	c.groups = append(c.groups, newSimGroup(1, all))
 	for g := range 3 {
 		var peers []uint64
 		for k := range 3 {
 			peers = append(peers, all[(g+k)%n])
 		}
 		slices.Sort(peers)
-		c.groups = append(c.groups, simGroup{id: uint64(10 + g), peers: peers})
+		c.groups = append(c.groups, newSimGroup(uint64(10+g), peers))
 	}
 	for i := range n {
 		c.nodes = append(c.nodes, &simNode{id: uint64(i + 1), store: NewMemLogStore()})
@@ -94,16 +122,21 @@ func (c *simCluster) start(sn *simNode) error {
 	}
 	sn.h, sn.sms = h, make(map[uint64]*simSM)
 	for _, g := range c.groups {
-		if !slices.Contains(g.peers, sn.id) {
-			continue
-		}
-		sm := &simSM{group: g.id, node: sn.id, c: c.chk}
-		sn.sms[g.id] = sm
-		if err := h.AddGroup(g.id, g.peers, sm, false); err != nil {
-			return err
+		if g.hosted[sn.id] {
+			if err := c.addReplica(sn, g); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// addReplica starts a group's replica on a node: an initial member
+// bootstraps (when its log is still empty), a later one joins.
+func (c *simCluster) addReplica(sn *simNode, g *simGroup) error {
+	sm := &simSM{group: g.id, node: sn.id, c: c.chk}
+	sn.sms[g.id] = sm
+	return sn.h.AddGroup(g.id, g.initial, sm, !slices.Contains(g.initial, sn.id))
 }
 
 // crash throws a node away. A random prefix of the appends it had queued
@@ -202,7 +235,7 @@ func (c *simCluster) work(h *Host) {
 func (c *simCluster) propose() {
 	g := c.groups[c.rng.IntN(len(c.groups))]
 	var cands []*simNode
-	for _, id := range g.peers {
+	for _, id := range g.nodes() {
 		sn := c.nodes[id-1]
 		if sn.h != nil && (sn.h.replica(g.id).leader.Load() || c.rng.IntN(5) == 0) {
 			cands = append(cands, sn)
@@ -253,6 +286,7 @@ func (c *simCluster) collect() {
 		}
 	}
 	c.pending = keep
+	c.collectConf()
 }
 
 // nemesis changes the faults now and then.
@@ -289,14 +323,97 @@ func (c *simCluster) nemesis() {
 			c.crash(sn)
 		}
 	}
+	if len(c.nodes) == 5 && c.rng.IntN(15*stepsPerTick) == 0 {
+		c.membership()
+	}
 	if c.rng.IntN(40*stepsPerTick) == 0 {
 		g := c.groups[c.rng.IntN(len(c.groups))]
-		for _, id := range g.peers {
+		ns := g.nodes()
+		for _, id := range ns {
 			if sn := c.nodes[id-1]; sn.h != nil && sn.h.replica(g.id).leader.Load() {
-				to := g.peers[c.rng.IntN(len(g.peers))]
+				to := ns[c.rng.IntN(len(ns))]
 				_ = sn.h.TransferLeader(g.id, to)
 				c.note("transfer", g.id, to)
 			}
 		}
+	}
+}
+
+// membership adds a replica to a three-replica group on a node that never
+// had one, or removes one from a four-replica group, one change at a time.
+func (c *simCluster) membership() {
+	g := c.groups[c.rng.IntN(len(c.groups))]
+	if len(g.initial) != 3 || g.conf != nil {
+		return
+	}
+	var leader *simNode
+	for _, id := range g.nodes() {
+		if sn := c.nodes[id-1]; sn.h != nil && sn.h.Confirmed(g.id) {
+			leader = sn
+		}
+	}
+	if leader == nil {
+		return
+	}
+	st, err := leader.h.Status(g.id)
+	if err != nil {
+		return
+	}
+	cc := &raftpb.ConfChangeV2{}
+	switch len(st.Voters) {
+	case 3:
+		var cands []*simNode
+		for _, sn := range c.nodes {
+			if !g.ever[sn.id] && sn.h != nil {
+				cands = append(cands, sn)
+			}
+		}
+		if len(cands) == 0 {
+			return
+		}
+		sn := cands[c.rng.IntN(len(cands))]
+		g.hosted[sn.id], g.ever[sn.id] = true, true
+		if err := c.addReplica(sn, g); err != nil {
+			c.chk.failf("join node %d to group %d: %v", sn.id, g.id, err)
+			return
+		}
+		cc.Changes = []*raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: proto.Uint64(sn.id)}}
+		g.confRm = 0
+	case 4:
+		g.confRm = st.Voters[c.rng.IntN(len(st.Voters))]
+		cc.Changes = []*raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: proto.Uint64(g.confRm)}}
+	default:
+		return
+	}
+	if _, p, err := leader.h.proposeConf(g.id, cc); err == nil {
+		g.conf = p
+		c.note("conf", g.id, g.confRm)
+	}
+}
+
+// collectConf finishes membership changes: a removed node drops its replica.
+func (c *simCluster) collectConf() {
+	for _, g := range c.groups {
+		if g.conf == nil {
+			continue
+		}
+		select {
+		case <-g.conf.done:
+		default:
+			continue
+		}
+		if g.conf.err == nil {
+			c.confs++
+			if rm := g.confRm; rm != 0 {
+				g.hosted[rm] = false
+				if sn := c.nodes[rm-1]; sn.h != nil {
+					if err := sn.h.RemoveGroup(g.id); err != nil {
+						c.chk.failf("remove group %d from node %d: %v", g.id, rm, err)
+					}
+					delete(sn.sms, g.id)
+				}
+			}
+		}
+		g.conf = nil
 	}
 }

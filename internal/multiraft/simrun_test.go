@@ -1,6 +1,7 @@
 package multiraft
 
 import (
+	"flag"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -59,7 +60,7 @@ func (c *simCluster) run() []string {
 func (c *simCluster) unconfirmed() uint64 {
 	for _, g := range c.groups {
 		ok := false
-		for _, id := range g.peers {
+		for _, id := range g.nodes() {
 			if sn := c.nodes[id-1]; sn.h != nil && sn.h.Confirmed(g.id) {
 				ok = true
 			}
@@ -76,7 +77,7 @@ func (c *simCluster) proposeFinals(finals map[uint64]string) {
 		if _, ok := finals[g.id]; ok {
 			continue
 		}
-		for _, id := range g.peers {
+		for _, id := range g.nodes() {
 			sn := c.nodes[id-1]
 			if sn.h == nil || !sn.h.Confirmed(g.id) {
 				continue
@@ -98,6 +99,9 @@ func (c *simCluster) settled(finals map[uint64]string) bool {
 		return false
 	}
 	for _, g := range c.groups {
+		if g.conf != nil {
+			return false
+		}
 		data, ok := finals[g.id]
 		if !ok {
 			return false
@@ -112,9 +116,17 @@ func (c *simCluster) settled(finals map[uint64]string) bool {
 			delete(finals, g.id)
 			return false
 		}
+		voters := c.voters(g)
+		if voters == nil {
+			return false
+		}
 		var first uint64
-		for k, id := range g.peers {
+		for k, id := range voters {
 			sn := c.nodes[id-1]
+			if !g.hosted[id] {
+				c.chk.failf("group %d: voter %d runs no replica", g.id, id)
+				return true
+			}
 			if sn.h == nil {
 				return false
 			}
@@ -128,12 +140,27 @@ func (c *simCluster) settled(finals map[uint64]string) bool {
 	return true
 }
 
+// voters returns the voters as the group's confirmed leader knows them (nil:
+// no confirmed leader).
+func (c *simCluster) voters(g *simGroup) []uint64 {
+	for _, id := range g.nodes() {
+		if sn := c.nodes[id-1]; sn.h != nil && sn.h.Confirmed(g.id) {
+			st, err := sn.h.Status(g.id)
+			if err == nil && st.Confirmed {
+				return st.Voters
+			}
+		}
+	}
+	return nil
+}
+
 // check asserts the end state: every acknowledged entry on every replica at
 // its index with its bytes, and equal digests per group.
 func (c *simCluster) check() {
 	for _, g := range c.groups {
 		var digest uint64
-		for k, id := range g.peers {
+		voters := c.voters(g)
+		for k, id := range voters {
 			sm := c.nodes[id-1].sms[g.id]
 			for idx, data := range c.acked[g.id] {
 				if got, ok := sm.at(idx); !ok || got != data {
@@ -143,7 +170,7 @@ func (c *simCluster) check() {
 			if d := sm.digest(); k == 0 {
 				digest = d
 			} else if d != digest {
-				c.chk.failf("group %d: digest of node %d differs from node %d", g.id, id, g.peers[0])
+				c.chk.failf("group %d: digest of node %d differs from node %d", g.id, id, voters[0])
 			}
 		}
 		c.note("digest", g.id, digest)
@@ -153,8 +180,8 @@ func (c *simCluster) check() {
 func (c *simCluster) describe() string {
 	var b strings.Builder
 	for _, g := range c.groups {
-		fmt.Fprintf(&b, "group %d:", g.id)
-		for _, id := range g.peers {
+		fmt.Fprintf(&b, "group %d (voters %v, conf pending %v):", g.id, c.voters(g), g.conf != nil)
+		for _, id := range g.nodes() {
 			sn := c.nodes[id-1]
 			if sn.h == nil {
 				fmt.Fprintf(&b, " n%d down", id)
@@ -174,6 +201,7 @@ type simResult struct {
 	acked    int
 	crashes  int
 	restores int
+	confs    int
 }
 
 func runSimSeed(t *testing.T, nodes int, seed uint64) (res simResult) {
@@ -189,7 +217,7 @@ func runSimSeed(t *testing.T, nodes int, seed uint64) (res simResult) {
 	for _, a := range c.acked {
 		n += len(a)
 	}
-	return simResult{errs: errs, trace: c.trace, acked: n, crashes: c.crashes, restores: c.chk.restores}
+	return simResult{errs: errs, trace: c.trace, acked: n, crashes: c.crashes, restores: c.chk.restores, confs: c.confs}
 }
 
 func replayHint(nodes int, seed uint64) string {
@@ -206,20 +234,21 @@ func TestSim(t *testing.T) {
 		}
 	} else {
 		n := *simSeeds
-		if testing.Short() {
-			n = min(n, 20)
+		if testing.Short() || raceEnabled && !flagSet("sim.seeds") {
+			n = min(n, 25)
 		}
 		for s := range n {
 			seeds = append(seeds, uint64(s+1))
 		}
 	}
 	for _, nodes := range sizes {
-		acked, crashes, restores, failed := 0, 0, 0, 0
+		acked, crashes, restores, confs, failed := 0, 0, 0, 0, 0
 		for _, seed := range seeds {
 			res := runSimSeed(t, nodes, seed)
 			acked += res.acked
 			crashes += res.crashes
 			restores += res.restores
+			confs += res.confs
 			if len(res.errs) > 0 {
 				failed++
 				t.Errorf("seed %d, %d nodes:\n  %s\n%s", seed, nodes, strings.Join(res.errs, "\n  "), replayHint(nodes, seed))
@@ -228,7 +257,8 @@ func TestSim(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("%d nodes: %d seeds, %d acknowledged proposals checked, %d crashes, %d snapshot restores", nodes, len(seeds), acked, crashes, restores)
+		t.Logf("%d nodes: %d seeds, %d acknowledged proposals checked, %d crashes, %d snapshot restores, %d membership changes",
+			nodes, len(seeds), acked, crashes, restores, confs)
 		if acked == 0 {
 			t.Errorf("%d nodes: no proposal was acknowledged in any seed", nodes)
 		}
@@ -246,4 +276,10 @@ func TestSimDeterministic(t *testing.T) {
 			t.Errorf("seed %d not reproducible: trace %x/%x, acked %d/%d", seed, a.trace, b.trace, a.acked, b.acked)
 		}
 	}
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
