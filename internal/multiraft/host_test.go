@@ -88,63 +88,68 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestHostGoroutines runs three hosts with their real ticker and workers.
-func TestHostGoroutines(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	const groups = 8
-	peers := []uint64{1, 2, 3}
-	net := &loopNet{hosts: map[uint64]*Host{}}
-	sms := map[[2]uint64]*listSM{}
-	stores := map[uint64]*MemLogStore{}
-	for _, id := range peers {
-		stores[id] = NewMemLogStore()
-		h, err := New(Options{NodeID: id, LogStore: stores[id], Transport: loopTransport{net},
+// loopCluster is three hosts with real goroutines on a loopback network.
+type loopCluster struct {
+	net    *loopNet
+	peers  []uint64
+	sms    map[[2]uint64]*listSM // (node, group)
+	stores map[uint64]*MemLogStore
+}
+
+func newLoopCluster(t *testing.T, groups uint64) *loopCluster {
+	c := &loopCluster{net: &loopNet{hosts: map[uint64]*Host{}}, peers: []uint64{1, 2, 3},
+		sms: map[[2]uint64]*listSM{}, stores: map[uint64]*MemLogStore{}}
+	for _, id := range c.peers {
+		c.stores[id] = NewMemLogStore()
+		h, err := New(Options{NodeID: id, LogStore: c.stores[id], Transport: loopTransport{c.net},
 			TickInterval: 10 * time.Millisecond, Workers: 2, SnapshotEntries: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		net.mu.Lock()
-		net.hosts[id] = h
-		net.mu.Unlock()
+		c.net.mu.Lock()
+		c.net.hosts[id] = h
+		c.net.mu.Unlock()
 		for g := uint64(1); g <= groups; g++ {
 			sm := &listSM{data: map[uint64]string{}}
-			sms[[2]uint64{id, g}] = sm
-			if err := h.AddGroup(g, peers, sm, false); err != nil {
+			c.sms[[2]uint64{id, g}] = sm
+			if err := h.AddGroup(g, c.peers, sm, false); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	defer func() {
-		for _, h := range net.hosts {
-			if err := h.Close(); err != nil {
-				t.Error(err)
-			}
-		}
-	}()
-	leader := func(g uint64) uint64 {
-		for _, id := range peers {
-			if net.hosts[id].Confirmed(g) {
-				return id
-			}
-		}
-		return 0
-	}
-	for g := uint64(1); g <= groups; g++ {
-		eventually(t, fmt.Sprintf("a confirmed leader of group %d", g), func() bool { return leader(g) != 0 })
-	}
+	return c
+}
 
-	// Concurrent proposals on every group's leader.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	type ack struct {
-		g, index uint64
-		data     string
+func (c *loopCluster) close(t *testing.T) {
+	for _, h := range c.net.hosts {
+		if err := h.Close(); err != nil {
+			t.Error(err)
+		}
 	}
+}
+
+// leader returns the node that leads g with a confirmed term (0: none).
+func (c *loopCluster) leader(g uint64) uint64 {
+	for _, id := range c.peers {
+		if c.net.hosts[id].Confirmed(g) {
+			return id
+		}
+	}
+	return 0
+}
+
+type loopAck struct {
+	g, index uint64
+	data     string
+}
+
+// proposeConcurrently runs 4 proposers per group against its leader.
+func (c *loopCluster) proposeConcurrently(ctx context.Context, t *testing.T, groups uint64) []loopAck {
 	var mu sync.Mutex
-	var acks []ack
+	var acks []loopAck
 	var wg sync.WaitGroup
 	for g := uint64(1); g <= groups; g++ {
-		l := net.hosts[leader(g)]
+		l := c.net.hosts[c.leader(g)]
 		for w := range 4 {
 			wg.Go(func() {
 				for i := range 25 {
@@ -155,59 +160,76 @@ func TestHostGoroutines(t *testing.T) {
 						return
 					}
 					mu.Lock()
-					acks = append(acks, ack{g, idx, data})
+					acks = append(acks, loopAck{g, idx, data})
 					mu.Unlock()
 				}
 			})
 		}
 	}
 	wg.Wait()
+	return acks
+}
+
+// TestHostGoroutines runs three hosts with their real ticker and workers:
+// concurrent proposals on 8 groups are applied everywhere at their index, a
+// follower refuses naming the leader, and leadership moves on request.
+func TestHostGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const groups = 8
+	c := newLoopCluster(t, groups)
+	defer c.close(t)
+	for g := uint64(1); g <= groups; g++ {
+		eventually(t, fmt.Sprintf("a confirmed leader of group %d", g), func() bool { return c.leader(g) != 0 })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	acks := c.proposeConcurrently(ctx, t, groups)
 	if t.Failed() {
 		return
 	}
 	for _, a := range acks {
 		eventually(t, fmt.Sprintf("entry %d of group %d on every node", a.index, a.g), func() bool {
-			for _, id := range peers {
-				if _, applied := sms[[2]uint64{id, a.g}].get(a.index); applied < a.index {
+			for _, id := range c.peers {
+				if _, applied := c.sms[[2]uint64{id, a.g}].get(a.index); applied < a.index {
 					return false
 				}
 			}
 			return true
 		})
-		for _, id := range peers {
-			if got, _ := sms[[2]uint64{id, a.g}].get(a.index); got != a.data {
+		for _, id := range c.peers {
+			if got, _ := c.sms[[2]uint64{id, a.g}].get(a.index); got != a.data {
 				t.Fatalf("group %d index %d on node %d: %q, acknowledged %q", a.g, a.index, id, got, a.data)
 			}
 		}
 	}
 	saves := 0
-	for _, s := range stores {
+	for _, s := range c.stores {
 		saves += s.Saves()
 	}
 	t.Logf("%d proposals acknowledged; %d LogStore.Save calls on 3 nodes", len(acks), saves)
 
 	// A follower refuses at once and names the leader.
-	l := leader(1)
-	f := peers[0]
+	l := c.leader(1)
+	f := c.peers[0]
 	if f == l {
-		f = peers[1]
+		f = c.peers[1]
 	}
-	_, err := net.hosts[f].Propose(ctx, 1, []byte("x"))
+	_, err := c.net.hosts[f].Propose(ctx, 1, []byte("x"))
 	var nle *NotLeaderError
 	if !errors.As(err, &nle) || nle.Leader != l {
 		t.Fatalf("propose on follower %d: %v, want NotLeaderError naming %d", f, err, l)
 	}
 
 	// Leadership moves on request.
-	if err := net.hosts[l].TransferLeader(1, f); err != nil {
+	if err := c.net.hosts[l].TransferLeader(1, f); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "leadership of group 1 to move", func() bool { return leader(1) == f })
-	st, err := net.hosts[f].Status(1)
+	eventually(t, "leadership of group 1 to move", func() bool { return c.leader(1) == f })
+	st, err := c.net.hosts[f].Status(1)
 	if err != nil || st.Leader != f || !st.Confirmed || len(st.Progress) != 3 {
 		t.Fatalf("status after transfer: %+v %v", st, err)
 	}
-	if _, err := net.hosts[f].Propose(ctx, 1, []byte("after transfer")); err != nil {
+	if _, err := c.net.hosts[f].Propose(ctx, 1, []byte("after transfer")); err != nil {
 		t.Fatal(err)
 	}
 }
