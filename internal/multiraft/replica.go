@@ -148,12 +148,16 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 	}
 	r.applied.Store(applied)
 	r.appliedTerm.Store(r.applyer.term)
+	// A state machine may have applied entries whose commit index was not
+	// yet durable in the log's HardState: raft must not start past its
+	// commit index, so it re-delivers those entries and the apply step skips
+	// what the state machine already holds.
 	cfg := &raft.Config{
 		ID:                        h.opts.NodeID,
 		ElectionTick:              h.opts.ElectionTick,
 		HeartbeatTick:             h.opts.HeartbeatTick,
 		Storage:                   st,
-		Applied:                   applied,
+		Applied:                   min(applied, max(hs.GetCommit(), snap.GetMetadata().GetIndex())),
 		AsyncStorageWrites:        true,
 		MaxSizePerMsg:             h.opts.MaxSizePerMsg,
 		MaxCommittedSizePerReady:  4 * h.opts.MaxSizePerMsg,

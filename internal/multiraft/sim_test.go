@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"slices"
 
@@ -33,6 +34,7 @@ type simNode struct {
 	h         *Host
 	store     *MemLogStore
 	sms       map[uint64]*simSM
+	kept      map[uint64]*simSM // state machines as they survived a crash
 	downUntil int64
 }
 
@@ -134,7 +136,11 @@ func (c *simCluster) start(sn *simNode) error {
 // addReplica starts a group's replica on a node: an initial member
 // bootstraps (when its log is still empty), a later one joins.
 func (c *simCluster) addReplica(sn *simNode, g *simGroup) error {
-	sm := &simSM{group: g.id, node: sn.id, c: c.chk}
+	sm := sn.kept[g.id]
+	delete(sn.kept, g.id)
+	if sm == nil {
+		sm = &simSM{group: g.id, node: sn.id, c: c.chk}
+	}
 	sn.sms[g.id] = sm
 	return sn.h.AddGroup(g.id, g.initial, sm, !slices.Contains(g.initial, sn.id))
 }
@@ -156,6 +162,14 @@ func (c *simCluster) crash(sn *simNode) {
 		r.failWaiters(ErrClosed)
 	}
 	sn.h.mu.Unlock()
+	// A state machine keeps a random prefix of what it applied (one that
+	// persists lazily, like a segment log between flushes).
+	sn.kept = make(map[uint64]*simSM)
+	for _, g := range slices.Sorted(maps.Keys(sn.sms)) {
+		sm := sn.sms[g]
+		k := c.rng.IntN(len(sm.recs) + 1)
+		sn.kept[g] = &simSM{group: g, node: sn.id, c: c.chk, recs: slices.Clone(sm.recs[:k]), applied: uint64(k)}
+	}
 	sn.h, sn.sms = nil, nil
 	sn.downUntil = c.net.now + int64(stepsPerTick*(5+c.rng.IntN(40)))
 	c.crashes++
