@@ -1,0 +1,212 @@
+package multiraft
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// applyTask is one MsgStorageApply, or a snapshot to restore the state
+// machine from followed by the responses of its MsgStorageAppend.
+type applyTask struct {
+	msg   *raftpb.Message
+	snap  *raftpb.Snapshot
+	resps []*raftpb.Message
+}
+
+// applyState is the apply side of a replica; only the apply worker that
+// holds the group touches it.
+type applyState struct {
+	index, term uint64 // last applied entry
+	confState   *raftpb.ConfState
+	snapIndex   uint64 // index of the last snapshot taken or restored
+	failed      bool
+}
+
+// proposalHeader prefixes the data of every proposal: a big-endian proposal
+// id, so the proposing node finds its waiter when the entry is applied.
+const proposalHeader = 8
+
+// processApply runs a group's queued apply tasks in order. Called by one
+// apply worker at a time per group.
+func (h *Host) processApply(group uint64) {
+	r := h.replica(group)
+	if r == nil {
+		return
+	}
+	r.apMu.Lock()
+	tasks := r.applyQ
+	r.applyQ = nil
+	r.apMu.Unlock()
+	var out []Envelope
+	for _, t := range tasks {
+		if r.applyer.failed || r.removed.Load() || h.Err() != nil {
+			return
+		}
+		var err error
+		if t.snap != nil {
+			err = h.restore(r, t.snap)
+			if err == nil {
+				out = h.deliverLocal(r, t.resps, out)
+			}
+		} else {
+			err = h.applyEntries(r, t.msg.GetEntries())
+			if err == nil {
+				out = h.deliverLocal(r, t.msg.GetResponses(), out)
+			}
+		}
+		if err != nil {
+			// A state machine that cannot apply stops its group here: raft
+			// hears of no further application and the replica stalls.
+			r.applyer.failed = true
+			h.log.Error("multiraft: group stopped applying", "group", group, "err", err)
+			r.failWaiters(err)
+			return
+		}
+	}
+	if len(out) > 0 {
+		h.opts.Transport.Send(out)
+	}
+}
+
+func (h *Host) restore(r *replica, snap *raftpb.Snapshot) error {
+	md := snap.GetMetadata()
+	if md.GetIndex() <= r.applyer.index {
+		return nil // the state machine is already past it
+	}
+	if err := r.sm.Restore(snap); err != nil {
+		return fmt.Errorf("restore snapshot at %d: %w", md.GetIndex(), err)
+	}
+	r.applyer.index, r.applyer.term = md.GetIndex(), md.GetTerm()
+	r.applyer.confState = md.GetConfState()
+	r.applyer.snapIndex = md.GetIndex()
+	r.applied.Store(md.GetIndex())
+	r.appliedTerm.Store(md.GetTerm())
+	h.met.snapshotsRestored.Inc()
+	return nil
+}
+
+func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
+	if len(ents) == 0 {
+		return nil
+	}
+	out := make([]Entry, 0, len(ents))
+	type done struct{ id, index uint64 }
+	var mine []done
+	confChanged := false
+	for _, e := range ents {
+		if e.GetIndex() <= r.applyer.index {
+			continue // already in the state machine (restored from a snapshot)
+		}
+		se := Entry{Index: e.GetIndex(), Term: e.GetTerm()}
+		switch e.GetType() {
+		case raftpb.EntryNormal:
+			if d := e.GetData(); len(d) >= proposalHeader {
+				mine = append(mine, done{binary.BigEndian.Uint64(d), e.GetIndex()})
+				se.Data = d[proposalHeader:]
+			}
+		case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
+			se.Kind = EntryConfChange
+			confChanged = true
+			id, err := h.applyConfChange(r, e)
+			if err != nil {
+				return err
+			}
+			if id != 0 {
+				mine = append(mine, done{id, e.GetIndex()})
+			}
+		}
+		out = append(out, se)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if err := r.sm.Apply(out); err != nil {
+		return fmt.Errorf("apply entries %d-%d: %w", out[0].Index, out[len(out)-1].Index, err)
+	}
+	last := out[len(out)-1]
+	r.applyer.index, r.applyer.term = last.Index, last.Term
+	r.applied.Store(last.Index)
+	r.appliedTerm.Store(last.Term)
+	h.met.applied.Add(float64(len(out)))
+	if len(mine) > 0 {
+		r.wMu.Lock()
+		for _, d := range mine {
+			if p, ok := r.waiters[d.id]; ok {
+				delete(r.waiters, d.id)
+				p.finish(d.index, nil)
+			}
+		}
+		r.wMu.Unlock()
+	}
+	return h.maybeSnapshot(r, confChanged)
+}
+
+// applyConfChange applies a committed conf change to the RawNode and makes
+// the resulting ConfState durable before the state machine moves past it.
+// It returns the proposal id carried in the change's context (0: none).
+func (h *Host) applyConfChange(r *replica, e *raftpb.Entry) (uint64, error) {
+	var cc raftpb.ConfChangeI
+	var ctx []byte
+	if e.GetType() == raftpb.EntryConfChange {
+		c := &raftpb.ConfChange{}
+		if err := proto.Unmarshal(e.GetData(), c); err != nil {
+			return 0, fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
+		}
+		cc, ctx = c, c.GetContext()
+	} else {
+		c := &raftpb.ConfChangeV2{}
+		if err := proto.Unmarshal(e.GetData(), c); err != nil {
+			return 0, fmt.Errorf("conf change at %d: %w", e.GetIndex(), err)
+		}
+		cc, ctx = c, c.GetContext()
+	}
+	r.rnMu.Lock()
+	cs := r.rn.ApplyConfChange(cc)
+	r.rnMu.Unlock()
+	r.applyer.confState = cs
+	if err := h.opts.LogStore.Save([]Update{{Group: r.id, ConfState: cs}}); err != nil {
+		err = fmt.Errorf("multiraft: save conf state: %w", err)
+		h.fail(err)
+		return 0, err
+	}
+	var id uint64
+	if len(ctx) == proposalHeader {
+		id = binary.BigEndian.Uint64(ctx)
+	}
+	return id, nil
+}
+
+// maybeSnapshot snapshots the state machine and compacts the log once
+// SnapshotEntries entries were applied since the last snapshot, and at once
+// after a conf change: a replica being added that needs a snapshot must find
+// itself in the snapshot's ConfState, or it ignores it (raft refuses to
+// restore a snapshot that does not name it).
+func (h *Host) maybeSnapshot(r *replica, confChanged bool) error {
+	n := h.opts.SnapshotEntries
+	due := r.applyer.index-r.applyer.snapIndex >= uint64(n) || (confChanged && r.applyer.snapIndex > 0)
+	if n < 0 || !due || r.applyer.index == r.applyer.snapIndex {
+		return nil
+	}
+	data, err := r.sm.Snapshot()
+	if err != nil {
+		return fmt.Errorf("snapshot at %d: %w", r.applyer.index, err)
+	}
+	snap := &raftpb.Snapshot{
+		Data: data,
+		Metadata: &raftpb.SnapshotMetadata{
+			Index:     proto.Uint64(r.applyer.index),
+			Term:      proto.Uint64(r.applyer.term),
+			ConfState: r.applyer.confState,
+		},
+	}
+	if err := r.storage.SetSnapshot(snap); err != nil {
+		h.fail(err)
+		return err
+	}
+	r.applyer.snapIndex = r.applyer.index
+	h.met.snapshotsTaken.Inc()
+	return nil
+}

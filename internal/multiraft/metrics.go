@@ -1,0 +1,36 @@
+package multiraft
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	groups            prometheus.Gauge
+	proposals         prometheus.Counter
+	applied           prometheus.Counter
+	leaderships       prometheus.Counter
+	dropped           prometheus.Counter
+	snapshotsTaken    prometheus.Counter
+	snapshotsRestored prometheus.Counter
+	saveSeconds       prometheus.Histogram
+	saveUpdates       prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		groups:            prometheus.NewGauge(prometheus.GaugeOpts{Name: "tandem_raft_groups", Help: "Raft groups hosted on this node."}),
+		proposals:         prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_proposals_total", Help: "Entries proposed by this node as leader."}),
+		applied:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_applied_entries_total", Help: "Committed entries applied to state machines."}),
+		leaderships:       prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_leadership_acquired_total", Help: "Times this node became leader of a group."}),
+		dropped:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_messages_dropped_total", Help: "Incoming raft messages for groups not hosted here."}),
+		snapshotsTaken:    prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshots_taken_total", Help: "State machine snapshots taken (log compactions)."}),
+		snapshotsRestored: prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshots_restored_total", Help: "Snapshots received from a leader and restored."}),
+		saveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_raft_log_save_seconds", Help: "Duration of one group-commit LogStore.Save.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		saveUpdates: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_raft_log_save_updates", Help: "Group updates made durable by one LogStore.Save.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.groups, m.proposals, m.applied, m.leaderships, m.dropped,
+			m.snapshotsTaken, m.snapshotsRestored, m.saveSeconds, m.saveUpdates)
+	}
+	return m
+}
