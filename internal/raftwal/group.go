@@ -36,9 +36,12 @@ type group struct {
 
 	// Segments holding the latest record of each kind of state (0 = none): GC keeps them.
 	hsSeg, csSeg, snapSeg, baseSeg uint64
-	// gap is set by recovery when an entry arrived after a hole (its predecessors' segment was
-	// garbage-collected); a later compact record must close it, or recovery fails.
-	gap bool
+	// confBase/confTerm are the log start the latest compact record set. While recovery
+	// replays, base can differ (gap set) when the entries replayed so far do not reach back to
+	// it: collected predecessors, or a stale run that newer records replace; at the end of
+	// recovery no group may have a gap.
+	confBase, confTerm uint64
+	gap                bool
 }
 
 func newGroup(id uint64) *group { return &group{id: id} }
@@ -61,14 +64,24 @@ func (g *group) empty() bool {
 }
 
 // applyEntry records entry index (replacing it and everything after it). ent is the entry
-// when it is being written (it goes to the cache), nil during recovery.
-func (g *group) applyEntry(index, term uint64, l loc, ent *raftpb.Entry, cacheLimit int) {
-	if index <= g.base {
-		return
+// when it is being written (it goes to the cache), nil during recovery. holeBudget is nil when
+// writing; during recovery it bounds how many missing entries may be held as holes.
+func (g *group) applyEntry(index, term uint64, l loc, ent *raftpb.Entry, cacheLimit int, holeBudget *int64) {
+	if index <= g.confBase {
+		return // compacted (written entries at or below the log's start are filtered before)
 	}
+	// Recovery only, the two cases below. A record is stale when newer records replace it; it
+	// may follow entries that were collected, leaving holes, which the newer records (or a
+	// compaction) remove before the end of recovery, or recovery fails.
 	if index > g.last()+1 {
-		g.resetTo(index-1, 0)
-		g.gap = true
+		if h := int64(index - g.last() - 1); holeBudget != nil && h <= *holeBudget && h > 0 {
+			*holeBudget -= h
+			g.locs = append(g.locs, make([]loc, h)...)
+		} else {
+			g.restartAt(index)
+		}
+	} else if index <= g.base {
+		g.restartAt(index) // base was a guess (gap); this older run replaces it
 	}
 	g.truncateFrom(index)
 	l.term = term
@@ -90,6 +103,29 @@ func (g *group) applyEntry(index, term uint64, l loc, ent *raftpb.Entry, cacheLi
 	}
 }
 
+// restartAt makes the log start at index for now: recovery met an entry it cannot link to what
+// it replayed so far.
+func (g *group) restartAt(index uint64) {
+	g.resetTo(index-1, 0)
+	g.gap = index-1 != g.confBase
+	if !g.gap {
+		g.baseTerm = g.confTerm
+	}
+}
+
+// hasHoles reports whether recovery left an entry missing (a gap before the log or a hole in it).
+func (g *group) hasHoles() (uint64, bool) {
+	if g.gap {
+		return g.base + 1, true
+	}
+	for i, l := range g.locs {
+		if l.seg == 0 {
+			return g.base + 1 + uint64(i), true
+		}
+	}
+	return 0, false
+}
+
 // truncateFrom drops entries index and after.
 func (g *group) truncateFrom(index uint64) {
 	if index > g.last() {
@@ -98,7 +134,7 @@ func (g *group) truncateFrom(index uint64) {
 	if index <= g.base {
 		index = g.base + 1
 	}
-	g.locs = g.locs[:index-g.base-1 : index-g.base-1]
+	g.locs = g.locs[: index-g.base-1 : index-g.base-1]
 	if len(g.cache) > 0 && index < g.cacheFirst+uint64(len(g.cache)) {
 		if index <= g.cacheFirst {
 			g.dropCache()
@@ -123,7 +159,7 @@ func (g *group) resetTo(index, term uint64) {
 
 // applyCompact makes the log start after index (term) and end at last; last == index resets it.
 func (g *group) applyCompact(index, term, last uint64, seg uint64) {
-	g.baseSeg = seg
+	g.baseSeg, g.confBase, g.confTerm = seg, index, term
 	if last <= index || index > g.last() {
 		g.resetTo(index, term)
 		return

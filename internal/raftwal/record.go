@@ -33,7 +33,7 @@ type kind uint8
 const (
 	// kindEntry+t is a raft entry of raftpb.EntryType t at index with term; payload is its data.
 	// Writing entry i replaces entry i and every entry after it.
-	kindEntry kind = 1 // EntryNormal; 2 = EntryConfChange, 3 = EntryConfChangeV2
+	kindEntry    kind = 1 // EntryNormal; 2 = EntryConfChange, 3 = EntryConfChangeV2
 	kindEntryMax kind = 3
 	// kindHardState: index = commit, term = term, payload = u64 vote.
 	kindHardState kind = 16

@@ -56,9 +56,8 @@ func (w *WAL) recover() (uint64, int64, error) {
 		tailOff = valid
 	}
 	for _, g := range w.mu.groups {
-		if g.gap {
-			return 0, 0, fmt.Errorf("raftwal: group %d: the WAL lacks the entries before index %d (a segment is missing)",
-				g.id, g.base+1)
+		if i, ok := g.hasHoles(); ok {
+			return 0, 0, fmt.Errorf("raftwal: group %d: the WAL lacks entry %d (a segment is missing)", g.id, i)
 		}
 	}
 	if len(seqs) == 0 {
@@ -88,6 +87,11 @@ func (w *WAL) listSegments() ([]uint64, error) {
 	slices.Sort(seqs)
 	return seqs, nil
 }
+
+// holesPerRecord is how many missing entries recovery may hold per record it has read (see
+// group.applyEntry): enough for any stale run a real WAL leaves, while arbitrary bytes cannot
+// make it allocate much more than their own size.
+const holesPerRecord = 64
 
 // replay applies one record read back from segment l.seg.
 func (w *WAL) replay(r record, l loc) error {
@@ -131,7 +135,8 @@ func (w *WAL) replay(r record, l loc) error {
 		}
 		g.applyCompact(r.index, r.term, binary.BigEndian.Uint64(r.payload), l.seg)
 	default: // an entry (decodeFrame refuses unknown kinds)
-		g.applyEntry(r.index, r.term, l, nil, 0)
+		w.holeBudget += holesPerRecord
+		g.applyEntry(r.index, r.term, l, nil, 0, &w.holeBudget)
 	}
 	return nil
 }

@@ -35,11 +35,11 @@ func (s *Storage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
 	if g.hs != nil {
 		hs = hardState(g.hs.GetTerm(), g.hs.GetVote(), g.hs.GetCommit())
 	}
-	cs := &raftpb.ConfState{}
+	var cs *raftpb.ConfState
 	if g.cs != nil {
 		cs = proto.Clone(g.cs).(*raftpb.ConfState)
 	}
-	return hs, cs, nil
+	return hs, raftpb.EnsureConfState(cs), nil
 }
 
 // Entries returns entries [lo, hi), at most maxSize bytes of them but at least one.

@@ -91,8 +91,9 @@ type WAL struct {
 		failed    error
 		closed    bool
 	}
-	kick chan struct{} // the writer has work
-	done chan struct{} // closed when the writer exits
+	holeBudget int64         // recovery only; see holesPerRecord
+	kick       chan struct{} // the writer has work
+	done       chan struct{} // closed when the writer exits
 }
 
 type segment struct {
@@ -217,7 +218,7 @@ func (w *WAL) saveLocked(u *Update) error {
 			return err
 		}
 		w.putSnapshotLocked(g, u.Snapshot)
-		w.putConfStateLocked(g, raftpb.EnsureConfState(md.GetConfState()))
+		w.putConfStateLocked(g, confStateOf(md))
 		w.putCompactLocked(g, md.GetIndex(), md.GetTerm(), md.GetIndex())
 	}
 	if len(u.Entries) > 0 {
@@ -285,7 +286,7 @@ func (w *WAL) putEntryLocked(g *group, e *raftpb.Entry) {
 	if e.GetIndex() <= g.last() {
 		w.mu.gcDirty = true // a conflict: records become garbage
 	}
-	g.applyEntry(e.GetIndex(), e.GetTerm(), l, normalEntry(k, e.GetIndex(), e.GetTerm(), e.GetData()), w.opts.CacheBytes)
+	g.applyEntry(e.GetIndex(), e.GetTerm(), l, normalEntry(k, e.GetIndex(), e.GetTerm(), e.GetData()), w.opts.CacheBytes, nil)
 }
 
 func (w *WAL) putHardStateLocked(g *group, hs *raftpb.HardState) {
@@ -416,4 +417,12 @@ func normalEntry(k kind, index, term uint64, data []byte) *raftpb.Entry {
 
 func hardState(term, vote, commit uint64) *raftpb.HardState {
 	return &raftpb.HardState{Term: &term, Vote: &vote, Commit: &commit}
+}
+
+// confStateOf returns the snapshot's ConfState, an empty one if it has none.
+func confStateOf(md *raftpb.SnapshotMetadata) *raftpb.ConfState {
+	if cs := md.GetConfState(); cs != nil {
+		return cs
+	}
+	return &raftpb.ConfState{}
 }
