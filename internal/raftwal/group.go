@@ -16,9 +16,7 @@ type loc struct {
 	term uint64
 }
 
-// group is one raft group's state as the WAL records it. The same apply methods run when a
-// record is written (Save, Release, ...) and when it is read back by recovery, so the two
-// cannot disagree. Every field is guarded by WAL.mu.
+// group is one raft group's state as the WAL records it. Every field is guarded by WAL.mu.
 type group struct {
 	id uint64
 	// The log: entries base+1 .. base+len(locs); baseTerm is the term of entry base.
@@ -36,12 +34,6 @@ type group struct {
 
 	// Segments holding the latest record of each kind of state (0 = none): GC keeps them.
 	hsSeg, csSeg, snapSeg, baseSeg uint64
-	// confBase/confTerm are the log start the latest compact record set. While recovery
-	// replays, base can differ (gap set) when the entries replayed so far do not reach back to
-	// it: collected predecessors, or a stale run that newer records replace; at the end of
-	// recovery no group may have a gap.
-	confBase, confTerm uint64
-	gap                bool
 }
 
 func newGroup(id uint64) *group { return &group{id: id} }
@@ -63,25 +55,10 @@ func (g *group) empty() bool {
 	return g.base == 0 && len(g.locs) == 0 && g.hs == nil && g.cs == nil && g.snap == nil
 }
 
-// applyEntry records entry index (replacing it and everything after it). ent is the entry
-// when it is being written (it goes to the cache), nil during recovery. holeBudget is nil when
-// writing; during recovery it bounds how many missing entries may be held as holes.
-func (g *group) applyEntry(index, term uint64, l loc, ent *raftpb.Entry, cacheLimit int, holeBudget *int64) {
-	if index <= g.confBase {
-		return // compacted (written entries at or below the log's start are filtered before)
-	}
-	// Recovery only, the two cases below. A record is stale when newer records replace it; it
-	// may follow entries that were collected, leaving holes, which the newer records (or a
-	// compaction) remove before the end of recovery, or recovery fails.
-	if index > g.last()+1 {
-		if h := int64(index - g.last() - 1); holeBudget != nil && h <= *holeBudget && h > 0 {
-			*holeBudget -= h
-			g.locs = append(g.locs, make([]loc, h)...)
-		} else {
-			g.restartAt(index)
-		}
-	} else if index <= g.base {
-		g.restartAt(index) // base was a guess (gap); this older run replaces it
+// applyEntry records a written entry (replacing index and everything after it) and caches it.
+func (g *group) applyEntry(index, term uint64, l loc, ent *raftpb.Entry, cacheLimit int) {
+	if index <= g.base || index > g.last()+1 {
+		return // Save filters compacted entries and refuses gaps
 	}
 	g.truncateFrom(index)
 	l.term = term
@@ -101,29 +78,6 @@ func (g *group) applyEntry(index, term uint64, l loc, ent *raftpb.Entry, cacheLi
 		g.cache = g.cache[1:]
 		g.cacheFirst++
 	}
-}
-
-// restartAt makes the log start at index for now: recovery met an entry it cannot link to what
-// it replayed so far.
-func (g *group) restartAt(index uint64) {
-	g.resetTo(index-1, 0)
-	g.gap = index-1 != g.confBase
-	if !g.gap {
-		g.baseTerm = g.confTerm
-	}
-}
-
-// hasHoles reports whether recovery left an entry missing (a gap before the log or a hole in it).
-func (g *group) hasHoles() (uint64, bool) {
-	if g.gap {
-		return g.base + 1, true
-	}
-	for i, l := range g.locs {
-		if l.seg == 0 {
-			return g.base + 1 + uint64(i), true
-		}
-	}
-	return 0, false
 }
 
 // truncateFrom drops entries index and after.
@@ -153,13 +107,13 @@ func (g *group) dropCache() {
 }
 
 func (g *group) resetTo(index, term uint64) {
-	g.base, g.baseTerm, g.locs, g.gap = index, term, nil, false
+	g.base, g.baseTerm, g.locs = index, term, nil
 	g.dropCache()
 }
 
 // applyCompact makes the log start after index (term) and end at last; last == index resets it.
 func (g *group) applyCompact(index, term, last uint64, seg uint64) {
-	g.baseSeg, g.confBase, g.confTerm = seg, index, term
+	g.baseSeg = seg
 	if last <= index || index > g.last() {
 		g.resetTo(index, term)
 		return
@@ -170,7 +124,7 @@ func (g *group) applyCompact(index, term, last uint64, seg uint64) {
 	}
 	drop := index - g.base
 	g.locs = g.locs[drop:]
-	g.base, g.baseTerm, g.gap = index, term, false
+	g.base, g.baseTerm = index, term
 	if len(g.cache) > 0 && g.cacheFirst <= index {
 		skip := index + 1 - g.cacheFirst
 		if skip >= uint64(len(g.cache)) {

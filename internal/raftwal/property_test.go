@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.etcd.io/raft/v3"
@@ -43,6 +44,14 @@ type propHarness struct {
 	models map[uint64]*model
 	term   uint64
 	step   int
+	trace  []string
+}
+
+func (h *propHarness) tracef(format string, args ...any) {
+	h.trace = append(h.trace, fmt.Sprintf("%d: ", h.step)+fmt.Sprintf(format, args...))
+	if len(h.trace) > 12 {
+		h.trace = h.trace[1:]
+	}
 }
 
 func newEntry(index, term uint64, typ raftpb.EntryType, data []byte) *raftpb.Entry {
@@ -54,7 +63,7 @@ func newEntry(index, term uint64, typ raftpb.EntryType, data []byte) *raftpb.Ent
 
 func (h *propHarness) fatalf(format string, args ...any) {
 	h.t.Helper()
-	h.t.Fatalf("seed %d step %d: %s", h.seed, h.step, fmt.Sprintf(format, args...))
+	h.t.Fatalf("seed %d step %d: %s\nlast operations:\n%s\n%s", h.seed, h.step, fmt.Sprintf(format, args...), strings.Join(h.trace, "\n"), dumpWAL(h.fs, h.opts.Dir))
 }
 
 func (h *propHarness) randData() []byte {
@@ -99,6 +108,7 @@ func (h *propHarness) doStep() {
 		if h.rnd.IntN(6) == 0 {
 			u.ConfState = h.randConfState()
 		}
+		h.tracef("g%d append %d..%d term %d", gid, at, at+uint64(len(u.Entries))-1, h.term)
 		h.save(u)
 		must(h, m.ms.Append(u.Entries))
 		h.applyState(m, u)
@@ -116,6 +126,7 @@ func (h *propHarness) doStep() {
 		if h.rnd.IntN(2) == 0 {
 			u.Entries = h.randEntries(m, idx+1)
 		}
+		h.tracef("g%d leader snapshot %d term %d + %d entries", gid, idx, h.term, len(u.Entries))
 		h.save(u)
 		must(h, m.ms.ApplySnapshot(snap))
 		m.cs, m.snapSet = snap.GetMetadata().GetConfState(), true
@@ -129,6 +140,7 @@ func (h *propHarness) doStep() {
 		term, _ := m.ms.Term(idx)
 		cs, data := h.randConfState(), h.randData()
 		snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: &idx, Term: &term, ConfState: cs}}
+		h.tracef("g%d SetSnapshot %d term %d", gid, idx, term)
 		if err := st.SetSnapshot(snap); err != nil {
 			h.fatalf("SetSnapshot(%d): %v", idx, err)
 		}
@@ -138,16 +150,19 @@ func (h *propHarness) doStep() {
 		m.snapSet = true
 	case op < 18: // Release
 		idx := min(first+uint64(h.rnd.IntN(int(last-first)+3)), last)
+		h.tracef("g%d Release %d", gid, idx)
 		h.w.Release(gid, idx)
 		if idx >= first {
 			must(h, m.ms.Compact(idx))
 		}
 	case op < 19:
+		h.tracef("g%d remove", gid)
 		if err := h.w.RemoveGroup(gid); err != nil {
 			h.fatalf("RemoveGroup: %v", err)
 		}
 		h.models[gid] = newModel()
 	default:
+		h.tracef("reopen")
 		h.reopen()
 	}
 }

@@ -22,6 +22,7 @@ func (w *WAL) recover() (uint64, int64, error) {
 		return 0, 0, err
 	}
 	var tailOff int64
+	pend := map[uint64]*pending{}
 	for i, seq := range seqs {
 		name := segName(seq)
 		f, err := w.fs.OpenFile(w.path(name), os.O_RDWR, filePerm)
@@ -34,7 +35,7 @@ func (w *WAL) recover() (uint64, int64, error) {
 			return 0, 0, fmt.Errorf("raftwal: stat segment %s: %w", name, pathless(err))
 		}
 		valid, err := scanRecords(f, st.Size(), func(r record, off int64, n int) error {
-			return w.replay(r, loc{seg: seq, off: off, n: int32(n)})
+			return w.replay(pend, r, loc{seg: seq, off: off, n: int32(n)})
 		})
 		var torn *errTorn
 		switch {
@@ -55,10 +56,12 @@ func (w *WAL) recover() (uint64, int64, error) {
 		}
 		tailOff = valid
 	}
-	for _, g := range w.mu.groups {
-		if i, ok := g.hasHoles(); ok {
-			return 0, 0, fmt.Errorf("raftwal: group %d: the WAL lacks entry %d (a segment is missing)", g.id, i)
+	for id, p := range pend {
+		g, err := p.resolve()
+		if err != nil {
+			return 0, 0, err
 		}
+		w.mu.groups[id] = g
 	}
 	if len(seqs) == 0 {
 		return 0, 0, nil
@@ -88,13 +91,26 @@ func (w *WAL) listSegments() ([]uint64, error) {
 	return seqs, nil
 }
 
-// holesPerRecord is how many missing entries recovery may hold per record it has read (see
-// group.applyEntry): enough for any stale run a real WAL leaves, while arbitrary bytes cannot
-// make it allocate much more than their own size.
-const holesPerRecord = 64
+// Recovery does not re-run the writes: the segments left after garbage collection are a subset
+// of what was written, and records whose effect depended on collected ones would replay wrongly.
+// Instead it reads what the records say about the end state, which only needs records GC keeps:
+//   - the log start (base, its term) is the latest compact record's;
+//   - the log end is set by the latest record that shapes the log: an entry record ends it at
+//     its index, a compact record at its "last";
+//   - each entry between is the latest entry record for its index;
+//   - each kind of state is its latest record; a remove record forgets everything before it.
 
-// replay applies one record read back from segment l.seg.
-func (w *WAL) replay(r record, l loc) error {
+// pending is a group's records as recovery collects them.
+type pending struct {
+	g          *group
+	entries    []loc // entry records in file order; loc.term is the term, index in idx
+	idx        []uint64
+	hasCompact bool
+	last       uint64 // the log end the latest shaping record set
+}
+
+// replay collects one record read back from segment l.seg.
+func (w *WAL) replay(pend map[uint64]*pending, r record, l loc) error {
 	sg := w.mu.segGroups[l.seg]
 	if sg == nil {
 		sg = map[uint64]struct{}{}
@@ -102,11 +118,16 @@ func (w *WAL) replay(r record, l loc) error {
 	}
 	sg[r.group] = struct{}{}
 	if r.kind == kindRemove {
-		delete(w.mu.groups, r.group)
+		delete(pend, r.group)
 		w.mu.removed[r.group] = l.seg
 		return nil
 	}
-	g := w.groupLocked(r.group)
+	p := pend[r.group]
+	if p == nil {
+		p = &pending{g: newGroup(r.group)}
+		pend[r.group] = p
+	}
+	g := p.g
 	bad := func(why string) error {
 		// The checksum held, so this is no torn write: refuse to open rather than truncate.
 		return fmt.Errorf("%s record of group %d at byte %d is invalid: %s", r.kind, r.group, l.off, why)
@@ -133,12 +154,38 @@ func (w *WAL) replay(r record, l loc) error {
 		if len(r.payload) != 8 {
 			return bad("payload is not 8 bytes")
 		}
-		g.applyCompact(r.index, r.term, binary.BigEndian.Uint64(r.payload), l.seg)
+		g.base, g.baseTerm, g.baseSeg, p.hasCompact = r.index, r.term, l.seg, true
+		p.last = max(binary.BigEndian.Uint64(r.payload), r.index)
 	default: // an entry (decodeFrame refuses unknown kinds)
-		w.holeBudget += holesPerRecord
-		g.applyEntry(r.index, r.term, l, nil, 0, &w.holeBudget)
+		l.term = r.term
+		p.entries = append(p.entries, l)
+		p.idx = append(p.idx, r.index)
+		p.last = r.index
 	}
 	return nil
+}
+
+// resolve builds the group's log from its collected records.
+func (p *pending) resolve() (*group, error) {
+	g := p.g
+	last := max(p.last, g.base)
+	if last-g.base > uint64(len(p.entries)) {
+		return nil, fmt.Errorf("raftwal: group %d: the WAL lacks entries between %d and %d (a segment is missing)",
+			g.id, g.base+1, last)
+	}
+	g.locs = make([]loc, last-g.base)
+	for k := len(p.entries) - 1; k >= 0; k-- {
+		i := p.idx[k]
+		if i > g.base && i <= last && g.locs[i-g.base-1].seg == 0 {
+			g.locs[i-g.base-1] = p.entries[k]
+		}
+	}
+	for k, l := range g.locs {
+		if l.seg == 0 {
+			return nil, fmt.Errorf("raftwal: group %d: the WAL lacks entry %d (a segment is missing)", g.id, g.base+1+uint64(k))
+		}
+	}
+	return g, nil
 }
 
 // pathless drops the path an *fs.PathError carries: WAL errors can reach clients, which must

@@ -91,9 +91,8 @@ type WAL struct {
 		failed    error
 		closed    bool
 	}
-	holeBudget int64         // recovery only; see holesPerRecord
-	kick       chan struct{} // the writer has work
-	done       chan struct{} // closed when the writer exits
+	kick chan struct{} // the writer has work
+	done chan struct{} // closed when the writer exits
 }
 
 type segment struct {
@@ -286,7 +285,7 @@ func (w *WAL) putEntryLocked(g *group, e *raftpb.Entry) {
 	if e.GetIndex() <= g.last() {
 		w.mu.gcDirty = true // a conflict: records become garbage
 	}
-	g.applyEntry(e.GetIndex(), e.GetTerm(), l, normalEntry(k, e.GetIndex(), e.GetTerm(), e.GetData()), w.opts.CacheBytes, nil)
+	g.applyEntry(e.GetIndex(), e.GetTerm(), l, normalEntry(k, e.GetIndex(), e.GetTerm(), e.GetData()), w.opts.CacheBytes)
 }
 
 func (w *WAL) putHardStateLocked(g *group, hs *raftpb.HardState) {
