@@ -88,6 +88,8 @@ func (w *WAL) write(b *batch) error {
 	if err := seg.f.Sync(); err != nil {
 		return err
 	}
+	w.stats.flushes.Add(1)
+	w.stats.bytes.Add(int64(len(b.buf)))
 	if b.newSeg {
 		return w.fs.SyncDir(w.opts.Dir)
 	}

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -90,6 +91,9 @@ type WAL struct {
 		gcDirty   bool
 		failed    error
 		closed    bool
+	}
+	stats struct {
+		flushes, bytes atomic.Int64
 	}
 	kick chan struct{} // the writer has work
 	done chan struct{} // closed when the writer exits
@@ -310,6 +314,17 @@ func (w *WAL) putCompactLocked(g *group, index, term, last uint64) {
 	l := w.putLocked(record{kind: kindCompact, group: g.id, index: index, term: term, payload: u64(last)})
 	g.applyCompact(index, term, last, l.seg)
 	w.mu.gcDirty = true
+}
+
+// Stats are counters of the WAL's work since Open.
+type Stats struct {
+	Flushes      int64 // group-commit flushes, each one write and one fsync
+	BytesWritten int64 // bytes of records written
+}
+
+// Stats returns the counters of the WAL's work since Open.
+func (w *WAL) Stats() Stats {
+	return Stats{Flushes: w.stats.flushes.Load(), BytesWritten: w.stats.bytes.Load()}
 }
 
 // Storage returns the raft.Storage of group (empty if the WAL knows nothing of it).
