@@ -112,10 +112,16 @@ func (h *propHarness) doStep() {
 		h.save(u)
 		must(h, m.ms.Append(u.Entries))
 		h.applyState(m, u)
-	case op < 11: // HardState only
-		u := Update{Group: gid, HardState: hardState(h.term, 1, last)}
-		h.save(u)
-		h.applyState(m, u)
+	case op < 11: // HardStates of two groups in one Save
+		other := gid%3 + 1
+		olast, _ := h.models[other].ms.LastIndex()
+		us := []Update{{Group: gid, HardState: hardState(h.term, 1, last)}, {Group: other, HardState: hardState(h.term, 2, olast)}}
+		h.tracef("g%d, g%d HardState", gid, other)
+		if err := h.w.Save(us); err != nil {
+			h.fatalf("Save: %v", err)
+		}
+		h.applyState(m, us[0])
+		h.applyState(h.models[other], us[1])
 	case op < 13: // a snapshot from the leader, with entries after it
 		snapIdx := m.snapIndex()
 		idx := snapIdx + 1 + uint64(h.rnd.IntN(int(last-min(last, snapIdx))+5))
@@ -155,15 +161,24 @@ func (h *propHarness) doStep() {
 		if idx >= first {
 			must(h, m.ms.Compact(idx))
 		}
+		if h.rnd.IntN(2) == 0 {
+			h.compare("after Release") // visible at once
+		}
+		if err := h.w.Save(nil); err != nil { // durable, so that a crash after this step must keep it
+			h.fatalf("Save(nil): %v", err)
+		}
 	case op < 19:
 		h.tracef("g%d remove", gid)
 		if err := h.w.RemoveGroup(gid); err != nil {
 			h.fatalf("RemoveGroup: %v", err)
 		}
 		h.models[gid] = newModel()
-	default:
+	case h.rnd.IntN(2) == 0:
 		h.tracef("reopen")
 		h.reopen()
+	default:
+		h.tracef("crash")
+		h.crash()
 	}
 }
 
@@ -204,6 +219,23 @@ func (h *propHarness) reopen() {
 	w, err := Open(h.opts)
 	if err != nil {
 		h.fatalf("reopen: %v\n%s", err, dumpWAL(h.fs, h.opts.Dir))
+	}
+	h.w = w
+}
+
+// crash drops the WAL as a power loss would (every Save has returned, so everything it wrote
+// must survive; segment deletions that GC did not make durable yet may be undone) and opens
+// what is left.
+func (h *propHarness) crash() {
+	h.t.Helper()
+	clone := h.fs.CrashClone(crashfs.CrashOptions{Rand: h.rnd})
+	if err := h.w.Close(); err != nil {
+		h.fatalf("Close: %v", err)
+	}
+	h.fs, h.opts.FS = clone, clone
+	w, err := Open(h.opts)
+	if err != nil {
+		h.fatalf("open after a crash: %v", err)
 	}
 	h.w = w
 }
