@@ -48,6 +48,18 @@ type Update struct {
 	ConfState *raftpb.ConfState
 }
 
+// UpdateFromAppend returns the Update a MsgStorageAppend of group asks for (with
+// raft.Config.AsyncStorageWrites): its entries, its snapshot, and the HardState carried in its
+// Term, Vote and Commit fields (none when they are unset). After Save returns, the host steps
+// m.Responses.
+func UpdateFromAppend(group uint64, m *raftpb.Message) Update {
+	u := Update{Group: group, Entries: m.GetEntries(), Snapshot: m.GetSnapshot()}
+	if m.Term != nil || m.Vote != nil || m.Commit != nil {
+		u.HardState = hardState(m.GetTerm(), m.GetVote(), m.GetCommit())
+	}
+	return u
+}
+
 // Options configure a WAL.
 type Options struct {
 	Dir string
