@@ -42,30 +42,54 @@ func (s *Storage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
 	return hs, raftpb.EnsureConfState(cs), nil
 }
 
-// Entries returns entries [lo, hi), at most maxSize bytes of them but at least one.
+// Entries returns entries [lo, hi), at most maxSize bytes of them but at least one. Entries in
+// the cache (or in a batch not written yet) are taken under the WAL's lock; the rest are read
+// from the segment files after it is released, so long reads do not hold up Save.
 func (s *Storage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	s.w.mu.RLock()
-	defer s.w.mu.RUnlock()
 	g := s.groupLocked()
 	switch {
 	case lo <= g.base:
+		s.w.mu.RUnlock()
 		return nil, raft.ErrCompacted
 	case hi > g.last()+1 || len(g.locs) == 0:
+		s.w.mu.RUnlock()
 		return nil, raft.ErrUnavailable
 	case lo >= hi:
+		s.w.mu.RUnlock()
 		return []*raftpb.Entry{}, nil
 	}
-	out := make([]*raftpb.Entry, 0, min(hi-lo, 256))
-	var size uint64
-	for i := lo; i < hi; i++ {
-		var e *raftpb.Entry
+	// Plan under the lock: an entry, or where to read it. Payload lengths bound the entries' sizes
+	// from below, so the plan holds at least the entries that fit in maxSize.
+	plan := make([]planned, 0, min(hi-lo, 256))
+	var planBytes uint64
+	for i := lo; i < hi && (len(plan) == 0 || planBytes <= maxSize); i++ {
+		p := planned{index: i}
 		if len(g.cache) > 0 && i >= g.cacheFirst {
-			e = g.cache[i-g.cacheFirst]
+			p.e = g.cache[i-g.cacheFirst]
 		} else {
-			var err error
-			if e, err = s.w.readEntryLocked(g.locs[i-g.base-1], i); err != nil {
-				return nil, fmt.Errorf("raftwal: group %d: read entry %d: %w", s.id, i, err)
+			l := g.locs[i-g.base-1]
+			if p.frame = s.w.unwrittenFrameLocked(l); p.frame == nil {
+				p.loc, p.seg = l, s.w.mu.segs[l.seg]
 			}
+		}
+		planBytes += uint64(max(0, int(p.loc.n)-frameHeader-bodyFixed)) // ≤ its proto.Size
+		if p.e != nil {
+			planBytes += uint64(proto.Size(p.e))
+		}
+		plan = append(plan, p)
+	}
+	s.w.mu.RUnlock()
+
+	out := make([]*raftpb.Entry, 0, len(plan))
+	var size uint64
+	for _, p := range plan {
+		e, err := p.entry()
+		if err != nil {
+			if first, _ := s.FirstIndex(); lo < first {
+				return nil, raft.ErrCompacted // released while we read: its segment went
+			}
+			return nil, fmt.Errorf("raftwal: group %d: read entry %d: %w", s.id, p.index, err)
 		}
 		size += uint64(proto.Size(e))
 		if len(out) > 0 && size > maxSize {
@@ -74,6 +98,31 @@ func (s *Storage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// planned is one entry Entries returns: the entry, its frame from a batch in memory, or where
+// to read that frame.
+type planned struct {
+	index uint64
+	e     *raftpb.Entry
+	frame []byte
+	loc   loc
+	seg   *segment
+}
+
+func (p planned) entry() (*raftpb.Entry, error) {
+	switch {
+	case p.e != nil:
+		return p.e, nil
+	case p.frame == nil && p.seg == nil:
+		return nil, fmt.Errorf("segment %s is gone", segName(p.loc.seg))
+	case p.frame == nil:
+		p.frame = make([]byte, p.loc.n)
+		if _, err := p.seg.f.ReadAt(p.frame, p.loc.off); err != nil {
+			return nil, fmt.Errorf("segment %s: %w", p.seg.name, pathless(err))
+		}
+	}
+	return decodeEntry(p.frame, p.index, p.loc)
 }
 
 // Term returns the term of entry i, for i in [FirstIndex()-1, LastIndex()].
@@ -148,25 +197,19 @@ func (s *Storage) SetSnapshot(snap *raftpb.Snapshot) error {
 	return b.err
 }
 
-// readEntryLocked reads the entry record at l, from the batch still in memory if it is not
-// written yet.
-func (w *WAL) readEntryLocked(l loc, index uint64) (*raftpb.Entry, error) {
-	var frame []byte
+// unwrittenFrameLocked returns the frame at l if it is still in a batch in memory (the open one,
+// or the one being written), nil if it is in a file.
+func (w *WAL) unwrittenFrameLocked(l loc) []byte {
 	for _, b := range []*batch{w.mu.open, w.mu.flushing} {
 		if b != nil && b.seg == l.seg && l.off >= b.start && l.off < b.end() {
-			frame = b.buf[l.off-b.start : l.off-b.start+int64(l.n)]
+			return b.buf[l.off-b.start : l.off-b.start+int64(l.n) : l.off-b.start+int64(l.n)]
 		}
 	}
-	if frame == nil {
-		seg := w.mu.segs[l.seg]
-		if seg == nil {
-			return nil, fmt.Errorf("segment %s is gone", segName(l.seg))
-		}
-		frame = make([]byte, l.n)
-		if _, err := seg.f.ReadAt(frame, l.off); err != nil {
-			return nil, fmt.Errorf("segment %s: %w", seg.name, pathless(err))
-		}
-	}
+	return nil
+}
+
+// decodeEntry decodes the entry record frame of entry index, read from l.
+func decodeEntry(frame []byte, index uint64, l loc) (*raftpb.Entry, error) {
 	r, _, err := decodeFrame(frame)
 	if err != nil {
 		return nil, fmt.Errorf("segment %s at byte %d: %w", segName(l.seg), l.off, err)
