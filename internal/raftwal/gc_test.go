@@ -2,9 +2,11 @@ package raftwal
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"testing"
 
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/tandem-streaming/tandem/internal/crashfs"
@@ -149,4 +151,59 @@ func TestGCKeepsUnreleasedEntriesReadable(t *testing.T) {
 		}
 	}
 	w.Close()
+}
+
+// TestEntriesWhileCollecting reads entries from files (cache off) while another goroutine
+// appends, releases and so deletes segments: a read either returns the right entries or
+// raft.ErrCompacted (its segment went because the entries were released meanwhile).
+func TestEntriesWhileCollecting(t *testing.T) {
+	w, err := Open(Options{Dir: "/wal", FS: crashfs.New(), SegmentBytes: 1024, CacheBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := uint64(1); i <= 600; i++ {
+			u := Update{Group: 1, Entries: []*raftpb.Entry{newEntry(i, 2, 0, entryData(1, i))}}
+			if err := w.Save([]Update{u}); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%10 == 0 {
+				w.Release(1, i-5)
+			}
+		}
+	}()
+	st := w.Storage(1)
+	reads := 0
+	for {
+		select {
+		case <-done:
+			if reads == 0 {
+				t.Fatal("no read happened")
+			}
+			return
+		default:
+		}
+		first, _ := st.FirstIndex()
+		last, _ := st.LastIndex()
+		if last < first {
+			continue
+		}
+		ents, err := st.Entries(first, last+1, 1<<20)
+		if errors.Is(err, raft.ErrCompacted) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Entries(%d, %d): %v", first, last+1, err)
+		}
+		for k, e := range ents {
+			if e.GetIndex() != first+uint64(k) || !bytes.Equal(e.GetData(), entryData(1, e.GetIndex())) {
+				t.Fatalf("entry %d: wrong index or bytes", first+uint64(k))
+			}
+		}
+		reads++
+	}
 }

@@ -67,8 +67,8 @@ type Options struct {
 	FS seglog.FS
 	// SegmentBytes is the size after which a new segment file is started (default 64 MiB).
 	SegmentBytes int64
-	// CacheBytes bounds each group's cache of recent entries (default 1 MiB; at least the
-	// newest entry is always cached when it was written by this process).
+	// CacheBytes bounds each group's cache of recent entries (0: 1 MiB; negative: no cache).
+	// The newest entry written by this process is cached even when it alone is larger.
 	CacheBytes int
 	Logger     *slog.Logger
 }
