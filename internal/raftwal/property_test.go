@@ -96,7 +96,6 @@ func (h *propHarness) doStep() {
 	m := h.models[gid]
 	first, _ := m.ms.FirstIndex()
 	last, _ := m.ms.LastIndex()
-	st := h.w.Storage(gid)
 	switch op := h.rnd.IntN(20); {
 	case op < 9: // append, often conflicting, with a HardState / ConfState now and then
 		lo := max(int64(first)-2, 1)
@@ -122,38 +121,10 @@ func (h *propHarness) doStep() {
 		}
 		h.applyState(m, us[0])
 		h.applyState(h.models[other], us[1])
-	case op < 13: // a snapshot from the leader, with entries after it
-		snapIdx := m.snapIndex()
-		idx := snapIdx + 1 + uint64(h.rnd.IntN(int(last-min(last, snapIdx))+5))
-		h.term++
-		snap := &raftpb.Snapshot{Data: h.randData(), Metadata: &raftpb.SnapshotMetadata{
-			Index: &idx, Term: new(h.term), ConfState: h.randConfState()}}
-		u := Update{Group: gid, Snapshot: snap}
-		if h.rnd.IntN(2) == 0 {
-			u.Entries = h.randEntries(m, idx+1)
-		}
-		h.tracef("g%d leader snapshot %d term %d + %d entries", gid, idx, h.term, len(u.Entries))
-		h.save(u)
-		must(h, m.ms.ApplySnapshot(snap))
-		m.cs, m.snapSet = snap.GetMetadata().GetConfState(), true
-		must(h, m.ms.Append(u.Entries))
-	case op < 15: // the state machine's snapshot
-		lo := max(first, m.snapIndex()+1)
-		if lo > last {
-			return
-		}
-		idx := lo + uint64(h.rnd.IntN(int(last-lo)+1))
-		term, _ := m.ms.Term(idx)
-		cs, data := h.randConfState(), h.randData()
-		snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: &idx, Term: &term, ConfState: cs}}
-		h.tracef("g%d SetSnapshot %d term %d", gid, idx, term)
-		if err := st.SetSnapshot(snap); err != nil {
-			h.fatalf("SetSnapshot(%d): %v", idx, err)
-		}
-		_, err := m.ms.CreateSnapshot(idx, cs, data)
-		must(h, err)
-		must(h, m.ms.Compact(idx))
-		m.snapSet = true
+	case op < 13:
+		h.leaderSnapshot(gid, m, last)
+	case op < 15:
+		h.stateSnapshot(gid, m, first, last)
 	case op < 18: // Release
 		idx := min(first+uint64(h.rnd.IntN(int(last-first)+3)), last)
 		h.tracef("g%d Release %d", gid, idx)
@@ -180,6 +151,45 @@ func (h *propHarness) doStep() {
 		h.tracef("crash")
 		h.crash()
 	}
+}
+
+// leaderSnapshot saves a snapshot from the leader (resetting the log), with entries after it.
+func (h *propHarness) leaderSnapshot(gid uint64, m *model, last uint64) {
+	snapIdx := m.snapIndex()
+	idx := snapIdx + 1 + uint64(h.rnd.IntN(int(last-min(last, snapIdx))+5))
+	h.term++
+	snap := &raftpb.Snapshot{Data: h.randData(), Metadata: &raftpb.SnapshotMetadata{
+		Index: &idx, Term: new(h.term), ConfState: h.randConfState()}}
+	u := Update{Group: gid, Snapshot: snap}
+	if h.rnd.IntN(2) == 0 {
+		u.Entries = h.randEntries(m, idx+1)
+	}
+	h.tracef("g%d leader snapshot %d term %d + %d entries", gid, idx, h.term, len(u.Entries))
+	h.save(u)
+	must(h, m.ms.ApplySnapshot(snap))
+	m.cs, m.snapSet = snap.GetMetadata().GetConfState(), true
+	must(h, m.ms.Append(u.Entries))
+}
+
+// stateSnapshot records a snapshot the state machine made, compacting the log.
+func (h *propHarness) stateSnapshot(gid uint64, m *model, first, last uint64) {
+	st := h.w.Storage(gid)
+	lo := max(first, m.snapIndex()+1)
+	if lo > last {
+		return
+	}
+	idx := lo + uint64(h.rnd.IntN(int(last-lo)+1))
+	term, _ := m.ms.Term(idx)
+	cs, data := h.randConfState(), h.randData()
+	snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: &idx, Term: &term, ConfState: cs}}
+	h.tracef("g%d SetSnapshot %d term %d", gid, idx, term)
+	if err := st.SetSnapshot(snap); err != nil {
+		h.fatalf("SetSnapshot(%d): %v", idx, err)
+	}
+	_, err := m.ms.CreateSnapshot(idx, cs, data)
+	must(h, err)
+	must(h, m.ms.Compact(idx))
+	m.snapSet = true
 }
 
 func (m *model) snapIndex() uint64 {
