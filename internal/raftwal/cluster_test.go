@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 
@@ -217,6 +218,11 @@ func TestClusterOverWAL(t *testing.T) {
 	seeds := 60
 	if testing.Short() {
 		seeds = 6
+	}
+	if v := os.Getenv("RAFTWAL_CLUSTER_SEEDS"); v != "" { // more seeds, by hand
+		if _, err := fmt.Sscanf(v, "%d", &seeds); err != nil {
+			t.Fatalf("RAFTWAL_CLUSTER_SEEDS=%q: want a count", v)
+		}
 	}
 	var snaps, conflicts, crashes int
 	for seed := range uint64(seeds) {
