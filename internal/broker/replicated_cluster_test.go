@@ -178,11 +178,7 @@ func TestReplicatedPartitionCluster(t *testing.T) {
 			}
 		}
 	}()
-	type key struct {
-		pid int64
-		seq int32
-	}
-	acked := map[key]AppendResult{}
+	acked := map[seqKey]AppendResult{}
 	seqs := map[int64]int32{}
 	var plain []AppendResult
 	round := func(n int) {
@@ -199,7 +195,7 @@ func TestReplicatedPartitionCluster(t *testing.T) {
 			if res.LastOffset-res.BaseOffset != int64(recs-1) {
 				t.Fatalf("batch of %d records landed at [%d, %d]", recs, res.BaseOffset, res.LastOffset)
 			}
-			acked[key{pid, seqs[pid]}] = res
+			acked[seqKey{pid, seqs[pid]}] = res
 			seqs[pid] += int32(recs)
 		}
 	}
@@ -231,59 +227,74 @@ func TestReplicatedPartitionCluster(t *testing.T) {
 		}
 		return true
 	})
+	epochs := c.verify(acked, plain)
+	t.Logf("%d idempotent and %d plain batches, epochs %v", len(acked), len(plain), epochs)
+}
+
+// seqKey is an idempotent producer's batch: producer id and base sequence.
+type seqKey struct {
+	pid int64
+	seq int32
+}
+
+// verify stops every host and checks the replicas: identical segment files and epoch
+// histories, gap-free offsets with their epochs, and every acknowledged batch in the log once,
+// at the offset its producer was told. It returns the epoch history.
+func (c *partCluster) verify(acked map[seqKey]AppendResult, plain []AppendResult) []EpochEntry {
+	c.t.Helper()
 	var digests []string
 	var epochs [][]EpochEntry
 	for _, id := range c.peers {
 		n := c.nodes[id]
 		if err := n.host.Close(); err != nil {
-			t.Fatal(err)
+			c.t.Fatal(err)
 		}
 		n.host = nil
-		hs := checkLog(t, n.rp)
+		hs := checkLog(c.t, n.rp)
 		epochs = append(epochs, n.rp.Epochs())
 		if err := n.rp.Close(); err != nil {
-			t.Fatal(err)
+			c.t.Fatal(err)
 		}
-		digests = append(digests, segDigest(t, n.dir))
+		digests = append(digests, segDigest(c.t, n.dir))
 		// Every acknowledged batch is in the log exactly once, where its producer was told.
-		written := map[key]int64{}
+		written := map[seqKey]int64{}
 		plainAt := map[int64]bool{}
 		for _, h := range hs {
 			if h.ProducerID < 0 {
 				plainAt[h.BaseOffset] = true
 				continue
 			}
-			k := key{h.ProducerID, h.BaseSequence}
+			k := seqKey{h.ProducerID, h.BaseSequence}
 			if _, dup := written[k]; dup {
-				t.Fatalf("node %d: producer %d sequence %d written twice", id, k.pid, k.seq)
+				c.t.Fatalf("node %d: producer %d sequence %d written twice", id, k.pid, k.seq)
 			}
 			written[k] = h.BaseOffset
 		}
 		for k, res := range acked {
 			if off, ok := written[k]; !ok || off != res.BaseOffset {
-				t.Fatalf("node %d: producer %d sequence %d acknowledged at %d, in the log at %d (%v)", id, k.pid, k.seq, res.BaseOffset, off, ok)
+				c.t.Fatalf("node %d: producer %d sequence %d acknowledged at %d, in the log at %d (%v)", id, k.pid, k.seq, res.BaseOffset, off, ok)
 			}
 		}
 		for _, res := range plain {
 			if !plainAt[res.BaseOffset] {
-				t.Fatalf("node %d: plain batch acknowledged at %d is not there", id, res.BaseOffset)
+				c.t.Fatalf("node %d: plain batch acknowledged at %d is not there", id, res.BaseOffset)
 			}
 		}
 		// A plain batch is written once per proposal that committed; retries may add some.
 		if len(written) != len(acked) || len(plainAt) < len(plain) {
-			t.Fatalf("node %d: %d+%d batches in the log, %d+%d acknowledged", id, len(written), len(plainAt), len(acked), len(plain))
+			c.t.Fatalf("node %d: %d+%d batches in the log, %d+%d acknowledged", id, len(written), len(plainAt), len(acked), len(plain))
 		}
 	}
 	for i := 1; i < len(digests); i++ {
 		if digests[i] != digests[0] {
-			t.Fatalf("segment files differ between replicas: %v", digests)
+			c.t.Fatalf("segment files differ between replicas: %v", digests)
 		}
 		if fmt.Sprint(epochs[i]) != fmt.Sprint(epochs[0]) {
-			t.Fatalf("epoch histories differ: %v", epochs)
+			c.t.Fatalf("epoch histories differ: %v", epochs)
 		}
 	}
 	if len(epochs[0]) < 3 {
-		t.Fatalf("expected at least three leader epochs, got %v", epochs[0])
+		c.t.Fatalf("expected at least three leader epochs, got %v", epochs[0])
 	}
-	t.Logf("%d idempotent and %d plain batches, epochs %v", len(acked), len(plain), epochs[0])
+	return epochs[0]
 }
