@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,7 +110,9 @@ type testCluster struct {
 	cfgs   []Config
 	dirs   []string
 	fss    []seglog.FS // nil: OS
+	mu     sync.Mutex  // guards nodes (load goroutines read it)
 	nodes  []*Node     // nil: down
+	halt   atomic.Bool // makes propose give up at once
 	sms    []*listSM
 	regs   []*prometheus.Registry
 	dialer func(from uint64) func(ctx context.Context, addr string) (net.Conn, error)
@@ -163,19 +166,31 @@ func (tc *testCluster) start(i int) {
 	if err := n.AddGroup(testGroup, []uint64{1, 2, 3}, sm, false); err != nil {
 		tc.t.Fatalf("node %d: %v", i+1, err)
 	}
+	tc.mu.Lock()
 	tc.nodes[i], tc.sms[i] = n, sm
+	tc.mu.Unlock()
+}
+
+// live returns the nodes (nil: down) as they are now.
+func (tc *testCluster) live() []*Node {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return append([]*Node(nil), tc.nodes...)
 }
 
 func (tc *testCluster) stop(i int) {
 	tc.t.Helper()
-	if err := tc.nodes[i].Close(); err != nil {
+	tc.mu.Lock()
+	n := tc.nodes[i]
+	tc.nodes[i] = nil
+	tc.mu.Unlock()
+	if err := n.Close(); err != nil {
 		tc.t.Errorf("close node %d: %v", i+1, err)
 	}
-	tc.nodes[i] = nil
 }
 
 func (tc *testCluster) closeAll() {
-	for i, n := range tc.nodes {
+	for i, n := range tc.live() {
 		if n != nil {
 			tc.stop(i)
 		}
@@ -204,7 +219,8 @@ func (tc *testCluster) leader() int {
 	var lead int
 	eventually(tc.t, "a leader", 30*time.Second, func() error {
 		var leads []uint64
-		for _, n := range tc.nodes {
+		nodes := tc.live()
+		for _, n := range nodes {
 			if n == nil {
 				continue
 			}
@@ -215,12 +231,12 @@ func (tc *testCluster) leader() int {
 			leads = append(leads, st.Leader)
 		}
 		for _, l := range leads {
-			if l == 0 || l != leads[0] || tc.nodes[l-1] == nil {
+			if l == 0 || l != leads[0] || nodes[l-1] == nil {
 				return fmt.Errorf("leaders seen %v", leads)
 			}
 		}
 		lead = int(leads[0] - 1)
-		if !tc.nodes[lead].Confirmed(testGroup) {
+		if !nodes[lead].Confirmed(testGroup) {
 			return fmt.Errorf("node %d leads but has not applied an entry of its term", lead+1)
 		}
 		return nil
@@ -233,8 +249,8 @@ func (tc *testCluster) leader() int {
 func (tc *testCluster) propose(data string) bool {
 	tc.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, n := range tc.nodes {
+	for time.Now().Before(deadline) && !tc.halt.Load() {
+		for _, n := range tc.live() {
 			if n == nil {
 				continue
 			}
@@ -262,19 +278,19 @@ func (tc *testCluster) propose(data string) bool {
 func (tc *testCluster) converged(acked []string) {
 	tc.t.Helper()
 	var target uint64
-	for i, n := range tc.nodes {
+	nodes := tc.live()
+	for _, n := range nodes {
 		if n != nil {
 			if st, err := n.Status(testGroup); err == nil && st.Commit > target {
 				target = st.Commit
 			}
-			_ = i
 		}
 	}
 	eventually(tc.t, "identical state on every node", 60*time.Second, func() error {
 		var first uint64
 		var desc []string
 		for i, sm := range tc.sms {
-			if tc.nodes[i] == nil {
+			if nodes[i] == nil {
 				continue
 			}
 			last, digest, _ := sm.state()
@@ -291,7 +307,7 @@ func (tc *testCluster) converged(acked []string) {
 		return nil
 	})
 	for i, sm := range tc.sms {
-		if tc.nodes[i] == nil {
+		if nodes[i] == nil {
 			continue
 		}
 		_, _, data := sm.state()
