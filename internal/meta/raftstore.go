@@ -101,7 +101,7 @@ type RaftStore struct {
 	lastCkpt uint64        // raft index of the newest checkpoint
 	failed   error
 	closed   bool
-	replayed int // entries applied since Open (tests check that a restart replays few)
+	replayed int // entries handed to Apply since Open (tests check that a restart replays few)
 }
 
 // checkpoint is a checkpoint file: the raft index it stands for and the metadata index of its
@@ -114,9 +114,11 @@ type proposalResult struct {
 }
 
 // Propose proposes c to the metadata group and returns its metadata index once it is applied on
-// this node. A follower refuses with an errcode.Unavailable error wrapping *NotLeaderError. An
-// errcode.Unavailable error without it (leadership lost, proposal dropped) or ctx's error leave
-// the outcome unknown: c may still be applied.
+// this node. A follower refuses with an errcode.Unavailable error wrapping *NotLeaderError: the
+// command was not proposed, so it may be forwarded to the leader or retried. ErrClosed likewise
+// means nothing was proposed. Any other errcode.Unavailable error (leadership lost, proposal
+// dropped, shutdown while waiting) or ctx's error leaves the outcome unknown: c may still be
+// applied.
 func (s *RaftStore) Propose(ctx context.Context, c Command) (uint64, error) {
 	if c == nil {
 		return 0, errcode.New(errcode.InvalidArgument, "metadata command is nil")
@@ -204,8 +206,8 @@ func raftError(err error) error {
 	switch {
 	case errors.As(err, &nl):
 		return errcode.New(errcode.Unavailable, "%w", &NotLeaderError{Leader: nl.Leader})
-	case errors.Is(err, multiraft.ErrClosed):
-		return ErrClosed
+	case errors.Is(err, multiraft.ErrClosed): // maybe after the entry was proposed: not ErrClosed
+		return errcode.New(errcode.Unavailable, "the node is shutting down; the metadata change may still be applied: %w", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.Is(err, multiraft.ErrLeadershipLost), errors.Is(err, multiraft.ErrProposalDropped):
