@@ -57,6 +57,7 @@ type raftNode struct {
 // raftCluster is three nodes with real host goroutines (10 ms ticks) on a raftNet.
 type raftCluster struct {
 	t           *testing.T
+	mu          sync.Mutex // guards the nodes' host and store (proposers read them while nodes stop)
 	net         *raftNet
 	peers       []uint64
 	nodes       map[uint64]*raftNode
@@ -98,7 +99,9 @@ func (c *raftCluster) start(id uint64) {
 	if err := h.AddGroup(metaGroup, c.peers, st.StateMachine(), false); err != nil {
 		c.t.Fatal(err)
 	}
+	c.mu.Lock()
 	n.host, n.store = h, st
+	c.mu.Unlock()
 	c.net.set(id, h)
 }
 
@@ -126,7 +129,9 @@ func (c *raftCluster) stop(id uint64, crash bool) {
 	} else if err := n.store.Close(); err != nil {
 		c.t.Error(err)
 	}
+	c.mu.Lock()
 	n.host, n.store = nil, nil
+	c.mu.Unlock()
 }
 
 // crashForTest stops the store as a kill would: no closing checkpoint.
@@ -142,6 +147,8 @@ func (s *RaftStore) crashForTest() {
 
 // leader returns the node that leads the metadata group with a confirmed term (0: none).
 func (c *raftCluster) leader() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, id := range c.peers {
 		if h := c.nodes[id].host; h != nil && h.Confirmed(metaGroup) {
 			return id
@@ -158,17 +165,19 @@ func (c *raftCluster) waitLeader() uint64 {
 }
 
 // propose proposes cmd at the leader, retrying while no node leads or the one asked does not
-// (the proposal was then never made). Other errors are returned as they are.
+// or raft dropped the proposal (it was then never made). Other errors are returned as they are.
 func (c *raftCluster) propose(ctx context.Context, cmd Command) (uint64, error) {
 	for {
 		var st *RaftStore
 		if l := c.leader(); l != 0 {
+			c.mu.Lock()
 			st = c.nodes[l].store
+			c.mu.Unlock()
 		}
 		if st != nil {
 			idx, err := st.Propose(ctx, cmd)
 			var nl *NotLeaderError
-			if !errors.As(err, &nl) && !errors.Is(err, ErrClosed) {
+			if !errors.As(err, &nl) && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrProposalDropped) {
 				return idx, err
 			}
 		}

@@ -51,6 +51,11 @@ func (e *NotLeaderError) Error() string {
 	return fmt.Sprintf("this node does not lead the metadata group; node %d does", e.Leader)
 }
 
+// ErrProposalDropped is returned by RaftStore proposals that raft refused to append (leadership is
+// being transferred, or too much is uncommitted): the change was not made and may be retried.
+var ErrProposalDropped = errcode.New(errcode.Unavailable,
+	"the metadata group refused the change while its leadership moves; it was not made; retry")
+
 // RaftStore is the metadata store of a cluster: commands are entries of the metadata raft group,
 // and every replica applies the committed ones to its State in log order, giving them dense
 // metadata indexes (raft no-ops and membership changes take none). It has Store's API.
@@ -115,8 +120,8 @@ type proposalResult struct {
 
 // Propose proposes c to the metadata group and returns its metadata index once it is applied on
 // this node. A follower refuses with an errcode.Unavailable error wrapping *NotLeaderError: the
-// command was not proposed, so it may be forwarded to the leader or retried. ErrClosed likewise
-// means nothing was proposed. Any other errcode.Unavailable error (leadership lost, proposal
+// command was not proposed, so it may be forwarded to the leader or retried. ErrClosed and
+// ErrProposalDropped likewise mean nothing was proposed. Any other errcode.Unavailable error (leadership lost, proposal
 // dropped, shutdown while waiting) or ctx's error leaves the outcome unknown: c may still be
 // applied.
 func (s *RaftStore) Propose(ctx context.Context, c Command) (uint64, error) {
@@ -210,7 +215,9 @@ func raftError(err error) error {
 		return errcode.New(errcode.Unavailable, "the node is shutting down; the metadata change may still be applied: %w", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
-	case errors.Is(err, multiraft.ErrLeadershipLost), errors.Is(err, multiraft.ErrProposalDropped):
+	case errors.Is(err, multiraft.ErrProposalDropped):
+		return ErrProposalDropped
+	case errors.Is(err, multiraft.ErrLeadershipLost):
 		return errcode.New(errcode.Unavailable, "metadata change not confirmed: %w", err)
 	}
 	return errcode.New(errcode.Unavailable, "metadata group: %w", err)

@@ -136,6 +136,9 @@ func TestRaftStoreLeaderChanges(t *testing.T) {
 					acks = append(acks, raftAck{idx, key})
 				} else {
 					unknown++ // the outcome is unknown: not retried, so never applied twice
+					if unknown <= 3 {
+						t.Logf("unknown outcome: %v", err)
+					}
 				}
 				mu.Unlock()
 				if ctx.Err() != nil {
