@@ -247,6 +247,23 @@ func (c *raftCluster) sameEverywhere(from uint64) []Entry {
 	return wantLog
 }
 
+// statuses describes the metadata group on every running node, for failure messages.
+func (c *raftCluster) statuses() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := ""
+	for _, id := range c.peers {
+		n := c.nodes[id]
+		if n.host == nil {
+			out += fmt.Sprintf("[node %d down] ", id)
+			continue
+		}
+		st, err := n.host.Status(metaGroup)
+		out += fmt.Sprintf("[node %d: %+v %v; meta index %d] ", id, st, err, n.store.Index())
+	}
+	return out
+}
+
 // retainedFrom returns the index after which every running node still has its applied log
 // (older entries may be compacted behind checkpoints).
 func (c *raftCluster) retainedFrom() uint64 {

@@ -130,7 +130,12 @@ func TestRaftStoreLeaderChanges(t *testing.T) {
 				key := fmt.Sprintf("w%d-%d", w, i)
 				cmd := CommitOffsets{Namespace: ns, Group: "billing", Hub: "orders",
 					Offsets: []PartitionOffset{{int32(w), int64(i), key}}, Time: t0}
-				idx, err := c.propose(ctx, cmd)
+				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				idx, err := c.propose(pctx, cmd)
+				cancel()
+				if errors.Is(err, context.DeadlineExceeded) {
+					t.Logf("proposal %s: %v; %s", key, err, c.statuses())
+				}
 				mu.Lock()
 				if err == nil {
 					acks = append(acks, raftAck{idx, key})
