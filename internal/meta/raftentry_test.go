@@ -229,3 +229,30 @@ func TestRaftStoreReopenFromCheckpoint(t *testing.T) {
 		t.Fatalf("log after reopen differs:\n%s\n%s", entriesJSON(t, ls), entriesJSON(t, lr[from:]))
 	}
 }
+
+// TestOpenRaftRefusesStoreDir: OpenRaft does not take over (and cut) a single-node Store's
+// directory, and a new directory gets the empty state's checkpoint.
+func TestOpenRaftRefusesStoreDir(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, 0)
+	proposeHubs(t, s, 0, 3)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenRaft(RaftStoreOptions{Dir: dir, Raft: noRaft{}, Logger: quietLogger()}); !errcode.Is(err, errcode.Conflict) {
+		t.Fatalf("OpenRaft on a Store directory: %v", err)
+	}
+	s = openStore(t, dir, 0)
+	if s.Index() != uint64(len(baseCommands())+3) {
+		t.Fatalf("the Store lost entries: index %d", s.Index())
+	}
+	_ = s.Close()
+	fresh := t.TempDir()
+	r := openRaftDirect(t, fresh, 0)
+	if newestCheckpoint(t, fresh) != 0 {
+		t.Fatal("no checkpoint of the empty state")
+	}
+	r.crashForTest()
+	r = openRaftDirect(t, fresh, 0)
+	_ = r.Close()
+}

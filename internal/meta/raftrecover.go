@@ -67,6 +67,11 @@ func (s *RaftStore) recover() error {
 	if err := s.loadCheckpoint(); err != nil {
 		return err
 	}
+	if len(s.ckpts) == 0 {
+		if err := s.initDir(); err != nil {
+			return err
+		}
+	}
 	m := s.state.Index()
 	segs, err := listNumbered(s.dir, segPrefix, segSuffix)
 	if err != nil {
@@ -88,6 +93,33 @@ func (s *RaftStore) recover() error {
 		return errcode.New(errcode.Internal, "syncing metadata directory: %w", err)
 	}
 	s.log.Info("metadata recovered from checkpoint", "dir", s.dir, "raftIndex", s.applied.Load(), "index", m, "segments", len(segs))
+	return nil
+}
+
+// initDir writes the checkpoint of the empty state in a new directory, so that every directory
+// of a RaftStore has one: a directory with a log and no checkpoint is a single-node Store's,
+// whose log recovery here would cut away.
+func (s *RaftStore) initDir() error {
+	segs, err := listNumbered(s.dir, segPrefix, segSuffix)
+	if err != nil {
+		return errcode.New(errcode.Internal, "listing metadata log: %w", err)
+	}
+	snaps, err := listNumbered(s.dir, snapPrefix, snapSuffix)
+	if err != nil {
+		return errcode.New(errcode.Internal, "listing metadata snapshots: %w", err)
+	}
+	if len(segs) > 0 || len(snaps) > 0 {
+		return errcode.New(errcode.Conflict,
+			"metadata directory %s holds a single-node metadata store, not a replicated one; moving a node into a cluster is not supported yet", s.dir)
+	}
+	data, err := s.state.MarshalSnapshot()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(checkpointPath(s.dir, 0), appendFrame(nil, 0, data)); err != nil {
+		return errcode.New(errcode.Internal, "writing metadata checkpoint: %w", pathless(err))
+	}
+	s.ckpts = []checkpoint{{}}
 	return nil
 }
 
