@@ -13,6 +13,14 @@
 // store.go (Store, the runner: one writer goroutine with group commit, Wait for followers) and
 // recover.go (Open's recovery, snapshots with log rolling and compaction, ReadFrom).
 //
+// In a cluster the metadata is replicated by one raft group (replication.md §3.2): RaftStore
+// has Store's API (Backend, in backend.go) but proposes each command batch as an entry of the
+// metadata group through a multiraft host, and applies committed entries on every replica
+// (raftstore.go: the API; raftapply.go: the host's StateMachine, checkpoints; raftrecover.go:
+// OpenRaft; raftentry.go: the entry encoding). Raft makes a command durable; RaftStore keeps
+// the applied commands in Store's log format without fsync, plus checkpoints (state and raft
+// index) from which a restart resumes while the host replays the raft log after them.
+//
 // Validation has two layers. Each command's check holds every log entry to what keeps the
 // state consistent; State.Check and Store.Propose also apply the rules for new names (admit in
 // validate.go: Event Hubs' start/end rule, names unique ignoring case), which entries already

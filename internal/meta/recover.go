@@ -285,12 +285,18 @@ func (s *Store) ReadFrom(after uint64, max int) ([]Entry, error) {
 			"metadata log entries after %d were compacted into a snapshot (the log starts at %d); start the follower from a snapshot",
 			after, s.segs[0].first)
 	}
+	return readSegments(s.segs[start:], after, committed, max, s.log)
+}
+
+// readSegments returns up to max entries after index after and up to committed (all when
+// max <= 0) from segs, which must start at or before after+1. The caller holds segMu.
+func readSegments(segs []segment, after, committed uint64, max int, log *slog.Logger) ([]Entry, error) {
 	var out []Entry
 	stop := errors.New("stop")
-	for _, seg := range s.segs[start:] {
+	for _, seg := range segs {
 		data, err := os.ReadFile(seg.path)
 		if err != nil {
-			s.log.Error("reading metadata log segment failed", "file", seg.path, "err", err)
+			log.Error("reading metadata log segment failed", "file", seg.path, "err", err)
 			return nil, errcode.New(errcode.Internal, "reading metadata log: %w", pathless(err))
 		}
 		_, _, err = scanFrames(data, func(idx uint64, payload []byte) error {
