@@ -341,9 +341,10 @@ func TestSnapshotPlacementCorrupt(t *testing.T) {
 	s := applyAll(t, NewState(), []Command{threeZones, createNS(ns), createHub(ns, "orders", 2)})
 	good := string(snap(t, s))
 	for name, bad := range map[string]string{
-		"incarnation beyond the counter": strings.Replace(good, `"incarnation":1,`, `"incarnation":5,`, 1),
-		"replicas missing":               strings.Replace(good, `"replicas":[[1,2,3],[2,3,1]]`, `"replicas":[[1,2,3]]`, 1),
-		"members unsorted":               strings.Replace(good, `{"id":1,"zone":"a","name":"n1"},{"id":2,`, `{"id":2,"zone":"a","name":"n1"},{"id":2,`, 1),
+		"incarnation beyond the counter":    strings.Replace(good, `"incarnation":1,`, `"incarnation":5,`, 1),
+		"replicas missing":                  strings.Replace(good, `"replicas":[[1,2,3],[2,3,1]]`, `"replicas":[[1,2,3]]`, 1),
+		"placement in a version 1 snapshot": strings.Replace(good, `{"v":2,`, `{"v":1,`, 1),
+		"members unsorted":                  strings.Replace(good, `{"id":1,"zone":"a","name":"n1"},{"id":2,`, `{"id":2,"zone":"a","name":"n1"},{"id":2,`, 1),
 	} {
 		if bad == good {
 			t.Fatalf("%s: the replacement did not apply to %s", name, good)
