@@ -69,7 +69,11 @@ func (c CreateHub) hub() *Hub {
 	return h
 }
 
-func (c CreateHub) apply(s *State) { s.namespaces[c.Namespace].Hubs[c.Hub] = c.hub() }
+func (c CreateHub) apply(s *State) {
+	h := c.hub()
+	s.namespaces[c.Namespace].Hubs[c.Hub] = h
+	s.placeHub(h)
+}
 
 func (c UpdateHub) check(s *State) error {
 	h, err := s.hub(c.Namespace, c.Hub)
@@ -111,6 +115,7 @@ func (c UpdateHub) apply(s *State) {
 	h := s.namespaces[c.Namespace].Hubs[c.Hub]
 	if c.PartitionCount != 0 {
 		h.PartitionCount = c.PartitionCount
+		s.placePartitions(h)
 	}
 	if c.RetentionTime != 0 {
 		h.RetentionTime = c.RetentionTime

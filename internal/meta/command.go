@@ -242,6 +242,7 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 	TypeReplicated:      decodeAs[Replicated],
 	TypeRetireAlias:     decodeAs[RetireAlias],
 	TypeReleaseAlias:    decodeAs[ReleaseAlias],
+	TypeClusterMembers:  decodeAs[ClusterMembers],
 }
 
 // CommandTypes lists the command types this code understands, sorted.

@@ -39,6 +39,7 @@ func allCommands() []Command {
 		ClearAlias{Namespace: ns, Time: t0},
 		RetireAlias{Namespace: ns, Time: t0},
 		ReleaseAlias{Alias: "orders-alias", Time: t0},
+		ClusterMembers{Members: []Member{{ID: 2, Zone: "b", Name: "node-2"}, {ID: 1, Zone: "a", Name: "n1"}}},
 	}
 }
 

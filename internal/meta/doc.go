@@ -9,7 +9,9 @@
 //
 // Files: state.go (the model and read accessors), validate.go (name and range rules),
 // command.go (the commands and their versioned JSON form), apply.go, apply_namespace.go and
-// apply_hub.go (Check and Apply per command), snapshot.go, logfile.go (the framed log segments),
+// apply_hub.go (Check and Apply per command), placement.go (the cluster member list, hub
+// incarnations and partition placement, computed at apply with internal/cluster's pure Place
+// and GroupID; cluster must never import meta), snapshot.go, logfile.go (the framed log segments),
 // store.go (Store, the runner: one writer goroutine with group commit, Wait for followers) and
 // recover.go (Open's recovery, snapshots with log rolling and compaction, ReadFrom).
 //

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -60,6 +61,7 @@ func replicated(t *testing.T, s *State, n string) *Namespace {
 	ns.NetworkRules.PrivateEndpoints = nil
 	ns.CreatedAt, ns.UpdatedAt = t0, t0
 	for _, h := range ns.Hubs {
+		h.Incarnation, h.Replicas = 0, nil // placement is region-local
 		h.UpdatedAt = t0
 		for _, g := range h.Groups {
 			if g.Name == DefaultGroup {
@@ -82,6 +84,12 @@ func TestReplicationConverges(t *testing.T) {
 				if err := apply(st, c); err != nil {
 					t.Fatalf("%s: %v", c.Type(), err)
 				}
+			}
+			// Each region has its own members; placement is never copied across (seeds 0-9 keep
+			// both regions without a member list, the old way).
+			if seed >= 10 {
+				must(p, threeZones)
+				must(s, ClusterMembers{Members: []Member{{7, "x", "n7"}, {8, "y", "n8"}, {9, "z", "n9"}}})
 			}
 			must(p, CreateNamespace{Namespace: prim, RootPrimaryKey: key1, RootSecondaryKey: key2, Time: t0})
 			must(s, CreateNamespace{Namespace: sec, Tier: Dedicated, Cluster: "c1", RootPrimaryKey: key3, RootSecondaryKey: key3,
@@ -153,6 +161,16 @@ func TestReplicationConverges(t *testing.T) {
 			local, _ = s.Namespace(sec)
 			if cmds := SyncCommands(local, primary); len(cmds) != 0 {
 				t.Fatalf("sides agree but SyncCommands returns %d commands: %+v", len(cmds), cmds)
+			}
+			for name, h := range local.Hubs {
+				for _, rs := range h.Replicas {
+					if slices.ContainsFunc(rs, func(id uint64) bool { return id < 7 }) {
+						t.Fatalf("secondary hub %s is placed on the primary's nodes: %v", name, h.Replicas)
+					}
+				}
+				if seed >= 10 && len(h.Replicas) != int(h.PartitionCount) {
+					t.Fatalf("secondary hub %s is not placed: %v", name, h.Replicas)
+				}
 			}
 			if local.Tier != Dedicated || len(local.NetworkRules.PrivateEndpoints) != 1 || local.Alias.Through != p.Index() {
 				t.Fatalf("secondary's own settings or cursor changed: tier %s, endpoints %v, through %d (want %d)",

@@ -7,8 +7,11 @@ import (
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
 
-// SnapshotVersion is the version of the snapshot encoding.
-const SnapshotVersion = 1
+// SnapshotVersion is the newest version of the snapshot encoding. Version 2 adds placement
+// (the "cluster" object and the hubs' incarnations and replicas); a state without placement is
+// still written as version 1, byte for byte what older code wrote, and a state with placement
+// as version 2, which older code refuses ("upgrade tandem") rather than silently dropping it.
+const SnapshotVersion = 2
 
 type snapshotJSON struct {
 	V          int                   `json:"v"`
@@ -17,12 +20,26 @@ type snapshotJSON struct {
 	// Reservations is absent from a snapshot without any, so such a snapshot's bytes are
 	// what code from before reservations wrote.
 	Reservations map[string]*AliasReservation `json:"aliasReservations,omitempty"`
+	// Cluster is absent until a member list is recorded, for the same reason.
+	Cluster *clusterJSON `json:"cluster,omitempty"`
+}
+
+// clusterJSON is the placement state of a snapshot (placement.go).
+type clusterJSON struct {
+	Members     []Member `json:"members"`
+	Cursor      uint64   `json:"cursor"`
+	Incarnation uint64   `json:"incarnation"`
 }
 
 // MarshalSnapshot encodes the whole state, with its applied index, as JSON. The encoding is
 // deterministic (map keys are sorted), so equal states give equal bytes.
 func (s *State) MarshalSnapshot() ([]byte, error) {
-	b, err := json.Marshal(snapshotJSON{V: SnapshotVersion, Index: s.index, Namespaces: s.namespaces, Reservations: s.reservations})
+	j := snapshotJSON{V: 1, Index: s.index, Namespaces: s.namespaces, Reservations: s.reservations}
+	if len(s.members) > 0 || s.cursor > 0 || s.incarnation > 0 {
+		j.V = 2
+		j.Cluster = &clusterJSON{Members: s.members, Cursor: s.cursor, Incarnation: s.incarnation}
+	}
+	b, err := json.Marshal(j)
 	if err != nil {
 		return nil, errcode.New(errcode.Internal, "encoding metadata snapshot: %w", err)
 	}
@@ -40,6 +57,15 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 			"metadata snapshot version %d is not supported (this node reads 1 to %d); upgrade tandem on this node", j.V, SnapshotVersion)
 	}
 	s := &State{index: j.Index, namespaces: j.Namespaces, reservations: j.Reservations}
+	if c := j.Cluster; c != nil {
+		if j.V < 2 {
+			return nil, errcode.New(errcode.CorruptData, "metadata snapshot version %d carries placement, which version 2 added", j.V)
+		}
+		s.members, s.cursor, s.incarnation = c.Members, c.Cursor, c.Incarnation
+		if err := checkMemberList(s.members); err != nil {
+			return nil, err
+		}
+	}
 	if s.namespaces == nil {
 		s.namespaces = map[string]*Namespace{}
 	}
@@ -55,6 +81,9 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 		if err := n.fillMaps(); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.checkPlacement(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

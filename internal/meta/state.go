@@ -106,6 +106,12 @@ type Hub struct {
 	Policies       map[string]*Policy        `json:"policies"`
 	CreatedAt      time.Time                 `json:"createdAt"`
 	UpdatedAt      time.Time                 `json:"updatedAt"`
+	// Incarnation identifies this hub among every hub the region's metadata ever created (a
+	// hub deleted and created again under the same name gets a new one); 0 while unplaced.
+	// Replicas[p] lists the nodes of partition p, the first being its preferred leader. Both
+	// are region-local (placement.go).
+	Incarnation uint64     `json:"incarnation,omitempty"`
+	Replicas    [][]uint64 `json:"replicas,omitempty"`
 }
 
 // ConsumerGroup is a consumer group of a hub.
@@ -129,6 +135,11 @@ type State struct {
 	namespaces map[string]*Namespace
 	// reservations are the reserved names of deleted aliases, by lower-case name (reservation.go).
 	reservations map[string]*AliasReservation
+	// Placement (placement.go): the recorded cluster members sorted by id, the number of
+	// partitions placed so far and the last hub incarnation assigned.
+	members     []Member
+	cursor      uint64
+	incarnation uint64
 }
 
 // NewState returns an empty state at index 0.
@@ -298,6 +309,12 @@ func (h *Hub) clone() *Hub {
 		c.Groups[k] = &gc
 	}
 	c.Policies = clonePolicies(h.Policies)
+	if h.Replicas != nil {
+		c.Replicas = make([][]uint64, len(h.Replicas))
+		for i, r := range h.Replicas {
+			c.Replicas[i] = slices.Clone(r)
+		}
+	}
 	return &c
 }
 
