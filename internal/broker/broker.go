@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tandem-streaming/tandem/internal/batch"
+	"github.com/tandem-streaming/tandem/internal/cluster"
 	"github.com/tandem-streaming/tandem/internal/errcode"
 	"github.com/tandem-streaming/tandem/internal/group"
 	seglog "github.com/tandem-streaming/tandem/internal/log"
@@ -62,13 +63,18 @@ type Options struct {
 	// DecodeMemory bounds the bytes event readers hold at once for zstd windows and snappy
 	// batches (decodemem.go); 0 means DefaultDecodeMemory.
 	DecodeMemory int64
+	// Cluster, when set, runs this broker as a node of a region cluster (cluster.go): the
+	// metadata and the partitions placed on this node are raft groups on the node, which the
+	// broker owns from Open on and closes in Close. nil is a single node.
+	Cluster *cluster.Node
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.
 type Broker struct {
 	opts    Options
 	log     *slog.Logger
-	meta    *meta.Store
+	meta    meta.Backend
+	cl      *clusterMode // nil on a single node
 	groups  *group.Manager
 	pids    *producerIDs
 	metrics *metrics
@@ -126,7 +132,19 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	if b.pids, err = openProducerIDs(opts.DataDir); err != nil {
 		return nil, err
 	}
-	if b.meta, err = openMeta(opts); err != nil {
+	if opts.Cluster != nil {
+		self := opts.Cluster.Config().NodeID
+		if self > maxClusterNodeID {
+			return nil, errcode.New(errcode.InvalidArgument, "cluster node id %d is above %d, the largest a broker supports", self, maxClusterNodeID)
+		}
+		b.pids.node = self
+		rs, err := openClusterMeta(opts)
+		if err != nil {
+			return nil, err
+		}
+		b.meta = rs
+		b.cl = &clusterMode{node: opts.Cluster, self: self, rs: rs, reps: map[uint64]*replica{}}
+	} else if b.meta, err = openMeta(opts); err != nil {
 		return nil, err
 	}
 	b.groups = group.NewManager(group.Options{Config: opts.Quotas.groupConfig()})
@@ -135,6 +153,9 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	if err := b.bootstrap(ctx); err != nil {
 		b.Close()
 		return nil, err
+	}
+	if b.cl != nil {
+		b.startCluster()
 	}
 	b.wg.Add(1)
 	go b.retentionLoop()
@@ -149,10 +170,16 @@ func (b *Broker) Close() error {
 	default:
 	}
 	close(b.stop)
+	var first error
+	if b.cl != nil {
+		b.cl.cancel()
+	}
 	b.wg.Wait()
+	if b.cl != nil {
+		first = b.closeCluster()
+	}
 	b.groups.Close()
 	b.mu.Lock()
-	var first error
 	for k, p := range b.mu.parts {
 		if err := p.close(); err != nil && first == nil {
 			first = err
@@ -185,12 +212,16 @@ type Node struct {
 	NodeID int32
 	Host   string
 	Port   int32
+	Rack   string // the node's zone in a cluster; "" on a single node
 }
 
 // KafkaNodes lists the brokers a client should talk to: this node, or, for a client that
 // came in through a geo-DR alias that is active in the other region, that region's brokers
 // (so any region's node can bootstrap an alias client).
 func (b *Broker) KafkaNodes(p Principal, selfHost string, selfPort int32) []Node {
+	if b.cl != nil {
+		return b.clusterKafkaNodes()
+	}
 	if p.Alias != "" {
 		if holder, cfg, ok := b.AliasHolder(p.Alias); ok && holder == p.Namespace {
 			if peer := cfg.ActivePeer(); peer != nil && len(peer.Kafka) > 0 {
@@ -218,10 +249,24 @@ func (b *Broker) Partition(ns, hub string, id int32) (*Partition, error) {
 	return b.partitionOf(h, id)
 }
 
-func (b *Broker) partitionOf(h HubInfo, id int32) (*Partition, error) {
+func checkPartitionID(h HubInfo, id int32) error {
 	if id < 0 || id >= h.Partitions {
-		return nil, errcode.New(errcode.PartitionNotFound,
+		return errcode.New(errcode.PartitionNotFound,
 			"partition %d does not exist in event hub %s/%s, which has partitions 0 to %d", id, h.Namespace, h.Name, h.Partitions-1)
+	}
+	return nil
+}
+
+func (b *Broker) partitionOf(h HubInfo, id int32) (*Partition, error) {
+	if err := checkPartitionID(h, id); err != nil {
+		return nil, err
+	}
+	if b.cl != nil {
+		r, err := b.leaderReplica(h, id)
+		if err != nil {
+			return nil, err
+		}
+		return r.rp.Partition(), nil
 	}
 	key := partKey{h.Namespace, h.Name, h.Incarnation, id}
 	b.mu.Lock()
@@ -294,8 +339,7 @@ func (b *Broker) Append(ns, hub string, id int32, records []byte) (AppendResult,
 	if err != nil {
 		return AppendResult{}, nil, err
 	}
-	p, err := b.partitionOf(h, id)
-	if err != nil {
+	if err := checkPartitionID(h, id); err != nil {
 		return AppendResult{}, nil, err
 	}
 	batches, err := batch.SplitComplete(records)
@@ -323,6 +367,27 @@ func (b *Broker) Append(ns, hub string, id int32, records []byte) (AppendResult,
 		}
 		events += int(hdr.NumRecords)
 	}
+	var res AppendResult
+	var p *Partition
+	if b.cl != nil {
+		res, p, err = b.clusterAppend(h, id, batches)
+	} else {
+		res, p, err = b.applyLocal(h, id, batches)
+	}
+	if err != nil {
+		return AppendResult{}, nil, err
+	}
+	b.metrics.inEvents.WithLabelValues(ns, hub).Add(float64(events))
+	b.metrics.inBytes.WithLabelValues(ns, hub).Add(float64(len(records)))
+	return res, p, nil
+}
+
+// applyLocal applies validated batches to the partition's log on this node (a single node).
+func (b *Broker) applyLocal(h HubInfo, id int32, batches [][]byte) (AppendResult, *Partition, error) {
+	p, err := b.partitionOf(h, id)
+	if err != nil {
+		return AppendResult{}, nil, err
+	}
 	appendTime := b.opts.Now().UnixMilli()
 	var res AppendResult
 	for i, bb := range batches {
@@ -336,8 +401,6 @@ func (b *Broker) Append(ns, hub string, id int32, records []byte) (AppendResult,
 		res.LastOffset = r.LastOffset
 		res.Duplicate = res.Duplicate && r.Duplicate
 	}
-	b.metrics.inEvents.WithLabelValues(ns, hub).Add(float64(events))
-	b.metrics.inBytes.WithLabelValues(ns, hub).Add(float64(len(records)))
 	return res, p, nil
 }
 

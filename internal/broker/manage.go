@@ -143,6 +143,11 @@ func (b *Broker) bootstrap(ctx context.Context) error {
 		return err
 	}
 	b.refreshHubs()
+	if b.cl != nil {
+		// The reconciler creates the dev namespace on the metadata leader, and a node that
+		// has not caught up must not take hubs it does not know yet for orphans.
+		return nil
+	}
 	if b.opts.Dev {
 		if _, err := b.Namespace(DevNamespace); errcode.Is(err, errcode.NotFound) {
 			if _, err := b.CreateNamespace(ctx, NamespaceSpec{Name: DevNamespace, Tier: string(meta.Standard)}); err != nil {
@@ -385,6 +390,9 @@ func (b *Broker) DeleteHub(ctx context.Context, ns, name string) error {
 func (b *Broker) removeHubFiles(h HubInfo) {
 	b.closeHub(h.Namespace, h.Name)
 	b.metrics.forgetHub(h.Namespace, h.Name)
+	if b.cl != nil {
+		return // the reconciler stops the hub's groups and removes their files on every node
+	}
 	if err := os.RemoveAll(b.hubDir(h.Namespace, h.Name, h.Incarnation)); err != nil {
 		b.log.Warn("removing event hub files", "namespace", h.Namespace, "eventhub", h.Name, "err", err)
 	}

@@ -19,7 +19,8 @@ type producerIDs struct {
 	path string
 	mu   sync.Mutex
 	next int64
-	end  int64 // exclusive end of the reserved block
+	end  int64  // exclusive end of the reserved block
+	node uint64 // cluster node id; 0 on a single node
 }
 
 func openProducerIDs(dir string) (*producerIDs, error) {
@@ -52,5 +53,13 @@ func (p *producerIDs) allocate() (int64, error) {
 	}
 	id := p.next
 	p.next++
+	if p.node != 0 {
+		// In a cluster every node allocates from its own counter: the node id in the low
+		// bits keeps the ids of different nodes apart.
+		return id<<16 | int64(p.node), nil
+	}
 	return id, nil
 }
+
+// maxClusterNodeID is the largest cluster node id whose producer ids stay distinct.
+const maxClusterNodeID = 1<<16 - 1

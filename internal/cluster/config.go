@@ -15,6 +15,10 @@ type Member struct {
 	Name     string // for logs and status; "node-<id>" unless given
 	Zone     string // availability zone; replicas of a group go to distinct zones
 	RaftAddr string // host:port other nodes dial for raft traffic
+	// KafkaAddr is the host:port Kafka clients reach this node at (Metadata lists it); empty
+	// when the node serves no Kafka listener. It is not part of the --cluster flag: `tandem
+	// serve` sets it from each node's advertised Kafka address.
+	KafkaAddr string
 }
 
 // Config is the cluster as this node sees it. Every node must be started with
@@ -165,6 +169,11 @@ func (c Config) Validate() ([]string, error) {
 		ids[m.ID] = true
 		if m.Zone == "" {
 			errs = append(errs, fmt.Errorf("cluster: node %d has no zone; write ID=ZONE@HOST:PORT", m.ID))
+		}
+		if m.KafkaAddr != "" {
+			if err := checkAddr(m.KafkaAddr); err != nil {
+				errs = append(errs, fmt.Errorf("cluster: node %d's Kafka address: %w", m.ID, err))
+			}
 		}
 		if len(c.Nodes) == 1 && m.RaftAddr == "" {
 			continue // a one-node cluster needs no raft address

@@ -21,14 +21,14 @@ func TestParseConfig(t *testing.T) {
 		warns   []string // substrings of the warnings
 	}{
 		{name: "three zones", id: 2, zone: "b", cluster: three, secret: secret, zoneOut: "b",
-			want: []Member{{1, "node-1", "a", "127.0.0.1:7001"}, {2, "bravo", "b", "127.0.0.2:7001"}, {3, "node-3", "c", "127.0.0.3:7001"}}},
+			want: []Member{{1, "node-1", "a", "127.0.0.1:7001", ""}, {2, "bravo", "b", "127.0.0.2:7001", ""}, {3, "node-3", "c", "127.0.0.3:7001", ""}}},
 		{name: "zone from the list", id: 3, cluster: three, secret: secret, zoneOut: "c"},
 		{name: "unsorted list is sorted", id: 1, zone: "a", cluster: "3=c@h3:1,1=a@h1:1,2=b@h2:1", secret: secret,
-			want: []Member{{1, "node-1", "a", "h1:1"}, {2, "node-2", "b", "h2:1"}, {3, "node-3", "c", "h3:1"}}},
+			want: []Member{{1, "node-1", "a", "h1:1", ""}, {2, "node-2", "b", "h2:1", ""}, {3, "node-3", "c", "h3:1", ""}}},
 		{name: "one node, no peers", id: 0, cluster: "", zoneOut: "default",
-			want: []Member{{1, "node-1", "default", ""}}},
+			want: []Member{{1, "node-1", "default", "", ""}}},
 		{name: "one node with zone", id: 7, zone: "z1", cluster: " ", zoneOut: "z1",
-			want: []Member{{7, "node-7", "z1", ""}}},
+			want: []Member{{7, "node-7", "z1", "", ""}}},
 		{name: "one listed node needs no secret", id: 1, zone: "a", cluster: "1=a@127.0.0.1:7001", zoneOut: "a"},
 		{name: "duplicate id", id: 1, zone: "a", cluster: "1=a@h1:1,1=b@h2:1", secret: secret,
 			errs: []string{"node id 1 appears twice"}},
@@ -116,5 +116,22 @@ func TestPeersExcludeSelf(t *testing.T) {
 	}
 	if s := c.Self(); s.ID != 2 || s.RaftAddr != "h2:1" {
 		t.Fatalf("self %+v", s)
+	}
+}
+
+func TestKafkaAddrValidated(t *testing.T) {
+	c, _, err := ParseConfig(1, "a", "1=a@h1:1,2=b@h2:1,3=c@h3:1", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Nodes[0].KafkaAddr = "h1:9092"
+	if _, err := c.Validate(); err != nil {
+		t.Fatalf("a good Kafka address: %v", err)
+	}
+	for _, bad := range []string{"h1", ":9092", "h1:0", "h1:70000"} {
+		c.Nodes[1].KafkaAddr = bad
+		if _, err := c.Validate(); err == nil || !strings.Contains(err.Error(), "node 2's Kafka address") {
+			t.Errorf("Kafka address %q: %v", bad, err)
+		}
 	}
 }

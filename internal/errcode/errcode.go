@@ -45,6 +45,7 @@ const (
 	QuotaExceeded        Code = "QuotaExceeded"       // a configured bound (a spool's size) would be exceeded
 	Mismatch             Code = "Mismatch"            // two things that must agree do not (output diff)
 	Internal             Code = "Internal"            // a bug or an unexpected I/O failure
+	NotLeader            Code = "NotLeader"           // another node of the region leads the partition; refresh metadata and go there
 )
 
 type info struct {
@@ -79,6 +80,7 @@ var catalogue = map[Code]info{
 	QuotaExceeded:        {http.StatusForbidden, kerr.PolicyViolation.Code, 8},
 	Mismatch:             {http.StatusConflict, kerr.InvalidRequest.Code, 1},
 	Internal:             {http.StatusInternalServerError, kerr.UnknownServerError.Code, 1},
+	NotLeader:            {http.StatusMisdirectedRequest, kerr.NotLeaderForPartition.Code, 7},
 }
 
 // Error is a user-facing error: a stable code, a message for people, and an optional cause.

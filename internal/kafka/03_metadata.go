@@ -12,7 +12,9 @@ import (
 // Metadata: v0-12
 //
 // Topics are the event hubs of the connection's namespace (only the EntityPath hub when the
-// connection string names one). Every partition is led by this node. Topics are never
+// connection string names one). On a single node every partition is led by this node; in a
+// cluster Metadata lists every member (rack = zone) and each partition's raft leader, replicas
+// and in-sync replicas. Topics are never
 // auto-created: Event Hubs creates hubs through management only, so unknown topics get
 // UNKNOWN_TOPIC_OR_PARTITION.
 
@@ -26,12 +28,15 @@ func (c *conn) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) km
 	for _, n := range b.KafkaNodes(*c.principal, c.s.opts.AdvertisedHost, c.port) {
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port = n.NodeID, n.Host, n.Port
+		if n.Rack != "" {
+			mb.Rack = kmsg.StringPtr(n.Rack)
+		}
 		resp.Brokers = append(resp.Brokers, mb)
 		self = n.NodeID
 	}
 	cluster := b.ClusterID()
 	resp.ClusterID = &cluster
-	resp.ControllerID = self
+	resp.ControllerID = b.CoordinatorNode(*c.principal, c.s.opts.AdvertisedHost, c.port).NodeID
 
 	addTopic := func(name string, h broker.HubInfo, err error) {
 		t := kmsg.NewMetadataResponseTopic()
@@ -45,10 +50,11 @@ func (c *conn) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) km
 		for i := int32(0); i < h.Partitions; i++ {
 			p := kmsg.NewMetadataResponseTopicPartition()
 			p.Partition = i
-			p.Leader = self
-			p.LeaderEpoch = 0
-			p.Replicas = []int32{self}
-			p.ISR = []int32{self}
+			l, err := b.Leadership(h, i, self)
+			if err != nil {
+				p.ErrorCode = kerr.LeaderNotAvailable.Code
+			}
+			p.Leader, p.LeaderEpoch, p.Replicas, p.ISR = l.Leader, l.LeaderEpoch, l.Replicas, l.ISR
 			t.Partitions = append(t.Partitions, p)
 		}
 		resp.Topics = append(resp.Topics, t)

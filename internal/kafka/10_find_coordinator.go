@@ -6,14 +6,14 @@ import (
 
 // FindCoordinator: v0-4
 //
-// Every group and transactional id is coordinated by this node.
+// Every group and transactional id is coordinated by one node: this one on a single node, the
+// metadata leader in a cluster.
 
 func init() { register(10, 0, 4) }
 
 func (c *conn) handleFindCoordinator(req *kmsg.FindCoordinatorRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	nodes := c.s.opts.Broker.KafkaNodes(*c.principal, c.s.opts.AdvertisedHost, c.port)
-	n := nodes[0]
+	n := c.s.opts.Broker.CoordinatorNode(*c.principal, c.s.opts.AdvertisedHost, c.port)
 	if req.Version < 4 {
 		resp.NodeID, resp.Host, resp.Port = n.NodeID, n.Host, n.Port
 		return resp

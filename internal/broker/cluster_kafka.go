@@ -1,0 +1,94 @@
+package broker
+
+import (
+	"net"
+	"strconv"
+
+	"github.com/tandem-streaming/tandem/internal/cluster"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+)
+
+// isrLag is how many raft entries a voter's log may trail the commit index and still count
+// as in sync.
+const isrLag = 1000
+
+// PartitionLeadership is what Kafka Metadata reports for one partition.
+type PartitionLeadership struct {
+	Leader      int32 // -1: none known here
+	LeaderEpoch int32
+	Replicas    []int32
+	ISR         []int32
+}
+
+// Leadership reports partition id of h: on a single node, this node (selfID) leads every
+// partition at epoch 0; in a cluster, the leader raft knows, the placement's replicas, the
+// voters whose log is close to the commit (on the leader; elsewhere the replica list) and
+// the leader epoch applied here.
+func (b *Broker) Leadership(h HubInfo, id int32, selfID int32) (PartitionLeadership, error) {
+	if b.cl == nil {
+		return PartitionLeadership{Leader: selfID, Replicas: []int32{selfID}, ISR: []int32{selfID}}, nil
+	}
+	out := PartitionLeadership{Leader: -1}
+	r, g, err := b.localReplica(h, id)
+	if err != nil {
+		return out, err
+	}
+	if r == nil {
+		return out, errcode.New(errcode.NotLeader, "this node holds no replica of partition %d of %s/%s; ask another node", id, h.Namespace, h.Name)
+	}
+	peers := r.peers
+	for _, p := range peers {
+		out.Replicas = append(out.Replicas, int32(p))
+	}
+	st, err := b.cl.node.Status(g)
+	if err != nil || st.Leader == 0 {
+		out.ISR = out.Replicas
+		return out, errcode.New(errcode.NotLeader, "partition %d of %s/%s has no leader right now", id, h.Namespace, h.Name)
+	}
+	out.Leader = int32(st.Leader)
+	out.LeaderEpoch = r.rp.LeaderEpoch()
+	if st.Progress == nil {
+		out.ISR = out.Replicas
+		return out, nil
+	}
+	for _, p := range peers {
+		if pr, ok := st.Progress[p]; ok && pr.Match+isrLag >= st.Commit {
+			out.ISR = append(out.ISR, int32(p))
+		}
+	}
+	return out, nil
+}
+
+// clusterKafkaNodes lists every member that has a Kafka address, with its zone as rack.
+func (b *Broker) clusterKafkaNodes() []Node {
+	var out []Node
+	for _, m := range b.cl.node.Config().Nodes {
+		host, port, err := net.SplitHostPort(m.KafkaAddr)
+		n, perr := strconv.ParseInt(port, 10, 32)
+		if err != nil || perr != nil {
+			continue
+		}
+		out = append(out, Node{NodeID: int32(m.ID), Host: host, Port: int32(n), Rack: m.Zone})
+	}
+	return out
+}
+
+// CoordinatorNode is the node that coordinates consumer groups: this node on a single node,
+// the metadata leader in a cluster (offsets are metadata commands), or this node while no
+// leader is known.
+func (b *Broker) CoordinatorNode(p Principal, selfHost string, selfPort int32) Node {
+	nodes := b.KafkaNodes(p, selfHost, selfPort)
+	if b.cl == nil || len(nodes) == 0 {
+		return nodes[0]
+	}
+	want := b.cl.self
+	if st, err := b.cl.node.Status(cluster.MetaGroup); err == nil && st.Leader != 0 {
+		want = st.Leader
+	}
+	for _, n := range nodes {
+		if uint64(n.NodeID) == want {
+			return n
+		}
+	}
+	return nodes[0]
+}
