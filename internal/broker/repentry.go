@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 )
 
 // A replicated partition's raft entry payload (replication.md §3.3) is a small header followed
@@ -96,7 +98,14 @@ func decodeEntry(b []byte) (partEntry, error) {
 // checkpoint file and the raft snapshot descriptor share this encoding.
 //
 //	magic "TRPS" | version u8 | index u64 | term u64 | nextOffset i64 | logStart i64 |
-//	epochBase i32 | lastAppendTime i64 | n u32 | n × (epoch i32, start i64) | crc32c u32
+//	epochBase i32 | lastAppendTime i64 | n u32 | n × (epoch i32, start i64) |
+//	m u32 | m × producer | crc32c u32
+//	producer = pid i64 | epoch i16 | k u8 | k × (firstSeq i32, lastSeq i32, baseOffset i64, appendTime i64)
+//
+// Producers are sorted by id and each keeps its recent batches oldest first, so the same state
+// always encodes to the same bytes. The producer state is part of the record (not rebuilt from
+// the log) because retention deletes batches independently on each replica: a replica that
+// rebuilt it from its trimmed log would forget producers the others remember.
 type replicaState struct {
 	index, term    uint64 // applied index and its term (term: snapshots only)
 	nextOffset     int64
@@ -104,14 +113,23 @@ type replicaState struct {
 	epochBase      int32
 	lastAppendTime int64 // -1: nothing appended yet
 	epochs         epochHistory
+	producers      []producerRecord // by pid; nil if none
+}
+
+// producerRecord is one idempotent producer's state in a replicaState.
+type producerRecord struct {
+	pid int64
+	st  producerState
 }
 
 const (
-	stateMagic     = "TRPS"
-	stateVersion   = 1
-	stateFixedSize = 4 + 1 + 8 + 8 + 8 + 8 + 4 + 8 + 4
-	stateEpochSize = 4 + 8
-	stateCRCSize   = 4
+	stateMagic        = "TRPS"
+	stateVersion      = 2 // 1 (no producer state) was never released
+	stateFixedSize    = 4 + 1 + 8 + 8 + 8 + 8 + 4 + 8 + 4
+	stateEpochSize    = 4 + 8
+	stateProducerSize = 8 + 2 + 1
+	stateSeqSize      = 4 + 4 + 8 + 8
+	stateCRCSize      = 4
 )
 
 func (s *replicaState) encode() []byte {
@@ -129,6 +147,18 @@ func (s *replicaState) encode() []byte {
 	for _, e := range s.epochs {
 		b = be.AppendUint32(b, uint32(e.Epoch))
 		b = be.AppendUint64(b, uint64(e.StartOffset))
+	}
+	b = be.AppendUint32(b, uint32(len(s.producers)))
+	for _, p := range s.producers {
+		b = be.AppendUint64(b, uint64(p.pid))
+		b = be.AppendUint16(b, uint16(p.st.epoch))
+		b = append(b, byte(len(p.st.recent)))
+		for _, e := range p.st.recent {
+			b = be.AppendUint32(b, uint32(e.firstSeq))
+			b = be.AppendUint32(b, uint32(e.lastSeq))
+			b = be.AppendUint64(b, uint64(e.baseOffset))
+			b = be.AppendUint64(b, uint64(e.appendTime))
+		}
 	}
 	return be.AppendUint32(b, crc32.Checksum(b, castagnoliTable))
 }
@@ -158,7 +188,7 @@ func decodeReplicaState(b []byte) (replicaState, error) {
 	}
 	n := be.Uint32(p[44:])
 	p = p[48:]
-	if uint64(n)*stateEpochSize != uint64(len(p)) {
+	if uint64(n)*stateEpochSize+4 > uint64(len(p)) {
 		return replicaState{}, fmt.Errorf("replica state record claims %d epochs in %d bytes", n, len(p))
 	}
 	if s.nextOffset < 0 || s.logStart < 0 || s.logStart > s.nextOffset || s.lastAppendTime < -1 {
@@ -172,5 +202,66 @@ func decodeReplicaState(b []byte) (replicaState, error) {
 		}
 		s.epochs = append(s.epochs, e)
 	}
+	prods, err := decodeProducers(p[n*stateEpochSize:], s.nextOffset)
+	if err != nil {
+		return replicaState{}, err
+	}
+	s.producers = prods
 	return s, nil
+}
+
+// decodeProducers decodes the producer section (m u32 | m × producer) that must fill p.
+func decodeProducers(p []byte, nextOffset int64) ([]producerRecord, error) {
+	be := binary.BigEndian
+	m := be.Uint32(p)
+	p = p[4:]
+	if uint64(m)*stateProducerSize > uint64(len(p)) {
+		return nil, fmt.Errorf("replica state record claims %d producers in %d bytes", m, len(p))
+	}
+	var out []producerRecord
+	for i := range int(m) {
+		if len(p) < stateProducerSize {
+			return nil, fmt.Errorf("replica state record ends inside producer %d", i)
+		}
+		r := producerRecord{pid: int64(be.Uint64(p)), st: producerState{epoch: int16(be.Uint16(p[8:]))}}
+		k := int(p[10])
+		p = p[stateProducerSize:]
+		if r.pid < 0 || (i > 0 && r.pid <= out[i-1].pid) || k < 1 || k > maxInflightBatches || len(p) < k*stateSeqSize {
+			return nil, fmt.Errorf("replica state record has a bad producer %d (%d batches) at position %d", r.pid, k, i)
+		}
+		for j := range k {
+			q := p[j*stateSeqSize:]
+			e := seqEntry{firstSeq: int32(be.Uint32(q)), lastSeq: int32(be.Uint32(q[4:])),
+				baseOffset: int64(be.Uint64(q[8:])), appendTime: int64(be.Uint64(q[16:]))}
+			if e.baseOffset < 0 || e.baseOffset >= nextOffset {
+				return nil, fmt.Errorf("replica state record: producer %d has a batch at offset %d outside [0, %d)", r.pid, e.baseOffset, nextOffset)
+			}
+			r.st.recent = append(r.st.recent, e)
+		}
+		p = p[k*stateSeqSize:]
+		out = append(out, r)
+	}
+	if len(p) != 0 {
+		return nil, fmt.Errorf("replica state record has %d bytes after its producers", len(p))
+	}
+	return out, nil
+}
+
+// producerRecords is the sorted, deterministic form of a partition's producer map (copied).
+func producerRecords(m map[int64]*producerState) []producerRecord {
+	var out []producerRecord
+	for pid, st := range m {
+		out = append(out, producerRecord{pid: pid, st: producerState{epoch: st.epoch, recent: append([]seqEntry(nil), st.recent...)}})
+	}
+	slices.SortFunc(out, func(a, b producerRecord) int { return cmp.Compare(a.pid, b.pid) })
+	return out
+}
+
+// producerMap is the partition's map form of recs (copied).
+func producerMap(recs []producerRecord) map[int64]*producerState {
+	m := make(map[int64]*producerState, len(recs))
+	for _, r := range recs {
+		m[r.pid] = &producerState{epoch: r.st.epoch, recent: append([]seqEntry(nil), r.st.recent...)}
+	}
+	return m
 }

@@ -37,6 +37,12 @@ type ReplicatedOptions struct {
 	// CheckpointEvery: applied entries between checkpoints (default 1024). Fewer means a
 	// shorter WAL replay after a crash and an earlier WAL garbage collection.
 	CheckpointEvery int
+	// Group is the partition's raft group id, which Segments is asked for.
+	Group uint64
+	// Segments, if set, lets Restore copy the batches a raft snapshot covers from another
+	// replica; without it Restore refuses snapshots ahead of the local log
+	// (ErrSnapshotNeedsSegments).
+	Segments SegmentSource
 }
 
 // ReplicatedPartition is an event hub partition as the state machine of its raft group
@@ -58,6 +64,11 @@ type ReplicatedPartition struct {
 	fs    seglog.FS
 	ckpt  string // checkpoint path
 	every int
+
+	group    uint64
+	segments SegmentSource // nil: snapshots ahead of the log are refused
+	closing  context.Context
+	stop     context.CancelFunc
 
 	mu struct {
 		sync.Mutex
@@ -96,24 +107,33 @@ func OpenReplicated(opts ReplicatedOptions) (*ReplicatedPartition, error) {
 	if fsys == nil {
 		fsys = seglog.OSFS{}
 	}
+	r := &ReplicatedPartition{fs: fsys, ckpt: filepath.Join(opts.Log.Dir, CheckpointFile),
+		every: opts.CheckpointEvery, results: make(map[uint64]*proposalResult),
+		group: opts.Group, segments: opts.Segments}
+	st, found, err := r.readCheckpoint()
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		if err := removeUncommittedSegments(fsys, opts.Log.Dir, st); err != nil {
+			return nil, err
+		}
+	}
 	l, err := seglog.Open(opts.Log)
 	if err != nil {
 		return nil, err
 	}
-	r := &ReplicatedPartition{fs: fsys, ckpt: filepath.Join(opts.Log.Dir, CheckpointFile),
-		every: opts.CheckpointEvery, results: make(map[uint64]*proposalResult)}
-	st, err := r.recoverLog(l)
-	if err != nil {
+	if err := r.recoverLog(l, &st, found); err != nil {
 		l.Close()
 		return nil, err
 	}
-	p, err := openPartition(opts.Namespace, opts.Hub, opts.ID, l)
-	if err != nil {
-		l.Close()
-		return nil, err
-	}
-	r.p = p
+	// The producer state comes from the checkpoint, not from the log: retention may have
+	// deleted batches that other replicas' producer state still remembers.
+	r.p = &Partition{Namespace: opts.Namespace, Hub: opts.Hub, ID: opts.ID, log: l, waitCh: make(chan struct{})}
+	r.p.mu.producers = producerMap(st.producers)
+	st.producers = nil
 	r.mu.st = st
+	r.closing, r.stop = context.WithCancel(context.Background())
 	r.ckptDone.Store(st.index)
 	var seed [8]byte
 	if _, err := rand.Read(seed[:]); err != nil {
@@ -126,31 +146,39 @@ func OpenReplicated(opts ReplicatedOptions) (*ReplicatedPartition, error) {
 	return r, nil
 }
 
-// recoverLog reads the checkpoint (none: nothing was applied durably) and truncates the log to
-// it: whatever the log holds past the checkpoint was applied but not checkpointed, and the
-// host will apply it again from the WAL.
-func (r *ReplicatedPartition) recoverLog(l *seglog.Log) (replicaState, error) {
-	st := replicaState{lastAppendTime: -1, logStart: l.StartOffset(), nextOffset: l.StartOffset()}
+// readCheckpoint reads the checkpoint; found is false if there is none (nothing was applied
+// durably).
+func (r *ReplicatedPartition) readCheckpoint() (st replicaState, found bool, err error) {
 	data, err := readFile(r.fs, r.ckpt)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		return replicaState{lastAppendTime: -1}, false, nil
 	case err != nil:
-		return st, fmt.Errorf("read the checkpoint of a replicated partition: %w", err)
-	default:
-		if st, err = decodeReplicaState(data); err != nil {
-			return st, fmt.Errorf("replicated partition checkpoint: %w", err)
-		}
+		return st, false, fmt.Errorf("read the checkpoint of a replicated partition: %w", err)
+	}
+	if st, err = decodeReplicaState(data); err != nil {
+		return st, false, fmt.Errorf("replicated partition checkpoint: %w", err)
+	}
+	return st, true, nil
+}
+
+// recoverLog truncates the log to the checkpoint st (none: to the log's start): whatever the
+// log holds past it was applied but not checkpointed, and the host will apply it again from
+// the WAL.
+func (r *ReplicatedPartition) recoverLog(l *seglog.Log, st *replicaState, found bool) error {
+	if !found {
+		st.logStart, st.nextOffset = l.StartOffset(), l.StartOffset()
 	}
 	if l.EndOffset() < st.nextOffset || l.StartOffset() > st.nextOffset {
-		return st, fmt.Errorf("replicated partition: the segment log holds [%d, %d) but the checkpoint at index %d needs it to end at %d; the segment files were lost or moved",
+		return fmt.Errorf("replicated partition: the segment log holds [%d, %d) but the checkpoint at index %d needs it to end at %d; the segment files were lost or moved",
 			l.StartOffset(), l.EndOffset(), st.index, st.nextOffset)
 	}
 	if err := l.TruncateTo(st.nextOffset); err != nil {
-		return st, err
+		return err
 	}
 	st.logStart = l.StartOffset()
 	st.epochs.trimBefore(st.logStart)
-	return st, nil
+	return nil
 }
 
 func readFile(fsys seglog.FS, name string) ([]byte, error) {
@@ -212,6 +240,7 @@ func (r *ReplicatedPartition) EpochEndOffset(epoch int32) (endOffset int64, epoc
 
 // Close checkpoints and closes the segment log.
 func (r *ReplicatedPartition) Close() error {
+	r.stop()
 	err := r.Checkpoint()
 	if cerr := r.p.close(); err == nil {
 		err = cerr
@@ -232,6 +261,9 @@ func (r *ReplicatedPartition) checkpoint() (replicaState, error) {
 	st := r.mu.st
 	st.epochs = append(epochHistory(nil), st.epochs...)
 	r.mu.sinceCkpt = 0
+	r.p.mu.Lock() // apply holds r.mu, so the producer state matches st.index
+	st.producers = producerRecords(r.p.mu.producers)
+	r.p.mu.Unlock()
 	r.mu.Unlock()
 	st.logStart = r.p.StartOffset()
 	// The log may hold more than st covers (an apply after the copy): recovery truncates it.
@@ -256,9 +288,11 @@ func (r *ReplicatedPartition) Snapshot() ([]byte, error) {
 	return st.encode(), nil
 }
 
-// Restore adopts a snapshot's state. The segment files are not shipped yet, so it refuses
-// (ErrSnapshotNeedsSegments) unless this replica's log already ends exactly where the
-// snapshot does; it never lets the replica diverge silently.
+// Restore adopts a snapshot's state, producer state included. If the local log ends before the
+// snapshot, the missing batches are first copied from another replica through
+// ReplicatedOptions.Segments and installed crash-safely (without a SegmentSource it refuses
+// with ErrSnapshotNeedsSegments); if the local log ends past it, the replicas have diverged
+// and it refuses. Nothing changes on refusal.
 func (r *ReplicatedPartition) Restore(snap *raftpb.Snapshot) error {
 	st, err := decodeReplicaState(snap.GetData())
 	if err != nil {
@@ -267,24 +301,57 @@ func (r *ReplicatedPartition) Restore(snap *raftpb.Snapshot) error {
 	st.index = snap.GetMetadata().GetIndex()
 	end := r.p.EndOffset()
 	switch {
-	case end < st.nextOffset:
-		return fmt.Errorf("%w: the snapshot at index %d ends at offset %d, this replica's log at %d",
-			ErrSnapshotNeedsSegments, st.index, st.nextOffset, end)
 	case end > st.nextOffset:
 		return fmt.Errorf("replicated partition: this replica's log ends at %d, past the snapshot's %d at index %d; the replicas have diverged",
 			end, st.nextOffset, st.index)
-	}
-	r.mu.Lock()
-	if st.index <= r.mu.st.index {
-		r.mu.Unlock()
+	case st.index <= r.Applied():
+		return nil
+	case end < st.nextOffset && r.segments == nil:
+		return fmt.Errorf("%w: the snapshot at index %d ends at offset %d, this replica's log at %d",
+			ErrSnapshotNeedsSegments, st.index, st.nextOffset, end)
+	case end < st.nextOffset:
+		if err := r.installSegments(st); err != nil {
+			return err
+		}
+		r.ckptDone.Store(st.index)
 		return nil
 	}
 	st.logStart = r.p.StartOffset()
-	st.lastAppendTime = max(st.lastAppendTime, r.mu.st.lastAppendTime)
 	st.epochs.trimBefore(st.logStart)
-	r.mu.st = st
+	r.mu.Lock()
+	st.lastAppendTime = max(st.lastAppendTime, r.mu.st.lastAppendTime)
 	r.mu.Unlock()
+	r.adopt(st)
 	return r.Checkpoint()
+}
+
+// ApplyRetention deletes old segments by the log's retention options (each replica on its own,
+// as in Kafka: only the log start moves) and checkpoints. Applies wait meanwhile, so no segment
+// past the checkpoint is deleted: recovery must find the log from the checkpoint on.
+func (r *ReplicatedPartition) ApplyRetention() (deletedSegments int, err error) {
+	r.ckptMu.Lock()
+	defer r.ckptMu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.p.log.Sync(); err != nil {
+		return 0, err
+	}
+	n, err := r.p.log.ApplyRetention()
+	if n == 0 || err != nil {
+		return n, err
+	}
+	r.mu.st.logStart = r.p.StartOffset()
+	r.mu.st.epochs.trimBefore(r.mu.st.logStart)
+	st := r.mu.st
+	r.p.mu.Lock()
+	st.producers = producerRecords(r.p.mu.producers)
+	r.p.mu.Unlock()
+	r.mu.sinceCkpt = 0
+	if err := seglog.WriteFileDurable(r.fs, r.ckpt, st.encode()); err != nil {
+		return n, err
+	}
+	r.ckptDone.Store(st.index)
+	return n, nil
 }
 
 // Apply applies committed entries in order (multiraft calls it from one goroutine at a time).

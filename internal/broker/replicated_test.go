@@ -555,6 +555,8 @@ func TestReplicaStateRoundTrip(t *testing.T) {
 func FuzzDecodeReplicaState(f *testing.F) {
 	f.Add((&replicaState{index: 1, nextOffset: 5, lastAppendTime: -1, epochs: epochHistory{{1, 0}}}).encode())
 	f.Add([]byte("TRPS"))
+	f.Add((&replicaState{index: 2, nextOffset: 50, lastAppendTime: 9, producers: []producerRecord{
+		{pid: 1, st: producerState{epoch: 1, recent: []seqEntry{{0, 4, 10, 5}, {5, 5, 20, 6}}}}, {pid: 4, st: producerState{recent: []seqEntry{{0, 0, 49, 7}}}}}}).encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeReplicaState(b)
 		if err != nil {

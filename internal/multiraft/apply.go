@@ -14,6 +14,8 @@ type applyTask struct {
 	msg   *raftpb.Message
 	snap  *raftpb.Snapshot
 	resps []*raftpb.Message
+	// respsOnly: only deliver resps (an append's, queued behind a snapshot).
+	respsOnly bool
 }
 
 // applyState is the apply side of a replica; only the apply worker that
@@ -46,12 +48,18 @@ func (h *Host) processApply(group uint64) {
 			return
 		}
 		var err error
-		if t.snap != nil {
+		switch {
+		case t.respsOnly:
+			out = h.deliverLocal(r, t.resps, out)
+		case t.snap != nil:
 			err = h.restore(r, t.snap)
 			if err == nil {
 				out = h.deliverLocal(r, t.resps, out)
+				r.apMu.Lock()
+				r.snapsQueued--
+				r.apMu.Unlock()
 			}
-		} else {
+		default:
 			err = h.applyEntries(r, t.msg.GetEntries())
 			if err == nil {
 				out = h.deliverLocal(r, t.msg.GetResponses(), out)

@@ -61,9 +61,13 @@ type replica struct {
 	wasLeader  bool
 	leaderTerm uint64 // the term wasLeader refers to
 
-	apMu    sync.Mutex // guards applyQ
-	applyQ  []applyTask
-	applyer applyState // touched only by the apply worker holding the group
+	apMu   sync.Mutex // guards applyQ and snapsQueued
+	applyQ []applyTask
+	// snapsQueued counts snapshots in applyQ not yet restored: while one is, the local
+	// storage responses of later appends queue behind it, so raft receives its storage
+	// responses in order (the AsyncStorageWrites contract).
+	snapsQueued int
+	applyer     applyState // touched only by the apply worker holding the group
 
 	wMu     sync.Mutex // guards waiters
 	waiters map[uint64]*proposal

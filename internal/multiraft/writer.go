@@ -95,13 +95,21 @@ func (h *Host) flushAppends(batch []appendTask) {
 		if t.r.removed.Load() {
 			continue
 		}
-		if s := t.msg.GetSnapshot(); s != nil && !raft.IsEmptySnap(s) {
-			t.r.apMu.Lock()
-			t.r.applyQ = append(t.r.applyQ, applyTask{snap: s, resps: t.msg.GetResponses()})
+		t.r.apMu.Lock()
+		s := t.msg.GetSnapshot()
+		if isSnap := s != nil && !raft.IsEmptySnap(s); isSnap || t.r.snapsQueued > 0 {
+			// Behind a snapshot still being restored, responses wait their turn.
+			task := applyTask{resps: t.msg.GetResponses(), respsOnly: !isSnap}
+			if isSnap {
+				task.snap = s
+				t.r.snapsQueued++
+			}
+			t.r.applyQ = append(t.r.applyQ, task)
 			t.r.apMu.Unlock()
 			h.applyQ.enqueue(t.r.id)
 			continue
 		}
+		t.r.apMu.Unlock()
 		out = h.deliverLocal(t.r, t.msg.GetResponses(), out)
 	}
 	if len(out) > 0 {
