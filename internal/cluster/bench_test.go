@@ -24,13 +24,15 @@ import (
 // cluster in one process: three Nodes on 127.0.0.1/2/3 with real WALs
 // (fsync) in temp dirs and real TCP, the production tick (100 ms).
 //
-//	go test ./internal/cluster -run '^$' -bench 'Idle|Load' -benchtime 1x
+//	go test ./internal/cluster -run '^$' -bench Idle -benchtime 1x      # a 5 s window each
+//	go test ./internal/cluster -run '^$' -bench Load -benchtime 20000x  # 20000 proposals each
 //
 // BenchmarkIdle reports, for a fixed wall window with nothing proposed, the
 // process CPU per second of wall time, goroutines, heap in use and raft
 // traffic (all three nodes together). BenchmarkLoad reports proposals/s,
 // MB/s, WAL fsyncs/s and the Propose latency of 1 KiB proposals spread over
-// the groups.
+// the groups from 64 goroutines. The layouts are 1 hub × 256 partitions and 100 hubs × 4
+// partitions (one raft group per partition, 3 replicas each).
 
 // counterSM is a trivial state machine: the applied index.
 type counterSM struct{ applied atomic.Uint64 }
@@ -58,14 +60,24 @@ type benchCluster struct {
 	groups []uint64
 }
 
-func startBenchCluster(b *testing.B, groups int) *benchCluster {
+// layout is hubs × partitions raft groups (one group per partition).
+type layout struct{ hubs, partitions int }
+
+func (l layout) String() string { return fmt.Sprintf("hubs=%dx%d", l.hubs, l.partitions) }
+
+func startBenchCluster(b *testing.B, lay layout) *benchCluster {
 	b.Helper()
 	port := freePortB(b)
 	spec := fmt.Sprintf("1=a@127.0.0.1:%d,2=b@127.0.0.2:%d,3=c@127.0.0.3:%d", port, port, port)
 	bc := &benchCluster{}
-	for g := range groups {
-		id, _ := GroupID(uint64(g/4+1), g%4) // 4-partition hubs; the layout does not matter to raft
-		bc.groups = append(bc.groups, id)
+	for h := range lay.hubs {
+		for p := range lay.partitions {
+			id, err := GroupID(uint64(h+1), p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			bc.groups = append(bc.groups, id)
+		}
 	}
 	for i := range 3 {
 		cfg, _, err := ParseConfig(uint64(i+1), "", spec, secret)
@@ -148,9 +160,9 @@ func cpuTime() time.Duration {
 }
 
 func BenchmarkIdle(b *testing.B) {
-	for _, groups := range []int{12, 256, 400} {
-		b.Run(fmt.Sprintf("groups=%d", groups), func(b *testing.B) {
-			bc := startBenchCluster(b, groups)
+	for _, lay := range []layout{{3, 4}, {1, 256}, {100, 4}} {
+		b.Run(lay.String(), func(b *testing.B) {
+			bc := startBenchCluster(b, lay)
 			time.Sleep(2 * time.Second) // let elections and catch-up settle
 			runtime.GC()
 			const window = 5 * time.Second
@@ -176,9 +188,9 @@ func BenchmarkIdle(b *testing.B) {
 }
 
 func BenchmarkLoad(b *testing.B) {
-	for _, groups := range []int{256} {
-		b.Run(fmt.Sprintf("groups=%d", groups), func(b *testing.B) {
-			bc := startBenchCluster(b, groups)
+	for _, lay := range []layout{{1, 256}, {100, 4}} {
+		b.Run(lay.String(), func(b *testing.B) {
+			bc := startBenchCluster(b, lay)
 			data := make([]byte, 1024)
 			const workers = 64
 			lat := make([][]time.Duration, workers)
