@@ -30,6 +30,6 @@
 // are a protobuf raftpb.Message. enc 1 and 2 are coalesced heartbeats (replication.md §3.2):
 // a MsgHeartbeat {uvarint term, uvarint commit} or a MsgHeartbeatResp {uvarint term} with
 // no other field set; From and To are the link's, and the receiver rebuilds exactly the
-// message raft sent. All the heartbeats of one tick for one peer therefore travel in one
-// frame at a few bytes per group. Heartbeats with a ReadIndex context travel as protobuf.
+// message raft sent. The heartbeats of one tick for one peer therefore travel in one or
+// a few frames (one per sender wake-up) at a few bytes per group. Heartbeats with a ReadIndex context travel as protobuf.
 package raftnet
