@@ -26,6 +26,10 @@
 // mac = HMAC-SHA256(secret, label || dialerID || listenerID || nonceC || nonceS) with a
 // different label for each side, compared in constant time. The secret itself never crosses
 // the wire, and a stranger that dials a node learns no MAC. After that the dialer sends only batch frames:
-// uvarint count, then count × {uvarint group, uvarint len, len bytes of a protobuf
-// raftpb.Message}.
+// uvarint count, then count × {uvarint group, uvarint len·4+enc, len bytes}. enc 0: the bytes
+// are a protobuf raftpb.Message. enc 1 and 2 are coalesced heartbeats (replication.md §3.2):
+// a MsgHeartbeat {uvarint term, uvarint commit} or a MsgHeartbeatResp {uvarint term} with
+// no other field set; From and To are the link's, and the receiver rebuilds exactly the
+// message raft sent. The heartbeats of one tick for one peer therefore travel in one or
+// a few frames (one per sender wake-up) at a few bytes per group. Heartbeats with a ReadIndex context travel as protobuf.
 package raftnet

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/protobuf/proto"
 )
 
 // Options configure a Transport. Zero values of the tuning fields take the defaults below.
@@ -234,8 +233,8 @@ func (t *Transport) Send(envs []Envelope) {
 			t.met.dropped.WithLabelValues(peerLabel(to), dropUnknownPeer).Inc()
 			continue
 		}
-		data, err := proto.Marshal(e.Msg)
-		it := item{group: e.Group, data: data}
+		it, err := encodeItem(e.Group, t.opts.NodeID, e.Msg)
+		data := it.data
 		if err != nil || it.encodedLen() > maxItem {
 			p.dropped(dropTooLarge, 1)
 			t.log.Warn("raft message not sent", "peer", to, "group", e.Group, "type", e.Msg.GetType(),
@@ -399,7 +398,7 @@ func (t *Transport) receive(fr *frameReader, from uint64) error {
 			}
 			return err
 		}
-		envs, err := decodeBatch(p)
+		envs, err := decodeBatch(p, from, t.opts.NodeID)
 		if err != nil {
 			return err
 		}

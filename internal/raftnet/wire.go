@@ -19,8 +19,9 @@ const (
 	kindWelcome   byte = 5
 )
 
-// protocolVersion is sent in hello; a listener refuses any other.
-const protocolVersion byte = 1
+// protocolVersion is sent in hello; a listener refuses any other. Version 2 added the
+// compact heartbeat items of a batch.
+const protocolVersion byte = 2
 
 const (
 	nonceLen = 32
@@ -115,15 +116,94 @@ func decodeAuth(p []byte, kind byte) (auth, error) {
 	return a, nil
 }
 
-// item is one marshalled message waiting in a queue.
+// Item encodings: how a batch item's bytes encode its message.
+const (
+	itemProto        byte = 0 // the protobuf of the raft message
+	itemHeartbeat    byte = 1 // a MsgHeartbeat: term, commit
+	itemHeartbeatRsp byte = 2 // a MsgHeartbeatResp: term
+	itemKinds             = 4 // the low 2 bits of an item's length field hold its encoding
+)
+
+// item is one encoded message waiting in a queue.
+//
+// Heartbeats are coalesced per node pair: with thousands of groups every leader sends each
+// follower one MsgHeartbeat per group per tick and gets a MsgHeartbeatResp back. Such a
+// message has no field but its type, term, commit (heartbeats only), and the From and To
+// that the link itself names, so it travels as a compact item of a batch (a few bytes, no
+// protobuf) and the receiver rebuilds exactly the message raft sent. A heartbeat that
+// carries anything else (a ReadIndex context) travels as protobuf.
 type item struct {
 	group uint64
+	kind  byte // itemProto, itemHeartbeat, itemHeartbeatRsp
 	data  []byte
+}
+
+// encodeItem encodes m, sent by node from in group, compactly when it is a plain heartbeat.
+func encodeItem(group, from uint64, m *raftpb.Message) (item, error) {
+	if kind, ok := compactKind(from, m); ok {
+		data := binary.AppendUvarint(make([]byte, 0, 2*binary.MaxVarintLen64), m.GetTerm())
+		if kind == itemHeartbeat {
+			data = binary.AppendUvarint(data, m.GetCommit())
+		}
+		return item{group: group, kind: kind, data: data}, nil
+	}
+	data, err := proto.Marshal(m)
+	return item{group: group, data: data}, err
+}
+
+// compactKind reports whether m is a heartbeat (or response) from node from that the compact
+// encoding rebuilds exactly: no field set but type, to, from, term and (heartbeat) commit.
+func compactKind(from uint64, m *raftpb.Message) (byte, bool) {
+	var kind byte
+	switch m.GetType() {
+	case raftpb.MsgHeartbeat:
+		kind = itemHeartbeat
+	case raftpb.MsgHeartbeatResp:
+		kind = itemHeartbeatRsp
+		if m.Commit != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	plain := m.GetFrom() == from && m.To != nil && m.Term != nil &&
+		m.LogTerm == nil && m.Index == nil && len(m.Entries) == 0 && m.Vote == nil &&
+		m.Snapshot == nil && m.Reject == nil && m.RejectHint == nil && m.Context == nil &&
+		len(m.Responses) == 0 && len(m.ProtoReflect().GetUnknown()) == 0
+	if kind == itemHeartbeat && m.Commit == nil {
+		plain = false
+	}
+	return kind, plain
+}
+
+// decodeCompact rebuilds the heartbeat (or response) that from sent to.
+func decodeCompact(kind byte, data []byte, from, to uint64) (*raftpb.Message, error) {
+	term, n := binary.Uvarint(data)
+	if n <= 0 {
+		return nil, fmt.Errorf("%w: heartbeat term", errMalformed)
+	}
+	data = data[n:]
+	m := &raftpb.Message{To: proto.Uint64(to), From: proto.Uint64(from), Term: proto.Uint64(term)}
+	if kind == itemHeartbeat {
+		m.Type = raftpb.MsgHeartbeat.Enum()
+		commit, n := binary.Uvarint(data)
+		if n <= 0 {
+			return nil, fmt.Errorf("%w: heartbeat commit", errMalformed)
+		}
+		data = data[n:]
+		m.Commit = proto.Uint64(commit)
+	} else {
+		m.Type = raftpb.MsgHeartbeatResp.Enum()
+	}
+	if len(data) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after a heartbeat", errMalformed, len(data))
+	}
+	return m, nil
 }
 
 // encodedLen is the bytes item takes in a batch body.
 func (it item) encodedLen() int {
-	return uvarintLen(it.group) + uvarintLen(uint64(len(it.data))) + len(it.data)
+	return uvarintLen(it.group) + uvarintLen(uint64(len(it.data))*itemKinds+uint64(it.kind)) + len(it.data)
 }
 
 // batchOverhead is the most a batch frame adds around its items.
@@ -140,15 +220,15 @@ func appendBatch(dst []byte, items []item) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(items)))
 	for _, it := range items {
 		dst = binary.AppendUvarint(dst, it.group)
-		dst = binary.AppendUvarint(dst, uint64(len(it.data)))
+		dst = binary.AppendUvarint(dst, uint64(len(it.data))*itemKinds+uint64(it.kind))
 		dst = append(dst, it.data...)
 	}
 	return finishFrame(dst, start)
 }
 
-// decodeBatch decodes a batch payload. It allocates in proportion to the payload, whatever
-// count the payload claims.
-func decodeBatch(p []byte) ([]Envelope, error) {
+// decodeBatch decodes a batch payload that node from sent to node to. It allocates in
+// proportion to the payload, whatever count the payload claims.
+func decodeBatch(p []byte, from, to uint64) ([]Envelope, error) {
 	if len(p) == 0 || p[0] != kindBatch {
 		return nil, fmt.Errorf("%w: want a batch", errMalformed)
 	}
@@ -169,14 +249,26 @@ func decodeBatch(p []byte) ([]Envelope, error) {
 			return nil, fmt.Errorf("%w: group id", errMalformed)
 		}
 		p = p[n:]
-		size, n := binary.Uvarint(p)
+		tag, n := binary.Uvarint(p)
+		size, kind := tag/itemKinds, byte(tag%itemKinds)
 		if n <= 0 || size > uint64(len(p)-n) {
 			return nil, fmt.Errorf("%w: message length", errMalformed)
 		}
 		p = p[n:]
-		msg := new(raftpb.Message)
-		if err := proto.Unmarshal(p[:size], msg); err != nil {
-			return nil, fmt.Errorf("%w: message: %v", errMalformed, err)
+		var msg *raftpb.Message
+		switch kind {
+		case itemProto:
+			msg = new(raftpb.Message)
+			if err := proto.Unmarshal(p[:size], msg); err != nil {
+				return nil, fmt.Errorf("%w: message: %v", errMalformed, err)
+			}
+		case itemHeartbeat, itemHeartbeatRsp:
+			var err error
+			if msg, err = decodeCompact(kind, p[:size], from, to); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("%w: item encoding %d", errMalformed, kind)
 		}
 		p = p[size:]
 		envs = append(envs, Envelope{Group: group, Msg: msg})

@@ -104,7 +104,7 @@ func TestHandshakeFramesRoundTrip(t *testing.T) {
 		if _, err := tc.decode(p[:len(p)-1]); !errors.Is(err, errMalformed) {
 			t.Fatalf("short frame: %v", err)
 		}
-		if _, err := decodeBatch(p); !errors.Is(err, errMalformed) {
+		if _, err := decodeBatch(p, 1, 2); !errors.Is(err, errMalformed) {
 			t.Fatalf("handshake frame decoded as a batch: %v", err)
 		}
 	}
@@ -122,18 +122,18 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 	var items []item
 	for _, e := range in {
-		data, err := proto.Marshal(e.Msg)
+		it, err := encodeItem(e.Group, 1, e.Msg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		items = append(items, item{group: e.Group, data: data})
+		items = append(items, it)
 	}
 	frame := appendBatch(nil, items)
 	p, err := readOne(t, frame, DefaultMaxFrameBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := decodeBatch(p)
+	out, err := decodeBatch(p, 1, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,11 +159,15 @@ func TestBatchRoundTrip(t *testing.T) {
 		"count beyond bytes": append([]byte{kindBatch}, binary.AppendUvarint(nil, 1<<40)...),
 		"trailing bytes":     append(bytes.Clone(p), 0),
 		"length beyond":      {kindBatch, 1, 5, 200, 1},
-		"bad protobuf":       {kindBatch, 1, 0, 2, 0xff, 0xff},
+		"bad protobuf":       {kindBatch, 1, 0, 8, 0xff, 0xff},
+		"bad item encoding":  {kindBatch, 1, 0, 3},
+		"heartbeat no term":  {kindBatch, 1, 0, 1},
+		"heartbeat short":    {kindBatch, 1, 0, 5, 1},
+		"heartbeat trailing": {kindBatch, 1, 0, 14, 1, 1, 0},
 		"missing count":      {kindBatch},
 		"truncated":          append([]byte{kindBatch}, body[:len(body)-1]...),
 	} {
-		if _, err := decodeBatch(bad); !errors.Is(err, errMalformed) {
+		if _, err := decodeBatch(bad, 1, 2); !errors.Is(err, errMalformed) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
@@ -181,6 +185,9 @@ func FuzzFrame(f *testing.F) {
 	hb, _ := proto.Marshal(msg(raftpb.MsgHeartbeat, 1, 2, 3))
 	f.Add(appendBatch(nil, []item{{group: 5, data: hb}, {group: 1 << 40, data: nil}}))
 	f.Add(append(appendBatch(nil, []item{{group: 1, data: hb}}), 0, 0, 0, 1))
+	chb, _ := encodeItem(7, 1, heartbeat(1, 2, 5, 9))
+	chr, _ := encodeItem(8, 1, heartbeatResp(1, 2, 5))
+	f.Add(appendBatch(nil, []item{chb, chr, {group: 5, data: hb}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 1 << 16
 		fr := newFrameReader(bytes.NewReader(data))
@@ -195,19 +202,19 @@ func FuzzFrame(f *testing.F) {
 			decodeHello(p)
 			decodeChallenge(p)
 			decodeAuth(p, kindAuth)
-			envs, err := decodeBatch(p)
+			envs, err := decodeBatch(p, 1, 2)
 			if err != nil {
 				continue
 			}
 			items := make([]item, len(envs))
 			for i, e := range envs {
-				b, err := proto.Marshal(e.Msg)
+				it, err := encodeItem(e.Group, 1, e.Msg)
 				if err != nil {
 					t.Fatal(err)
 				}
-				items[i] = item{group: e.Group, data: b}
+				items[i] = it
 			}
-			again, err := decodeBatch(appendBatch(nil, items)[frameHeaderLen:])
+			again, err := decodeBatch(appendBatch(nil, items)[frameHeaderLen:], 1, 2)
 			if err != nil || len(again) != len(envs) {
 				t.Fatalf("re-encoded batch: %v (%d vs %d)", err, len(again), len(envs))
 			}
@@ -218,4 +225,73 @@ func FuzzFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+// heartbeat is the MsgHeartbeat raft's sendHeartbeat builds (without a ReadIndex context).
+func heartbeat(from, to, term, commit uint64) *raftpb.Message {
+	return &raftpb.Message{Type: raftpb.MsgHeartbeat.Enum(), To: proto.Uint64(to), From: proto.Uint64(from),
+		Term: proto.Uint64(term), Commit: proto.Uint64(commit)}
+}
+
+// heartbeatResp is the MsgHeartbeatResp raft's handleHeartbeat builds.
+func heartbeatResp(from, to, term uint64) *raftpb.Message {
+	return &raftpb.Message{Type: raftpb.MsgHeartbeatResp.Enum(), To: proto.Uint64(to), From: proto.Uint64(from),
+		Term: proto.Uint64(term)}
+}
+
+// TestCompactHeartbeats: plain heartbeats and their responses travel compactly and come out
+// exactly as raft sent them; any heartbeat with another field set travels as protobuf.
+func TestCompactHeartbeats(t *testing.T) {
+	withCtx := heartbeat(1, 2, 5, 9)
+	withCtx.Context = []byte("read-index")
+	zeroCtx := heartbeat(1, 2, 5, 9)
+	zeroCtx.Context = []byte{}
+	respCtx := heartbeatResp(1, 2, 5)
+	respCtx.Context = []byte("read-index")
+	otherFrom := heartbeat(3, 2, 5, 9)
+	noCommit := heartbeat(1, 2, 5, 9)
+	noCommit.Commit = nil
+	reject := heartbeatResp(1, 2, 5)
+	reject.Reject = proto.Bool(false)
+	for _, tc := range []struct {
+		name    string
+		m       *raftpb.Message
+		compact bool
+	}{
+		{"heartbeat", heartbeat(1, 2, 5, 9), true},
+		{"heartbeat commit 0", heartbeat(1, 2, 1, 0), true},
+		{"heartbeat large", heartbeat(1, 2, 1<<63, 1<<64-1), true},
+		{"response", heartbeatResp(1, 2, 5), true},
+		{"heartbeat with context", withCtx, false},
+		{"heartbeat with empty context", zeroCtx, false},
+		{"response with context", respCtx, false},
+		{"from another node", otherFrom, false},
+		{"heartbeat without commit", noCommit, false},
+		{"response with reject set", reject, false},
+		{"append", msg(raftpb.MsgApp, 1, 2, 5), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			it, err := encodeItem(42, 1, tc.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := it.kind != itemProto; got != tc.compact {
+				t.Fatalf("compact = %v, want %v", got, tc.compact)
+			}
+			if tc.compact && len(it.data) > 20 {
+				t.Fatalf("compact item of %d bytes", len(it.data))
+			}
+			p, err := readOne(t, appendBatch(nil, []item{it}), DefaultMaxFrameBytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := decodeBatch(p, tc.m.GetFrom(), tc.m.GetTo())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out) != 1 || out[0].Group != 42 || !proto.Equal(out[0].Msg, tc.m) {
+				t.Fatalf("got %v, want %v", out, tc.m)
+			}
+		})
+	}
 }
