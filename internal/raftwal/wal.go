@@ -195,6 +195,11 @@ func (w *WAL) Save(updates []Update) error {
 	}
 	b := w.mu.open
 	wait := len(b.buf) > 0
+	if !wait && w.mu.flushing != nil {
+		// Nothing new, but a flush is writing earlier records (a Release, say): "everything
+		// written so far" includes them, so wait for that flush.
+		b, wait = w.mu.flushing, true
+	}
 	w.mu.Unlock()
 	if !wait {
 		return err
