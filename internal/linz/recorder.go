@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,7 @@ type Verdict struct {
 	Ops    int
 	Took   time.Duration
 	HTML   string // the visualisation, written when the result is not Ok and a dir was given
+	Why    string // with HTML: Explain's account of where linearization stopped
 }
 
 // Check checks history against model within timeout. When the history is not shown to be
@@ -84,6 +86,9 @@ func Check(ctx context.Context, model porcupine.Model, history []porcupine.Opera
 	if res == porcupine.Ok || dir == "" {
 		return v, nil
 	}
+	var why strings.Builder
+	Explain(&why, history, info)
+	v.Why = why.String()
 	v.HTML = filepath.Join(dir, "linearizability.html")
 	f, err := os.Create(v.HTML)
 	if err != nil {
