@@ -164,19 +164,6 @@ func applyCheckpoint(s State, in Input) (Output, State) {
 	return Output{Result: OK, Offset: g.Checkpoints[j].Offset}, s
 }
 
-// step is porcupine's Step: the call may be linearized at state if the model's answer is the
-// one observed. A call without an answer (Unknown) is accepted with its effect: porcupine
-// treats its return as at infinity, so "it never happened" is the linearization that places
-// it after everything else.
-func step(state, input, output any) (bool, any) {
-	in, out := input.(Input), output.(Output)
-	want, next := Apply(state.(State), in)
-	if out.Result == Unknown {
-		return true, next
-	}
-	return want == out, next
-}
-
 func equal(a, b any) bool { return a.(State).String() == b.(State).String() }
 
 func hash(s any) uint64 {
@@ -204,15 +191,5 @@ func partition(history []porcupine.Operation) [][]porcupine.Operation {
 }
 
 // Model is the porcupine model of the metadata operations, partitioned by hub; every hub
-// starts absent.
-func Model() porcupine.Model {
-	return porcupine.Model{
-		Partition:         partition,
-		Init:              func() any { return State{} },
-		Step:              step,
-		Equal:             equal,
-		Hash:              hash,
-		DescribeOperation: func(in, out any) string { return fmt.Sprintf("%v → %v", in, out) },
-		DescribeState:     func(s any) string { return s.(State).String() },
-	}
-}
+// starts absent. It is Spec{}.Model(): the API's promise, with no deviation allowed.
+func Model() porcupine.Model { return Spec{}.Model() }
