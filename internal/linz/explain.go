@@ -14,7 +14,10 @@ import (
 // operations that could come next, each with the answer the model expected and the one
 // observed: the first place to look. history and info are what CheckOperationsVerbose took
 // and gave.
-func Explain(w io.Writer, history []porcupine.Operation, info porcupine.LinearizationInfo) {
+func Explain(w io.Writer, sp Spec, history []porcupine.Operation, info porcupine.LinearizationInfo) {
+	if sp.Apply == nil {
+		sp.Apply = Apply
+	}
 	parts := partition(history)
 	for p, lins := range info.PartialLinearizationsOperations() {
 		if p >= len(parts) || len(lins) == 0 {
@@ -29,19 +32,23 @@ func Explain(w io.Writer, history []porcupine.Operation, info porcupine.Lineariz
 		if len(longest) == len(parts[p]) {
 			continue // this hub linearized
 		}
-		explainPartition(w, parts[p], longest)
+		sp.explainPartition(w, parts[p], longest)
 	}
 }
 
-func explainPartition(w io.Writer, ops, lin []porcupine.Operation) {
+func (sp Spec) explainPartition(w io.Writer, ops, lin []porcupine.Operation) {
 	fmt.Fprintf(w, "hub %s: %d of %d operations linearized\n", ops[0].Input.(Input).Hub, len(lin), len(ops))
-	s := State{}
+	states := []any{State{}}
 	done := map[[2]int64]bool{} // (client, call) identifies an operation
 	for i, op := range lin {
-		_, s = Apply(s, op.Input.(Input))
+		var next []any
+		for _, s := range states {
+			next = append(next, sp.step(s.(State), op.Input.(Input), op.Output.(Output))...)
+		}
+		states = next
 		done[[2]int64{int64(op.ClientId), op.Call}] = true
 		if i >= len(lin)-10 {
-			fmt.Fprintf(w, "  ok  %s\n      state %v\n", describe(op), s)
+			fmt.Fprintf(w, "  ok  %s\n      state %v\n", describe(op), states)
 		}
 	}
 	var rest []porcupine.Operation
@@ -59,7 +66,11 @@ func explainPartition(w io.Writer, ops, lin []porcupine.Operation) {
 		if op.Call > first {
 			break
 		}
-		want, _ := Apply(s, op.Input.(Input))
+		var want []Output
+		for _, s := range states {
+			o, _ := sp.Apply(s.(State), op.Input.(Input))
+			want = append(want, o)
+		}
 		fmt.Fprintf(w, "  next? %s (model: %v)\n", describe(op), want)
 	}
 }

@@ -155,7 +155,7 @@ func TestHistories(t *testing.T) {
 			if tc.want == porcupine.Ok {
 				dir = t.TempDir() // a failure leaves its picture
 			}
-			v, err := Check(context.Background(), Model(), tc.history, 10*time.Second, dir)
+			v, err := Check(context.Background(), Spec{}, tc.history, 10*time.Second, dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -173,7 +173,7 @@ func TestCheckWritesVisualisation(t *testing.T) {
 		op(0, 0, 1, createHub("a", 1), parts(Created, 1)),
 		op(1, 2, 3, createHub("a", 1), parts(Created, 1)),
 	}
-	v, err := Check(context.Background(), Model(), h, 10*time.Second, t.TempDir())
+	v, err := Check(context.Background(), Spec{}, h, 10*time.Second, t.TempDir())
 	if err != nil || v.Result != porcupine.Illegal {
 		t.Fatalf("Check = %+v, %v; want Illegal", v, err)
 	}

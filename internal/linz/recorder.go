@@ -73,13 +73,14 @@ type Verdict struct {
 	Why    string // with HTML: Explain's account of where linearization stopped
 }
 
-// Check checks history against model within timeout. When the history is not shown to be
+// Check checks history against the spec within timeout. When the history is not shown to be
 // linearizable and dir is not empty, it writes porcupine's visualisation to
 // dir/linearizability.html.
-func Check(ctx context.Context, model porcupine.Model, history []porcupine.Operation, timeout time.Duration, dir string) (Verdict, error) {
+func Check(ctx context.Context, sp Spec, history []porcupine.Operation, timeout time.Duration, dir string) (Verdict, error) {
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
 	}
+	model := sp.Model()
 	t0 := time.Now()
 	res, info := porcupine.CheckOperationsVerbose(model, history, timeout)
 	v := Verdict{Result: res, Ops: len(history), Took: time.Since(t0)}
@@ -87,7 +88,7 @@ func Check(ctx context.Context, model porcupine.Model, history []porcupine.Opera
 		return v, nil
 	}
 	var why strings.Builder
-	Explain(&why, history, info)
+	Explain(&why, sp, history, info)
 	v.Why = why.String()
 	v.HTML = filepath.Join(dir, "linearizability.html")
 	f, err := os.Create(v.HTML)

@@ -52,7 +52,7 @@ func TestDeviations(t *testing.T) {
 				allow Deviations
 				want  porcupine.CheckResult
 			}{{Deviations{}, porcupine.Illegal}, {tc.allow, porcupine.Ok}, {All, porcupine.Ok}} {
-				v, err := Check(context.Background(), Spec{Deviations: c.allow}.Model(), tc.history, 10*time.Second, "")
+				v, err := Check(context.Background(), Spec{Deviations: c.allow}, tc.history, 10*time.Second, "")
 				if err != nil || v.Result != c.want {
 					t.Errorf("with %+v: %v, %v; want %v", c.allow, v.Result, err, c.want)
 				}
@@ -71,7 +71,7 @@ func TestDeviationsStayNarrow(t *testing.T) {
 		{op(0, 0, 1, createHub("a", 1), parts(Created, 1)), op(0, 2, 3, createGroup("a", "g", ""), res(Created)),
 			op(1, 4, 5, createHub("a", 1), res(NotFound))}, // a 404 to PUT hub needs the hub absent
 	} {
-		if v, _ := Check(context.Background(), Spec{Deviations: All}.Model(), h, 10*time.Second, ""); v.Result != porcupine.Illegal {
+		if v, _ := Check(context.Background(), Spec{Deviations: All}, h, 10*time.Second, ""); v.Result != porcupine.Illegal {
 			t.Errorf("%v: %v, want Illegal", h, v.Result)
 		}
 	}
