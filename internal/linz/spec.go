@@ -13,14 +13,15 @@ import (
 type Deviations struct {
 	// PutHubReread: PUT hub (httpapi putHub) reads whether the hub exists, then creates or
 	// updates it, then reads it again for its answer. A delete between the steps makes it
-	// answer 404, with or without having taken effect (either way the hub is absent after the
-	// delete, where the model places the PUT); a concurrent PUT shows its partition count in
-	// the answer. The model cannot tell whether a delete raced the PUT: with this flag any
-	// PUT hub may answer 404 at a point where the hub is absent.
+	// answer 404, with or without having taken effect; a concurrent PUT shows its partition
+	// count in the answer. The model cannot tell whether a delete raced the PUT: with this
+	// flag a PUT hub may answer 404 at a point where the hub is absent, with or without
+	// creating it.
 	PutHubReread bool
 	// PutGroupReread: PUT consumer group (putGroup) answers an existing group from a second
-	// read; a delete in between makes it answer 404 (placed after the delete, where the
-	// group is absent).
+	// read; a delete in between makes it answer 404 after creating the group. With this flag
+	// a PUT group may answer 404 at a point where the group is absent, with or without
+	// creating it.
 	PutGroupReread bool
 	// PutCheckpointReread: PUT checkpoint (putCheckpoint) checks the group, commits, then reads
 	// the checkpoints for its answer: the offset answered may be a concurrent writer's, and a
@@ -66,14 +67,14 @@ func (sp Spec) step(s State, in Input, out Output) []any {
 		return []any{next}
 	case sp.PutHubReread && in.Kind == CreateHub:
 		if out.Result == NotFound && !s.Exists {
-			return []any{s} // placed after the delete, which undoes any effect it had
+			return []any{s, next} // it may have created the hub that a racing delete removed
 		}
 		if out.Result == want.Result {
 			return []any{next} // the partition count answered is a later read's
 		}
 	case sp.PutGroupReread && in.Kind == CreateGroup && out.Result == NotFound && s.Exists:
 		if _, ok := s.group(in.Group); !ok {
-			return []any{s} // placed after the delete, which undoes any effect it had
+			return []any{s, next} // it may have created the group that a racing delete removed
 		}
 	case sp.PutCheckpointReread && in.Kind == SetCheckpoint:
 		return sp.checkpointReread(s, in, out, want, next)
