@@ -186,6 +186,7 @@ func linzClient(ctx context.Context, cl *client.Client, rec *linz.Recorder, id i
 			return n
 		default:
 		}
+		pace(ctx, time.Duration(rng.IntN(10))*time.Millisecond) // ~20k operations in 30 s: a history porcupine draws
 		in := randomInput(rng)
 		call := rec.Call(id, in)
 		out, err := issue(ctx, cl, in)

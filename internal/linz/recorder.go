@@ -73,9 +73,14 @@ type Verdict struct {
 	Why    string // with HTML: Explain's account of where linearization stopped
 }
 
+// MaxVisualized is the longest history Check draws: porcupine's visualisation replays every
+// partial linearization and takes minutes beyond this; a longer one gets Explain's text.
+const MaxVisualized = 30000
+
 // Check checks history against the spec within timeout. When the history is not shown to be
 // linearizable and dir is not empty, it writes porcupine's visualisation to
-// dir/linearizability.html.
+// dir/linearizability.html (Explain's text to dir/linearizability.txt for a history longer
+// than MaxVisualized).
 func Check(ctx context.Context, sp Spec, history []porcupine.Operation, timeout time.Duration, dir string) (Verdict, error) {
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
@@ -90,6 +95,10 @@ func Check(ctx context.Context, sp Spec, history []porcupine.Operation, timeout 
 	var why strings.Builder
 	Explain(&why, sp, history, info)
 	v.Why = why.String()
+	if len(history) > MaxVisualized {
+		v.HTML = filepath.Join(dir, "linearizability.txt")
+		return v, os.WriteFile(v.HTML, []byte(v.Why), 0o644)
+	}
 	v.HTML = filepath.Join(dir, "linearizability.html")
 	f, err := os.Create(v.HTML)
 	if err != nil {
