@@ -34,7 +34,10 @@ const linzNamespace = "linz-ns"
 // consumer groups, checkpoints) over the HTTP API while the node is killed with SIGKILL and
 // restarted a few times, and checks the history with porcupine against internal/linz's model.
 // TANDEM_LINZ_SOAK=<duration> (e.g. 10m) runs longer; TANDEM_LINZ_SEED fixes the operations'
-// seed (the interleaving is the machine's). On failure the visualisation's path is printed.
+// seed (the interleaving is the machine's); TANDEM_LINZ_GAP is the most a client waits between
+// operations (default 4ms; 0 for none: ~4x the operations and far more races, which is what
+// finds the stale hub index of broker.refreshHubs, but a history that can take porcupine
+// minutes). On failure the visualisation's path is printed.
 func TestMetadataLinearizable(t *testing.T) {
 	run, kills := 30*time.Second, 4
 	if s := os.Getenv("TANDEM_LINZ_SOAK"); s != "" {
@@ -44,11 +47,18 @@ func TestMetadataLinearizable(t *testing.T) {
 		}
 		run, kills = d, int(d/(7*time.Second))
 	}
+	gap := 4 * time.Millisecond
+	if s := os.Getenv("TANDEM_LINZ_GAP"); s != "" {
+		var err error
+		if gap, err = time.ParseDuration(s); err != nil {
+			t.Fatalf("TANDEM_LINZ_GAP=%q: %v", s, err)
+		}
+	}
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("TANDEM_LINZ_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
-	t.Logf("seed %d (TANDEM_LINZ_SEED), run %v with %d kills", seed, run, kills)
+	t.Logf("seed %d (TANDEM_LINZ_SEED), run %v with %d kills, gap %v", seed, run, kills, gap)
 
 	n := startNode(t, t.TempDir())
 	key, err := os.ReadFile(filepath.Join(n.data, "admin-key"))
@@ -75,7 +85,7 @@ func TestMetadataLinearizable(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(c)))
-			counts[c] = linzClient(ctx, cl, rec, c, rng, stop)
+			counts[c] = linzClient(ctx, cl, rec, c, rng, gap, stop)
 		}()
 	}
 	killer := rand.New(rand.NewPCG(seed, 99))
@@ -176,7 +186,8 @@ func (c *linzCounts) add(o linzCounts) {
 }
 
 // linzClient issues random operations until stop is closed, recording each.
-func linzClient(ctx context.Context, cl *client.Client, rec *linz.Recorder, id int, rng *rand.Rand, stop <-chan struct{}) linzCounts {
+// Between two operations it waits up to gap, at random.
+func linzClient(ctx context.Context, cl *client.Client, rec *linz.Recorder, id int, rng *rand.Rand, gap time.Duration, stop <-chan struct{}) linzCounts {
 	var n linzCounts
 	for {
 		select {
@@ -186,7 +197,9 @@ func linzClient(ctx context.Context, cl *client.Client, rec *linz.Recorder, id i
 			return n
 		default:
 		}
-		pace(ctx, time.Duration(rng.IntN(10))*time.Millisecond) // ~20k operations in 30 s: a history porcupine draws
+		if gap > 0 {
+			pace(ctx, time.Duration(rng.Int64N(int64(gap)))) // ~40k operations in 30 s
+		}
 		in := randomInput(rng)
 		call := rec.Call(id, in)
 		out, err := issue(ctx, cl, in)
