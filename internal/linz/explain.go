@@ -45,7 +45,7 @@ func (sp Spec) explainPartition(w io.Writer, ops, lin []porcupine.Operation) {
 		for _, s := range states {
 			next = append(next, sp.step(s.(State), op.Input.(Input), op.Output.(Output))...)
 		}
-		states = next
+		states = merged(next)
 		done[[2]int64{int64(op.ClientId), op.Call}] = true
 		if i >= len(lin)-10 {
 			fmt.Fprintf(w, "  ok  %s\n      state %v\n", describe(op), states)
@@ -81,4 +81,17 @@ func describe(op porcupine.Operation) string {
 		ret = fmt.Sprint(op.Return)
 	}
 	return fmt.Sprintf("client %d [%d, %s] %v → %v", op.ClientId, op.Call, ret, op.Input, op.Output)
+}
+
+// merged is states without duplicates.
+func merged(states []any) []any {
+	seen := map[string]bool{}
+	var out []any
+	for _, s := range states {
+		if k := s.(State).String(); !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -24,9 +24,10 @@ type Deviations struct {
 	// creating it.
 	PutGroupReread bool
 	// PutCheckpointReread: PUT checkpoint (putCheckpoint) checks the group, commits, then reads
-	// the checkpoints for its answer: the offset answered may be a concurrent writer's, and a
-	// commit that races a group delete recreates the group (empty user metadata) with the
-	// checkpoint, as a Kafka offset commit does.
+	// the checkpoints for its answer: the offset answered may be a concurrent writer's, a 404
+	// may come after the commit took effect (a delete of the group or hub before the re-read),
+	// and a commit that races a group delete recreates the group (empty user metadata) with
+	// the checkpoint, as a Kafka offset commit does.
 	PutCheckpointReread bool
 }
 
@@ -86,6 +87,8 @@ func (sp Spec) checkpointReread(s State, in Input, out, want Output, next State)
 	switch {
 	case out.Result == OK && want.Result == OK:
 		return []any{next} // the offset answered is a later read's
+	case out.Result == NotFound && want.Result == OK:
+		return []any{s, next} // committed, then a delete made the re-read fail
 	case out.Result == OK && want.Result == NotFound && s.Exists:
 		// the group was deleted after the handler's check: the commit recreates it
 		_, with := sp.Apply(s, Input{Kind: CreateGroup, Hub: in.Hub, Group: in.Group})

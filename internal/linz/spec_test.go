@@ -38,6 +38,12 @@ func TestDeviations(t *testing.T) {
 			op(0, 2, 10, setCP("a", DefaultGroup, 0, 1), offset(2)),
 			op(1, 3, 4, setCP("a", DefaultGroup, 0, 2), offset(2)),
 		}},
+		{"PUT checkpoint answers 404 after committing", Deviations{PutCheckpointReread: true}, []porcupine.Operation{
+			hub,
+			op(0, 2, 10, setCP("a", DefaultGroup, 0, 553), res(NotFound)),
+			op(1, 3, 4, getCP("a", DefaultGroup, 0), offset(553)),
+			op(2, 5, 6, in(DeleteHub, "a"), res(OK)),
+		}},
 		{"PUT checkpoint recreates a deleted group", Deviations{PutCheckpointReread: true}, []porcupine.Operation{
 			hub,
 			op(0, 2, 3, createGroup("a", "g", "m"), res(Created)),
