@@ -79,7 +79,10 @@ type Broker struct {
 	pids    *producerIDs
 	metrics *metrics
 	hubs    atomicHubs
-	files   *seglog.FileBudget // open segment files across every partition
+	// refreshMu serialises refreshHubs, so a slower refresh never stores an older index
+	// over a newer one.
+	refreshMu sync.Mutex
+	files     *seglog.FileBudget // open segment files across every partition
 	// decodeMem is shared by every ReadEach (HTTP receives, jobs).
 	decodeMem *decodeMemory
 	// adminKey grants every right on this node (the CLI's credential).

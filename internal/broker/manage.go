@@ -56,6 +56,8 @@ func (b *Broker) propose(ctx context.Context, c meta.Command) error {
 }
 
 func (b *Broker) refreshHubs() {
+	b.refreshMu.Lock()
+	defer b.refreshMu.Unlock()
 	idx := hubIndex{hubs: map[[2]string]HubInfo{}, secondaryOf: map[string]string{},
 		rules: map[string]meta.NetworkRules{}, aliases: map[string]aliasEntry{}}
 	b.meta.View(func(s *meta.State) {
