@@ -202,6 +202,10 @@ func (c CommitOffsets) check(s *State) error {
 	if err := validGroupName(c.Group); err != nil {
 		return err
 	}
+	if _, ok := h.Groups[c.Group]; !ok && c.GroupMustExist {
+		return errcode.New(errcode.NotFound,
+			"consumer group %s not found on event hub %s/%s; create it first", c.Group, c.Namespace, c.Hub)
+	}
 	if len(c.Offsets) == 0 || len(c.Offsets) > MaxOffsetsPerCommit {
 		return errcode.New(errcode.InvalidArgument,
 			"an offset commit carries %d offsets; commit 1 to %d at a time", len(c.Offsets), MaxOffsetsPerCommit)
