@@ -202,10 +202,6 @@ func (c CommitOffsets) check(s *State) error {
 	if err := validGroupName(c.Group); err != nil {
 		return err
 	}
-	if _, ok := h.Groups[c.Group]; !ok && c.GroupMustExist {
-		return errcode.New(errcode.NotFound,
-			"consumer group %s not found on event hub %s/%s; create it first", c.Group, c.Namespace, c.Hub)
-	}
 	if len(c.Offsets) == 0 || len(c.Offsets) > MaxOffsetsPerCommit {
 		return errcode.New(errcode.InvalidArgument,
 			"an offset commit carries %d offsets; commit 1 to %d at a time", len(c.Offsets), MaxOffsetsPerCommit)
@@ -222,6 +218,10 @@ func (c CommitOffsets) check(s *State) error {
 			return errcode.New(errcode.InvalidArgument,
 				"checkpoint metadata for partition %d is %d bytes; the most allowed is %d", o.Partition, len(o.Metadata), MaxOffsetMetadata)
 		}
+	}
+	if _, ok := h.Groups[c.Group]; !ok && c.GroupMustExist {
+		return errcode.New(errcode.NotFound,
+			"consumer group %s not found on event hub %s/%s; create it first", c.Group, c.Namespace, c.Hub)
 	}
 	return nil
 }
