@@ -12,10 +12,16 @@ import (
 // CreateConsumerGroup creates a consumer group on a hub, within the groups-per-hub quota.
 func (b *Broker) CreateConsumerGroup(ctx context.Context, ns, hub, name, userMetadata string) (ConsumerGroupInfo, error) {
 	cmd := meta.CreateGroup{Namespace: ns, Hub: hub, Group: name, UserMetadata: userMetadata, Time: b.now()}
-	if err := b.proposeWithin(ctx, func() error { return b.checkGroupQuota(ns, hub, name) }, cmd); err != nil {
+	var g ConsumerGroupInfo
+	view := func(s *meta.State) { // the group as this command left it, not a later re-read
+		if mg, err := s.Group(ns, hub, name); err == nil {
+			g = ConsumerGroupInfo{Name: mg.Name, UserMetadata: mg.UserMetadata, CreatedAt: mg.CreatedAt}
+		}
+	}
+	if err := b.proposeWithin(ctx, func() error { return b.checkGroupQuota(ns, hub, name) }, cmd, view); err != nil {
 		return ConsumerGroupInfo{}, err
 	}
-	return b.ConsumerGroup(ns, hub, name)
+	return g, nil
 }
 
 // ConsumerGroup returns one consumer group of a hub.
@@ -69,7 +75,19 @@ func (b *Broker) CommitOffsets(ctx context.Context, ns, group, hub string, commi
 	if b.GroupExists(ns, hub, group) {
 		return b.propose(ctx, cmd)
 	}
-	return b.proposeWithin(ctx, func() error { return b.checkGroupQuota(ns, hub, group) }, cmd)
+	return b.proposeWithin(ctx, func() error { return b.checkGroupQuota(ns, hub, group) }, cmd, nil)
+}
+
+// SetCheckpoint stores one checkpoint of an existing group (the HTTP checkpoint API): a
+// missing group is NotFound and is not created, unlike CommitOffsets. It returns the
+// checkpoint this call wrote.
+func (b *Broker) SetCheckpoint(ctx context.Context, ns, hub, group string, c OffsetCommit) (Checkpoint, error) {
+	cmd := meta.CommitOffsets{Namespace: ns, Group: group, Hub: hub, Time: b.now(), GroupMustExist: true,
+		Offsets: []meta.PartitionOffset{{Partition: c.Partition, Offset: c.Offset, Metadata: c.Metadata}}}
+	if err := b.propose(ctx, cmd); err != nil {
+		return Checkpoint{}, err
+	}
+	return Checkpoint{Offset: c.Offset, Metadata: c.Metadata, CommitTime: cmd.Time}, nil
 }
 
 // GroupExists reports whether hub ns/hub has consumer group name, without copying anything.

@@ -41,10 +41,17 @@ func openMeta(opts Options) (*meta.Store, error) {
 // propose appends a command to the metadata log and refreshes the hub index. A paired
 // geo-DR secondary takes no changes but to its alias: its entities come from the primary.
 func (b *Broker) propose(ctx context.Context, c meta.Command) error {
+	return b.proposeView(ctx, c, nil)
+}
+
+// proposeView is propose that calls view with the state right after c applied (see
+// meta.Backend.ProposeView): a handler answers with what its own write left, not with a
+// re-read that a racing change may have overtaken.
+func (b *Broker) proposeView(ctx context.Context, c meta.Command, view func(*meta.State)) error {
 	if err := b.checkNotSecondary(c); err != nil {
 		return err
 	}
-	if _, err := b.meta.Propose(ctx, c); err != nil {
+	if _, err := b.meta.ProposeView(ctx, c, view); err != nil {
 		return err
 	}
 	switch c.(type) {
@@ -338,26 +345,52 @@ func (b *Broker) createHubCmd(ns string, spec HubSpec) meta.CreateHub {
 // CreateHub creates an event hub with its $Default consumer group, within the quotas of
 // hubs per namespace and partitions per node.
 func (b *Broker) CreateHub(ctx context.Context, ns string, spec HubSpec) error {
+	_, err := b.CreateHubInfo(ctx, ns, spec)
+	return err
+}
+
+// CreateHubInfo is CreateHub that returns the hub as its creation left it.
+func (b *Broker) CreateHubInfo(ctx context.Context, ns string, spec HubSpec) (HubInfo, error) {
 	cmd := b.createHubCmd(ns, spec)
-	return b.proposeWithin(ctx, func() error { return b.checkHubQuota(ns, hubPartitions(cmd)) }, cmd)
+	view, info := b.hubView(ns, spec.Name)
+	err := b.proposeWithin(ctx, func() error { return b.checkHubQuota(ns, hubPartitions(cmd)) }, cmd, view)
+	return *info, err
+}
+
+// hubView returns a view for proposeView that stores hub ns/name, as the state holds it,
+// in the returned HubInfo.
+func (b *Broker) hubView(ns, name string) (func(*meta.State), *HubInfo) {
+	info := &HubInfo{}
+	return func(s *meta.State) {
+		if h, err := s.Hub(ns, name); err == nil {
+			*info = b.hubInfo(ns, h)
+		}
+	}, info
 }
 
 // UpdateHub changes retention, max event size or (only upwards) the partition count. Open
 // partitions pick up new retention settings when they are next opened.
 func (b *Broker) UpdateHub(ctx context.Context, ns string, spec HubSpec) error {
+	_, err := b.UpdateHubInfo(ctx, ns, spec)
+	return err
+}
+
+// UpdateHubInfo is UpdateHub that returns the hub as this update left it.
+func (b *Broker) UpdateHubInfo(ctx context.Context, ns string, spec HubSpec) (HubInfo, error) {
 	cmd := meta.UpdateHub{Namespace: ns, Hub: spec.Name, PartitionCount: spec.Partitions,
 		RetentionTime: spec.RetentionTime, MaxEventBytes: spec.MaxEventBytes, Time: b.now()}
 	if spec.RetentionBytes != 0 {
 		rb := spec.RetentionBytes
 		cmd.RetentionBytes = &rb
 	}
-	if err := b.proposeWithin(ctx, func() error { return b.checkMorePartitions(ns, spec.Name, spec.Partitions) }, cmd); err != nil {
-		return err
+	view, info := b.hubView(ns, spec.Name)
+	if err := b.proposeWithin(ctx, func() error { return b.checkMorePartitions(ns, spec.Name, spec.Partitions) }, cmd, view); err != nil {
+		return HubInfo{}, err
 	}
 	if spec.RetentionTime != 0 || spec.RetentionBytes != 0 {
 		b.closeHub(ns, spec.Name) // reopened with the new retention on next use
 	}
-	return nil
+	return *info, nil
 }
 
 // checkMorePartitions checks the partitions-per-node quota for raising hub's partition count

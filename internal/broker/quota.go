@@ -152,11 +152,11 @@ func (b *Broker) checkGroupQuota(ns, hub, name string) error {
 
 // proposeWithin runs check and, when it passes, proposes c, with quotaMu held so that
 // concurrent creations cannot pass the same check together.
-func (b *Broker) proposeWithin(ctx context.Context, check func() error, c meta.Command) error {
+func (b *Broker) proposeWithin(ctx context.Context, check func() error, c meta.Command, view func(*meta.State)) error {
 	b.quotaMu.Lock()
 	defer b.quotaMu.Unlock()
 	if err := check(); err != nil {
 		return err
 	}
-	return b.propose(ctx, c)
+	return b.proposeView(ctx, c, view)
 }

@@ -79,19 +79,12 @@ func (s *Server) putCheckpoint(w http.ResponseWriter, r *http.Request, c *call) 
 		return errcode.New(errcode.InvalidArgument,
 			`checkpoint needs "offset": the non-negative offset of the next event to read`)
 	}
-	group := r.PathValue("group")
-	if _, err := s.b.ConsumerGroup(c.ns, c.hub, group); err != nil {
-		return err
-	}
-	err = s.b.CommitOffsets(r.Context(), c.ns, group, c.hub,
-		[]broker.OffsetCommit{{Partition: id, Offset: *in.Offset, Metadata: in.Metadata}})
+	// One write whose answer is what it wrote; a missing group is NotFound (not created).
+	cp, err := s.b.SetCheckpoint(r.Context(), c.ns, c.hub, r.PathValue("group"),
+		broker.OffsetCommit{Partition: id, Offset: *in.Offset, Metadata: in.Metadata})
 	if err != nil {
 		return err
 	}
-	cps, err := s.b.Checkpoints(c.ns, c.hub, group)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, checkpointOut(id, cps[id]))
+	writeJSON(w, http.StatusOK, checkpointOut(id, cp))
 	return nil
 }

@@ -128,32 +128,52 @@ func (s *Server) putHub(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if _, err := s.b.Hub(c.ns, c.hub); errcode.Is(err, errcode.NotFound) {
-		if c.who.EntityPath != "" {
-			return errcode.New(errcode.Forbidden,
-				"event hub %s/%s does not exist, and rule %q is scoped to event hub %q: a hub-scoped credential cannot create event hubs; use a namespace rule with Manage",
-				c.ns, c.hub, c.who.KeyName, c.who.EntityPath)
-		}
-		status = http.StatusCreated
-		err = s.b.CreateHub(r.Context(), c.ns, spec)
-		if errcode.Is(err, errcode.AlreadyExists) {
-			status, err = http.StatusOK, s.b.UpdateHub(r.Context(), c.ns, spec)
-		}
-		if err != nil {
-			return err
-		}
-	} else if err != nil {
-		return err
-	} else if err := s.b.UpdateHub(r.Context(), c.ns, spec); err != nil {
-		return err
-	}
-	h, err := s.b.Hub(c.ns, c.hub)
+	h, status, err := s.createOrUpdateHub(r, c, spec)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, status, hubOut(h))
 	return nil
+}
+
+// createOrUpdateHub answers with the hub as its own create or update left it. When a racing
+// create or delete makes the chosen write fail (AlreadyExists, NotFound), it tries the other,
+// a bounded number of times; the existence check first only picks the likely one.
+func (s *Server) createOrUpdateHub(r *http.Request, c *call, spec broker.HubSpec) (broker.HubInfo, int, error) {
+	_, err := s.b.Hub(c.ns, c.hub)
+	create := errcode.Is(err, errcode.NotFound)
+	if err != nil && !create {
+		return broker.HubInfo{}, 0, err
+	}
+	for attempt := 0; ; attempt++ {
+		if create && c.who.EntityPath != "" {
+			return broker.HubInfo{}, 0, errcode.New(errcode.Forbidden,
+				"event hub %s/%s does not exist, and rule %q is scoped to event hub %q: a hub-scoped credential cannot create event hubs; use a namespace rule with Manage",
+				c.ns, c.hub, c.who.KeyName, c.who.EntityPath)
+		}
+		var h broker.HubInfo
+		status := http.StatusOK
+		if create {
+			status = http.StatusCreated
+			h, err = s.b.CreateHubInfo(r.Context(), c.ns, spec)
+		} else {
+			h, err = s.b.UpdateHubInfo(r.Context(), c.ns, spec)
+		}
+		raced := (create && errcode.Is(err, errcode.AlreadyExists)) || (!create && errcode.Is(err, errcode.NotFound) && s.nsExists(c.ns))
+		if !raced || attempt >= maxPutRetries {
+			return h, status, err
+		}
+		create = !create
+	}
+}
+
+// maxPutRetries bounds how often a PUT switches between create and update under races.
+const maxPutRetries = 8
+
+// nsExists reports whether namespace ns exists (a NotFound for it is not a racing hub delete).
+func (s *Server) nsExists(ns string) bool {
+	_, err := s.b.Namespace(ns)
+	return err == nil
 }
 
 func (s *Server) getHub(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -216,9 +236,21 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, c *call) error
 	if err := sameName("consumer group", name, in.Name); err != nil {
 		return err
 	}
-	g, err := s.b.CreateConsumerGroup(r.Context(), c.ns, c.hub, name, in.Properties.UserMetadata)
-	if errcode.Is(err, errcode.AlreadyExists) {
+	for attempt := 0; ; attempt++ {
+		g, err := s.b.CreateConsumerGroup(r.Context(), c.ns, c.hub, name, in.Properties.UserMetadata)
+		if err == nil {
+			writeJSON(w, http.StatusCreated, groupOut(g))
+			return nil
+		}
+		if !errcode.Is(err, errcode.AlreadyExists) {
+			return err
+		}
+		// Nothing was written: answer with the group as it is now, or create again if a
+		// racing delete removed it since.
 		cur, gerr := s.b.ConsumerGroup(c.ns, c.hub, name)
+		if errcode.Is(gerr, errcode.NotFound) && attempt < maxPutRetries {
+			continue
+		}
 		if gerr != nil {
 			return gerr
 		}
@@ -229,11 +261,6 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, c *call) error
 		writeJSON(w, http.StatusOK, groupOut(cur))
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, groupOut(g))
-	return nil
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, c *call) error {

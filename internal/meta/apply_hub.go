@@ -219,6 +219,10 @@ func (c CommitOffsets) check(s *State) error {
 				"checkpoint metadata for partition %d is %d bytes; the most allowed is %d", o.Partition, len(o.Metadata), MaxOffsetMetadata)
 		}
 	}
+	if _, ok := h.Groups[c.Group]; !ok && c.GroupMustExist {
+		return errcode.New(errcode.NotFound,
+			"consumer group %s not found on event hub %s/%s; create it first", c.Group, c.Namespace, c.Hub)
+	}
 	return nil
 }
 

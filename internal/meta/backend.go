@@ -9,6 +9,9 @@ import "context"
 type Backend interface {
 	// Propose applies a new command and returns its index.
 	Propose(ctx context.Context, c Command) (uint64, error)
+	// ProposeView is Propose that also calls view with the state right after c applied,
+	// before any later command: how a caller answers with what its own write left.
+	ProposeView(ctx context.Context, c Command, view func(*State)) (uint64, error)
 	// ProposeBatch applies new commands in order, stopping at the first that does not apply.
 	ProposeBatch(ctx context.Context, cmds []Command) error
 	// Apply appends entries produced elsewhere with their given indexes.

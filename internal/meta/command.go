@@ -149,13 +149,15 @@ type PartitionOffset struct {
 }
 
 // CommitOffsets commits offsets (checkpoints) of group for hub. A group that does not exist on
-// the hub is created, as Event Hubs' Kafka endpoint does.
+// the hub is created, as Event Hubs' Kafka endpoint does, unless GroupMustExist (the HTTP
+// checkpoint API), which makes a missing group NotFound.
 type CommitOffsets struct {
-	Namespace string            `json:"ns"`
-	Group     string            `json:"group"`
-	Hub       string            `json:"hub"`
-	Offsets   []PartitionOffset `json:"offsets"`
-	Time      time.Time         `json:"time"`
+	Namespace      string            `json:"ns"`
+	Group          string            `json:"group"`
+	Hub            string            `json:"hub"`
+	Offsets        []PartitionOffset `json:"offsets"`
+	Time           time.Time         `json:"time"`
+	GroupMustExist bool              `json:"groupMustExist,omitempty"`
 }
 
 // DeleteOffsets deletes committed offsets of group: for one hub, or every hub when Hub is

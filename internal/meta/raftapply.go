@@ -52,8 +52,11 @@ func (m raftSM) Apply(ents []multiraft.Entry) error {
 				return s.failed
 			}
 			res := s.applyProposalLocked(p, &buf, &staged)
-			if ch := s.waiter(p.token); ch != nil {
-				deliveries = append(deliveries, delivery{ch, res})
+			if w := s.waiter(p.token); w != nil {
+				if res.err == nil && w.view != nil {
+					w.view(s.state)
+				}
+				deliveries = append(deliveries, delivery{w.ch, res})
 			}
 		}
 		s.applied.Store(e.Index)
@@ -96,8 +99,8 @@ func (s *RaftStore) usableLocked() error {
 	return nil
 }
 
-// waiter returns the channel of this node's proposal token, nil if nobody here waits.
-func (s *RaftStore) waiter(token uint64) chan proposalResult {
+// waiter returns the waiter of this node's proposal token, nil if nobody here waits.
+func (s *RaftStore) waiter(token uint64) *waiter {
 	if token == 0 {
 		return nil
 	}

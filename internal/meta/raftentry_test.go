@@ -145,7 +145,7 @@ func TestRaftStateMachineDeterministic(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	ch := make(chan proposalResult, 1)
-	a.pending[11] = ch
+	a.pending[11] = &waiter{ch: ch}
 	for _, e := range ents {
 		if err := a.StateMachine().Apply([]multiraft.Entry{e}); err != nil {
 			t.Fatal(err)

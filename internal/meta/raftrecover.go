@@ -42,7 +42,7 @@ func OpenRaft(opts RaftStoreOptions) (*RaftStore, error) {
 		log:     opts.Logger.With("component", "meta", "group", opts.Group),
 		closing: make(chan struct{}),
 		notify:  make(chan struct{}),
-		pending: make(map[uint64]chan proposalResult),
+		pending: make(map[uint64]*waiter),
 	}
 	s.tokens.Store(randomToken())
 	if err := os.MkdirAll(s.dir, dirPerm); err != nil {

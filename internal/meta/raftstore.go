@@ -95,7 +95,7 @@ type RaftStore struct {
 	notify   chan struct{} // closed and replaced after every applied batch
 
 	pendMu  sync.Mutex
-	pending map[uint64]chan proposalResult
+	pending map[uint64]*waiter
 	tokens  atomic.Uint64
 
 	// The apply side, guarded by apMu (held by the host's apply worker and by Close).
@@ -113,6 +113,13 @@ type RaftStore struct {
 // state (0 when not read).
 type checkpoint struct{ raft, meta uint64 }
 
+// waiter is a local proposer waiting for its entry: the result goes to ch, and view (when
+// set) sees the state right after the entry applied.
+type waiter struct {
+	ch   chan proposalResult
+	view func(*State)
+}
+
 type proposalResult struct {
 	index uint64 // metadata index of the last command applied
 	err   error
@@ -128,7 +135,16 @@ func (s *RaftStore) Propose(ctx context.Context, c Command) (uint64, error) {
 	if c == nil {
 		return 0, errcode.New(errcode.InvalidArgument, "metadata command is nil")
 	}
-	return s.propose(ctx, proposeNew, []Entry{{Command: c}})
+	return s.propose(ctx, proposeNew, []Entry{{Command: c}}, nil)
+}
+
+// ProposeView is Propose that also calls view with the state right after c applied on this
+// node, under the state's lock, before any later entry applies (as Store.ProposeView).
+func (s *RaftStore) ProposeView(ctx context.Context, c Command, view func(*State)) (uint64, error) {
+	if c == nil {
+		return 0, errcode.New(errcode.InvalidArgument, "metadata command is nil")
+	}
+	return s.propose(ctx, proposeNew, []Entry{{Command: c}}, view)
 }
 
 // ProposeBatch proposes cmds as one raft entry; they are applied in order, stopping at the first
@@ -144,7 +160,7 @@ func (s *RaftStore) ProposeBatch(ctx context.Context, cmds []Command) error {
 		}
 		entries[i] = Entry{Command: c}
 	}
-	_, err := s.propose(ctx, proposeNew, entries)
+	_, err := s.propose(ctx, proposeNew, entries, nil)
 	return err
 }
 
@@ -160,11 +176,11 @@ func (s *RaftStore) Apply(ctx context.Context, entries []Entry) error {
 				"a replicated metadata entry needs an index and a command; got index %d", e.Index)
 		}
 	}
-	_, err := s.propose(ctx, proposeGiven, entries)
+	_, err := s.propose(ctx, proposeGiven, entries, nil)
 	return err
 }
 
-func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []Entry) (uint64, error) {
+func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []Entry, view func(*State)) (uint64, error) {
 	select {
 	case <-s.closing:
 		return 0, ErrClosed
@@ -187,7 +203,7 @@ func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []En
 	}
 	ch := make(chan proposalResult, 1)
 	s.pendMu.Lock()
-	s.pending[token] = ch
+	s.pending[token] = &waiter{ch: ch, view: view}
 	s.pendMu.Unlock()
 	defer func() {
 		s.pendMu.Lock()

@@ -75,7 +75,8 @@ type Store struct {
 }
 
 type request struct {
-	entries []Entry // Index 0 means "assign the next index"
+	entries []Entry      // Index 0 means "assign the next index"
+	view    func(*State) // called under the write lock once every entry applied, or nil
 	done    chan reply
 }
 
@@ -91,7 +92,17 @@ func (s *Store) Propose(ctx context.Context, c Command) (uint64, error) {
 	if c == nil {
 		return 0, errcode.New(errcode.InvalidArgument, "metadata command is nil")
 	}
-	return s.submit(ctx, []Entry{{Command: c}})
+	return s.submit(ctx, &request{entries: []Entry{{Command: c}}})
+}
+
+// ProposeView is Propose that also calls view with the state right after c applied, under
+// the write lock, before any later command applies. view must not keep the pointer or modify
+// the state. It is not called when c does not apply.
+func (s *Store) ProposeView(ctx context.Context, c Command, view func(*State)) (uint64, error) {
+	if c == nil {
+		return 0, errcode.New(errcode.InvalidArgument, "metadata command is nil")
+	}
+	return s.submit(ctx, &request{entries: []Entry{{Command: c}}, view: view})
 }
 
 // ProposeBatch makes cmds durable and applies them in order, in one write and one fsync. It
@@ -108,7 +119,7 @@ func (s *Store) ProposeBatch(ctx context.Context, cmds []Command) error {
 		}
 		entries[i] = Entry{Command: c}
 	}
-	_, err := s.submit(ctx, entries)
+	_, err := s.submit(ctx, &request{entries: entries})
 	return err
 }
 
@@ -125,12 +136,12 @@ func (s *Store) Apply(ctx context.Context, entries []Entry) error {
 				"a replicated metadata entry needs an index and a command; got index %d", e.Index)
 		}
 	}
-	_, err := s.submit(ctx, entries)
+	_, err := s.submit(ctx, &request{entries: entries})
 	return err
 }
 
-func (s *Store) submit(ctx context.Context, entries []Entry) (uint64, error) {
-	r := &request{entries: entries, done: make(chan reply, 1)}
+func (s *Store) submit(ctx context.Context, r *request) (uint64, error) {
+	r.done = make(chan reply, 1)
 	select {
 	case s.reqs <- r:
 	case <-s.closing:
@@ -316,6 +327,9 @@ func (s *Store) stageLocked(r *request, buf *[]byte, staged *[]Entry) reply {
 		*buf = appendFrame(*buf, idx, payload)
 		*staged = append(*staged, Entry{Index: idx, Command: e.Command})
 		rep.index = idx
+	}
+	if r.view != nil {
+		r.view(s.state)
 	}
 	return rep
 }
