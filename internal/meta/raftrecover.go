@@ -40,8 +40,7 @@ func OpenRaft(opts RaftStoreOptions) (*RaftStore, error) {
 		raft:    opts.Raft,
 		every:   uint64(opts.CheckpointEvery),
 		log:     opts.Logger.With("component", "meta", "group", opts.Group),
-		closing: make(chan struct{}),
-		notify:  make(chan struct{}),
+		served:  newServed(),
 		pending: make(map[uint64]*waiter),
 	}
 	s.tokens.Store(randomToken())

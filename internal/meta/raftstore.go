@@ -79,20 +79,16 @@ type RaftStore struct {
 	every uint64
 	log   *slog.Logger
 
-	closing   chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 
-	mu    sync.RWMutex // guards state
-	state *State
-	index atomic.Uint64 // metadata index of the last applied command
+	// served: the state, the metadata index of the last applied command, and the wake-up of
+	// Wait after every applied batch.
+	served
 
 	segMu sync.RWMutex // guards segs and keeps files in it from being deleted while read
 	segs  []segment
 	tail  entryTail
-
-	notifyMu sync.Mutex
-	notify   chan struct{} // closed and replaced after every applied batch
 
 	pendMu  sync.Mutex
 	pending map[uint64]*waiter
@@ -237,50 +233,6 @@ func raftError(err error) error {
 		return errcode.New(errcode.Unavailable, "metadata change not confirmed: %w", err)
 	}
 	return errcode.New(errcode.Unavailable, "metadata group: %w", err)
-}
-
-// View calls fn with the state under a read lock. fn must not keep the pointer or modify it.
-// On a follower the state may lag the leader's.
-func (s *RaftStore) View(fn func(s *State)) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	fn(s.state)
-}
-
-// Index returns the metadata index of the last command applied on this node.
-func (s *RaftStore) Index() uint64 { return s.index.Load() }
-
-// Snapshot returns a snapshot of the current state, for bootstrapping a geo-DR follower.
-func (s *RaftStore) Snapshot() ([]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.state.MarshalSnapshot()
-}
-
-// Wait blocks until Index reaches index, ctx ends or the store closes.
-func (s *RaftStore) Wait(ctx context.Context, index uint64) error {
-	for {
-		s.notifyMu.Lock()
-		ch := s.notify
-		s.notifyMu.Unlock()
-		if s.index.Load() >= index {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.closing:
-			return ErrClosed
-		}
-	}
-}
-
-func (s *RaftStore) broadcast() {
-	s.notifyMu.Lock()
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.notifyMu.Unlock()
 }
 
 // ReadFrom returns up to max applied entries after index after (all when max <= 0). Entries

@@ -24,13 +24,12 @@ func Open(opts StoreOptions) (*Store, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Store{
-		dir:     opts.Dir,
-		every:   opts.SnapshotEvery,
-		log:     opts.Logger.With("component", "meta"),
-		reqs:    make(chan *request),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
-		notify:  make(chan struct{}),
+		dir:    opts.Dir,
+		every:  opts.SnapshotEvery,
+		log:    opts.Logger.With("component", "meta"),
+		reqs:   make(chan *request),
+		done:   make(chan struct{}),
+		served: newServed(),
 	}
 	if err := os.MkdirAll(s.dir, dirPerm); err != nil {
 		return nil, errcode.New(errcode.Internal, "creating metadata directory: %w", err)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"sort"
 	"sync"
-	"sync/atomic"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
@@ -45,20 +44,15 @@ type Store struct {
 	log   *slog.Logger
 
 	reqs      chan *request
-	closing   chan struct{}
 	closeOnce sync.Once
 	done      chan struct{} // closed when the writer goroutine has returned
 
-	mu    sync.RWMutex // guards state; written only by the writer goroutine
-	state *State
-
-	index atomic.Uint64 // last durable, applied index
+	// served: the state (written only by the writer goroutine, after each batch is durable),
+	// the last durable, applied index, and the wake-up of Wait.
+	served
 
 	segMu sync.RWMutex // guards segs and keeps files in it from being deleted while read
 	segs  []segment
-
-	notifyMu sync.Mutex
-	notify   chan struct{} // closed and replaced after every commit
 
 	// tail holds the most recent committed entries (at most tailSize, oldest first), so
 	// followers that keep up (a geo-DR secondary's long-poll wakes on every commit) read
@@ -154,43 +148,6 @@ func (s *Store) submit(ctx context.Context, r *request) (uint64, error) {
 		return rep.index, rep.err
 	case <-ctx.Done():
 		return 0, ctx.Err()
-	}
-}
-
-// View calls fn with the state under a read lock. fn must not keep the pointer or modify it.
-func (s *Store) View(fn func(s *State)) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	fn(s.state)
-}
-
-// Index returns the index of the last durable, applied command.
-func (s *Store) Index() uint64 { return s.index.Load() }
-
-// Snapshot returns a snapshot of the current state, for bootstrapping a follower.
-func (s *Store) Snapshot() ([]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.state.MarshalSnapshot()
-}
-
-// Wait blocks until the store's index reaches index, ctx ends or the store closes. A follower
-// long-polls with Wait(ctx, last+1) and then ReadFrom(last, …).
-func (s *Store) Wait(ctx context.Context, index uint64) error {
-	for {
-		s.notifyMu.Lock()
-		ch := s.notify
-		s.notifyMu.Unlock()
-		if s.index.Load() >= index {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.closing:
-			return ErrClosed
-		}
 	}
 }
 
@@ -339,11 +296,4 @@ func (s *Store) writeLocked(buf []byte) error {
 		return err
 	}
 	return s.w.Sync()
-}
-
-func (s *Store) broadcast() {
-	s.notifyMu.Lock()
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.notifyMu.Unlock()
 }
