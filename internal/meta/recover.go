@@ -267,7 +267,7 @@ func (s *Store) ReadFrom(after uint64, max int) ([]Entry, error) {
 	retained := len(s.segs) > 0 && s.segs[0].first <= after+1
 	s.segMu.RUnlock()
 	if retained { // compacted entries stay an error even while the tail still holds them
-		if out, ok := s.readTail(after, committed, max); ok {
+		if out, ok := s.tail.read(after, committed, max); ok {
 			return out, nil
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"sort"
 	"sync"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -57,8 +56,7 @@ type Store struct {
 	// tail holds the most recent committed entries (at most tailSize, oldest first), so
 	// followers that keep up (a geo-DR secondary's long-poll wakes on every commit) read
 	// them from memory instead of rescanning log segments.
-	tailMu sync.RWMutex
-	tail   []Entry
+	tail entryTail
 
 	// Owned by the writer goroutine (and by Open before it starts).
 	w          *os.File
@@ -220,45 +218,13 @@ func (s *Store) commit(batch []*request) {
 	idx := s.state.Index()
 	s.mu.Unlock()
 	if s.failed == nil {
-		s.remember(staged)
+		s.tail.add(staged)
 		s.index.Store(idx)
 		s.broadcast()
 	}
 	for i, r := range batch {
 		r.done <- replies[i]
 	}
-}
-
-// remember appends committed entries to the in-memory tail.
-func (s *Store) remember(entries []Entry) {
-	if len(entries) == 0 {
-		return
-	}
-	s.tailMu.Lock()
-	defer s.tailMu.Unlock()
-	s.tail = append(s.tail, entries...)
-	if len(s.tail) > 2*tailSize {
-		s.tail = append([]Entry(nil), s.tail[len(s.tail)-tailSize:]...)
-	}
-}
-
-// readTail returns the entries after index after from the in-memory tail, up to max (all
-// when max <= 0) and up to committed, and whether the tail reaches back far enough.
-func (s *Store) readTail(after, committed uint64, max int) ([]Entry, bool) {
-	s.tailMu.RLock()
-	defer s.tailMu.RUnlock()
-	if len(s.tail) == 0 || s.tail[0].Index > after+1 {
-		return nil, false
-	}
-	i := sort.Search(len(s.tail), func(i int) bool { return s.tail[i].Index > after })
-	var out []Entry
-	for _, e := range s.tail[i:] {
-		if e.Index > committed || (max > 0 && len(out) >= max) {
-			break
-		}
-		out = append(out, e)
-	}
-	return out, true
 }
 
 // stageLocked applies r's entries to the state and appends their frames to buf and the

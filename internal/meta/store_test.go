@@ -311,7 +311,7 @@ func TestReadFromTailMatchesSegments(t *testing.T) {
 	if len(live) == 0 || !reflect.DeepEqual(live, disk) {
 		t.Fatalf("tail and segments differ:\n tail %+v\n disk %+v", live, disk)
 	}
-	if page, _ := s.readTail(5, s.Index(), 3); len(page) != 3 || page[0].Index != 6 {
+	if page, _ := s.tail.read(5, s.Index(), 3); len(page) != 3 || page[0].Index != 6 {
 		t.Fatalf("a page of 3 after 5 from the tail: %+v", page)
 	}
 }
