@@ -70,7 +70,7 @@ var ErrProposalDropped = errcode.New(errcode.Unavailable,
 // newest checkpoint, cuts the log back to it, and the host replays the raft entries after it.
 //
 // The apply side (the StateMachine) runs on the host's apply worker; mu guards the state for
-// readers. Lock order: apMu, mu, segMu; tailMu, pendMu and notifyMu are leaves.
+// readers. Lock order: apMu, mu, segMu; the tail's lock, pendMu and notifyMu are leaves.
 type RaftStore struct {
 	dir   string
 	group uint64
