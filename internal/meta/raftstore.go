@@ -148,14 +148,11 @@ func (s *RaftStore) ProposeBatch(ctx context.Context, cmds []Command) error {
 	if len(cmds) == 0 {
 		return nil
 	}
-	entries := make([]Entry, len(cmds))
-	for i, c := range cmds {
-		if c == nil {
-			return errcode.New(errcode.InvalidArgument, "metadata command %d of the batch is nil", i)
-		}
-		entries[i] = Entry{Command: c}
+	entries, err := newEntries(cmds)
+	if err != nil {
+		return err
 	}
-	_, err := s.propose(ctx, proposeNew, entries, nil)
+	_, err = s.propose(ctx, proposeNew, entries, nil)
 	return err
 }
 
@@ -165,11 +162,8 @@ func (s *RaftStore) Apply(ctx context.Context, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	for _, e := range entries {
-		if e.Index == 0 || e.Command == nil {
-			return errcode.New(errcode.InvalidArgument,
-				"a replicated metadata entry needs an index and a command; got index %d", e.Index)
-		}
+	if err := checkGiven(entries); err != nil {
+		return err
 	}
 	_, err := s.propose(ctx, proposeGiven, entries, nil)
 	return err
