@@ -223,7 +223,7 @@ type Node struct {
 // (so any region's node can bootstrap an alias client).
 func (b *Broker) KafkaNodes(p Principal, selfHost string, selfPort int32) []Node {
 	if b.cl != nil {
-		return b.clusterKafkaNodes()
+		return b.clusterKafkaNodes(selfPort)
 	}
 	if p.Alias != "" {
 		if holder, cfg, ok := b.AliasHolder(p.Alias); ok && holder == p.Namespace {

@@ -33,8 +33,9 @@ type clusterMode struct {
 	rs     *meta.RaftStore
 	cancel context.CancelFunc // stops the reconciler
 
-	mu   sync.Mutex
-	reps map[uint64]*replica // partition groups on this node, by group id
+	mu        sync.Mutex
+	reps      map[uint64]*replica // partition groups on this node, by group id
+	endpoints *meta.Endpoints     // where clients reach this node (SetEndpoints); nil: not known yet
 }
 
 // replica is one partition group held by this node.
@@ -100,6 +101,7 @@ func (b *Broker) reconcileLoop(ctx context.Context) {
 		idx := b.meta.Index()
 		b.refreshHubs()
 		b.metaLeaderDuties(ctx)
+		b.recordEndpoints(ctx)
 		b.reconcile()
 		wctx, cancel := context.WithTimeout(ctx, reconcileEvery)
 		b.meta.Wait(wctx, idx+1)

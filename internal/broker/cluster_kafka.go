@@ -1,11 +1,14 @@
 package broker
 
 import (
+	"context"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/cluster"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/meta"
 )
 
 // isrLag is how many raft entries a voter's log may trail the commit index and still count
@@ -59,11 +62,31 @@ func (b *Broker) Leadership(h HubInfo, id int32, selfID int32) (PartitionLeaders
 	return out, nil
 }
 
-// clusterKafkaNodes lists every member that has a Kafka address, with its zone as rack.
-func (b *Broker) clusterKafkaNodes() []Node {
+// clusterKafkaNodes lists every member with a Kafka address, with its zone as rack: the
+// addresses members recorded in the metadata (SetMemberEndpoints), on the listener kind
+// (plaintext or TLS) the client came in on, else the address in the member's configuration.
+func (b *Broker) clusterKafkaNodes(selfPort int32) []Node {
+	var recorded []meta.Member
+	b.meta.View(func(s *meta.State) { recorded = s.Members() })
+	tls := false
+	for _, m := range recorded {
+		if m.ID == b.cl.self && m.Endpoints != nil && m.Endpoints.KafkaTLS != "" {
+			_, port, _ := net.SplitHostPort(m.Endpoints.KafkaTLS)
+			tls = port == strconv.Itoa(int(selfPort))
+		}
+	}
 	var out []Node
 	for _, m := range b.cl.node.Config().Nodes {
-		host, port, err := net.SplitHostPort(m.KafkaAddr)
+		addr := m.KafkaAddr
+		for _, r := range recorded {
+			if r.ID == m.ID && r.Endpoints != nil {
+				addr = r.Endpoints.Kafka
+				if tls {
+					addr = r.Endpoints.KafkaTLS
+				}
+			}
+		}
+		host, port, err := net.SplitHostPort(addr)
 		n, perr := strconv.ParseInt(port, 10, 32)
 		if err != nil || perr != nil {
 			continue
@@ -71,6 +94,44 @@ func (b *Broker) clusterKafkaNodes() []Node {
 		out = append(out, Node{NodeID: int32(m.ID), Host: host, Port: int32(n), Rack: m.Zone})
 	}
 	return out
+}
+
+// SetEndpoints tells the broker where clients reach this node; in a cluster, the node records
+// them in the metadata (and again whenever they differ from what is recorded) so that every
+// node lists them. On a single node it does nothing.
+func (b *Broker) SetEndpoints(e meta.Endpoints) {
+	if b.cl == nil {
+		return
+	}
+	b.cl.mu.Lock()
+	b.cl.endpoints = &e
+	b.cl.mu.Unlock()
+}
+
+// MemberEndpoints returns the endpoints node id recorded in the metadata.
+func (b *Broker) MemberEndpoints(id uint64) (meta.Endpoints, bool) {
+	var e meta.Endpoints
+	var ok bool
+	b.meta.View(func(s *meta.State) { e, ok = s.MemberEndpoints(id) })
+	return e, ok
+}
+
+// recordEndpoints proposes this node's endpoints when the metadata records other ones.
+func (b *Broker) recordEndpoints(ctx context.Context) {
+	b.cl.mu.Lock()
+	want := b.cl.endpoints
+	b.cl.mu.Unlock()
+	if want == nil {
+		return
+	}
+	if got, ok := b.MemberEndpoints(b.cl.self); ok && got == *want {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := b.meta.Propose(ctx, meta.SetMemberEndpoints{ID: b.cl.self, Endpoints: *want}); err != nil {
+		b.log.Debug("recording this node's endpoints in the metadata (retried)", "err", err)
+	}
 }
 
 // CoordinatorNode is the node that coordinates consumer groups: this node on a single node,

@@ -40,6 +40,7 @@ func allCommands() []Command {
 		RetireAlias{Namespace: ns, Time: t0},
 		ReleaseAlias{Alias: "orders-alias", Time: t0},
 		ClusterMembers{Members: []Member{{ID: 2, Zone: "b", Name: "node-2"}, {ID: 1, Zone: "a", Name: "n1"}}},
+		SetMemberEndpoints{ID: 2, Endpoints: Endpoints{Kafka: "127.0.0.2:9092", KafkaTLS: "127.0.0.2:9093", HTTP: "https://127.0.0.2:8080"}},
 	}
 }
 

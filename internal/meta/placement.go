@@ -39,6 +39,9 @@ type Member struct {
 	ID   uint64 `json:"id"`
 	Zone string `json:"zone"`
 	Name string `json:"name"`
+	// Endpoints are what the member recorded with SetMemberEndpoints (endpoints.go); nil
+	// until it does.
+	Endpoints *Endpoints `json:"endpoints,omitempty"`
 }
 
 // MaxMembers bounds a member list; far above any cluster a region runs.
@@ -100,7 +103,13 @@ func validMemberLabel(what string, id uint64, v string) error {
 }
 
 func (c ClusterMembers) apply(s *State) {
+	old := s.members
 	s.members = slices.Clone(c.Members)
+	for i, m := range s.members { // a member's recorded endpoints stay with it
+		if j := slices.IndexFunc(old, func(o Member) bool { return o.ID == m.ID }); j >= 0 && m.Endpoints == nil {
+			s.members[i].Endpoints = old[j].Endpoints
+		}
+	}
 	slices.SortFunc(s.members, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
 	for _, nsName := range slices.Sorted(maps.Keys(s.namespaces)) {
 		n := s.namespaces[nsName]
@@ -228,7 +237,7 @@ func BootstrapMembers(s *State, nodes []cluster.Member) (Command, error) {
 	if len(s.members) == 0 {
 		return ClusterMembers{Members: want}, nil
 	}
-	if slices.Equal(want, s.members) {
+	if slices.EqualFunc(want, s.members, func(a, b Member) bool { return a.ID == b.ID && a.Zone == b.Zone && a.Name == b.Name }) {
 		return nil, nil
 	}
 	return nil, errcode.New(errcode.Mismatch,

@@ -18,7 +18,7 @@ import (
 
 // threeZones is a region of three nodes in zones a, b, c: the zone ring is 1, 2, 3, so the
 // partition at cursor k has replicas starting at node k%3+1.
-var threeZones = ClusterMembers{Members: []Member{{3, "c", "n3"}, {1, "a", "n1"}, {2, "b", "n2"}}}
+var threeZones = ClusterMembers{Members: []Member{{ID: 3, Zone: "c", Name: "n3"}, {ID: 1, Zone: "a", Name: "n1"}, {ID: 2, Zone: "b", Name: "n2"}}}
 
 const other = "billing-ns"
 
@@ -92,13 +92,13 @@ func TestPlacementApply(t *testing.T) {
 		cursor: 6,
 	}, {
 		name:   "a single-node region records itself",
-		cmds:   []Command{ClusterMembers{Members: []Member{{1, "default", "node-1"}}}, createNS(ns), createHub(ns, "orders", 3)},
+		cmds:   []Command{ClusterMembers{Members: []Member{{ID: 1, Zone: "default", Name: "node-1"}}}, createNS(ns), createHub(ns, "orders", 3)},
 		want:   map[string]placed{ns + "/orders": {1, [][]uint64{{1}, {1}, {1}}}},
 		cursor: 3,
 	}, {
 		name: "a changed member list places new hubs only",
 		cmds: []Command{threeZones, createNS(ns), createHub(ns, "old", 1),
-			ClusterMembers{Members: []Member{{1, "a", "n1"}, {2, "b", "n2"}, {3, "c", "n3"}, {4, "a", "n4"}}},
+			ClusterMembers{Members: []Member{{ID: 1, Zone: "a", Name: "n1"}, {ID: 2, Zone: "b", Name: "n2"}, {ID: 3, Zone: "c", Name: "n3"}, {ID: 4, Zone: "a", Name: "n4"}}},
 			createHub(ns, "new", 2)},
 		// ring 1(a) 2(b) 3(c) 4(a): cursor 1 starts at 2, then 3 (c), 4 (a); cursor 2 at 3, 4, then 2 (b)
 		want: map[string]placed{
@@ -166,12 +166,12 @@ func TestClusterMembersRefused(t *testing.T) {
 		msg  string
 	}{
 		{"empty", NewState(), ClusterMembers{}, errcode.InvalidArgument, "has 0 members"},
-		{"id 0", NewState(), ClusterMembers{Members: []Member{{0, "a", "n"}}}, errcode.InvalidArgument, "node id 0"},
-		{"duplicate id", NewState(), ClusterMembers{Members: []Member{{1, "a", "n"}, {1, "b", "m"}}}, errcode.InvalidArgument, "twice"},
-		{"no zone", NewState(), ClusterMembers{Members: []Member{{1, "", "n"}}}, errcode.InvalidArgument, "zone"},
-		{"no name", NewState(), ClusterMembers{Members: []Member{{1, "a", ""}}}, errcode.InvalidArgument, "name"},
-		{"control character", NewState(), ClusterMembers{Members: []Member{{1, "a\n", "n"}}}, errcode.InvalidArgument, "printable"},
-		{"dropping a replica holder", placedState, ClusterMembers{Members: []Member{{1, "a", "n1"}, {2, "b", "n2"}, {4, "c", "n4"}}},
+		{"id 0", NewState(), ClusterMembers{Members: []Member{{ID: 0, Zone: "a", Name: "n"}}}, errcode.InvalidArgument, "node id 0"},
+		{"duplicate id", NewState(), ClusterMembers{Members: []Member{{ID: 1, Zone: "a", Name: "n"}, {ID: 1, Zone: "b", Name: "m"}}}, errcode.InvalidArgument, "twice"},
+		{"no zone", NewState(), ClusterMembers{Members: []Member{{ID: 1, Zone: "", Name: "n"}}}, errcode.InvalidArgument, "zone"},
+		{"no name", NewState(), ClusterMembers{Members: []Member{{ID: 1, Zone: "a", Name: ""}}}, errcode.InvalidArgument, "name"},
+		{"control character", NewState(), ClusterMembers{Members: []Member{{ID: 1, Zone: "a\n", Name: "n"}}}, errcode.InvalidArgument, "printable"},
+		{"dropping a replica holder", placedState, ClusterMembers{Members: []Member{{ID: 1, Zone: "a", Name: "n1"}, {ID: 2, Zone: "b", Name: "n2"}, {ID: 4, Zone: "c", Name: "n4"}}},
 			errcode.Conflict, "node 3 holds partition replicas"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,11 +187,11 @@ func TestClusterMembersRefused(t *testing.T) {
 	}
 	// A node that holds nothing may leave; a holder may change zone or name.
 	s := applyAll(t, NewState(), []Command{
-		ClusterMembers{Members: []Member{{1, "a", "n1"}, {2, "b", "n2"}, {3, "c", "n3"}, {4, "a", "n4"}}},
+		ClusterMembers{Members: []Member{{ID: 1, Zone: "a", Name: "n1"}, {ID: 2, Zone: "b", Name: "n2"}, {ID: 3, Zone: "c", Name: "n3"}, {ID: 4, Zone: "a", Name: "n4"}}},
 		createNS(ns), createHub(ns, "orders", 1),
-		ClusterMembers{Members: []Member{{1, "z", "renamed"}, {2, "b", "n2"}, {3, "c", "n3"}}},
+		ClusterMembers{Members: []Member{{ID: 1, Zone: "z", Name: "renamed"}, {ID: 2, Zone: "b", Name: "n2"}, {ID: 3, Zone: "c", Name: "n3"}}},
 	})
-	if got := s.Members(); !reflect.DeepEqual(got, []Member{{1, "z", "renamed"}, {2, "b", "n2"}, {3, "c", "n3"}}) {
+	if got := s.Members(); !reflect.DeepEqual(got, []Member{{ID: 1, Zone: "z", Name: "renamed"}, {ID: 2, Zone: "b", Name: "n2"}, {ID: 3, Zone: "c", Name: "n3"}}) {
 		t.Fatalf("members %v", got)
 	}
 }
@@ -297,7 +297,7 @@ func TestReplicatedHubPlacedWithOwnMembers(t *testing.T) {
 	const prim, sec = "prim-ns", "seco-ns"
 	p := applyAll(t, NewState(), []Command{threeZones, createNS(prim), createHub(prim, "pre", 5), createHub(prim, "orders", 2)})
 	s := applyAll(t, NewState(), []Command{
-		ClusterMembers{Members: []Member{{7, "x", "n7"}, {8, "y", "n8"}}},
+		ClusterMembers{Members: []Member{{ID: 7, Zone: "x", Name: "n7"}, {ID: 8, Zone: "y", Name: "n8"}}},
 		createNS(sec),
 		SetAlias{Namespace: sec, Alias: AliasConfig{Name: "the-alias", Role: RoleSecondary, Epoch: 1,
 			Partner: &Peer{Region: "east", Namespace: prim}, ProvisioningState: ProvisioningAccepted}, Time: t0},
@@ -324,7 +324,7 @@ func TestBootstrapMembers(t *testing.T) {
 	nodes := []cluster.Member{{ID: 2, Zone: "b", Name: "n2"}, {ID: 1, Zone: "a", Name: "n1"}}
 	s := NewState()
 	c, err := BootstrapMembers(s, nodes)
-	if err != nil || !reflect.DeepEqual(c, ClusterMembers{Members: []Member{{1, "a", "n1"}, {2, "b", "n2"}}}) {
+	if err != nil || !reflect.DeepEqual(c, ClusterMembers{Members: []Member{{ID: 1, Zone: "a", Name: "n1"}, {ID: 2, Zone: "b", Name: "n2"}}}) {
 		t.Fatalf("first boot: %v, %v", c, err)
 	}
 	applyAll(t, s, []Command{c})
@@ -365,7 +365,7 @@ func randomPlacementCommand(r *rand.Rand) Command {
 		var ms []Member
 		for id := uint64(1); id <= 6; id++ {
 			if id <= 3 || r.IntN(2) == 0 { // nodes 1-3 stay: they may hold replicas
-				ms = append(ms, Member{id, string(rune('a' + r.IntN(3))), fmt.Sprint("n", id)})
+				ms = append(ms, Member{ID: id, Zone: string(rune('a' + r.IntN(3))), Name: fmt.Sprint("n", id)})
 			}
 		}
 		r.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
@@ -461,4 +461,49 @@ func checkPlacementInvariants(t *testing.T, s *State, tr *placementTracker, at s
 		}
 	}
 	tr.live, tr.maxSeen = live, max(tr.maxSeen, newMax)
+}
+
+func TestSetMemberEndpoints(t *testing.T) {
+	s := NewState()
+	e := Endpoints{Kafka: "127.0.0.2:9092", HTTP: "http://127.0.0.2:8080"}
+	if err := s.Check(SetMemberEndpoints{ID: 2, Endpoints: e}); !errcode.Is(err, errcode.NotFound) {
+		t.Fatalf("endpoints before a member list: %v, want NotFound", err)
+	}
+	applyAll(t, s, []Command{threeZones})
+	for _, bad := range []Endpoints{{Kafka: "no-port"}, {KafkaTLS: "x"}, {HTTP: "ftp://h:1"}, {HTTP: "127.0.0.1:8080"}} {
+		if err := s.Check(SetMemberEndpoints{ID: 2, Endpoints: bad}); !errcode.Is(err, errcode.InvalidArgument) {
+			t.Errorf("endpoints %+v: %v, want InvalidArgument", bad, err)
+		}
+	}
+	before := s.Members()
+	applyAll(t, s, []Command{SetMemberEndpoints{ID: 2, Endpoints: e}})
+	if got, ok := s.MemberEndpoints(2); !ok || got != e {
+		t.Fatalf("MemberEndpoints(2) = %+v, %v; want %+v", got, ok, e)
+	}
+	if _, ok := s.MemberEndpoints(1); ok {
+		t.Fatal("node 1 recorded nothing but has endpoints")
+	}
+	if before[1].Endpoints != nil {
+		t.Fatal("a member list read before SetMemberEndpoints changed under its reader")
+	}
+	// The member list recorded again keeps each member's endpoints, and still agrees with
+	// the --cluster list a node starts with (which has no endpoints).
+	applyAll(t, s, []Command{threeZones})
+	if got, _ := s.MemberEndpoints(2); got != e {
+		t.Fatalf("endpoints after ClusterMembers again = %+v, want %+v", got, e)
+	}
+	if cmd, err := BootstrapMembers(s, []cluster.Member{{ID: 1, Zone: "a", Name: "n1"}, {ID: 2, Zone: "b", Name: "n2"}, {ID: 3, Zone: "c", Name: "n3"}}); cmd != nil || err != nil {
+		t.Fatalf("BootstrapMembers with endpoints recorded = %v, %v; want nil, nil", cmd, err)
+	}
+	b, err := s.MarshalSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := UnmarshalSnapshot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s2.MemberEndpoints(2); got != e {
+		t.Fatalf("endpoints after a snapshot round trip = %+v, want %+v", got, e)
+	}
 }

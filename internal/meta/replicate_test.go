@@ -89,7 +89,7 @@ func TestReplicationConverges(t *testing.T) {
 			// both regions without a member list, the old way).
 			if seed >= 10 {
 				must(p, threeZones)
-				must(s, ClusterMembers{Members: []Member{{7, "x", "n7"}, {8, "y", "n8"}, {9, "z", "n9"}}})
+				must(s, ClusterMembers{Members: []Member{{ID: 7, Zone: "x", Name: "n7"}, {ID: 8, Zone: "y", Name: "n8"}, {ID: 9, Zone: "z", Name: "n9"}}})
 			}
 			must(p, CreateNamespace{Namespace: prim, RootPrimaryKey: key1, RootSecondaryKey: key2, Time: t0})
 			must(s, CreateNamespace{Namespace: sec, Tier: Dedicated, Cluster: "c1", RootPrimaryKey: key3, RootSecondaryKey: key3,
