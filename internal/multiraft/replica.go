@@ -56,10 +56,13 @@ type replica struct {
 	inbox []*raftpb.Message
 	ticks int
 
-	rnMu       sync.Mutex // guards rn, wasLeader, leaderTerm
+	rnMu       sync.Mutex // guards rn, wasLeader, leaderTerm, seenTerm, seenLead
 	rn         *raft.RawNode
 	wasLeader  bool
 	leaderTerm uint64 // the term wasLeader refers to
+	// seenTerm, seenLead: the term and leader processRaft saw last; a change
+	// ends forwarded proposals and unanswered reads (epochChanged).
+	seenTerm, seenLead uint64
 
 	apMu   sync.Mutex // guards applyQ and snapsQueued
 	applyQ []applyTask
@@ -69,8 +72,11 @@ type replica struct {
 	snapsQueued int
 	applyer     applyState // touched only by the apply worker holding the group
 
-	wMu     sync.Mutex // guards waiters
+	wMu     sync.Mutex // guards waiters, reads, readWait
 	waiters map[uint64]*proposal
+	reads   map[uint64]*readReq // read requests raft has not answered yet, by id
+	// readWait: answered read requests waiting for this node to apply their index
+	readWait []*readReq
 
 	removed      atomic.Bool
 	confInFlight atomic.Uint64 // id of this node's membership change being applied
@@ -85,12 +91,36 @@ func (r *replica) push(m *raftpb.Message) {
 	r.inMu.Unlock()
 }
 
+// failWaiters ends every waiting proposal and read request with err.
 func (r *replica) failWaiters(err error) {
 	r.wMu.Lock()
-	ws := r.waiters
-	r.waiters = make(map[uint64]*proposal)
+	ws, qs, qw := r.waiters, r.reads, r.readWait
+	r.waiters, r.reads, r.readWait = make(map[uint64]*proposal), make(map[uint64]*readReq), nil
 	r.wMu.Unlock()
 	for _, p := range ws {
+		p.finish(0, err)
+	}
+	for _, q := range qs {
+		q.finish(err)
+	}
+	for _, q := range qw {
+		q.finish(err)
+	}
+}
+
+// failOwn ends the waiting proposals this node made as leader (not the
+// forwarded ones, which epochChanged ends) with err.
+func (r *replica) failOwn(err error) {
+	var ps []*proposal
+	r.wMu.Lock()
+	for id, p := range r.waiters {
+		if !p.forwarded {
+			delete(r.waiters, id)
+			ps = append(ps, p)
+		}
+	}
+	r.wMu.Unlock()
+	for _, p := range ps {
 		p.finish(0, err)
 	}
 }
@@ -122,7 +152,7 @@ func (h *Host) AddGroup(group uint64, peers []uint64, sm StateMachine, join bool
 
 func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bool) (*replica, error) {
 	st := h.opts.LogStore.Storage(group)
-	r := &replica{id: group, sm: sm, storage: st, waiters: make(map[uint64]*proposal)}
+	r := &replica{id: group, sm: sm, storage: st, waiters: make(map[uint64]*proposal), reads: make(map[uint64]*readReq)}
 	hs, cs, err := st.InitialState()
 	if err != nil {
 		return nil, err
@@ -171,7 +201,9 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 		CheckQuorum:               true,
 		PreVote:                   true,
 		ReadOnlyOption:            raft.ReadOnlySafe,
-		DisableProposalForwarding: true,
+		// Followers forward proposals to the leader (ProposeForward); Propose
+		// refuses on a follower itself, before raft sees the entry.
+		DisableProposalForwarding: false,
 		StepDownOnRemoval:         true,
 		Logger:                    h.rlog,
 	}
@@ -221,8 +253,10 @@ func (h *Host) processRaft(group uint64) {
 		_ = r.rn.Step(m)
 	}
 	var lostLeadership bool
+	var readStates []raft.ReadState
 	if r.rn.HasReady() {
 		rd := r.rn.Ready()
+		readStates = rd.ReadStates
 		for _, m := range rd.Messages {
 			switch m.GetTo() {
 			case raft.LocalAppendThread:
@@ -248,6 +282,8 @@ func (h *Host) processRaft(group uint64) {
 		h.met.leaderships.Inc()
 	}
 	r.wasLeader, r.leaderTerm = isLeader, st.HardState.GetTerm()
+	epochChanged := st.HardState.GetTerm() != r.seenTerm || st.Lead != r.seenLead
+	r.seenTerm, r.seenLead = st.HardState.GetTerm(), st.Lead
 	r.rnMu.Unlock()
 
 	r.lead.Store(st.Lead)
@@ -255,7 +291,15 @@ func (h *Host) processRaft(group uint64) {
 	r.commit.Store(st.HardState.GetCommit())
 	r.leader.Store(isLeader)
 	if lostLeadership {
-		r.failWaiters(ErrLeadershipLost)
+		r.failOwn(ErrLeadershipLost)
+	}
+	// Answers first: a read answered in this Ready stays valid after a
+	// leader change seen in the same Ready.
+	if len(readStates) > 0 {
+		r.readStates(readStates)
+	}
+	if epochChanged {
+		r.epochChanged(st.HardState.GetTerm(), st.Lead)
 	}
 	if len(out) > 0 {
 		h.opts.Transport.Send(out)
