@@ -63,6 +63,7 @@ type raftCluster struct {
 	nodes       map[uint64]*raftNode
 	snapEntries int // the hosts' SnapshotEntries
 	ckptEvery   int
+	timeout     time.Duration // the stores' ProposeTimeout (0: the default)
 }
 
 func newRaftCluster(t *testing.T, snapEntries, ckptEvery int) *raftCluster {
@@ -91,7 +92,8 @@ func (c *raftCluster) start(id uint64) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	st, err := OpenRaft(RaftStoreOptions{Dir: n.dir, Group: metaGroup, Raft: h, CheckpointEvery: c.ckptEvery, Logger: quietLogger()})
+	st, err := OpenRaft(RaftStoreOptions{Dir: n.dir, Group: metaGroup, Raft: h, CheckpointEvery: c.ckptEvery,
+		ProposeTimeout: c.timeout, Logger: quietLogger()})
 	if err != nil {
 		_ = h.Close()
 		c.t.Fatal(err)

@@ -57,7 +57,7 @@ type NotLeaderError struct {
 
 func (e *NotLeaderError) Error() string {
 	if e.Leader == 0 {
-		return "the metadata group has no leader right now (an election is in progress); retry shortly"
+		return "the metadata group has no leader right now (an election is in progress, or most of its nodes are down or cut off); retry shortly"
 	}
 	return fmt.Sprintf("this node does not lead the metadata group; node %d does", e.Leader)
 }
