@@ -93,6 +93,17 @@ func TestRaftStoreReplicates(t *testing.T) {
 	if _, err := c.nodes[f].store.Propose(ctx, CreateHub{Namespace: ns, Hub: "early", Time: t1}); !errcode.Is(err, errcode.AlreadyExists) {
 		t.Fatalf("duplicate hub at a follower: %v", err)
 	}
+	// ProposeView on a follower sees the state right after its own command.
+	var viewed uint64
+	idx, err = c.nodes[f].store.ProposeView(ctx, CreateHub{Namespace: ns, Hub: "viewed", Time: t0}, func(s *State) {
+		if _, err := s.Hub(ns, "viewed"); err == nil {
+			viewed = s.Index()
+		}
+	})
+	want++
+	if err != nil || idx != want || viewed != want {
+		t.Fatalf("ProposeView at follower %d: index %d, viewed at %d (want %d), %v", f, idx, viewed, want, err)
+	}
 	// Wait and ReadFrom on a follower see the leader's next command.
 	done := make(chan error, 1)
 	go func() { done <- c.nodes[f].store.Wait(ctx, want+1) }()
