@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		readIndex:         prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_read_index_total", Help: "Linearizable read barriers (ReadIndex) requested on this node."}),
 		applied:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_applied_entries_total", Help: "Committed entries applied to state machines."}),
 		leaderships:       prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_leadership_acquired_total", Help: "Times this node became leader of a group."}),
-		dropped:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_messages_dropped_total", Help: "Incoming raft messages for groups not hosted here."}),
+		dropped:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_messages_dropped_total", Help: "Incoming raft messages dropped: for groups not hosted here, or proposals and read requests forwarded to a node that no longer leads."}),
 		snapshotsTaken:    prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshots_taken_total", Help: "State machine snapshots taken (log compactions)."}),
 		snapshotsRestored: prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshots_restored_total", Help: "Snapshots received from a leader and restored."}),
 		saveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_raft_log_save_seconds", Help: "Duration of one group-commit LogStore.Save.",

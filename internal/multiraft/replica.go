@@ -248,6 +248,10 @@ func (h *Host) processRaft(group uint64) {
 		r.rn.Tick()
 	}
 	for _, m := range msgs {
+		if forwardedAgain(r.rn, m) {
+			h.met.dropped.Inc()
+			continue
+		}
 		// Errors here are messages raft refuses (from a removed peer, a
 		// stale local response); raft has already logged them.
 		_ = r.rn.Step(m)
@@ -315,6 +319,16 @@ func (h *Host) processRaft(group uint64) {
 		r.apMu.Unlock()
 		h.applyQ.enqueue(group)
 	}
+}
+
+// forwardedAgain reports whether m is a proposal or read request another node
+// forwarded here although this node does not lead (any more). raft would
+// forward it once more, still naming its origin as the sender, which a
+// transport that authenticates senders (raftnet) rejects; so it is dropped
+// here, and its proposer ends its waiter when it learns of the new leader.
+func forwardedAgain(rn *raft.RawNode, m *raftpb.Message) bool {
+	t := m.GetType()
+	return (t == raftpb.MsgProp || t == raftpb.MsgReadIndex) && rn.BasicStatus().RaftState != raft.StateLeader
 }
 
 // deliverLocal routes storage responses: those for this node go to the
