@@ -55,6 +55,7 @@ type readReq struct {
 	id         uint64
 	term, lead uint64 // raft term and leader when requested
 	index      uint64 // the read index, once known
+	round      uint64 // replica.readRound when last sent
 	done       chan struct{}
 	err        error
 }
@@ -76,7 +77,9 @@ func (q *readReq) finish(err error) {
 // ReadState by a unique id. Without a known leader it fails fast with a
 // *NotLeaderError (Leader 0); raft drops a read request silently when the
 // leader changes, so it fails with ErrLeadershipLost once this node sees a
-// new term or leader before the answer; retrying is always safe.
+// new term or leader before the answer; retrying is always safe. A request
+// or answer lost while the leader stays is asked again every election
+// timeout (resendReads).
 func (h *Host) ReadIndex(ctx context.Context, group uint64) (uint64, error) {
 	r, q, err := h.readIndex(group)
 	if err != nil {
@@ -91,6 +94,36 @@ func (h *Host) ReadIndex(ctx context.Context, group uint64) (uint64, error) {
 			return q.index, q.err
 		}
 		return 0, ctx.Err()
+	}
+}
+
+// resendReads asks raft again, every election timeout, for the reads that
+// are still unanswered after a whole timeout: a read request or its answer
+// can be lost while the leader stays. Asking twice is harmless (the first
+// answer finishes the request, a later one finds none). The caller holds
+// the raft lock.
+func (h *Host) resendReads(r *replica, ticks int) {
+	r.readTicks += ticks
+	if r.readTicks < h.opts.ElectionTick {
+		return
+	}
+	r.readTicks = 0
+	r.readRound++
+	var ids []uint64
+	r.wMu.Lock()
+	for id, q := range r.reads {
+		if q.round+1 < r.readRound {
+			q.round = r.readRound
+			ids = append(ids, id)
+		}
+	}
+	r.wMu.Unlock()
+	if len(ids) == 0 || r.rn.BasicStatus().Lead == 0 {
+		return
+	}
+	slices.Sort(ids) // a deterministic order for the simulation
+	for _, id := range ids {
+		r.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, id))
 	}
 }
 
@@ -133,7 +166,7 @@ func (h *Host) readIndex(group uint64) (*replica, *readReq, error) {
 		r.rnMu.Unlock()
 		return nil, nil, &NotLeaderError{Group: group, Leader: 0}
 	}
-	q.term, q.lead = st.HardState.GetTerm(), st.Lead
+	q.term, q.lead, q.round = st.HardState.GetTerm(), st.Lead, r.readRound
 	r.wMu.Lock()
 	r.reads[q.id] = q
 	r.wMu.Unlock()

@@ -56,13 +56,17 @@ type replica struct {
 	inbox []*raftpb.Message
 	ticks int
 
-	rnMu       sync.Mutex // guards rn, wasLeader, leaderTerm, seenTerm, seenLead
+	rnMu       sync.Mutex // guards rn, wasLeader, leaderTerm, seenTerm, seenLead, readTicks, readRound
 	rn         *raft.RawNode
 	wasLeader  bool
 	leaderTerm uint64 // the term wasLeader refers to
 	// seenTerm, seenLead: the term and leader processRaft saw last; a change
 	// ends forwarded proposals and unanswered reads (epochChanged).
 	seenTerm, seenLead uint64
+	// readTicks counts ticks towards the next resend of unanswered reads;
+	// readRound counts the resends (readReq.round).
+	readTicks int
+	readRound uint64
 
 	apMu   sync.Mutex // guards applyQ and snapsQueued
 	applyQ []applyTask
@@ -246,6 +250,9 @@ func (h *Host) processRaft(group uint64) {
 	r.rnMu.Lock()
 	for range ticks {
 		r.rn.Tick()
+	}
+	if ticks > 0 {
+		h.resendReads(r, ticks)
 	}
 	for _, m := range msgs {
 		if forwardedAgain(r.rn, m) {
