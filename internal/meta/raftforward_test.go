@@ -287,3 +287,20 @@ func TestRaftStoreBarrier(t *testing.T) {
 		t.Fatalf("Barrier after Close: %v", err)
 	}
 }
+
+// TestStoreBarrier: a single node's Store is always current; after Close it refuses.
+func TestStoreBarrier(t *testing.T) {
+	s, err := Open(StoreOptions{Dir: t.TempDir(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Barrier(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Barrier after Close: %v", err)
+	}
+}
