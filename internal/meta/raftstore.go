@@ -152,7 +152,7 @@ type proposalResult struct {
 //     errcode.Unavailable error wrapping *NotLeaderError (no leader until ctx ended).
 //   - the outcome is unknown, c may still be applied: any other errcode.Unavailable error
 //     (leadership lost or a new leader seen before the entry applied here, a forwarded entry
-//     lost, shutdown while waiting) and ctx's error. Retry only if c is idempotent or after
+//     lost, shutdown while waiting, ProposeTimeout passed) and ctx's error. Retry only if c is idempotent or after
 //     reading the state (after Barrier) to see whether it applied.
 func (s *RaftStore) Propose(ctx context.Context, c Command) (uint64, error) {
 	if c == nil {
@@ -205,7 +205,7 @@ func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []En
 		return 0, ErrClosed
 	default:
 	}
-	ctx, cancel := s.bound(ctx)
+	bctx, cancel := s.bound(ctx)
 	defer cancel()
 	// Early refusal without a raft round, only where the state is known to be current (a
 	// confirmed leader holds every acknowledged command). Later commands of a batch may depend
@@ -232,13 +232,13 @@ func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []En
 		s.pendMu.Unlock()
 	}()
 	var raftIndex uint64
-	err = s.retry(ctx, notProposed, func() error {
+	err = s.retry(bctx, notProposed, func() error {
 		var err error
-		raftIndex, err = s.raft.ProposeForward(ctx, s.group, data)
+		raftIndex, err = s.raft.ProposeForward(bctx, s.group, data)
 		return err
 	})
 	if err != nil {
-		return 0, raftError(err)
+		return 0, s.boundError(ctx, raftError(err))
 	}
 	select {
 	case r := <-ch: // the host returns only after the state machine applied the entry
@@ -257,22 +257,23 @@ func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []En
 // made through OTHER nodes (read-after-write across nodes, a check before a change that is not
 // re-checked at apply). It costs one heartbeat round to a quorum, on the leader too. Without a
 // leader, or when the leader changes meanwhile, it retries until ctx ends (a ctx without a
-// deadline is bounded by ProposeTimeout) and then returns an errcode.Unavailable error.
+// deadline is bounded by ProposeTimeout, whose expiry gives an errcode.Unavailable error) and
+// then returns an errcode.Unavailable error or ctx's error. A retry is always safe.
 func (s *RaftStore) Barrier(ctx context.Context) error {
 	select {
 	case <-s.closing:
 		return ErrClosed
 	default:
 	}
-	ctx, cancel := s.bound(ctx)
+	bctx, cancel := s.bound(ctx)
 	defer cancel()
 	retryRead := func(err error) bool { return notProposed(err) || errors.Is(err, multiraft.ErrLeadershipLost) }
-	err := s.retry(ctx, retryRead, func() error {
-		_, err := s.raft.ReadIndex(ctx, s.group)
+	err := s.retry(bctx, retryRead, func() error {
+		_, err := s.raft.ReadIndex(bctx, s.group)
 		return err
 	})
 	if err != nil {
-		return raftError(err)
+		return s.boundError(ctx, raftError(err))
 	}
 	return nil
 }
@@ -283,6 +284,16 @@ func (s *RaftStore) bound(ctx context.Context) (context.Context, context.CancelF
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, s.timeout)
+}
+
+// boundError turns the expiry of the store's own bound (the caller's ctx, without a deadline,
+// is still live) into an errcode.Unavailable error: the outcome is unknown.
+func (s *RaftStore) boundError(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return errcode.New(errcode.Unavailable,
+			"the metadata group did not answer within %v; a change may still be applied: %w", s.timeout, err)
+	}
+	return err
 }
 
 // notProposed reports whether err means the host proposed nothing and a retry may succeed: no
