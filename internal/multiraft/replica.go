@@ -245,8 +245,6 @@ func (h *Host) processRaft(group uint64) {
 	r.inbox, r.ticks = nil, 0
 	r.inMu.Unlock()
 
-	var out []Envelope
-	var appends, applies []*raftpb.Message
 	r.rnMu.Lock()
 	for range ticks {
 		r.rn.Tick()
@@ -263,27 +261,11 @@ func (h *Host) processRaft(group uint64) {
 		// stale local response); raft has already logged them.
 		_ = r.rn.Step(m)
 	}
-	var lostLeadership bool
-	var readStates []raft.ReadState
+	var rd readyParts
 	if r.rn.HasReady() {
-		rd := r.rn.Ready()
-		readStates = rd.ReadStates
-		for _, m := range rd.Messages {
-			switch m.GetTo() {
-			case raft.LocalAppendThread:
-				appends = append(appends, m)
-			case raft.LocalApplyThread:
-				applies = append(applies, m)
-			default:
-				out = append(out, Envelope{Group: group, Msg: m})
-				if m.GetType() == raftpb.MsgSnap {
-					// The transport has the snapshot now; if it is lost the
-					// follower rejects the next append and we send it again.
-					r.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
-				}
-			}
-		}
+		rd = splitReady(r, r.rn.Ready())
 	}
+	var lostLeadership bool
 	st := r.rn.BasicStatus()
 	isLeader := st.RaftState == raft.StateLeader
 	// Leadership of a later term is a loss too: entries proposed in the
@@ -306,26 +288,56 @@ func (h *Host) processRaft(group uint64) {
 	}
 	// Answers first: a read answered in this Ready stays valid after a
 	// leader change seen in the same Ready.
-	if len(readStates) > 0 {
-		r.readStates(readStates)
+	if len(rd.readStates) > 0 {
+		r.readStates(rd.readStates)
 	}
 	if epochChanged {
 		r.epochChanged(st.HardState.GetTerm(), st.Lead)
 	}
-	if len(out) > 0 {
-		h.opts.Transport.Send(out)
+	if len(rd.out) > 0 {
+		h.opts.Transport.Send(rd.out)
 	}
-	if len(appends) > 0 {
-		h.writer.add(r, appends)
+	if len(rd.appends) > 0 {
+		h.writer.add(r, rd.appends)
 	}
-	if len(applies) > 0 {
+	if len(rd.applies) > 0 {
 		r.apMu.Lock()
-		for _, m := range applies {
+		for _, m := range rd.applies {
 			r.applyQ = append(r.applyQ, applyTask{msg: m})
 		}
 		r.apMu.Unlock()
 		h.applyQ.enqueue(group)
 	}
+}
+
+// readyParts is a Ready sorted by destination.
+type readyParts struct {
+	out        []Envelope        // to other nodes
+	appends    []*raftpb.Message // MsgStorageAppend, for the storage writer
+	applies    []*raftpb.Message // MsgStorageApply, for the apply workers
+	readStates []raft.ReadState
+}
+
+// splitReady sorts a Ready's messages by destination. The caller holds the
+// raft lock.
+func splitReady(r *replica, rd raft.Ready) readyParts {
+	p := readyParts{readStates: rd.ReadStates}
+	for _, m := range rd.Messages {
+		switch m.GetTo() {
+		case raft.LocalAppendThread:
+			p.appends = append(p.appends, m)
+		case raft.LocalApplyThread:
+			p.applies = append(p.applies, m)
+		default:
+			p.out = append(p.out, Envelope{Group: r.id, Msg: m})
+			if m.GetType() == raftpb.MsgSnap {
+				// The transport has the snapshot now; if it is lost the
+				// follower rejects the next append and we send it again.
+				r.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
+			}
+		}
+	}
+	return p
 }
 
 // forwardedAgain reports whether m is a proposal or read request another node
