@@ -40,7 +40,8 @@ func (p *proposal) finish(index uint64, err error) {
 
 // Propose replicates data in group and returns its log index once the entry
 // is committed and applied on this node. On a follower it fails at once with
-// a *NotLeaderError. ErrLeadershipLost and a context error leave the outcome
+// a *NotLeaderError (partitions rely on it: Kafka clients redirect on
+// NOT_LEADER); ProposeForward also proposes from a follower. ErrLeadershipLost and a context error leave the outcome
 // unknown: the entry may still be applied.
 func (h *Host) Propose(ctx context.Context, group uint64, data []byte) (uint64, error) {
 	r, p, err := h.propose(group, data)
