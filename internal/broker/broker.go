@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -67,6 +68,12 @@ type Options struct {
 	// metadata and the partitions placed on this node are raft groups on the node, which the
 	// broker owns from Open on and closes in Close. nil is a single node.
 	Cluster *cluster.Node
+	// AdminKeyFile, when set, holds the admin key (shared by a region's nodes; mode 0600) instead
+	// of <DataDir>/admin-key.
+	AdminKeyFile string
+	// PeerHTTP is the client for node-to-node HTTP calls in a cluster (a replica fetching
+	// segments from a peer); nil means http.DefaultClient. With TLS it trusts the nodes' CA.
+	PeerHTTP *http.Client
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.
