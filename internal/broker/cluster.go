@@ -54,6 +54,9 @@ type replica struct {
 // as a voter.
 func openClusterMeta(opts Options) (*meta.RaftStore, error) {
 	n := opts.Cluster
+	if err := checkSingleNodeData(opts.DataDir, len(n.Config().Nodes)); err != nil {
+		return nil, err
+	}
 	rs, err := meta.OpenRaft(meta.RaftStoreOptions{Dir: filepath.Join(opts.DataDir, "meta-raft"),
 		Group: cluster.MetaGroup, Raft: n.Host(), Logger: opts.Logger})
 	if err != nil {
@@ -68,6 +71,30 @@ func openClusterMeta(opts Options) (*meta.RaftStore, error) {
 		return nil, err
 	}
 	return rs, nil
+}
+
+// checkSingleNodeData refuses to start a cluster member on a data directory a single node wrote
+// (its metadata in <data>/meta) before the member has cluster metadata of its own: starting
+// would hide that data behind an empty cluster.
+func checkSingleNodeData(dataDir string, members int) error {
+	storeDir, raftDir := filepath.Join(dataDir, "meta"), filepath.Join(dataDir, "meta-raft")
+	if ok, err := meta.HoldsRaftStore(raftDir); err != nil || ok {
+		return err
+	}
+	single, err := meta.HoldsStore(storeDir)
+	if err != nil || !single {
+		return err
+	}
+	if members > 1 {
+		return errcode.New(errcode.Conflict,
+			"data directory %s was written by a single node (metadata in %s); a node with data cannot join a %d-member cluster: "+
+				"start it as a one-node cluster first (--cluster naming only this node), which upgrades the directory in place; "+
+				"growing a cluster by adding members is not built yet, so move the event hubs into the cluster some other way (or start the member on an empty --data)",
+			dataDir, storeDir, members)
+	}
+	return errcode.New(errcode.Conflict,
+		"data directory %s was written by a single node (metadata in %s); upgrading it in place to a one-node cluster is not built yet: "+
+			"start it without --cluster, or start the member on an empty --data", dataDir, storeDir)
 }
 
 // startCluster starts the reconciler; the broker's Close stops it.
