@@ -84,6 +84,10 @@ func openClusterNode(ctx context.Context, cfg serveConfig, lns *listeners, peerT
 	for _, w := range warns {
 		logger.Warn(w)
 	}
+	if len(ccfg.Nodes) == 1 && len(secret) == 0 {
+		// A one-node cluster has nobody to talk raft with: without a secret it listens for none.
+		ccfg.Nodes[0].RaftAddr = ""
+	}
 	for i := range ccfg.Nodes {
 		if ccfg.Nodes[i].ID == ccfg.NodeID && lns.kafka != nil {
 			ccfg.Nodes[i].KafkaAddr = advertised(cfg, lns.kafka.Addr())

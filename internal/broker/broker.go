@@ -154,6 +154,8 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 		}
 		b.meta = rs
 		b.cl = &clusterMode{node: opts.Cluster, self: self, rs: rs, reps: map[uint64]*replica{}}
+	} else if err := checkNotClusterData(opts.DataDir); err != nil {
+		return nil, err
 	} else if b.meta, err = openMeta(opts); err != nil {
 		return nil, err
 	}

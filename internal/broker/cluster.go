@@ -54,7 +54,7 @@ type replica struct {
 // as a voter.
 func openClusterMeta(opts Options) (*meta.RaftStore, error) {
 	n := opts.Cluster
-	if err := checkSingleNodeData(opts.DataDir, len(n.Config().Nodes)); err != nil {
+	if err := checkSingleNodeData(opts, len(n.Config().Nodes)); err != nil {
 		return nil, err
 	}
 	rs, err := meta.OpenRaft(meta.RaftStoreOptions{Dir: filepath.Join(opts.DataDir, "meta-raft"),
@@ -73,11 +73,15 @@ func openClusterMeta(opts Options) (*meta.RaftStore, error) {
 	return rs, nil
 }
 
-// checkSingleNodeData refuses to start a cluster member on a data directory a single node wrote
-// (its metadata in <data>/meta) before the member has cluster metadata of its own: starting
-// would hide that data behind an empty cluster.
-func checkSingleNodeData(dataDir string, members int) error {
-	storeDir, raftDir := filepath.Join(dataDir, "meta"), filepath.Join(dataDir, "meta-raft")
+// checkSingleNodeData handles a data directory a single node wrote (its metadata in
+// <data>/meta) before the member has cluster metadata of its own: a one-node cluster upgrades
+// it in place (cluster_upgrade.go); a member of a larger cluster refuses to start, since
+// joining would hide that data behind the cluster's.
+func checkSingleNodeData(opts Options, members int) error {
+	storeDir, raftDir := filepath.Join(opts.DataDir, "meta"), filepath.Join(opts.DataDir, "meta-raft")
+	if members == 1 {
+		return upgradeSingleNode(opts)
+	}
 	if ok, err := meta.HoldsRaftStore(raftDir); err != nil || ok {
 		return err
 	}
@@ -85,16 +89,11 @@ func checkSingleNodeData(dataDir string, members int) error {
 	if err != nil || !single {
 		return err
 	}
-	if members > 1 {
-		return errcode.New(errcode.Conflict,
-			"data directory %s was written by a single node (metadata in %s); a node with data cannot join a %d-member cluster: "+
-				"start it as a one-node cluster first (--cluster naming only this node), which upgrades the directory in place; "+
-				"growing a cluster by adding members is not built yet, so move the event hubs into the cluster some other way (or start the member on an empty --data)",
-			dataDir, storeDir, members)
-	}
 	return errcode.New(errcode.Conflict,
-		"data directory %s was written by a single node (metadata in %s); upgrading it in place to a one-node cluster is not built yet: "+
-			"start it without --cluster, or start the member on an empty --data", dataDir, storeDir)
+		"data directory %s was written by a single node (metadata in %s); a node with data cannot join a %d-member cluster: "+
+			"start it as a one-node cluster first (--cluster naming only this node), which upgrades the directory in place; "+
+			"growing a cluster by adding members is not built yet, so move the event hubs into the cluster some other way (or start the member on an empty --data)",
+		opts.DataDir, storeDir, members)
 }
 
 // startCluster starts the reconciler; the broker's Close stops it.
