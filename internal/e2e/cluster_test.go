@@ -456,3 +456,77 @@ func TestClusterWrongSecretNeverJoins(t *testing.T) {
 	// Nodes 1 and 2 form the region without it.
 	r.createHub("still-works", 1)
 }
+
+// TestClusterUpgradesASingleNode: a single node's data directory, started as a one-node
+// cluster, keeps every event at its offset and appends after them; started as a member of a
+// 3-node cluster first, it is refused with what to do.
+func TestClusterUpgradesASingleNode(t *testing.T) {
+	n := startNode(t, filepath.Join(t.TempDir(), "data"), "--dev", "--region", "east")
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.KafkaAddr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	a := &acked{pos: map[[2]int64]string{}}
+	if failed := a.produce(t, cl, "orders", 0, 300); failed > 0 {
+		t.Fatalf("%d records failed on a single node", failed)
+	}
+	cl.Close()
+	n.stop()
+
+	// A member of a 3-node cluster: refused, saying what to do.
+	raft := sharedPort(t, 1)
+	spec := n.proc.RestartSpec()
+	spec.Args = append(append([]string(nil), n.args...), "--node-id", "1",
+		"--cluster", fmt.Sprintf("1=a@127.0.0.1:%d,2=b@127.0.0.2:%d,3=c@127.0.0.3:%d", raft, raft, raft),
+		"--cluster-secret-file", writeSecret(t, "region-east-cluster-secret"))
+	spec.Log = filepath.Join(t.TempDir(), "refused.log")
+	p, err := nodeproc.Start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.WaitReady(ctx); err == nil {
+		p.Stop(ctx)
+		t.Fatal("a single node's data directory started as a member of a 3-node cluster")
+	}
+	if !strings.Contains(p.Logs(), "start it as a one-node cluster") {
+		t.Fatalf("the refusal does not say what to do:\n%s", p.Logs())
+	}
+
+	// A one-node cluster: upgraded in place.
+	n.args = append(n.args, "--node-id", "1", "--cluster", fmt.Sprintf("1=a@127.0.0.1:%d", raft))
+	n.restart()
+	if r, _ := n.proc.Ready(); r.Node != "1" {
+		t.Fatalf("the ready line of the one-node cluster does not say node=1: %s", r)
+	}
+	cl, err = kgo.NewClient(kgo.SeedBrokers(n.KafkaAddr), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"orders": {
+			0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart(), 2: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if failed := a.produce(t, cl, "orders", 300, 30); failed > 0 {
+		t.Fatalf("%d records failed on the upgraded node", failed)
+	}
+	// 100 records per partition before; the 10 each after go to offsets 100 to 109.
+	if len(a.pos) != 330 {
+		t.Fatalf("records after the upgrade were acknowledged at offsets already taken: %d positions for 330 records", len(a.pos))
+	}
+	got := map[[2]int64]string{}
+	for len(got) < len(a.pos) && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[[2]int64{int64(r.Partition), r.Offset}] = string(r.Value) })
+	}
+	for pos, v := range a.pos {
+		if got[pos] != v {
+			t.Errorf("partition %d offset %d: acknowledged %s, read %q", pos[0], pos[1], v, got[pos])
+		}
+	}
+	if len(got) != 330 {
+		t.Fatalf("read %d records, want 330", len(got))
+	}
+}
