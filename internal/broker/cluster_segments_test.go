@@ -11,8 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/tandem-streaming/tandem/internal/cluster"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	seglog "github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/meta"
 )
 
@@ -125,6 +129,36 @@ func TestClusterSegmentsFromAPeer(t *testing.T) {
 	if len(want) == 0 || !bytes.Equal(got, want) {
 		t.Fatalf("fetched %d bytes from a peer, the replica holds %d (equal: %v)", len(got), len(want), bytes.Equal(got, want))
 	}
+	// A replica that fell behind a snapshot (here: a new, empty one) installs the batches the
+	// snapshot covers from a peer through this source, and ends up with the same bytes.
+	lead := leader.b.groupReplica(g)
+	data, err := lead.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	behindDir := t.TempDir()
+	behind, err := OpenReplicated(ReplicatedOptions{Namespace: DevNamespace, Hub: "orders", ID: 0, Group: g,
+		Segments: f.b.segmentSource(), Log: seglog.Options{Dir: behindDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer behind.Close()
+	snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: proto.Uint64(lead.Applied()), Term: proto.Uint64(1)}}
+	if err := behind.Restore(snap); err != nil {
+		t.Fatalf("installing a snapshot from a peer over the segment route: %v", err)
+	}
+	if behind.Partition().EndOffset() != end || behind.Applied() != lead.Applied() {
+		t.Fatalf("after the install the replica ends at %d, applied %d; the leader at %d, applied %d",
+			behind.Partition().EndOffset(), behind.Applied(), end, lead.Applied())
+	}
+	installed, err := behind.ReadRange(0, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(installed); !bytes.Equal(b, want) {
+		t.Fatal("the installed batches differ from the peer's")
+	}
+
 	// Signed with another secret, the peers refuse.
 	wrong := &HTTPSegmentSource{Secret: []byte("not-the-cluster-secret"), Peers: f.b.segmentPeers}
 	if rc, err := wrong.Fetch(ctx, g, 0, end); err == nil || !strings.Contains(err.Error(), "401") {
