@@ -105,9 +105,13 @@ func TestClusterSegmentsFromAPeer(t *testing.T) {
 	// A member other than the metadata leader: its peers include the metadata leader, whose
 	// endpoints are recorded whoever else's are.
 	f := nodes[metaLeader%3]
-	pollUntil(t, "the member's replica to apply every batch", func() bool {
-		rp := f.b.groupReplica(g)
-		return rp != nil && rp.Partition().EndOffset() == end
+	pollUntil(t, "every replica to apply every batch", func() bool {
+		for _, n := range nodes {
+			if rp := n.b.groupReplica(g); rp == nil || rp.Partition().EndOffset() != end {
+				return false
+			}
+		}
+		return true
 	})
 	if peers := f.b.segmentPeers(g); len(peers) == 0 || !strings.HasPrefix(peers[0], "http://127.0.0.1:") {
 		t.Fatalf("segment peers of group %d: %v", g, peers)
