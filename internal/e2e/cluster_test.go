@@ -141,7 +141,9 @@ func metadata(ctx context.Context, addr string, topics ...string) (*kmsg.Metadat
 // waitBrokers waits until every node's Metadata lists the 3 members with racks a, b, c.
 func (r *zoneRegion) waitBrokers() {
 	r.t.Helper()
-	waitFor(r.t, 30*time.Second, "Metadata to list 3 brokers with racks a, b, c on every node", func() (bool, string) {
+	// Each node records its endpoints in the metadata: a follower's write reaches the metadata
+	// leader once followers forward metadata writes.
+	waitFor(r.t, 30*time.Second, "Metadata to list 3 brokers with racks a, b, c on every node (each member records its endpoints through the metadata leader)", func() (bool, string) {
 		for _, n := range r.nodes {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			resp, err := metadata(ctx, n.KafkaAddr)
