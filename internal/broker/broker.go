@@ -74,6 +74,10 @@ type Options struct {
 	// PeerHTTP is the client for node-to-node HTTP calls in a cluster (a replica fetching
 	// segments from a peer); nil means http.DefaultClient. With TLS it trusts the nodes' CA.
 	PeerHTTP *http.Client
+	// LeaderBalanceInterval is how often, in a cluster, the node hands partition leadership
+	// back to preferred leaders (cluster_balance.go); 0 means DefaultLeaderBalanceInterval,
+	// negative turns balancing off.
+	LeaderBalanceInterval time.Duration
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.
@@ -121,6 +125,9 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.LeaderBalanceInterval == 0 {
+		opts.LeaderBalanceInterval = DefaultLeaderBalanceInterval
 	}
 	if opts.RetentionCheck == 0 {
 		opts.RetentionCheck = time.Minute
