@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/nodeproc"
+	"github.com/tandem-streaming/tandem/internal/tlsconf"
 )
 
 // A region cluster of real `tandem serve` processes: node i listens on 127.0.0.i, every
@@ -90,6 +92,13 @@ func clusterSpec(n, port int) string {
 // startZoneRegion starts a 3-node region with --dev. secrets[i], if given, is member i+1's secret.
 func startZoneRegion(t *testing.T, secrets ...string) *zoneRegion {
 	t.Helper()
+	return startZoneRegionWith(t, secrets, nil)
+}
+
+// startZoneRegionWith is startZoneRegion with tweak(i, spec) applied to member i's spec
+// (i from 1) before it starts; raftPort is the members' raft port.
+func startZoneRegionWith(t *testing.T, secrets []string, tweak func(i, raftPort int, spec *nodeproc.Spec)) *zoneRegion {
+	t.Helper()
 	const n = 3
 	kafkaPort, httpPort, raftPort := sharedPort(t, n), sharedPort(t, n), sharedPort(t, n)
 	members := clusterSpec(n, raftPort)
@@ -100,13 +109,17 @@ func startZoneRegion(t *testing.T, secrets ...string) *zoneRegion {
 			secret = secrets[i-1]
 		}
 		host := fmt.Sprintf("127.0.0.%d", i)
-		r.nodes = append(r.nodes, startSpec(t, nodeproc.Spec{
+		spec := nodeproc.Spec{
 			DataDir: filepath.Join(t.TempDir(), fmt.Sprintf("node%d", i)),
 			Listen: nodeproc.Listen{Kafka: fmt.Sprintf("%s:%d", host, kafkaPort),
 				HTTP: fmt.Sprintf("%s:%d", host, httpPort)},
 			Args: []string{"--region", "east", "--dev", "--node-id", fmt.Sprint(i), "--cluster", members,
 				"--cluster-secret-file", writeSecret(t, secret), "--segment-bytes", "65536"},
-		}))
+		}
+		if tweak != nil {
+			tweak(i, raftPort, &spec)
+		}
+		r.nodes = append(r.nodes, startSpec(t, spec))
 	}
 	return r
 }
@@ -531,4 +544,65 @@ func TestClusterUpgradesASingleNode(t *testing.T) {
 	if len(got) != 330 {
 		t.Fatalf("read %d records, want 330", len(got))
 	}
+}
+
+// TestClusterRaftInsideTLS: nodes with certificates from one CA, named by --tls-ca, run raft
+// inside TLS: each raft listener presents its node certificate, and the region works.
+func TestClusterRaftInsideTLS(t *testing.T) {
+	root := t.TempDir()
+	first, err := tlsconf.EnsureDev(filepath.Join(root, "node1", "tls"), tlsconf.DevHosts("127.0.0.1"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsPort := sharedPort(t, 3)
+	r := startZoneRegionWith(t, nil, func(i, _ int, spec *nodeproc.Spec) {
+		spec.DataDir = filepath.Join(root, fmt.Sprintf("node%d", i))
+		if i > 1 { // the same CA: each node issues its own certificate from it
+			dir := filepath.Join(spec.DataDir, "tls")
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{first.CAFile, first.CAKeyFile} {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		spec.Listen.KafkaTLS = fmt.Sprintf("127.0.0.%d:%d", i, tlsPort)
+		spec.Args = append(spec.Args, "--tls-dev", "--tls-ca", first.CAFile)
+	})
+	pool, err := tlsconf.CAPool(first.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raftAddr := func(i int) string {
+		_, addr, _ := strings.Cut(strings.Split(clusterSpecOf(r.nodes[i-1]), ",")[i-1], "@")
+		return addr
+	}
+	for i := 1; i <= 3; i++ {
+		conn, err := tls.Dial("tcp", raftAddr(i), &tls.Config{RootCAs: pool, ServerName: fmt.Sprintf("127.0.0.%d", i)})
+		if err != nil {
+			t.Fatalf("node %d's raft listener does not speak TLS with a certificate from the CA: %v\n%s", i, err, r.nodes[i-1].logs())
+		}
+		conn.Close()
+		if strings.Contains(r.nodes[i-1].logs(), "not encrypted") {
+			t.Errorf("node %d says raft is not encrypted", i)
+		}
+	}
+	r.createHub("over-tls", 1)
+	r.leaderOf("over-tls", 0)
+}
+
+// clusterSpecOf is the --cluster list a node was started with.
+func clusterSpecOf(n *node) string {
+	for i, a := range n.args {
+		if a == "--cluster" && i+1 < len(n.args) {
+			return n.args[i+1]
+		}
+	}
+	return ""
 }
