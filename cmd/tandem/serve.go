@@ -248,7 +248,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if cfg.NodeID < 0 {
+	if cfg.NodeID < 0 && !cfg.Cluster.enabled() { // a cluster member's id is given, never derived
 		cfg.NodeID = int32(crc32.ChecksumIEEE([]byte(cfg.Region)) % 1000)
 	}
 	// The listeners first: cluster mode records their addresses and secures raft with their TLS.

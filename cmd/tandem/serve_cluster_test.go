@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/cluster"
 )
@@ -117,5 +118,18 @@ func TestRaftTLS(t *testing.T) {
 	opts = cluster.Options{Config: three}
 	if err := raftTLS(&opts, serveConfig{TLSCA: nt.caFile}, &listeners{}, slog.New(slog.DiscardHandler)); err != nil || opts.ServerTLS != nil {
 		t.Fatalf("raft TLS without a node certificate: %v %v", opts.ServerTLS != nil, err)
+	}
+}
+
+// runServe in cluster mode does not make up a node id from the region: without --node-id it
+// stops with the error that asks for one.
+func TestServeClusterNeedsNodeID(t *testing.T) {
+	cfg := serveConfig{Data: t.TempDir(), KafkaAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Region: "east",
+		LogLevel: "error", Fsync: "interval", FsyncInterval: 10 * time.Millisecond, NodeID: -1,
+		Cluster: clusterConfig{Members: "1=a@127.0.0.1:7001,2=b@127.0.0.2:7001,3=c@127.0.0.3:7001",
+			SecretFile: secretFile(t, "region-east-cluster-secret", 0o600)}}
+	err := runServe(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "--cluster needs --node-id") {
+		t.Fatalf("runServe without --node-id in cluster mode: %v", err)
 	}
 }
