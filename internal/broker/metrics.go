@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 			Help: "Writes (events or metadata changes) refused because the namespace is a paired geo-DR secondary."}, []string{"namespace"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.inEvents, m.inBytes, m.outEvents, m.outBytes, m.errors, m.refusedWrites, &sizeCollector{b: b}, &aliasCollector{b: b})
+		reg.MustRegister(m.inEvents, m.inBytes, m.outEvents, m.outBytes, m.errors, m.refusedWrites, &sizeCollector{b: b}, &aliasCollector{b: b}, &clusterCollector{b: b})
 	}
 	return m
 }

@@ -1,6 +1,8 @@
 package multiraft
 
 import (
+	"time"
+
 	"encoding/binary"
 	"fmt"
 
@@ -144,6 +146,7 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 		for _, d := range mine {
 			if p, ok := r.waiters[d.id]; ok {
 				delete(r.waiters, d.id)
+				h.met.commitSeconds.Observe(time.Since(p.start).Seconds())
 				p.finish(d.index, nil)
 			}
 		}

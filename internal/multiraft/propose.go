@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -18,6 +19,7 @@ type proposal struct {
 	index    uint64
 	err      error
 	onFinish func()
+	start    time.Time // when it was proposed, for tandem_raft_commit_seconds
 }
 
 // finish is called once, by whoever removed the proposal from the waiters.
@@ -83,7 +85,7 @@ func (h *Host) proposeWith(group uint64, conf bool, prop func(r *replica, p *pro
 	if err := h.Err(); err != nil {
 		return nil, nil, err
 	}
-	p := &proposal{id: h.propSeq.Add(1), done: make(chan struct{})}
+	p := &proposal{id: h.propSeq.Add(1), done: make(chan struct{}), start: time.Now()}
 	if conf {
 		p.onFinish = func() { r.confInFlight.CompareAndSwap(p.id, 0) }
 	}
