@@ -84,39 +84,6 @@ type MetadataRaft struct {
 	State   string `json:"state,omitempty"` // the answering node's raft role: StateLeader, StateFollower, ...
 }
 
-// Healthy reports whether the status shows nothing wrong, and otherwise what is wrong.
-func (s ClusterStatus) Healthy() (bool, []string) {
-	var probs []string
-	if s.Clustered && s.MetadataLeader == 0 {
-		probs = append(probs, "the metadata group has no leader")
-	}
-	if n := s.Partitions.UnderReplicated; n > 0 {
-		probs = append(probs, plural(n, "partition is", "partitions are")+" under-replicated")
-	}
-	if n := s.Partitions.Leaderless; n > 0 {
-		probs = append(probs, plural(n, "partition has", "partitions have")+" no leader")
-	}
-	for _, n := range s.Nodes {
-		switch {
-		case n.Reachable != nil && !*n.Reachable:
-			probs = append(probs, "node "+n.Name+" is not reachable from the metadata leader")
-		case n.Answered != nil && !*n.Answered:
-			probs = append(probs, "node "+n.Name+" did not answer: "+n.Error)
-		}
-	}
-	if s.Partitions.Scope == ScopeNode {
-		probs = append(probs, "this is one node's view only (partitions it does not lead are not checked)")
-	}
-	return len(probs) == 0, probs
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}
-
 // activeRecheck is how long ClusterStatus waits before it reads again a follower that looked
 // inactive: the leader clears RecentActive at every CheckQuorum (each election timeout) and a
 // live follower sets it again with its next heartbeat response, so only a follower inactive in

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tandem-streaming/tandem/client"
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/cluster"
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -167,11 +168,11 @@ func TestClusterStatusAndMetrics(t *testing.T) {
 	// and every node recorded its endpoints.
 	for _, n := range nodes {
 		pollFor(t, fmt.Sprintf("node %d to report a healthy region", n.id), func() error {
-			var st broker.ClusterStatus
+			var st client.ClusterStatus
 			if err := getJSON(n.srv.URL+"/cluster", &st); err != nil {
 				return err
 			}
-			if ok, probs := st.Healthy(); !ok {
+			if probs := st.Problems(); len(probs) > 0 {
 				return fmt.Errorf("%v", probs)
 			}
 			led := 0
@@ -246,11 +247,12 @@ func TestClusterStatusAndMetrics(t *testing.T) {
 	// A node goes away: the others report it, and the partitions that lose a follower.
 	nodes[2].stop()
 	pollFor(t, "node 1 to report node 3 down", func() error {
-		var st broker.ClusterStatus
+		var st client.ClusterStatus
 		if err := getJSON(nodes[0].srv.URL+"/cluster", &st); err != nil {
 			return err
 		}
-		ok, probs := st.Healthy()
+		probs := st.Problems()
+		ok := len(probs) == 0
 		n3 := st.Nodes[2]
 		if ok || st.Partitions.Scope != broker.ScopePartial || n3.Answered == nil || *n3.Answered ||
 			st.Partitions.UnderReplicated+st.Partitions.Leaderless != parts {
