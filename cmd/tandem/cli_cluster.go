@@ -111,11 +111,14 @@ func kafkaEndpoint(n client.ClusterNodeStatus) string {
 
 // reachability says whether the node answered and the metadata leader hears from it.
 func reachability(n client.ClusterNodeStatus) string {
+	silent := n.Answered != nil && !*n.Answered
 	switch {
-	case n.Answered != nil && !*n.Answered:
+	case n.Reachable == nil && silent:
 		return "no answer"
 	case n.Reachable == nil:
 		return "unknown"
+	case *n.Reachable && silent:
+		return "raft only" // the metadata leader hears it, but its API did not answer
 	case *n.Reachable:
 		return "yes"
 	}

@@ -365,7 +365,7 @@ func devSpec(exe, region, dir, kafkaAddr, httpAddr string, tls *devTLS) nodeproc
 
 // startDevChild starts region's `serve` as spec says.
 func startDevChild(region string, spec nodeproc.Spec, tls *devTLS) (*devChild, error) {
-	if err := os.MkdirAll(spec.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(spec.DataDir, 0o700); err != nil {
 		return nil, errcode.New(errcode.InvalidArgument, "creating the data directory of region %s: %w", region, err)
 	}
 	p, err := nodeproc.Start(spec)

@@ -248,9 +248,9 @@ func (b *Broker) recheckInactive(ctx context.Context, suspects map[uint64][]uint
 // views (views, by node id; a missing one did not answer, errs says why) into the region's:
 // each node's LeaderOf and under-replicated partitions are what it reports of itself (only a
 // leader sees its followers), reachability is the metadata leader's view, and Leaderless is
-// the partitions no node claims to lead. Scope is "partial" when a node did not answer: the
-// partitions it would lead count as leaderless, so a partial status is never healthier than
-// the region.
+// the partitions no node leads. Scope is "partial" when a node did not answer: its LeaderOf is
+// then what the others know from the groups they hold, and the replication of the partitions
+// it leads is not checked (the status names the node, so it is never reported healthy).
 func MergeClusterStatus(self ClusterStatus, views map[uint64]ClusterStatus, errs map[uint64]string) ClusterStatus {
 	if !self.Clustered {
 		return self
@@ -287,8 +287,17 @@ func MergeClusterStatus(self ClusterStatus, views map[uint64]ClusterStatus, errs
 		if answered {
 			n.LeaderOf = v.Partitions.Led
 		} else {
+			// What the nodes that answered know of its leadership from the raft groups
+			// they hold; how its followers are doing is unknown (Scope partial).
 			out.Partitions.Scope = ScopePartial
-			n.LeaderOf = 0 // a node that does not answer serves nobody
+			n.LeaderOf = 0
+			for _, v := range all {
+				for _, vn := range v.Nodes {
+					if vn.ID == n.ID {
+						n.LeaderOf = max(n.LeaderOf, vn.LeaderOf)
+					}
+				}
+			}
 		}
 		if leaderView != nil {
 			for _, ln := range leaderView.Nodes {
