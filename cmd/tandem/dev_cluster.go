@@ -41,16 +41,29 @@ func (s devSettings) checkNodes() error {
 		flag string
 		port int
 	}{{"--kafka-port", s.kafkaPort}, {"--http-port", s.httpPort}, {"--raft-port", s.raftPort}}
-	for i, p := range ports {
+	type span struct {
+		flag, region string
+		first        int
+	}
+	var spans []span
+	for _, p := range ports {
 		if p.port < 0 || p.port > last {
 			return errcode.New(errcode.InvalidArgument,
 				"%s %d is out of range with --nodes 3; use 1 to %d (the nodes listen on it to it + 2, west on those + %d), or 0 for free ports",
 				p.flag, p.port, last, devPortShift)
 		}
-		for _, q := range ports[:i] {
-			if p.port != 0 && q.port != 0 && abs(p.port-q.port) < devClusterNodes {
+		for i, r := range devRegions {
+			if p.port != 0 {
+				spans = append(spans, span{p.flag, r.name, shifted(p.port, i)})
+			}
+		}
+	}
+	for i, a := range spans {
+		for _, b := range spans[:i] {
+			if abs(a.first-b.first) < devClusterNodes {
 				return errcode.New(errcode.InvalidArgument,
-					"%s %d and %s %d overlap: with --nodes 3 each names the first of 3 ports; keep them at least 3 apart", q.flag, q.port, p.flag, p.port)
+					"with --nodes 3, %s's %s ports (%d-%d) and %s's %s ports (%d-%d) overlap; choose ports at least 3 apart, counting west's + %d",
+					b.region, b.flag, b.first, b.first+devClusterNodes-1, a.region, a.flag, a.first, a.first+devClusterNodes-1, devPortShift)
 			}
 		}
 	}
