@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -311,6 +312,10 @@ func MergeClusterStatus(self ClusterStatus, views map[uint64]ClusterStatus, errs
 	out.Partitions.Leaderless = max(0, out.Partitions.Total-led)
 	return out
 }
+
+// PeerHTTP is the client for calls to the other nodes of the region (Options.PeerHTTP: with
+// TLS it trusts the nodes' CA); nil when none was given.
+func (b *Broker) PeerHTTP() *http.Client { return b.opts.PeerHTTP }
 
 // PartitionReplicas is one partition's replicas and leader as this node knows them (GET on
 // an event hub and `tandem hub show` in a cluster).

@@ -87,6 +87,9 @@ func (s *Server) peerView(ctx context.Context, base, auth string) (broker.Cluste
 	}
 	hc := s.peerClient
 	if hc == nil {
+		hc = s.b.PeerHTTP() // the node's client for its peers (with TLS it trusts their CA)
+	}
+	if hc == nil {
 		hc = defaultPeerClient
 	}
 	resp, err := hc.Do(req)

@@ -25,7 +25,6 @@ import (
 // clusterAPI is one node of an in-process 3-node region with its HTTP API.
 type clusterAPI struct {
 	id  uint64
-	cn  *cluster.Node
 	b   *broker.Broker
 	srv *httptest.Server
 }
@@ -69,7 +68,7 @@ func startClusterAPI(t *testing.T) []*clusterAPI {
 			cn.Close()
 			t.Fatal(err)
 		}
-		n := &clusterAPI{id: uint64(i + 1), cn: cn, b: b}
+		n := &clusterAPI{id: uint64(i + 1), b: b}
 		n.srv = httptest.NewServer(New(Options{Broker: b, Gatherer: reg, Dev: true, Logger: quiet}))
 		b.SetEndpoints(meta.Endpoints{HTTP: n.srv.URL})
 		nodes[i] = n
@@ -79,22 +78,16 @@ func startClusterAPI(t *testing.T) []*clusterAPI {
 	return nodes
 }
 
-// recordAllEndpoints waits until every node has recorded its endpoints. A node records them
-// with a metadata write, which (until writes are forwarded to the leader) succeeds on the
-// metadata leader only, so the leadership is handed to each node that has not yet.
+// recordAllEndpoints waits until every node has recorded its endpoints in the metadata (a
+// follower's write is forwarded to the metadata leader).
 func recordAllEndpoints(t *testing.T, nodes []*clusterAPI) {
 	t.Helper()
 	for _, n := range nodes {
 		pollFor(t, fmt.Sprintf("node %d to record its endpoints", n.id), func() error {
-			if _, ok := nodes[0].b.MemberEndpoints(n.id); ok {
-				return nil
+			if _, ok := nodes[0].b.MemberEndpoints(n.id); !ok {
+				return fmt.Errorf("not recorded")
 			}
-			for _, l := range nodes {
-				if l.cn.Confirmed(cluster.MetaGroup) && l != n {
-					l.cn.TransferLeader(cluster.MetaGroup, n.id)
-				}
-			}
-			return fmt.Errorf("not recorded")
+			return nil
 		})
 	}
 }

@@ -52,8 +52,8 @@ type Options struct {
 	AllowedHosts []string
 	// Data-plane bounds; zero or less takes the default of DefaultDataLimits.
 	Limits DataLimits
-	// PeerClient asks the region's other nodes for their part of GET /cluster; nil uses a
-	// plain client with a 3s timeout (which trusts the system roots for https).
+	// PeerClient asks the region's other nodes for their part of GET /cluster; nil uses the
+	// broker's PeerHTTP, else a plain client with a 3s timeout.
 	PeerClient *http.Client
 }
 

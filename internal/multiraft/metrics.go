@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_leader_changes_total",
 			Help: "Times a group on this node learned of a new leader (another node's or its own); elections and transfers."}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_raft_commit_seconds",
-			Help:    "From Propose on the leader to the entry applied here (replicated to a majority, fsynced, applied).",
+			Help:    "From Propose on this node (as leader, or forwarded to the leader) to the entry applied here: replicated to a majority, fsynced, applied.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		dropped:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_messages_dropped_total", Help: "Incoming raft messages dropped: for groups not hosted here, or proposals and read requests forwarded to a node that no longer leads."}),
 		snapshotsTaken:    prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshots_taken_total", Help: "State machine snapshots taken (log compactions)."}),
