@@ -52,6 +52,9 @@ type Options struct {
 	AllowedHosts []string
 	// Data-plane bounds; zero or less takes the default of DefaultDataLimits.
 	Limits DataLimits
+	// PeerClient asks the region's other nodes for their part of GET /cluster; nil uses the
+	// broker's PeerHTTP, else a plain client with a 3s timeout.
+	PeerClient *http.Client
 }
 
 // DataLimits bound the memory one data-plane request can make the node hold.
@@ -92,6 +95,8 @@ type Server struct {
 	limits   DataLimits
 	receives chan struct{} // a slot per receive decoding and writing events
 	slotWait time.Duration // how long a receive waits for a slot before it is refused
+	// peerClient asks other nodes for their GET /cluster; nil: defaultPeerClient.
+	peerClient *http.Client
 }
 
 // New returns the API handler for opts.Broker.
@@ -109,7 +114,7 @@ func New(opts Options) *Server {
 	lim.MaxReceives = orDefault(lim.MaxReceives, def.MaxReceives)
 	s := &Server{b: opts.Broker, log: opts.Logger.With("component", "httpapi"), dev: opts.Dev, geo: opts.Geo, jobs: opts.Jobs,
 		mux: http.NewServeMux(), hosts: newAllowedHosts(opts.AllowedHosts), limits: lim,
-		receives: make(chan struct{}, lim.MaxReceives), slotWait: 10 * time.Second}
+		receives: make(chan struct{}, lim.MaxReceives), slotWait: 10 * time.Second, peerClient: opts.PeerClient}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -124,6 +129,7 @@ func New(opts Options) *Server {
 		s.mux.Handle("GET /metrics", MetricsHandler(opts.Gatherer, opts.Metrics, s.b))
 	}
 	s.routes()
+	s.clusterRoutes()
 	if s.jobs != nil {
 		s.jobRoutes()
 	}
