@@ -14,6 +14,10 @@ import (
 // Answers the checkpoints of one group: for the requested hubs and partitions, or every hub
 // the group has checkpoints on when Topics is null (v2+). A partition without a checkpoint
 // answers offset -1. Reading checkpoints needs Listen on the hub. Batched groups (v8+) are not served.
+//
+// In a cluster only the confirmed metadata leader answers (NOT_COORDINATOR elsewhere,
+// COORDINATOR_NOT_AVAILABLE while none is confirmed): it has applied every commit an
+// earlier leader acknowledged, so a consumer never resumes from an older offset.
 
 func init() { register(9, 1, 7) }
 
@@ -21,6 +25,10 @@ func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchReque
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	b := c.s.opts.Broker
 	ns := c.principal.Namespace
+	if _, err := b.CoordinatorContext(ctx); err != nil {
+		code, _ := c.codeMsg(err)
+		return offsetFetchError(req, code)
+	}
 	all := b.GroupOffsets(ns, req.Group)
 	add := func(topic string, partitions []int32) {
 		st := kmsg.NewOffsetFetchResponseTopic()
@@ -59,6 +67,23 @@ func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchReque
 	}
 	for _, rt := range req.Topics {
 		add(rt.Topic, rt.Partitions)
+	}
+	return resp
+}
+
+// offsetFetchError answers with code: at the top (v2+) and on every requested partition.
+func offsetFetchError(req *kmsg.OffsetFetchRequest, code int16) *kmsg.OffsetFetchResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	resp.ErrorCode = code
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetFetchResponseTopic()
+		st.Topic = rt.Topic
+		for _, p := range rt.Partitions {
+			sp := kmsg.NewOffsetFetchResponseTopicPartition()
+			sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = p, -1, -1, code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
 }

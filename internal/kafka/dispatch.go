@@ -118,6 +118,11 @@ func (c *conn) dispatchGroup(ctx context.Context, r *request) func() kmsg.Respon
 		return now(groupDenied(r.kreq))
 	}
 	gctx := group.WithClient(ctx, group.Client{ID: c.clientID, Host: c.remote, Principal: p.Identity(), CanRead: canRead(p)})
+	gctx, err := c.s.opts.Broker.CoordinatorContext(gctx)
+	if err != nil {
+		code, _ := c.codeMsg(err)
+		return now(groupError(r.kreq, code))
+	}
 	groups, ns := c.s.opts.Broker.Groups(), p.Namespace
 	switch req := r.kreq.(type) {
 	case *kmsg.JoinGroupRequest:
@@ -151,7 +156,14 @@ func canRead(p broker.Principal) func(topic string) bool {
 // GROUP_AUTHORIZATION_FAILED, and ListGroups an empty list, as Kafka answers a principal
 // without Describe on any group.
 func groupDenied(kreq kmsg.Request) kmsg.Response {
-	code := kerr.GroupAuthorizationFailed.Code
+	return groupError(kreq, kerr.GroupAuthorizationFailed.Code)
+}
+
+// groupError answers a consumer-group request with code. ListGroups answers an empty list:
+// with no error when the code is NOT_COORDINATOR or GROUP_AUTHORIZATION_FAILED (in Kafka,
+// every broker lists the groups it coordinates, and a broker coordinating none lists none),
+// else with the code.
+func groupError(kreq kmsg.Request, code int16) kmsg.Response {
 	switch req := kreq.(type) {
 	case *kmsg.JoinGroupRequest:
 		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
@@ -181,5 +193,9 @@ func groupDenied(kreq kmsg.Request) kmsg.Response {
 		}
 		return resp
 	}
-	return kreq.ResponseKind() // ListGroups: no group is visible
+	resp := kreq.ResponseKind() // ListGroups: no group is visible
+	if lg, ok := resp.(*kmsg.ListGroupsResponse); ok && code != kerr.NotCoordinator.Code && code != kerr.GroupAuthorizationFailed.Code {
+		lg.ErrorCode = code
+	}
+	return resp
 }
