@@ -152,14 +152,23 @@ func (n *Node) Stop() {
 	if n.Broker == nil {
 		return
 	}
-	if n.httpSrv != nil {
-		n.httpSrv.Close()
-		<-n.httpDone
-	}
+	n.StopHTTP()
 	n.Kafka.Close()
 	<-n.kafkaDone
 	n.Broker.Close()
 	n.Broker = nil
+}
+
+// StopHTTP closes the node's HTTP API server only; the node keeps its partitions and
+// metadata role. It is idempotent.
+func (n *Node) StopHTTP() {
+	if n.httpSrv == nil {
+		return
+	}
+	n.httpSrv.Close()
+	<-n.httpDone
+	n.HTTP.Close()
+	n.httpSrv = nil
 }
 
 // Close stops every node.

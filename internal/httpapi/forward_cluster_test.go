@@ -1,0 +1,133 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/clustertest"
+	"github.com/tandem-streaming/tandem/internal/httpapi"
+)
+
+type apiAnswer struct {
+	status int
+	body   string
+}
+
+func call(t *testing.T, method, url, body string, header ...string) apiAnswer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return apiAnswer{resp.StatusCode, string(data)}
+}
+
+type sent struct {
+	Events []struct {
+		PartitionID int32 `json:"partitionId"`
+		Offset      int64 `json:"offset"`
+	} `json:"events"`
+}
+
+func decodeSent(t *testing.T, a apiAnswer) sent {
+	t.Helper()
+	if a.status != http.StatusCreated {
+		t.Fatalf("send: %d %s", a.status, a.body)
+	}
+	var s sent
+	if err := json.Unmarshal([]byte(a.body), &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Sends and receives that reach a node which does not lead the partition are forwarded to
+// the leader's HTTP API, once; partition-less sends stay on partitions this node leads.
+func TestClusterHTTPForwardsToPartitionLeader(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{HTTP: true})
+	const hub, parts = "orders", 3
+	c.CreateHub(hub, parts)
+	c.RecordEndpoints()
+	leader := c.PartitionLeader(hub, 0)
+	var follower *clustertest.Node
+	for _, n := range c.Nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	base := func(n *clustertest.Node) string {
+		return fmt.Sprintf("%s/namespaces/%s/eventhubs/%s", n.HTTPURL, broker.DevNamespace, hub)
+	}
+	t.Logf("partition 0 is led by node %d; sending through node %d", leader.ID, follower.ID)
+
+	// A send and a receive on partition 0 through the follower, with a browser's
+	// same-origin header (the leader must not see the follower's origin as foreign).
+	s := decodeSent(t, call(t, "POST", base(follower)+"/partitions/0/messages", `[{"body":"a"},{"body":"b"}]`, "Origin", follower.HTTPURL))
+	if len(s.Events) != 2 || s.Events[0].PartitionID != 0 || s.Events[1].Offset != s.Events[0].Offset+1 {
+		t.Fatalf("send through node %d: %+v", follower.ID, s)
+	}
+	a := call(t, "GET", base(follower)+"/partitions/0/messages?from=start&max=10", "")
+	if a.status != http.StatusOK || !strings.Contains(a.body, `"body":"a"`) || !strings.Contains(a.body, `"body":"b"`) {
+		t.Fatalf("receive through node %d: %d %s", follower.ID, a.status, a.body)
+	}
+
+	// A request already forwarded once is not forwarded again: the non-leader answers 421.
+	a = call(t, "POST", base(follower)+"/partitions/0/messages", `{"body":"c"}`, httpapi.ForwardedHeader, "9")
+	if a.status != http.StatusMisdirectedRequest || !strings.Contains(a.body, `"NotLeader"`) {
+		t.Fatalf("a forwarded send on a non-leader: %d %s, want 421 NotLeader", a.status, a.body)
+	}
+	a = call(t, "GET", base(follower)+"/partitions/0/messages?from=start", "", httpapi.ForwardedHeader, "9")
+	if a.status != http.StatusMisdirectedRequest {
+		t.Fatalf("a forwarded receive on a non-leader: %d %s, want 421", a.status, a.body)
+	}
+
+	// Partition-less sends stay on the partitions the receiving node leads (when it leads
+	// any), and keyed sends go to the key's partition wherever its leader is.
+	for _, n := range c.Nodes {
+		led := map[int32]bool{}
+		h, err := n.Broker.Hub(broker.DevNamespace, hub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range n.Broker.LedPartitions(h) {
+			led[p] = true
+		}
+		for i := range 4 {
+			s := decodeSent(t, call(t, "POST", base(n)+"/messages", fmt.Sprintf(`[{"body":"rr-%d"},{"body":"rr-%d"}]`, i, i)))
+			if p := s.Events[0].PartitionID; len(led) > 0 && !led[p] {
+				t.Errorf("a partition-less send to node %d went to partition %d; it leads %v", n.ID, p, led)
+			}
+		}
+		for _, key := range []string{"k1", "k2", "k3", "k4"} {
+			s := decodeSent(t, call(t, "POST", base(n)+"/messages", fmt.Sprintf(`[{"body":"x","partitionKey":%q},{"body":"y","partitionKey":%q}]`, key, key)))
+			if want := broker.KeyPartition([]byte(key), parts); s.Events[0].PartitionID != want || s.Events[1].PartitionID != want {
+				t.Errorf("keyed send to node %d: %+v, want partition %d", n.ID, s, want)
+			}
+		}
+	}
+
+	// The leader's HTTP API is down: a clear 503.
+	leader.StopHTTP()
+	a = call(t, "POST", base(follower)+"/partitions/0/messages", `{"body":"d"}`)
+	if a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, "could not be reached") {
+		t.Fatalf("send while the leader's HTTP API is down: %d %s, want 503", a.status, a.body)
+	}
+}
