@@ -119,12 +119,15 @@ func (s *Server) toLeader(w http.ResponseWriter, r *http.Request, h broker.HubIn
 	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
 		return true, errcode.New(errcode.Unavailable, "%s is led by node %d, whose recorded HTTP endpoint %q is not an http(s) URL; fix its --advertise-http", what, route.Leader, clip(route.HTTP))
 	}
-	if body != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-	}
 	ctx := context.WithValue(r.Context(), forwardKey{}, &forwardTo{target: target, leader: route.Leader, what: what})
-	s.fwd.proxy.ServeHTTP(w, r.WithContext(ctx))
+	out := r.WithContext(ctx)
+	if body != nil {
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.ContentLength = int64(len(body))
+	} else if r.Body != nil && r.ContentLength != 0 {
+		out.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes) // the send limit, as here
+	}
+	s.fwd.proxy.ServeHTTP(w, out)
 	return true, nil
 }
 

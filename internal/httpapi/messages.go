@@ -63,14 +63,13 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes)
 	var events []broker.Event
 	switch {
 	case opts.PartitionID != nil:
 		if done, err := s.toLeader(w, r, h, *opts.PartitionID, nil); done {
 			return err
 		}
-		events, err = decodeEvents(r.Body, h, s.limits.MaxSendEvents)
+		events, err = decodeEvents(http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes), h, s.limits.MaxSendEvents)
 	case s.b.InCluster():
 		// The events decide where the send goes: read the body once, to decode it here
 		// or to forward it.
@@ -86,7 +85,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 			return err
 		}
 	default:
-		events, err = decodeEvents(r.Body, h, s.limits.MaxSendEvents)
+		events, err = decodeEvents(http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes), h, s.limits.MaxSendEvents)
 	}
 	if err != nil {
 		return err
