@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -50,7 +51,12 @@ func TestManagerFenceAnswersWaitersNotCoordinator(t *testing.T) {
 	if err := m.Tick(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, "waiting join", (<-done).ErrorCode, kerr.NotCoordinator.Code)
+	select {
+	case r := <-done:
+		wantCode(t, "waiting join", r.ErrorCode, kerr.NotCoordinator.Code)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the waiting join was not answered when the fence moved")
+	}
 	if s := m.State(context.Background(), testNS, testGroup); s != StateDead {
 		t.Fatalf("state after the fence: %v", s)
 	}
