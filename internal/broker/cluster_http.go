@@ -1,6 +1,13 @@
 package broker
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/tandem-streaming/tandem/internal/errcode"
 	"github.com/tandem-streaming/tandem/internal/meta"
 )
@@ -83,4 +90,53 @@ func (b *Broker) LedPartitions(h HubInfo) []int32 {
 		}
 	}
 	return out
+}
+
+// forwardProofWindow is how far a forward proof's time may be from this node's clock.
+const forwardProofWindow = 2 * time.Minute
+
+// ForwardProof vouches, to the other nodes of the region, that this node forwards a request
+// of the client at clientAddr (method and request URI as sent): an HMAC-SHA256 under a key
+// derived from the cluster secret, over this node's id, the time and those fields. The
+// leader applies the namespace's IP rules to clientAddr instead of to the forwarding node.
+// It is "" on a single node.
+func (b *Broker) ForwardProof(clientAddr, method, uri string, now time.Time) string {
+	if b.cl == nil {
+		return ""
+	}
+	ts := strconv.FormatInt(now.Unix(), 10)
+	return strconv.FormatUint(b.cl.self, 10) + ":" + ts + ":" + b.forwardMAC(b.cl.self, ts, clientAddr, method, uri)
+}
+
+// CheckForwardProof reports whether proof is a member's ForwardProof for these fields,
+// made within forwardProofWindow of now.
+func (b *Broker) CheckForwardProof(proof, clientAddr, method, uri string, now time.Time) bool {
+	if b.cl == nil || proof == "" {
+		return false
+	}
+	parts := strings.SplitN(proof, ":", 3)
+	if len(parts) != 3 {
+		return false
+	}
+	node, err1 := strconv.ParseUint(parts[0], 10, 64)
+	ts, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil || node == b.cl.self {
+		return false
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > forwardProofWindow || d < -forwardProofWindow {
+		return false
+	}
+	want := b.forwardMAC(node, parts[1], clientAddr, method, uri)
+	return hmac.Equal([]byte(want), []byte(parts[2]))
+}
+
+func (b *Broker) forwardMAC(node uint64, ts, clientAddr, method, uri string) string {
+	kdf := hmac.New(sha256.New, b.cl.node.Config().Secret)
+	kdf.Write([]byte("tandem http forward v1"))
+	m := hmac.New(sha256.New, kdf.Sum(nil))
+	for _, f := range []string{strconv.FormatUint(node, 10), ts, clientAddr, method, uri} {
+		m.Write([]byte(f))
+		m.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -34,6 +34,15 @@ import (
 // forwarding node.
 const ForwardedHeader = "Tandem-Forwarded-By"
 
+// The client's address travels with a forwarded request, vouched for by the forwarding node
+// (broker.ForwardProof, keyed by the cluster secret), so that the leader applies the
+// namespace's IP rules to the client rather than to the node. Without a valid proof the
+// headers are ignored.
+const (
+	forwardedForHeader   = "Tandem-Forwarded-For"
+	forwardedProofHeader = "Tandem-Forward-Proof"
+)
+
 // forwardHeaderTimeout bounds how long the leader may take to start its answer: the longest
 // receive wait plus a margin.
 const forwardHeaderTimeout = maxLongPoll + 30*time.Second
@@ -71,6 +80,8 @@ func newForwarder(s *Server) *forwarder {
 			pr.SetURL(to.target) // the Host header becomes the leader's own
 			pr.SetXForwarded()
 			pr.Out.Header.Set(ForwardedHeader, self)
+			pr.Out.Header.Set(forwardedForHeader, pr.In.RemoteAddr)
+			pr.Out.Header.Set(forwardedProofHeader, s.b.ForwardProof(pr.In.RemoteAddr, pr.Out.Method, pr.Out.URL.RequestURI(), time.Now()))
 			// This node checked the browser rules against its own Host; the leader's
 			// would see a foreign Origin.
 			pr.Out.Header.Del("Origin")
@@ -91,6 +102,16 @@ func newForwarder(s *Server) *forwarder {
 		},
 	}
 	return f
+}
+
+// clientAddr is the address of the client r comes from: the one a member of the region
+// vouches for when it forwarded r, else the connection's.
+func (s *Server) clientAddr(r *http.Request) string {
+	if addr := r.Header.Get(forwardedForHeader); addr != "" &&
+		s.b.CheckForwardProof(r.Header.Get(forwardedProofHeader), addr, r.Method, r.URL.RequestURI(), time.Now()) {
+		return addr
+	}
+	return r.RemoteAddr
 }
 
 // Close closes the forwarder's idle connections to other nodes.

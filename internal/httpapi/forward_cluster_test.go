@@ -1,12 +1,15 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/clustertest"
@@ -123,6 +126,56 @@ func TestClusterHTTPForwardsToPartitionLeader(t *testing.T) {
 			}
 		}
 	}
+
+	// IP rules apply to the client, not to the forwarding node: the follower vouches for the
+	// client's address, and the leader checks its proof.
+	setRules := func(action string, cidrs ...string) {
+		clustertest.Eventually(t, "the namespace's network rules updated", func() bool {
+			l := c.MetaLeader()
+			return l != nil && func() error {
+				_, err := l.Broker.UpdateNamespace(context.Background(), broker.NamespaceSpec{Name: broker.DevNamespace,
+					Tier: "standard", DefaultAction: action, IPRules: cidrs})
+				return err
+			}() == nil
+		})
+	}
+	setRules("Deny", "127.0.0.5/32")
+	clustertest.Eventually(t, "every node to refuse 127.0.0.1", func() bool {
+		for _, n := range c.Nodes {
+			if call(t, "GET", base(n)+"/partitions/0/messages?from=start", "").status != http.StatusForbidden {
+				return false
+			}
+		}
+		return true
+	})
+	from5 := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.5")}}).DialContext}}
+	defer from5.CloseIdleConnections()
+	req, _ := http.NewRequest("POST", base(follower)+"/partitions/0/messages", strings.NewReader(`{"body":"from-5"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := from5.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("a send from the allowed 127.0.0.5 forwarded by node %d: %d %s", follower.ID, resp.StatusCode, data)
+	}
+	a = call(t, "GET", base(leader)+"/partitions/0/messages?from=start", "",
+		"Tandem-Forwarded-For", "127.0.0.5:1", "Tandem-Forward-Proof", fmt.Sprintf("%d:%d:forged", follower.ID, time.Now().Unix()))
+	if a.status != http.StatusForbidden {
+		t.Fatalf("a forged client address: %d %s, want 403", a.status, a.body)
+	}
+	setRules("Allow")
+	clustertest.Eventually(t, "every node to accept 127.0.0.1 again", func() bool {
+		for _, n := range c.Nodes {
+			if call(t, "GET", base(n)+"/partitions/0/messages?from=start", "").status != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
 
 	// The leader's HTTP API is down: a clear 503.
 	leader.StopHTTP()
