@@ -106,6 +106,10 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 // told who asks (group.WithClient): the principal's identity, so that only it acts for the
 // members it joined, and its read right, so that it joins and sees only groups whose every
 // topic it may read. A principal without Listen anywhere is refused before the coordinator.
+// In a cluster only the confirmed metadata leader coordinates (broker.CoordinatorContext):
+// elsewhere every group request answers NOT_COORDINATOR (clients find the coordinator
+// again), or COORDINATOR_NOT_AVAILABLE while no leader is confirmed; ListGroups answers an
+// empty list there, as a Kafka broker coordinating no group does.
 func (c *conn) dispatchGroup(ctx context.Context, r *request) func() kmsg.Response {
 	switch r.kreq.(type) {
 	case *kmsg.JoinGroupRequest, *kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest,
