@@ -399,4 +399,28 @@ func TestClusterGroupRequestsToNonCoordinator(t *testing.T) {
 			t.Fatalf("OffsetFetch on the coordinator: %+v", r.Topics[0].Partitions[0])
 		}
 	}
+
+	// Alone, the follower knows no leader: COORDINATOR_NOT_AVAILABLE, and clients retry.
+	for _, n := range c.Nodes {
+		if n != follower {
+			n.Stop()
+		}
+	}
+	clustertest.Eventually(t, "FindCoordinator to answer COORDINATOR_NOT_AVAILABLE without a leader", func() bool {
+		resp, err := fb.Request(ctx, fc)
+		if err != nil {
+			return false
+		}
+		r := resp.(*kmsg.FindCoordinatorResponse)
+		return len(r.Coordinators) == 1 && r.Coordinators[0].ErrorCode == kerr.CoordinatorNotAvailable.Code
+	})
+	for _, req := range []kmsg.Request{join, hb, commit, fetch} {
+		resp, err := fb.Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := codeOf(resp); got != kerr.CoordinatorNotAvailable.Code {
+			t.Errorf("%s without a metadata leader: %v, want COORDINATOR_NOT_AVAILABLE", kmsg.NameForKey(req.Key()), kerr.ErrorForCode(got))
+		}
+	}
 }
