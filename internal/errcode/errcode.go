@@ -46,12 +46,10 @@ const (
 	Mismatch             Code = "Mismatch"            // two things that must agree do not (output diff)
 	Internal             Code = "Internal"            // a bug or an unexpected I/O failure
 	NotLeader            Code = "NotLeader"           // another node of the region leads the partition; refresh metadata and go there
-	// NotCoordinator: another node of the region coordinates consumer groups (the metadata
-	// leader); find the coordinator again and go there.
-	NotCoordinator Code = "NotCoordinator"
-	// CoordinatorNotAvailable: no node coordinates consumer groups right now (a metadata
-	// leader election, or a new leader still applying); retry shortly.
-	CoordinatorNotAvailable Code = "CoordinatorNotAvailable"
+
+	// Consumer-group coordination in a region cluster.
+	NotCoordinator          Code = "NotCoordinator"          // another node (the metadata leader) coordinates consumer groups; find the coordinator again
+	CoordinatorNotAvailable Code = "CoordinatorNotAvailable" // no node coordinates consumer groups right now (an election, or a new leader still applying); retry shortly
 )
 
 type info struct {
@@ -61,32 +59,33 @@ type info struct {
 }
 
 var catalogue = map[Code]info{
-	InvalidArgument:         {http.StatusBadRequest, kerr.InvalidRequest.Code, 2},
-	NotFound:                {http.StatusNotFound, kerr.UnknownTopicOrPartition.Code, 3},
-	AlreadyExists:           {http.StatusConflict, kerr.TopicAlreadyExists.Code, 4},
-	Unauthorized:            {http.StatusUnauthorized, kerr.SaslAuthenticationFailed.Code, 5},
-	Forbidden:               {http.StatusForbidden, kerr.TopicAuthorizationFailed.Code, 5},
-	MessageTooLarge:         {http.StatusRequestEntityTooLarge, kerr.MessageTooLarge.Code, 2},
-	PartitionNotFound:       {http.StatusNotFound, kerr.UnknownTopicOrPartition.Code, 3},
-	OffsetOutOfRange:        {http.StatusRequestedRangeNotSatisfiable, kerr.OffsetOutOfRange.Code, 2},
-	Conflict:                {http.StatusConflict, kerr.InvalidRequest.Code, 4},
-	ReadOnly:                {http.StatusForbidden, kerr.PolicyViolation.Code, 6},
-	AliasNotActive:          {http.StatusMisdirectedRequest, kerr.NotLeaderForPartition.Code, 6},
-	Unavailable:             {http.StatusServiceUnavailable, kerr.KafkaStorageError.Code, 7},
-	Timeout:                 {http.StatusGatewayTimeout, kerr.RequestTimedOut.Code, 7},
-	CorruptData:             {http.StatusBadRequest, kerr.CorruptMessage.Code, 2},
-	UnsupportedVersion:      {http.StatusBadRequest, kerr.UnsupportedVersion.Code, 2},
-	DuplicateSequence:       {http.StatusConflict, kerr.DuplicateSequenceNumber.Code, 4},
-	OutOfOrderSequence:      {http.StatusConflict, kerr.OutOfOrderSequenceNumber.Code, 4},
-	UnknownProducer:         {http.StatusConflict, kerr.UnknownProducerID.Code, 4},
-	InvalidProducerEpoch:    {http.StatusConflict, kerr.InvalidProducerEpoch.Code, 4},
-	IllegalGeneration:       {http.StatusConflict, kerr.IllegalGeneration.Code, 4},
-	UnknownMember:           {http.StatusConflict, kerr.UnknownMemberID.Code, 4},
-	RebalanceInProgress:     {http.StatusConflict, kerr.RebalanceInProgress.Code, 4},
-	QuotaExceeded:           {http.StatusForbidden, kerr.PolicyViolation.Code, 8},
-	Mismatch:                {http.StatusConflict, kerr.InvalidRequest.Code, 1},
-	Internal:                {http.StatusInternalServerError, kerr.UnknownServerError.Code, 1},
-	NotLeader:               {http.StatusMisdirectedRequest, kerr.NotLeaderForPartition.Code, 7},
+	InvalidArgument:      {http.StatusBadRequest, kerr.InvalidRequest.Code, 2},
+	NotFound:             {http.StatusNotFound, kerr.UnknownTopicOrPartition.Code, 3},
+	AlreadyExists:        {http.StatusConflict, kerr.TopicAlreadyExists.Code, 4},
+	Unauthorized:         {http.StatusUnauthorized, kerr.SaslAuthenticationFailed.Code, 5},
+	Forbidden:            {http.StatusForbidden, kerr.TopicAuthorizationFailed.Code, 5},
+	MessageTooLarge:      {http.StatusRequestEntityTooLarge, kerr.MessageTooLarge.Code, 2},
+	PartitionNotFound:    {http.StatusNotFound, kerr.UnknownTopicOrPartition.Code, 3},
+	OffsetOutOfRange:     {http.StatusRequestedRangeNotSatisfiable, kerr.OffsetOutOfRange.Code, 2},
+	Conflict:             {http.StatusConflict, kerr.InvalidRequest.Code, 4},
+	ReadOnly:             {http.StatusForbidden, kerr.PolicyViolation.Code, 6},
+	AliasNotActive:       {http.StatusMisdirectedRequest, kerr.NotLeaderForPartition.Code, 6},
+	Unavailable:          {http.StatusServiceUnavailable, kerr.KafkaStorageError.Code, 7},
+	Timeout:              {http.StatusGatewayTimeout, kerr.RequestTimedOut.Code, 7},
+	CorruptData:          {http.StatusBadRequest, kerr.CorruptMessage.Code, 2},
+	UnsupportedVersion:   {http.StatusBadRequest, kerr.UnsupportedVersion.Code, 2},
+	DuplicateSequence:    {http.StatusConflict, kerr.DuplicateSequenceNumber.Code, 4},
+	OutOfOrderSequence:   {http.StatusConflict, kerr.OutOfOrderSequenceNumber.Code, 4},
+	UnknownProducer:      {http.StatusConflict, kerr.UnknownProducerID.Code, 4},
+	InvalidProducerEpoch: {http.StatusConflict, kerr.InvalidProducerEpoch.Code, 4},
+	IllegalGeneration:    {http.StatusConflict, kerr.IllegalGeneration.Code, 4},
+	UnknownMember:        {http.StatusConflict, kerr.UnknownMemberID.Code, 4},
+	RebalanceInProgress:  {http.StatusConflict, kerr.RebalanceInProgress.Code, 4},
+	QuotaExceeded:        {http.StatusForbidden, kerr.PolicyViolation.Code, 8},
+	Mismatch:             {http.StatusConflict, kerr.InvalidRequest.Code, 1},
+	Internal:             {http.StatusInternalServerError, kerr.UnknownServerError.Code, 1},
+	NotLeader:            {http.StatusMisdirectedRequest, kerr.NotLeaderForPartition.Code, 7},
+
 	NotCoordinator:          {http.StatusMisdirectedRequest, kerr.NotCoordinator.Code, 7},
 	CoordinatorNotAvailable: {http.StatusServiceUnavailable, kerr.CoordinatorNotAvailable.Code, 7},
 }
