@@ -26,13 +26,11 @@ import (
 
 func init() { register(8, 2, 8) }
 
-func (c *conn) handleOffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) kmsg.Response {
+func (c *conn) handleOffsetCommit(ctx context.Context, p broker.Principal, client group.Client, req *kmsg.OffsetCommitRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	b := c.s.opts.Broker
-	p := *c.principal
 	ns := p.Namespace
-	gctx := group.WithClient(ctx, group.Client{ID: c.clientID, Host: c.remote, Principal: p.Identity(), CanRead: canRead(p)})
-	gctx, err := b.CoordinatorContext(gctx)
+	gctx, err := b.CoordinatorContext(group.WithClient(ctx, client))
 	code := int16(0)
 	if err != nil {
 		code, _ = c.codeMsg(err)

@@ -21,10 +21,10 @@ import (
 
 func init() { register(9, 1, 7) }
 
-func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchRequest) kmsg.Response {
+func (c *conn) handleOffsetFetch(ctx context.Context, p broker.Principal, req *kmsg.OffsetFetchRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	b := c.s.opts.Broker
-	ns := c.principal.Namespace
+	ns := p.Namespace
 	if _, err := b.CoordinatorContext(ctx); err != nil {
 		code, _ := c.codeMsg(err)
 		return offsetFetchError(req, code)
@@ -33,8 +33,8 @@ func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchReque
 	add := func(topic string, partitions []int32) {
 		st := kmsg.NewOffsetFetchResponseTopic()
 		st.Topic = topic
-		visible := c.principal.CanSee(topic)
-		listen := c.principal.Can(broker.RightListen, topic)
+		visible := p.CanSee(topic)
+		listen := p.Can(broker.RightListen, topic)
 		for _, p := range partitions {
 			sp := kmsg.NewOffsetFetchResponseTopicPartition()
 			sp.Partition = p
@@ -54,7 +54,7 @@ func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchReque
 	}
 	if req.Topics == nil {
 		for topic, parts := range all {
-			if !c.principal.Can(broker.RightListen, topic) {
+			if !p.Can(broker.RightListen, topic) {
 				continue
 			}
 			ps := make([]int32, 0, len(parts))

@@ -82,9 +82,13 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 	case *kmsg.MetadataRequest:
 		return func() kmsg.Response { return c.handleMetadata(ctx, req) }
 	case *kmsg.OffsetCommitRequest:
-		return func() kmsg.Response { return c.handleOffsetCommit(ctx, req) }
+		// The connection's principal and client id are read here, on the reader goroutine,
+		// which changes them for later requests while this one runs.
+		p, client := *c.principal, c.groupClient()
+		return func() kmsg.Response { return c.handleOffsetCommit(ctx, p, client, req) }
 	case *kmsg.OffsetFetchRequest:
-		return func() kmsg.Response { return c.handleOffsetFetch(ctx, req) }
+		p := *c.principal
+		return func() kmsg.Response { return c.handleOffsetFetch(ctx, p, req) }
 	case *kmsg.FindCoordinatorRequest:
 		return now(c.handleFindCoordinator(req))
 	case *kmsg.InitProducerIDRequest:
@@ -121,7 +125,7 @@ func (c *conn) dispatchGroup(ctx context.Context, r *request) func() kmsg.Respon
 	if !p.Can(broker.RightListen, p.EntityPath) {
 		return now(groupDenied(r.kreq))
 	}
-	gctx := group.WithClient(ctx, group.Client{ID: c.clientID, Host: c.remote, Principal: p.Identity(), CanRead: canRead(p)})
+	gctx := group.WithClient(ctx, c.groupClient())
 	gctx, err := c.s.opts.Broker.CoordinatorContext(gctx)
 	if err != nil {
 		code, _ := c.codeMsg(err)
@@ -143,6 +147,13 @@ func (c *conn) dispatchGroup(ctx context.Context, r *request) func() kmsg.Respon
 		return func() kmsg.Response { return groups.List(gctx, ns, req) }
 	}
 	return nil
+}
+
+// groupClient is who sends the current request, for the coordinator. Call it on the reader
+// goroutine.
+func (c *conn) groupClient() group.Client {
+	p := *c.principal
+	return group.Client{ID: c.clientID, Host: c.remote, Principal: p.Identity(), CanRead: canRead(p)}
 }
 
 // canRead is what the coordinator asks of a principal: may it read topic ("" = every hub of
