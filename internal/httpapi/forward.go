@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -63,8 +64,9 @@ type forwardTo struct {
 	what   string // "partition 3 of ns/hub", for errors
 }
 
-func newForwarder(s *Server) *forwarder {
+func newForwarder(s *Server, tlsConfig *tls.Config) *forwarder {
 	f := &forwarder{transport: &http.Transport{
+		TLSClientConfig:       tlsConfig,
 		Proxy:                 nil, // node to node: never through an environment proxy
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,

@@ -92,6 +92,31 @@ func TestClusterHTTPForwardsToPartitionLeader(t *testing.T) {
 		t.Fatalf("receive through node %d: %d %s", follower.ID, a.status, a.body)
 	}
 
+	// A long-poll receive through the follower is answered when an event arrives.
+	polled := make(chan apiAnswer, 1)
+	go func() {
+		resp, err := http.Get(base(follower) + "/partitions/0/messages?from=end&wait=60s")
+		if err != nil {
+			polled <- apiAnswer{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		polled <- apiAnswer{resp.StatusCode, string(data)}
+	}()
+	clustertest.Eventually(t, "the long-poll to be answered", func() bool {
+		select {
+		case a = <-polled:
+			return true
+		default:
+		}
+		decodeSent(t, call(t, "POST", base(leader)+"/partitions/0/messages", `{"body":"wake"}`))
+		return false
+	})
+	if a.status != http.StatusOK || !strings.Contains(a.body, `"body":"wake"`) {
+		t.Fatalf("long-poll receive through node %d: %d %s", follower.ID, a.status, a.body)
+	}
+
 	// What a forward costs (logged, not checked: the machine is shared).
 	timeSends := func(n *clustertest.Node) time.Duration {
 		start := time.Now()

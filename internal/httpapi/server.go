@@ -22,6 +22,7 @@
 package httpapi
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -53,6 +54,9 @@ type Options struct {
 	AllowedHosts []string
 	// Data-plane bounds; zero or less takes the default of DefaultDataLimits.
 	Limits DataLimits
+	// ForwardTLS is the client TLS configuration for forwarding partition requests to
+	// another node's https:// endpoint in a cluster (forward.go); nil uses the system roots.
+	ForwardTLS *tls.Config
 }
 
 // DataLimits bound the memory one data-plane request can make the node hold.
@@ -112,7 +116,7 @@ func New(opts Options) *Server {
 	s := &Server{b: opts.Broker, log: opts.Logger.With("component", "httpapi"), dev: opts.Dev, geo: opts.Geo, jobs: opts.Jobs,
 		mux: http.NewServeMux(), hosts: newAllowedHosts(opts.AllowedHosts), limits: lim,
 		receives: make(chan struct{}, lim.MaxReceives), slotWait: 10 * time.Second}
-	s.fwd = newForwarder(s)
+	s.fwd = newForwarder(s, opts.ForwardTLS)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
