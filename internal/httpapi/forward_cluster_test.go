@@ -220,3 +220,41 @@ func TestClusterHTTPForwardsToPartitionLeader(t *testing.T) {
 		t.Fatalf("send while the leader's HTTP API is down: %d %s, want 503", a.status, a.body)
 	}
 }
+
+// A forward proof holds only for the fields it was made for, from another member, near its
+// time.
+func TestClusterForwardProof(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{})
+	from, to := c.Nodes[0].Broker, c.Nodes[1].Broker
+	now := time.Now()
+	const addr, method, uri = "192.0.2.7:5000", "POST", "/namespaces/default/eventhubs/orders/partitions/0/messages"
+	proof := from.ForwardProof(addr, method, uri, now)
+	forged := proof[:len(proof)-1] + "A"
+	if forged == proof {
+		forged = proof[:len(proof)-1] + "B"
+	}
+	for _, tc := range []struct {
+		name                  string
+		by                    *broker.Broker
+		proof, addr, meth, ur string
+		at                    time.Time
+		want                  bool
+	}{
+		{"valid", to, proof, addr, method, uri, now, true},
+		{"a minute later", to, proof, addr, method, uri, now.Add(time.Minute), true},
+		{"too late", to, proof, addr, method, uri, now.Add(3 * time.Minute), false},
+		{"too early", to, proof, addr, method, uri, now.Add(-3 * time.Minute), false},
+		{"on the node that made it", from, proof, addr, method, uri, now, false},
+		{"another address", to, proof, "192.0.2.8:5000", method, uri, now, false},
+		{"another method", to, proof, addr, "GET", uri, now, false},
+		{"another URI", to, proof, addr, method, uri + "?x=1", now, false},
+		{"forged mac", to, forged, addr, method, uri, now, false},
+		{"another node id", to, "3" + proof[1:], addr, method, uri, now, false},
+		{"malformed", to, "garbage", addr, method, uri, now, false},
+		{"empty", to, "", addr, method, uri, now, false},
+	} {
+		if got := tc.by.CheckForwardProof(tc.proof, tc.addr, tc.meth, tc.ur, tc.at); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
