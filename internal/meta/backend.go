@@ -24,6 +24,9 @@ type Backend interface {
 	ReadFrom(after uint64, max int) ([]Entry, error)
 	// Wait blocks until Index reaches index, ctx ends or the store closes.
 	Wait(ctx context.Context, index uint64) error
+	// Barrier returns once this node's state holds every command acknowledged anywhere before
+	// the call (a linearizable read follows); immediate on a single node.
+	Barrier(ctx context.Context) error
 	// Snapshot returns the encoded state (MarshalSnapshot).
 	Snapshot() ([]byte, error)
 	Close() error
