@@ -12,6 +12,9 @@ type Backend interface {
 	// ProposeView is Propose that also calls view with the state right after c applied,
 	// before any later command: how a caller answers with what its own write left.
 	ProposeView(ctx context.Context, c Command, view func(*State)) (uint64, error)
+	// ProposeOnLeader is Propose that, in a cluster, proposes only on the leader and is never
+	// forwarded (RaftStore.ProposeOnLeader); on a single node it is Propose.
+	ProposeOnLeader(ctx context.Context, c Command) (uint64, error)
 	// ProposeBatch applies new commands in order, stopping at the first that does not apply.
 	ProposeBatch(ctx context.Context, cmds []Command) error
 	// Apply appends entries produced elsewhere with their given indexes.
