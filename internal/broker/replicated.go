@@ -325,35 +325,6 @@ func (r *ReplicatedPartition) Restore(snap *raftpb.Snapshot) error {
 	return r.Checkpoint()
 }
 
-// ApplyRetention deletes old segments by the log's retention options (each replica on its own,
-// as in Kafka: only the log start moves) and checkpoints. Applies wait meanwhile, so no segment
-// past the checkpoint is deleted: recovery must find the log from the checkpoint on.
-func (r *ReplicatedPartition) ApplyRetention() (deletedSegments int, err error) {
-	r.ckptMu.Lock()
-	defer r.ckptMu.Unlock()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.p.log.Sync(); err != nil {
-		return 0, err
-	}
-	n, err := r.p.log.ApplyRetention()
-	if n == 0 || err != nil {
-		return n, err
-	}
-	r.mu.st.logStart = r.p.StartOffset()
-	r.mu.st.epochs.trimBefore(r.mu.st.logStart)
-	st := r.mu.st
-	r.p.mu.Lock()
-	st.producers = producerRecords(r.p.mu.producers)
-	r.p.mu.Unlock()
-	r.mu.sinceCkpt = 0
-	if err := seglog.WriteFileDurable(r.fs, r.ckpt, st.encode()); err != nil {
-		return n, err
-	}
-	r.ckptDone.Store(st.index)
-	return n, nil
-}
-
 // Apply applies committed entries in order (multiraft calls it from one goroutine at a time).
 // It depends only on the entries and the prior state, so every replica writes the same bytes.
 // A batch the partition refuses (sequence gap, fenced producer epoch, malformed) writes

@@ -174,6 +174,9 @@ func (s walStore) Save(updates []multiraft.Update) error {
 
 func (s walStore) Storage(group uint64) multiraft.Storage { return s.wal.Storage(group) }
 
+// RemoveGroup durably forgets a removed group's raft state (multiraft.GroupRemover).
+func (s walStore) RemoveGroup(group uint64) error { return s.wal.RemoveGroup(group) }
+
 // netTransport is the host's Transport over raftnet.
 type netTransport struct{ t *raftnet.Transport }
 

@@ -83,6 +83,7 @@ type replica struct {
 	readWait []*readReq
 
 	removed      atomic.Bool
+	retryTicks   atomic.Int64  // > 0: ticks until a failed snapshot restore is tried again
 	confInFlight atomic.Uint64 // id of this node's membership change being applied
 	// published for Status readers without the raft lock
 	lead, term, commit, applied, appliedTerm atomic.Uint64
@@ -151,6 +152,9 @@ func (h *Host) AddGroup(group uint64, peers []uint64, sm StateMachine, join bool
 	h.ids = slices.Insert(h.ids, i, group)
 	h.met.groups.Inc()
 	h.raftQ.enqueue(group)
+	if len(r.applyQ) > 0 {
+		h.applyQ.enqueue(group) // a snapshot the state machine could not restore yet
+	}
 	return nil
 }
 
@@ -171,9 +175,18 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 	}
 	fresh := last == 0 && raft.IsEmptyHardState(hs) && raft.IsEmptySnap(snap)
 	// The state machine may be behind the log's snapshot (the log was
-	// compacted after a snapshot it then lost): restore it first.
-	if si := snap.GetMetadata().GetIndex(); si > sm.Applied() {
-		if err := sm.Restore(snap); err != nil {
+	// compacted after a snapshot it then lost, or a restart came before a
+	// restore that waited for data from another replica): restore it first.
+	// If that has to wait (ErrRestoreRetry), the snapshot is the first task of
+	// the apply queue and raft starts as if it were applied: everything it
+	// applies later queues behind it.
+	si := snap.GetMetadata().GetIndex()
+	var boot *raftpb.Snapshot
+	if si > sm.Applied() {
+		if err := sm.Restore(snap); errors.Is(err, ErrRestoreRetry) {
+			boot = snap
+			h.log.Warn("multiraft: the group's snapshot cannot be restored yet; the group starts and retries", "group", group, "snapshot_index", si, "err", err)
+		} else if err != nil {
 			return nil, fmt.Errorf("restore state machine from snapshot at %d: %w", si, err)
 		}
 	}
@@ -195,7 +208,7 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 		ElectionTick:              h.opts.ElectionTick,
 		HeartbeatTick:             h.opts.HeartbeatTick,
 		Storage:                   st,
-		Applied:                   min(applied, max(hs.GetCommit(), snap.GetMetadata().GetIndex())),
+		Applied:                   min(max(applied, boot.GetMetadata().GetIndex()), max(hs.GetCommit(), si)),
 		AsyncStorageWrites:        true,
 		MaxSizePerMsg:             h.opts.MaxSizePerMsg,
 		MaxCommittedSizePerReady:  4 * h.opts.MaxSizePerMsg,
@@ -228,6 +241,9 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 		}
 	}
 	r.rn = rn
+	if boot != nil {
+		r.applyQ = []applyTask{{snap: boot, boot: true}}
+	}
 	return r, nil
 }
 
