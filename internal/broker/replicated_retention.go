@@ -105,3 +105,21 @@ func (r *ReplicatedPartition) writeCheckpointLocked() error {
 	r.ckptDone.Store(st.index)
 	return nil
 }
+
+// ReplicaPartition returns this node's replica of partition id of ns/hub for reading, leader
+// or not (nil if the node holds none): for diagnostics and tests, which compare replicas. A
+// follower's data may lag the leader's; never append to it.
+func (b *Broker) ReplicaPartition(ns, hub string, id int32) *Partition {
+	if b.cl == nil {
+		return nil
+	}
+	h, err := b.Hub(ns, hub)
+	if err != nil {
+		return nil
+	}
+	r, _, err := b.localReplica(h, id)
+	if err != nil || r == nil {
+		return nil
+	}
+	return r.rp.Partition()
+}
