@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -97,4 +99,34 @@ func TestReplicatedRestoreRetriesFlakyPeer(t *testing.T) {
 	if a, b := contentDigest(t, victim.rp, 0, end), contentDigest(t, c.leader().rp, 0, end); a != b {
 		t.Fatal("the restored replica's batches differ from the leader's")
 	}
+}
+
+// TestReplicatedRetentionCrash: a crash right after retention deleted segments, before the
+// checkpoint that records the new log start, leaves a replica that opens with everything it
+// had applied: retention first checkpoints the applied state, so the checkpoint never needs a
+// deleted segment.
+func TestReplicatedRetentionCrash(t *testing.T) {
+	dir := t.TempDir()
+	f := openRPOpts(t, dir, 1<<20, 0, nil) // no checkpoint while applying
+	applyChunked(t, f, genEntries(9, 300), rand.New(rand.NewPCG(9, 9)))
+	end, applied := f.p.EndOffset(), f.Applied()
+	errCrash := errors.New("crash")
+	n, err := f.applyRetention(func() (int, error) {
+		n, err := f.p.log.ApplyRetentionWith(0, 8192)
+		if err == nil {
+			err = errCrash
+		}
+		return n, err
+	})
+	if n == 0 || !errors.Is(err, errCrash) {
+		t.Fatalf("retention deleted %d segments: %v", n, err)
+	}
+	start := f.p.StartOffset()
+	crash(t, f)
+	f = openRPOpts(t, dir, 1<<20, 0, nil)
+	defer f.Close()
+	if f.p.StartOffset() != start || f.p.EndOffset() != end || f.Applied() != applied {
+		t.Fatalf("after the crash: log [%d, %d) at %d, want [%d, %d) at %d", f.p.StartOffset(), f.p.EndOffset(), f.Applied(), start, end, applied)
+	}
+	checkLog(t, f)
 }
