@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -212,4 +214,82 @@ func TestClusterReplicaRetention(t *testing.T) {
 		}
 	}
 	t.Logf("log starts %v; common range [%d, 520) identical", starts, common)
+}
+
+// TestClusterDeletedHubLeavesNoRaftState: deleting a hub removes its partition groups from
+// every node's raft WAL (not just from the running host), so the WAL does not grow with hub
+// churn and a restarted node does not see the groups again; their files are gone too.
+func TestClusterDeletedHubLeavesNoRaftState(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{})
+	c.CreateHub("keep", 1)
+	before := map[uint64][]uint64{}
+	for _, n := range c.Nodes {
+		before[n.ID] = n.Raft.WALGroups()
+	}
+	c.CreateHub("churn", 2)
+	var churn []uint64
+	clustertest.Eventually(t, "the new hub's groups in every node's WAL", func() bool {
+		for _, n := range c.Nodes {
+			var added []uint64
+			for _, g := range n.Raft.WALGroups() {
+				if !slices.Contains(before[n.ID], g) && g != cluster.MetaGroup {
+					added = append(added, g)
+				}
+			}
+			if len(added) != 2 {
+				return false
+			}
+			churn = added
+		}
+		return true
+	})
+	hubDir := func(n *clustertest.Node) string {
+		h, err := n.Broker.Hub(broker.DevNamespace, "churn")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(n.Dir, "hubs", broker.DevNamespace, "churn."+h.Incarnation)
+	}
+	dirs := map[uint64]string{}
+	for _, n := range c.Nodes {
+		dirs[n.ID] = hubDir(n)
+	}
+	clustertest.Eventually(t, "the hub to be deleted through the metadata leader", func() bool {
+		l := c.MetaLeader()
+		return l != nil && l.Broker.DeleteHub(context.Background(), broker.DevNamespace, "churn") == nil
+	})
+	gone := func(n *clustertest.Node) bool {
+		for _, g := range n.Raft.WALGroups() {
+			if slices.Contains(churn, g) {
+				return false
+			}
+		}
+		_, err := os.Stat(dirs[n.ID])
+		return os.IsNotExist(err)
+	}
+	clustertest.Eventually(t, "the deleted hub's groups and files gone on every node", func() bool {
+		for _, n := range c.Nodes {
+			if !gone(n) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range c.Nodes {
+		n.Stop()
+	}
+	for _, n := range c.Nodes {
+		c.Restart(n)
+	}
+	for _, n := range c.Nodes {
+		if !gone(n) {
+			t.Fatalf("node %d: after a restart the WAL holds groups %v (deleted: %v) or the hub's files are back", n.ID, n.Raft.WALGroups(), churn)
+		}
+	}
+	c.CreateHub("after", 1) // the cluster works on; the kept hub's groups stay
+	for _, n := range c.Nodes {
+		if ws := n.Raft.WALGroups(); !gone(n) || !slices.Contains(ws, before[n.ID][len(before[n.ID])-1]) {
+			t.Fatalf("node %d: WAL groups %v after the restart (kept %v, deleted %v)", n.ID, ws, before[n.ID], churn)
+		}
+	}
 }
