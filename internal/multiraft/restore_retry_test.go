@@ -2,7 +2,9 @@ package multiraft
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -200,5 +202,36 @@ func TestRestoreRetryAtStart(t *testing.T) {
 	}
 	if d, applied := flaky.get(idx); d != "b" || applied < idx {
 		t.Fatalf("after the restore: %q at %d, applied %d", d, idx, applied)
+	}
+}
+
+// TestRemoveGroupForgetsLogStore: RemoveGroup deletes the group from a LogStore that is a
+// GroupRemover, and nothing of the group is written there afterwards while its peers go on.
+func TestRemoveGroupForgetsLogStore(t *testing.T) {
+	c := newLoopCluster(t, 2)
+	defer c.close(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	eventually(t, "leaders", func() bool { return c.leader(1) != 0 && c.leader(2) != 0 })
+	c.proposeConcurrently(ctx, t, 2)
+	h3 := c.net.hosts[3]
+	if err := h3.RemoveGroup(1); err != nil {
+		t.Fatal(err)
+	}
+	if gs := c.stores[3].Groups(); slices.Contains(gs, 1) || !slices.Contains(gs, 2) {
+		t.Fatalf("node 3's log store holds groups %v after removing group 1", gs)
+	}
+	for i := range 20 {
+		var l uint64
+		eventually(t, "a leader of group 1", func() bool { l = c.leader(1); return l != 0 && l != 3 })
+		if _, err := c.net.hosts[l].Propose(ctx, 1, fmt.Appendf(nil, "after-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gs := c.stores[3].Groups(); slices.Contains(gs, 1) {
+		t.Fatalf("group 1 is back in node 3's log store: %v", gs)
+	}
+	if err := h3.RemoveGroup(1); !errors.Is(err, ErrUnknownGroup) {
+		t.Fatalf("removing it again: %v", err)
 	}
 }
