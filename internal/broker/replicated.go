@@ -310,11 +310,7 @@ func (r *ReplicatedPartition) Restore(snap *raftpb.Snapshot) error {
 		return fmt.Errorf("%w: the snapshot at index %d ends at offset %d, this replica's log at %d",
 			ErrSnapshotNeedsSegments, st.index, st.nextOffset, end)
 	case end < st.nextOffset:
-		if err := r.installSegments(st); err != nil {
-			return err
-		}
-		r.ckptDone.Store(st.index)
-		return nil
+		return r.installSegments(st)
 	}
 	st.logStart = r.p.StartOffset()
 	st.epochs.trimBefore(st.logStart)

@@ -151,11 +151,15 @@ func (r *ReplicatedPartition) installSegments(st replicaState) error {
 	r.mu.Unlock()
 	rec := st
 	rec.term = 0
+	// No checkpoint (retention's included) may write the old state over the new one meanwhile.
+	r.ckptMu.Lock()
+	defer r.ckptMu.Unlock()
 	err = r.p.log.InstallSegment(from, func() error { return seglog.WriteFileDurable(r.fs, r.ckpt, rec.encode()) })
 	if err != nil {
 		return fmt.Errorf("%w: install the copied segment: %w", errApplyFailed, err)
 	}
 	r.adopt(st)
+	r.ckptDone.Store(st.index)
 	return nil
 }
 

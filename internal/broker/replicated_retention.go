@@ -68,6 +68,12 @@ func (r *ReplicatedPartition) ApplyRetention() (deletedSegments int, err error) 
 // recovery reads from the files. The producer state is in the checkpoint, not in the deleted
 // batches, so idempotent producers keep being de-duplicated.
 func (r *ReplicatedPartition) applyRetention(del func() (int, error)) (int, error) {
+	if r.CheckpointedIndex() != r.Applied() {
+		// Most of the fsync outside the apply lock; what is applied meanwhile is synced below.
+		if err := r.Checkpoint(); err != nil {
+			return 0, err
+		}
+	}
 	r.ckptMu.Lock()
 	defer r.ckptMu.Unlock()
 	r.mu.Lock()

@@ -127,7 +127,7 @@ func (h *Host) retryRestore(r *replica, rest []applyTask, err error) {
 	r.apMu.Unlock()
 	a := &r.applyer
 	a.restoreFails++
-	if a.restoreFails == 1 {
+	if !r.restorePending.Swap(true) {
 		h.met.restoresPending.Inc()
 	}
 	h.met.restoreFailures.Inc()
@@ -151,6 +151,8 @@ func (h *Host) restored(r *replica) {
 	if r.applyer.restoreFails > 0 {
 		h.log.Info("multiraft: snapshot restored after failed attempts", "group", r.id, "attempts", r.applyer.restoreFails+1)
 		r.applyer.restoreFails = 0
+	}
+	if r.restorePending.Swap(false) {
 		h.met.restoresPending.Dec()
 	}
 }

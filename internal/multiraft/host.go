@@ -369,5 +369,8 @@ func (h *Host) RemoveGroup(group uint64) error {
 	h.saveMu.Unlock()
 	r.failWaiters(ErrUnknownGroup)
 	h.met.groups.Dec()
+	if r.restorePending.Swap(false) {
+		h.met.restoresPending.Dec()
+	}
 	return err
 }

@@ -82,9 +82,12 @@ type replica struct {
 	// readWait: answered read requests waiting for this node to apply their index
 	readWait []*readReq
 
-	removed      atomic.Bool
-	retryTicks   atomic.Int64  // > 0: ticks until a failed snapshot restore is tried again
-	confInFlight atomic.Uint64 // id of this node's membership change being applied
+	removed    atomic.Bool
+	retryTicks atomic.Int64 // > 0: ticks until a failed snapshot restore is tried again
+	// restorePending: a snapshot restore failed and waits for a retry (counted in the
+	// restoresPending gauge until it succeeds or the group is removed)
+	restorePending atomic.Bool
+	confInFlight   atomic.Uint64 // id of this node's membership change being applied
 	// published for Status readers without the raft lock
 	lead, term, commit, applied, appliedTerm atomic.Uint64
 	leader                                   atomic.Bool
