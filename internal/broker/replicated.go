@@ -91,9 +91,9 @@ type proposalResult struct {
 	err  error
 }
 
-// ErrSnapshotNeedsSegments: a raft snapshot is ahead of this replica's segment files. Until
-// segment shipping exists, such a replica cannot catch up from a snapshot.
-var ErrSnapshotNeedsSegments = errors.New("replicated partition: the snapshot is ahead of this replica's segment files, which must be copied from the leader first (segment transfer is not implemented yet)")
+// ErrSnapshotNeedsSegments: a raft snapshot is ahead of this replica's segment files and the
+// replica has no SegmentSource to copy the missing batches from.
+var ErrSnapshotNeedsSegments = errors.New("replicated partition: the snapshot is ahead of this replica's segment files, which must be copied from another replica first, and no segment source is configured")
 
 var _ multiraft.StateMachine = (*ReplicatedPartition)(nil)
 
@@ -291,8 +291,10 @@ func (r *ReplicatedPartition) Snapshot() ([]byte, error) {
 // Restore adopts a snapshot's state, producer state included. If the local log ends before the
 // snapshot, the missing batches are first copied from another replica through
 // ReplicatedOptions.Segments and installed crash-safely (without a SegmentSource it refuses
-// with ErrSnapshotNeedsSegments); if the local log ends past it, the replicas have diverged
-// and it refuses. Nothing changes on refusal.
+// with ErrSnapshotNeedsSegments); a copy that fails (no peer reachable, or none holds the
+// batches any more) wraps multiraft.ErrRestoreRetry, and the host retries later. If the local
+// log ends past the snapshot, the replicas have diverged and it refuses. Nothing changes on
+// refusal.
 func (r *ReplicatedPartition) Restore(snap *raftpb.Snapshot) error {
 	st, err := decodeReplicaState(snap.GetData())
 	if err != nil {

@@ -94,13 +94,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 		}
 	}
 	c := &Cluster{t: t, opts: opts, spec: spec}
-	t.Cleanup(c.Close)
 	for i := range opts.Nodes {
 		c.kafka = append(c.kafka, kafkaLns[i].Addr().String())
+		// The directories first: cleanups run last-registered first, so the nodes stop
+		// before their directories are removed.
+		c.Nodes = append(c.Nodes, &Node{ID: uint64(i + 1), Dir: t.TempDir()})
 	}
-	for i := range opts.Nodes {
-		n := &Node{ID: uint64(i + 1), Dir: t.TempDir()}
-		c.Nodes = append(c.Nodes, n)
+	t.Cleanup(c.Close)
+	for i, n := range c.Nodes {
 		if err := c.start(n, kafkaLns[i], httpLns[i]); err != nil {
 			t.Fatal(err)
 		}

@@ -25,6 +25,8 @@ type StateMachine interface {
 	// Snapshot returns the state as of Applied().
 	Snapshot() ([]byte, error)
 	// Restore replaces the state with a snapshot's (its Data, at its index).
+	// On error the state must be unchanged; an error wrapping ErrRestoreRetry
+	// makes the host try again later, any other stops the group.
 	Restore(snap *raftpb.Snapshot) error
 }
 
@@ -179,19 +181,15 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 	fresh := last == 0 && raft.IsEmptyHardState(hs) && raft.IsEmptySnap(snap)
 	// The state machine may be behind the log's snapshot (the log was
 	// compacted after a snapshot it then lost, or a restart came before a
-	// restore that waited for data from another replica): restore it first.
-	// If that has to wait (ErrRestoreRetry), the snapshot is the first task of
-	// the apply queue and raft starts as if it were applied: everything it
-	// applies later queues behind it.
+	// restore that waited for data from another replica). The snapshot is
+	// then the first task of the apply queue, restored by an apply worker
+	// (not here, under the host's lock: it may copy data from another node,
+	// and fail and be retried, ErrRestoreRetry), and raft starts as if it were
+	// applied: everything it applies later queues behind it.
 	si := snap.GetMetadata().GetIndex()
 	var boot *raftpb.Snapshot
 	if si > sm.Applied() {
-		if err := sm.Restore(snap); errors.Is(err, ErrRestoreRetry) {
-			boot = snap
-			h.log.Warn("multiraft: the group's snapshot cannot be restored yet; the group starts and retries", "group", group, "snapshot_index", si, "err", err)
-		} else if err != nil {
-			return nil, fmt.Errorf("restore state machine from snapshot at %d: %w", si, err)
-		}
+		boot = snap
 	}
 	applied := sm.Applied()
 	r.applyer = applyState{confState: cs, snapIndex: snap.GetMetadata().GetIndex(), index: applied}
