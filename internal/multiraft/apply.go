@@ -138,7 +138,7 @@ func (h *Host) retryRestore(r *replica, rest []applyTask, err error) {
 	if n := a.restoreFails; n&(n-1) == 0 || n%64 == 0 {
 		lvl := slog.LevelWarn
 		if n >= 8 {
-			lvl = slog.LevelError // a minute or more: someone should look
+			lvl = slog.LevelError // failing for half a minute or more: someone should look
 		}
 		h.log.Log(context.Background(), lvl, "multiraft: group waits for a snapshot restore; retrying", "group", r.id,
 			"snapshot_index", rest[0].snap.GetMetadata().GetIndex(), "attempts", n, "retry_in_ticks", wait, "err", err)
