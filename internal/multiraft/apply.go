@@ -46,6 +46,7 @@ type applyState struct {
 	index, term uint64 // last applied entry
 	confState   *raftpb.ConfState
 	snapIndex   uint64 // index of the last snapshot taken or restored
+	snapBytes   int64  // bytes of entries applied since then
 	failed      bool
 	// restoreFails counts the failed attempts at the snapshot at the head of the queue.
 	restoreFails int
@@ -168,6 +169,7 @@ func (h *Host) restore(r *replica, snap *raftpb.Snapshot) error {
 	r.applyer.index, r.applyer.term = md.GetIndex(), md.GetTerm()
 	r.applyer.confState = md.GetConfState()
 	r.applyer.snapIndex = md.GetIndex()
+	r.applyer.snapBytes = 0
 	r.applied.Store(md.GetIndex())
 	r.appliedTerm.Store(md.GetTerm())
 	r.releaseReads()
@@ -196,6 +198,7 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 			if d := e.GetData(); len(d) >= proposalHeader {
 				mine = append(mine, done{binary.BigEndian.Uint64(d), e.GetIndex(), d})
 				se.Data = d[proposalHeader:]
+				r.applyer.snapBytes += int64(len(d))
 			}
 		case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
 			se.Kind = EntryConfChange
@@ -284,8 +287,9 @@ func (h *Host) applyConfChange(r *replica, e *raftpb.Entry) (uint64, error) {
 // itself in the snapshot's ConfState, or it ignores it (raft refuses to
 // restore a snapshot that does not name it).
 func (h *Host) maybeSnapshot(r *replica, confChanged bool) error {
-	n := h.opts.SnapshotEntries
-	due := r.applyer.index-r.applyer.snapIndex >= uint64(n) || (confChanged && r.applyer.snapIndex > 0)
+	n, nb := h.opts.SnapshotEntries, h.opts.SnapshotBytes
+	due := r.applyer.index-r.applyer.snapIndex >= uint64(n) ||
+		(nb >= 0 && r.applyer.snapBytes >= nb) || (confChanged && r.applyer.snapIndex > 0)
 	if n < 0 || !due || r.applyer.index == r.applyer.snapIndex {
 		return nil
 	}
@@ -311,6 +315,7 @@ func (h *Host) maybeSnapshot(r *replica, confChanged bool) error {
 		return err
 	}
 	r.applyer.snapIndex = r.applyer.index
+	r.applyer.snapBytes = 0
 	h.met.snapshotsTaken.Inc()
 	return nil
 }

@@ -45,8 +45,12 @@ type Options struct {
 	HeartbeatTick int
 	// SnapshotEntries: after this many applied entries since the last
 	// snapshot, the state machine is snapshotted and the log compacted
-	// (default 10000; negative disables).
+	// (default 10000; negative disables snapshots altogether).
 	SnapshotEntries int
+	// SnapshotBytes: after this many bytes of applied entries since the last snapshot, the
+	// same (default 64 MiB; negative disables): with large entries (1 MiB record batches)
+	// an entry count alone would let a group keep gigabytes in the WAL.
+	SnapshotBytes   int64
 	MaxSizePerMsg   uint64 // default 1 MiB
 	MaxInflightMsgs int    // default 256
 	// MaxInflightBytes defaults to 8 MiB.
@@ -72,6 +76,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.SnapshotEntries == 0 {
 		o.SnapshotEntries = 10000
+	}
+	if o.SnapshotBytes == 0 {
+		o.SnapshotBytes = 64 << 20
 	}
 	if o.MaxSizePerMsg == 0 {
 		o.MaxSizePerMsg = 1 << 20
