@@ -137,3 +137,14 @@ func (b *Broker) ReceiveLocal(ctx context.Context, ns, hub string, id int32, off
 	}
 	return events, next, nil
 }
+
+// Closed reports whether Close has been called: work that retries through the broker (a job's
+// checkpoint in the metadata) gives up rather than wait for a node that is going away.
+func (b *Broker) Closed() bool {
+	select {
+	case <-b.stop:
+		return true
+	default:
+		return false
+	}
+}

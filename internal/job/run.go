@@ -77,6 +77,7 @@ type runner struct {
 	creator Creator
 	from    string // how to start when there is no checkpoint to resume from
 	resume  bool
+	lease   uint64 // in a cluster, the job lease this node holds for the run (cluster.go)
 	cancel  context.CancelFunc
 	done    chan struct{}
 
@@ -254,6 +255,11 @@ func (r *runner) openSink(ctx context.Context, o OutputSpec) (sink.Sink, error) 
 
 // retry runs f until it succeeds or ctx ends, backing off and reporting Degraded meanwhile.
 func (r *runner) retry(ctx context.Context, what string, f func() error) error {
+	return r.retryUnless(ctx, what, nil, f)
+}
+
+// retryUnless is retry that also gives up at once on an error permanent says is final.
+func (r *runner) retryUnless(ctx context.Context, what string, permanent func(error) bool, f func() error) error {
 	wait := 100 * time.Millisecond
 	for {
 		err := f()
@@ -265,7 +271,7 @@ func (r *runner) retry(ctx context.Context, what string, f func() error) error {
 			})
 			return nil
 		}
-		if errcode.CodeOf(err) == errcode.InvalidArgument {
+		if errcode.CodeOf(err) == errcode.InvalidArgument || (permanent != nil && permanent(err)) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		r.update(func(s *Status) { s.State, s.Error = Degraded, fmt.Sprintf("%s: %v (retrying)", what, err) })
@@ -310,11 +316,11 @@ func (x *execution) startPositions() error {
 		}
 		return nil
 	}
-	if err := r.m.store.dropCheckpoint(r.spec.Name); err != nil {
+	if err := r.m.store.dropCheckpoint(r.spec.Name, r.lease); err != nil {
 		return err
 	}
 	for _, p := range x.parts {
-		part, err := r.m.b.Partition(p.input.Namespace, p.input.Hub, p.partition)
+		part, err := r.m.b.LocalPartition(p.input.Namespace, p.input.Hub, p.partition)
 		if err != nil {
 			return err
 		}
@@ -348,7 +354,7 @@ func (x *execution) readRound(ctx context.Context) (bool, error) {
 	var backlog int64
 	for _, p := range x.parts {
 		off := x.offsets[p.key][p.partition]
-		evs, next, err := x.r.m.b.Receive(ctx, p.input.Namespace, p.input.Hub, p.partition, broker.Position{Kind: broker.FromOffset, Offset: off}, 1000, 0)
+		evs, next, err := x.r.m.b.ReceiveLocal(ctx, p.input.Namespace, p.input.Hub, p.partition, off, 1000)
 		if err != nil {
 			if ctx.Err() != nil {
 				return progressed, nil
@@ -361,7 +367,7 @@ func (x *execution) readRound(ctx context.Context) (bool, error) {
 			}
 		}
 		x.offsets[p.key][p.partition] = next
-		if part, err := x.r.m.b.Partition(p.input.Namespace, p.input.Hub, p.partition); err == nil {
+		if part, err := x.r.m.b.LocalPartition(p.input.Namespace, p.input.Hub, p.partition); err == nil {
 			backlog += part.EndOffset() - next
 		}
 		if len(evs) > 0 {
@@ -481,7 +487,13 @@ func (x *execution) commit(ctx context.Context) error {
 			ck.Dedup[in][p] = d.appendState(nil)
 		}
 	}
-	_, err := x.r.m.store.saveCheckpoint(x.r.spec.Name, ck)
+	// In a cluster the checkpoint is a metadata write: retried while the metadata has no
+	// leader; refused for good once another node holds the job's lease, or the node closes.
+	final := func(err error) bool { return errcode.Is(err, errcode.Conflict) || x.r.m.b.Closed() }
+	err := x.r.retryUnless(ctx, "checkpoint", final, func() error {
+		_, err := x.r.m.store.saveCheckpoint(x.r.spec.Name, x.r.lease, ck)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("job %s: writing its checkpoint: %w", x.r.spec.Name, err)
 	}

@@ -81,6 +81,26 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 	return c, nil
 }
 
+// jobStore keeps the job definitions and checkpoints: files under <data>/jobs on a single node
+// (store), the region's replicated metadata in a cluster (metaStore, store_meta.go). lease is
+// the job lease under which a runner writes its checkpoint; the file store ignores it.
+type jobStore interface {
+	names() ([]string, error)
+	load(name string) (*record, error)
+	create(r *record) error  // a new job; AlreadyExists if the name is taken
+	save(r *record) error    // a changed definition or wanted state
+	restart(r *record) error // save, dropping the checkpoint, for a start that does not resume
+	remove(name string) error
+	loadCheckpoint(name string) (*checkpoint, error)
+	saveCheckpoint(name string, lease uint64, c *checkpoint) (int, error)
+	dropCheckpoint(name string, lease uint64) error
+}
+
+var (
+	_ jobStore = store{}
+	_ jobStore = metaStore{}
+)
+
 // store reads and writes job directories.
 type store struct{ dir string }
 
@@ -131,6 +151,11 @@ func (s store) save(r *record) error {
 	return log.WriteFileDurable(log.OSFS{}, filepath.Join(s.jobDir(r.Spec.Name), "job.json"), b)
 }
 
+func (s store) create(r *record) error { return s.save(r) }
+
+// restart saves r; the runner drops the checkpoint when it starts without resuming.
+func (s store) restart(r *record) error { return s.save(r) }
+
 func (s store) remove(name string) error { return os.RemoveAll(s.jobDir(name)) }
 
 func (s store) loadCheckpoint(name string) (*checkpoint, error) {
@@ -148,7 +173,7 @@ func (s store) loadCheckpoint(name string) (*checkpoint, error) {
 	return c, nil
 }
 
-func (s store) saveCheckpoint(name string, c *checkpoint) (int, error) {
+func (s store) saveCheckpoint(name string, _ uint64, c *checkpoint) (int, error) {
 	b, err := c.encode()
 	if err != nil {
 		return 0, err
@@ -156,7 +181,7 @@ func (s store) saveCheckpoint(name string, c *checkpoint) (int, error) {
 	return len(b), log.WriteFileDurable(log.OSFS{}, filepath.Join(s.jobDir(name), "checkpoint"), b)
 }
 
-func (s store) dropCheckpoint(name string) error {
+func (s store) dropCheckpoint(name string, _ uint64) error {
 	err := os.Remove(filepath.Join(s.jobDir(name), "checkpoint"))
 	if os.IsNotExist(err) {
 		return nil

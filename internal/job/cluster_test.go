@@ -1,0 +1,242 @@
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/cluster"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/meta"
+)
+
+// jobNode is one node of an in-process 3-node region (127.0.0.1, .2, .3) with its job manager.
+type jobNode struct {
+	id int
+	b  *broker.Broker
+	m  *Manager
+}
+
+func startJobCluster(t *testing.T, ttl time.Duration) []*jobNode {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	spec := fmt.Sprintf("1=a@127.0.0.1:%d,2=b@127.0.0.2:%d,3=c@127.0.0.3:%d", port, port, port)
+	nodes := make([]*jobNode, 3)
+	for i := range nodes {
+		cfg, _, err := cluster.ParseConfig(uint64(i+1), "", spec, []byte("0123456789abcdef-secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		cn, err := cluster.Open(context.Background(), cluster.Options{Config: cfg, DataDir: dir, Logger: quietLog(), TickInterval: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := broker.Open(context.Background(), broker.Options{DataDir: dir, Region: "test", Logger: quietLog(), Cluster: cn})
+		if err != nil {
+			cn.Close()
+			t.Fatal(err)
+		}
+		m, err := NewManager(Options{Broker: b, DataDir: dir, LeaseTTL: ttl, Logger: quietLog()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = &jobNode{id: i + 1, b: b, m: m}
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.close()
+		}
+	})
+	return nodes
+}
+
+// close stops the node as if it died: the broker (and its raft node) first, so nothing the
+// job manager does afterwards reaches the region, then the manager.
+func (n *jobNode) close() {
+	if n.b == nil {
+		return
+	}
+	n.b.Close()
+	n.m.Close()
+	n.b, n.m = nil, nil
+}
+
+// anyNode runs f on each live node in turn until it succeeds or fails with something other
+// than Unavailable (a follower refusing a metadata write, an election) or NotLeader.
+func anyNode(t *testing.T, nodes []*jobNode, what string, f func(n *jobNode) error) {
+	t.Helper()
+	var last error
+	eventually(t, what, func() bool {
+		for _, n := range nodes {
+			if n.b == nil {
+				continue
+			}
+			if last = f(n); last == nil || !(errcode.Is(last, errcode.Unavailable) || errcode.Is(last, errcode.NotLeader)) {
+				return true
+			}
+		}
+		return false
+	})
+	if last != nil {
+		t.Fatalf("%s: %v", what, last)
+	}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sendCluster is send (job_test.go) through whichever node leads each partition.
+func sendCluster(t *testing.T, nodes []*jobNode, from, n int) {
+	t.Helper()
+	for k := range int32(3) {
+		var evs []broker.Event
+		for i := from; i < from+n; i++ {
+			body := fmt.Sprintf(`{"key":"k%d","v":%d,"t":"%s"}`, k, i, base.Add(time.Duration(i+1)*time.Second).Format(time.RFC3339))
+			evs = append(evs, broker.Event{Body: []byte(body)})
+		}
+		anyNode(t, nodes, fmt.Sprintf("sending to partition %d", k), func(nd *jobNode) error {
+			_, err := nd.b.Send(context.Background(), "jobs-ns", "readings", evs, broker.SendOptions{PartitionID: &k})
+			return err
+		})
+	}
+}
+
+// runners lists the nodes where the job has a live runner.
+func runners(nodes []*jobNode, job string) []int {
+	var ids []int
+	for _, n := range nodes {
+		if n.m == nil {
+			continue
+		}
+		n.m.mu.Lock()
+		if e, ok := n.m.mu.jobs[job]; ok && e.run != nil {
+			select {
+			case <-e.run.done:
+			default:
+				ids = append(ids, n.id)
+			}
+		}
+		n.m.mu.Unlock()
+	}
+	return ids
+}
+
+// TestClusterJobMovesWhenItsNodeDies runs a job on a 3-node region: it runs on one node only;
+// that node dies; another node takes the lease once it expires and resumes from the
+// replicated checkpoint, and the output holds every window exactly once with its full count.
+func TestClusterJobMovesWhenItsNodeDies(t *testing.T) {
+	nodes := startJobCluster(t, 2*time.Second)
+	ctx := context.Background()
+	anyNode(t, nodes, "creating the namespace", func(n *jobNode) error {
+		_, err := n.b.CreateNamespace(ctx, broker.NamespaceSpec{Name: "jobs-ns"})
+		return err
+	})
+	anyNode(t, nodes, "creating the hub", func(n *jobNode) error {
+		return n.b.CreateHub(ctx, "jobs-ns", broker.HubSpec{Name: "readings", Partitions: 3})
+	})
+	eventually(t, "every node to hold a replica of every partition", func() bool {
+		for _, n := range nodes {
+			for p := range int32(3) {
+				if _, err := n.b.LocalPartition("jobs-ns", "readings", p); err != nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	out := filepath.Join(t.TempDir(), "out.db") // shared by the nodes, as a database server would be
+	anyNode(t, nodes, "creating the job", func(n *jobNode) error {
+		_, err := n.m.Create(ctx, jobSpec(out), Creator{})
+		return err
+	})
+	sendCluster(t, nodes, 0, 30)
+	anyNode(t, nodes, "starting the job", func(n *jobNode) error {
+		_, err := n.m.StartJob(ctx, "counter", "start", Admin)
+		return err
+	})
+	sendCluster(t, nodes, 30, 1)
+	waitRows(t, "sqlite://"+out, 9)
+
+	var holder int
+	eventually(t, "the job to run on exactly one node", func() bool {
+		ids := runners(nodes, "counter")
+		if len(ids) != 1 {
+			return false
+		}
+		holder = ids[0]
+		for _, n := range nodes {
+			if info, err := n.m.Get("counter", Admin); err != nil || info.Node != uint64(holder) {
+				return false
+			}
+		}
+		return true
+	})
+	var ckLease uint64
+	eventually(t, "a replicated checkpoint past event 30 of every partition", func() bool {
+		var j meta.Job
+		nodes[holder-1].b.ViewJobs(func(s *meta.State) { j, _ = s.Job("counter") })
+		ck, err := decodeCheckpoint(j.Checkpoint)
+		if err != nil {
+			return false
+		}
+		for p := range int32(3) {
+			if ck.Offsets["readings"][p] < 31 {
+				return false
+			}
+		}
+		ckLease = j.CheckpointLease
+		return true
+	})
+	t.Logf("the job runs on node %d (checkpoints under lease %d); closing that node", holder, ckLease)
+	nodes[holder-1].close()
+
+	sendCluster(t, nodes, 31, 30) // windows ending base+40, +50, +60; event 60 closes the last
+	rows := waitRows(t, "sqlite://"+out, 18)
+	for _, r := range rows {
+		var v struct {
+			Key string `json:"key"`
+			N   int    `json:"n"`
+		}
+		if err := json.Unmarshal(r.Data, &v); err != nil || v.N != 10 {
+			t.Fatalf("row %s: a window counted %d events, want 10 (%v)", r.Data, v.N, err)
+		}
+	}
+	ids := runners(nodes, "counter")
+	if len(ids) != 1 || ids[0] == holder {
+		t.Fatalf("after node %d died the job runs on nodes %v; want one other node", holder, ids)
+	}
+	next := nodes[ids[0]-1].m
+	info, err := next.Get("counter", Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Resumed from the checkpoint: it read the events after it (31 to 60, and at most the
+	// last round of the old node again), not the 61 per partition a fresh start reads.
+	if info.Status.InputEvents > 93 || info.Node != uint64(ids[0]) {
+		t.Fatalf("the new holder read %d events (node %d); a resumed run reads at most 93", info.Status.InputEvents, info.Node)
+	}
+	t.Logf("the job moved to node %d and read %d events there", ids[0], info.Status.InputEvents)
+}

@@ -1,0 +1,111 @@
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/meta"
+)
+
+// metaStore keeps the jobs of a cluster in the region's replicated metadata (meta/jobs.go):
+// the record (definition, creator, wanted state) as the job's opaque definition, and the
+// encoded checkpoint, bounded by meta.MaxJobCheckpointBytes. A checkpoint is written under
+// the job lease this node holds, and refused at apply once another node holds the lease.
+type metaStore struct {
+	b    *broker.Broker
+	node uint64
+}
+
+// proposeTimeout bounds one metadata change of the job store.
+const proposeTimeout = 30 * time.Second
+
+func (s metaStore) propose(c meta.Command) error {
+	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
+	defer cancel()
+	return s.b.ProposeJob(ctx, c, nil)
+}
+
+func (s metaStore) names() ([]string, error) {
+	var names []string
+	s.b.ViewJobs(func(st *meta.State) { names = st.JobNames() })
+	return names, nil
+}
+
+func (s metaStore) job(name string) (meta.Job, bool) {
+	var j meta.Job
+	var ok bool
+	s.b.ViewJobs(func(st *meta.State) { j, ok = st.Job(name) })
+	return j, ok
+}
+
+func (s metaStore) load(name string) (*record, error) {
+	j, ok := s.job(name)
+	if !ok {
+		return nil, errcode.New(errcode.NotFound, "job %s does not exist; list jobs with 'tandem job list'", name)
+	}
+	return decodeRecord(j)
+}
+
+func decodeRecord(j meta.Job) (*record, error) {
+	r := &record{}
+	if err := json.Unmarshal(j.Definition, r); err != nil {
+		return nil, fmt.Errorf("job %s: its definition in the metadata: %w", j.Name, err)
+	}
+	return r, nil
+}
+
+func (s metaStore) put(r *record, create, restart bool) error {
+	def, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.propose(meta.PutJob{Name: r.Spec.Name, Definition: def, Create: create, Restart: restart, Time: time.Now().UTC()})
+}
+
+func (s metaStore) create(r *record) error  { return s.put(r, true, false) }
+func (s metaStore) save(r *record) error    { return s.put(r, false, false) }
+func (s metaStore) restart(r *record) error { return s.put(r, false, true) }
+
+func (s metaStore) remove(name string) error {
+	err := s.propose(meta.DeleteJob{Name: name})
+	if errcode.Is(err, errcode.NotFound) {
+		return nil
+	}
+	return err
+}
+
+func (s metaStore) loadCheckpoint(name string) (*checkpoint, error) {
+	j, ok := s.job(name)
+	if !ok || len(j.Checkpoint) == 0 {
+		return nil, nil
+	}
+	c, err := decodeCheckpoint(j.Checkpoint)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", name, err)
+	}
+	return c, nil
+}
+
+func (s metaStore) saveCheckpoint(name string, lease uint64, c *checkpoint) (int, error) {
+	b, err := c.encode()
+	if err != nil {
+		return 0, err
+	}
+	if len(b) > meta.MaxJobCheckpointBytes {
+		return len(b), errcode.New(errcode.InvalidArgument,
+			"its checkpoint is %d bytes, over the %d bytes (4 MiB) a job's checkpoint may have in a cluster, where it is kept in the region's replicated metadata; reduce the job's state (shorter windows, fewer keys)",
+			len(b), meta.MaxJobCheckpointBytes)
+	}
+	return len(b), s.propose(meta.SaveJobCheckpoint{Name: name, Node: s.node, Seq: lease, Data: b})
+}
+
+func (s metaStore) dropCheckpoint(name string, lease uint64) error {
+	if j, ok := s.job(name); !ok || len(j.Checkpoint) == 0 {
+		return nil
+	}
+	return s.propose(meta.SaveJobCheckpoint{Name: name, Node: s.node, Seq: lease})
+}
