@@ -23,7 +23,7 @@ type Manager struct {
 	b        *broker.Broker
 	store    jobStore
 	cl       *clusterJobs // nil on a single node
-	filesDir string // <data>/job-files: where confined jobs keep their files
+	filesDir string       // <data>/job-files: where confined jobs keep their files
 	opts     Options
 	mu       struct {
 		sync.Mutex
