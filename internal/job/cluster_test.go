@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,4 +240,100 @@ func TestClusterJobMovesWhenItsNodeDies(t *testing.T) {
 		t.Fatalf("the new holder read %d events (node %d); a resumed run reads at most 93", info.Status.InputEvents, info.Node)
 	}
 	t.Logf("the job moved to node %d and read %d events there", ids[0], info.Status.InputEvents)
+}
+
+// setupClusterHub creates the test namespace and hub through the metadata leader and waits
+// for every node to hold a replica of each partition.
+func setupClusterHub(t *testing.T, nodes []*jobNode) {
+	t.Helper()
+	ctx := context.Background()
+	anyNode(t, nodes, "creating the namespace", func(n *jobNode) error {
+		_, err := n.b.CreateNamespace(ctx, broker.NamespaceSpec{Name: "jobs-ns"})
+		return err
+	})
+	anyNode(t, nodes, "creating the hub", func(n *jobNode) error {
+		return n.b.CreateHub(ctx, "jobs-ns", broker.HubSpec{Name: "readings", Partitions: 3})
+	})
+	eventually(t, "every node to hold a replica of every partition", func() bool {
+		for _, n := range nodes {
+			for p := range int32(3) {
+				if _, err := n.b.LocalPartition("jobs-ns", "readings", p); err != nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// runningOn waits until the job runs on exactly one node and returns that node.
+func runningOn(t *testing.T, nodes []*jobNode, job string) *jobNode {
+	t.Helper()
+	var at []int
+	eventually(t, job+" to run on exactly one node", func() bool {
+		at = runners(nodes, job)
+		return len(at) == 1
+	})
+	return nodes[at[0]-1]
+}
+
+// TestClusterJobStopAndCheckpointLimit: StopJob returns once the holder has stopped and given
+// the lease up; a job whose checkpoint outgrows what the metadata keeps fails with an error
+// naming the limit.
+func TestClusterJobStopAndCheckpointLimit(t *testing.T) {
+	nodes := startJobCluster(t, 2*time.Second)
+	setupClusterHub(t, nodes)
+	ctx := context.Background()
+	dir := t.TempDir()
+	anyNode(t, nodes, "creating the job", func(n *jobNode) error {
+		_, err := n.m.Create(ctx, jobSpec(filepath.Join(dir, "out.db")), Creator{})
+		return err
+	})
+	anyNode(t, nodes, "starting the job", func(n *jobNode) error {
+		_, err := n.m.StartJob(ctx, "counter", "start", Admin)
+		return err
+	})
+	runningOn(t, nodes, "counter")
+	var info Info
+	anyNode(t, nodes, "stopping the job", func(n *jobNode) error {
+		var err error
+		info, err = n.m.StopJob(ctx, "counter", Admin)
+		return err
+	})
+	var lease *meta.JobLease
+	nodes[0].b.ViewJobs(func(s *meta.State) { j, _ := s.Job("counter"); lease = j.Lease })
+	if ids := runners(nodes, "counter"); len(ids) != 0 || lease != nil || info.Status.State != Stopped {
+		t.Fatalf("after StopJob: runners on %v, lease %+v, state %s", ids, lease, info.Status.State)
+	}
+
+	big := jobSpec(filepath.Join(dir, "big.db"))
+	big.Name = "big"
+	big.Query = `SELECT key, COUNT(DISTINCT v) AS n INTO counts FROM readings TIMESTAMP BY t GROUP BY key, TumblingWindow(day, 1)`
+	anyNode(t, nodes, "creating the big job", func(n *jobNode) error {
+		_, err := n.m.Create(ctx, big, Creator{})
+		return err
+	})
+	anyNode(t, nodes, "starting the big job", func(n *jobNode) error {
+		_, err := n.m.StartJob(ctx, "big", "start", Admin)
+		return err
+	})
+	holder := runningOn(t, nodes, "big")
+	start := base.Add(-time.Minute)
+	for p := range int32(3) {
+		var evs []broker.Event
+		for i := int(p); i < 30_000; i += 3 {
+			evs = append(evs, broker.Event{Body: fmt.Appendf(nil, `{"key":"key-%06d","v":"value-%06d-%s","t":"%s"}`,
+				i, i, strings.Repeat("x", 200), start.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano))})
+		}
+		for len(evs) > 0 {
+			chunk := evs[:min(len(evs), 2000)]
+			evs = evs[len(chunk):]
+			anyNode(t, nodes, fmt.Sprintf("sending to partition %d", p), func(n *jobNode) error {
+				_, err := n.b.Send(ctx, "jobs-ns", "readings", chunk, broker.SendOptions{PartitionID: &p})
+				return err
+			})
+		}
+	}
+	got := waitJob(t, holder.m, "big", Failed, "over the 4194304 bytes (4 MiB) a job's checkpoint may have in a cluster")
+	t.Logf("the job failed: %s", got.Status.Error)
 }
