@@ -67,6 +67,10 @@ type Options struct {
 	// metadata and the partitions placed on this node are raft groups on the node, which the
 	// broker owns from Open on and closes in Close. nil is a single node.
 	Cluster *cluster.Node
+	// LeaderBalanceInterval is how often, in a cluster, the node hands partition leadership
+	// back to preferred leaders (cluster_balance.go); 0 means DefaultLeaderBalanceInterval,
+	// negative turns balancing off.
+	LeaderBalanceInterval time.Duration
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.
@@ -114,6 +118,9 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.LeaderBalanceInterval == 0 {
+		opts.LeaderBalanceInterval = DefaultLeaderBalanceInterval
 	}
 	if opts.RetentionCheck == 0 {
 		opts.RetentionCheck = time.Minute

@@ -36,6 +36,8 @@ type clusterMode struct {
 	mu        sync.Mutex
 	reps      map[uint64]*replica // partition groups on this node, by group id
 	endpoints *meta.Endpoints     // where clients reach this node (SetEndpoints); nil: not known yet
+
+	lastBalance time.Time // of the last leader balancing round; the reconciler's own
 }
 
 // replica is one partition group held by this node.
@@ -103,6 +105,10 @@ func (b *Broker) reconcileLoop(ctx context.Context) {
 		b.metaLeaderDuties(ctx)
 		b.recordEndpoints(ctx)
 		b.reconcile()
+		if ivl := b.opts.LeaderBalanceInterval; ivl > 0 && time.Since(b.cl.lastBalance) >= ivl {
+			b.cl.lastBalance = time.Now()
+			b.balanceLeaders()
+		}
 		wctx, cancel := context.WithTimeout(ctx, reconcileEvery)
 		b.meta.Wait(wctx, idx+1)
 		cancel()
