@@ -20,7 +20,8 @@ import (
 //	job.json     the definition and the wanted state (Created, Running, Stopped)
 //	checkpoint   the engine snapshot and the input offsets it covers, written atomically
 //
-// Jobs are a region's own: they are not metadata commands and are not replicated by geo-DR
+// That is a single node's store; a cluster keeps the same record and checkpoint in the region's
+// metadata instead (store_meta.go). Jobs are a region's own: geo-DR does not replicate them
 // (geo-redundant jobs deploy the same definition to each region explicitly).
 
 // record is what job.json holds.
