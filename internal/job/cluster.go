@@ -156,10 +156,30 @@ func (m *Manager) tendJob(e *entry, j meta.Job, now time.Time) (leaseAction, boo
 		if l.Expires.Sub(now) < m.cl.ttl-every {
 			return leaseAction{name: j.Name}, true // renew a failed job's lease
 		}
-	case want && (l == nil || mine || !now.Before(l.Expires)):
+	case want && (l == nil || mine || !now.Before(l.Expires)) && m.holdsInputs(e.rec.Spec):
 		return leaseAction{name: j.Name}, true // take it (or renew it) and run
 	}
 	return leaseAction{}, false
+}
+
+// holdsInputs reports whether this node holds a replica of every input partition of spec: a
+// job reads its inputs from its node's replicas, so only such a node takes its lease.
+func (m *Manager) holdsInputs(spec Spec) bool {
+	for _, in := range spec.Inputs {
+		if in.Reference != "" {
+			continue
+		}
+		h, err := m.b.Hub(in.Namespace, in.Hub)
+		if err != nil {
+			return true // the run fails with the reason, shown in the job's status
+		}
+		for p := range h.Partitions {
+			if _, err := m.b.LocalPartition(in.Namespace, in.Hub, p); err != nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // changeLease proposes a lease change; after taking a lease it starts the job's runner.
