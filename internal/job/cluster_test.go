@@ -173,6 +173,7 @@ func TestClusterJobMovesWhenItsNodeDies(t *testing.T) {
 		_, err := n.m.Create(ctx, jobSpec(out), Creator{})
 		return err
 	})
+	seenEverywhere(t, nodes, "counter")
 	sendCluster(t, nodes, 0, 30)
 	anyNode(t, nodes, "starting the job", func(n *jobNode) error {
 		_, err := n.m.StartJob(ctx, "counter", "start", Admin)
@@ -266,6 +267,22 @@ func setupClusterHub(t *testing.T, nodes []*jobNode) {
 	})
 }
 
+// seenEverywhere waits until every live node has applied the creation of job (a follower's
+// metadata may lag the leader's).
+func seenEverywhere(t *testing.T, nodes []*jobNode, job string) {
+	t.Helper()
+	eventually(t, job+" on every node", func() bool {
+		for _, n := range nodes {
+			if n.m != nil {
+				if _, err := n.m.Get(job, Admin); err != nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
 // runningOn waits until the job runs on exactly one node and returns that node.
 func runningOn(t *testing.T, nodes []*jobNode, job string) *jobNode {
 	t.Helper()
@@ -289,6 +306,7 @@ func TestClusterJobStopAndCheckpointLimit(t *testing.T) {
 		_, err := n.m.Create(ctx, jobSpec(filepath.Join(dir, "out.db")), Creator{})
 		return err
 	})
+	seenEverywhere(t, nodes, "counter")
 	anyNode(t, nodes, "starting the job", func(n *jobNode) error {
 		_, err := n.m.StartJob(ctx, "counter", "start", Admin)
 		return err
@@ -313,6 +331,7 @@ func TestClusterJobStopAndCheckpointLimit(t *testing.T) {
 		_, err := n.m.Create(ctx, big, Creator{})
 		return err
 	})
+	seenEverywhere(t, nodes, "big")
 	anyNode(t, nodes, "starting the big job", func(n *jobNode) error {
 		_, err := n.m.StartJob(ctx, "big", "start", Admin)
 		return err

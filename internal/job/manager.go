@@ -137,6 +137,14 @@ func (m *Manager) register(start func()) error {
 // see reads as absent.
 func (m *Manager) entry(name string, by Creator) (*entry, error) {
 	e, ok := m.mu.jobs[strings.ToLower(name)]
+	if !ok && m.cl != nil {
+		// In a cluster the tend loop follows the metadata; a job applied here since its last
+		// round is read from the metadata at once.
+		if rec, err := m.store.load(name); err == nil {
+			e, ok = &entry{rec: rec}, true
+			m.mu.jobs[strings.ToLower(name)] = e
+		}
+	}
 	if !ok || !by.sees(e.rec.Creator) {
 		return nil, errcode.New(errcode.NotFound, "job %s does not exist; list jobs with 'tandem job list'", name)
 	}
