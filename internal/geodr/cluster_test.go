@@ -3,7 +3,14 @@ package geodr_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,10 +25,14 @@ import (
 // its raft node, broker, geo-DR manager and HTTP API.
 type clusterRegion struct {
 	name  string
-	nodes []*region // nil entries are closed nodes
+	mu    sync.Mutex // guards nodes against a front's goroutines (the test goroutine writes)
+	nodes []*region  // nil entries are closed nodes
 }
 
-func startClusterRegion(t *testing.T, name string) *clusterRegion {
+// startClusterRegion starts the region; a non-empty front is the address every node
+// advertises to the partner region (a load balancer in front of the nodes), else each
+// advertises its own.
+func startClusterRegion(t *testing.T, name, front string) *clusterRegion {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,6 +63,9 @@ func startClusterRegion(t *testing.T, name string) *clusterRegion {
 			t.Fatal(err)
 		}
 		r := &region{name: name, b: b, ln: hl, url: "http://" + hl.Addr().String()}
+		if front != "" {
+			r.opt = func(o *geodr.Options) { o.Endpoint = front }
+		}
 		r.startManager()
 		cr.nodes = append(cr.nodes, r)
 	}
@@ -65,14 +79,16 @@ func startClusterRegion(t *testing.T, name string) *clusterRegion {
 
 // close stops node i (its HTTP API, manager and broker, with its raft node).
 func (cr *clusterRegion) close(i int) {
+	cr.mu.Lock()
 	r := cr.nodes[i]
+	cr.nodes[i] = nil
+	cr.mu.Unlock()
 	if r == nil {
 		return
 	}
 	r.srv.Close()
 	r.m.Close()
 	r.b.Close()
-	cr.nodes[i] = nil
 }
 
 // leader returns the index of the node that leads the metadata, -1 if none does.
@@ -108,7 +124,7 @@ func (cr *clusterRegion) onLeader(t *testing.T, what string, f func(r *region) e
 // and after that node is closed the new leader takes replication over.
 func TestClusterSecondaryReplicatesAfterLeaderLoss(t *testing.T) {
 	east := startRegion(t, "east")
-	west := startClusterRegion(t, "west")
+	west := startClusterRegion(t, "west", "")
 	ctx := context.Background()
 	if _, err := east.b.CreateNamespace(ctx, broker.NamespaceSpec{Name: "ns-east"}); err != nil {
 		t.Fatal(err)
@@ -177,5 +193,81 @@ func TestClusterSecondaryReplicatesAfterLeaderLoss(t *testing.T) {
 	cfg, _ := west.nodes[at].b.Alias("ns-west")
 	if cfg.Role != meta.RoleSecondary || cfg.Through == 0 {
 		t.Fatalf("secondary alias on the new leader: %+v", cfg)
+	}
+}
+
+// TestClusterPrimaryFeedSurvivesLeaderLoss pairs a primary region of three nodes, behind a
+// front that forwards to any live node, with a single-node secondary: the feed is served by
+// whichever node the front picks (a follower reads its own applied metadata), and after the
+// primary's metadata leader is closed the changes made through the new leader still reach the
+// secondary.
+func TestClusterPrimaryFeedSurvivesLeaderLoss(t *testing.T) {
+	fl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var east *clusterRegion
+	pick := 0 // the front rotates over the live nodes
+	front := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		east.mu.Lock()
+		defer east.mu.Unlock()
+		// The replication feed and snapshots go to followers only, so that the test fails
+		// unless a follower serves them.
+		feed := strings.HasPrefix(pr.In.URL.Path, "/geodr/v1/namespaces/")
+		for range 2 * len(east.nodes) {
+			pick = (pick + 1) % len(east.nodes)
+			if r := east.nodes[pick]; r != nil && !(feed && r.b.IsMetadataLeader()) {
+				u, _ := url.Parse(r.url)
+				pr.SetURL(u)
+				return
+			}
+		}
+	}, ErrorLog: log.New(io.Discard, "", 0)}
+	east = startClusterRegion(t, "east", "http://"+fl.Addr().String())
+	fsrv := &http.Server{Handler: front}
+	go fsrv.Serve(fl)
+	t.Cleanup(func() { fsrv.Close() })
+	west := startRegion(t, "west")
+	ctx := context.Background()
+	if _, err := west.b.CreateNamespace(ctx, broker.NamespaceSpec{Name: "ns-west"}); err != nil {
+		t.Fatal(err)
+	}
+	east.onLeader(t, "creating the primary namespace", func(r *region) error {
+		_, err := r.b.CreateNamespace(ctx, broker.NamespaceSpec{Name: "ns-east"})
+		return err
+	})
+	key, err := readAdminKey(west)
+	if err != nil {
+		t.Fatal(err)
+	}
+	east.onLeader(t, "pairing from the primary's metadata leader", func(r *region) error {
+		_, err := r.m.Create(ctx, "ns-east", "front-alias", geodr.CreateOptions{PartnerNamespace: "ns-west",
+			PartnerEndpoint: west.url, Credential: geodr.Credential{AdminKey: key}, Admin: true})
+		return err
+	})
+	waitFor(t, "the secondary to replicate", func() bool {
+		cfg, _ := west.b.Alias("ns-west")
+		return cfg.ProvisioningState == meta.ProvisioningSucceeded && cfg.Through > 0
+	})
+	createHub := func(hub string) {
+		t.Helper()
+		east.onLeader(t, "creating "+hub, func(r *region) error {
+			err := r.b.CreateHub(ctx, "ns-east", broker.HubSpec{Name: hub, Partitions: 1})
+			if errcode.Is(err, errcode.AlreadyExists) {
+				return nil // an earlier attempt applied before its answer was lost
+			}
+			return err
+		})
+		waitFor(t, hub+" on the secondary", func() bool { _, err := west.b.Hub("ns-west", hub); return err == nil })
+	}
+	createHub("before")
+	old := east.leader()
+	t.Logf("closing node %d, the primary region's metadata leader", old+1)
+	east.close(old)
+	for i := range 3 {
+		createHub(fmt.Sprintf("after-%d", i))
+	}
+	if cfg, _ := west.b.Alias("ns-west"); cfg.Role != meta.RoleSecondary {
+		t.Fatalf("secondary alias: %+v", cfg)
 	}
 }
