@@ -241,6 +241,30 @@ func TestClusterJobMovesWhenItsNodeDies(t *testing.T) {
 		t.Fatalf("the new holder read %d events (node %d); a resumed run reads at most 93", info.Status.InputEvents, info.Node)
 	}
 	t.Logf("the job moved to node %d and read %d events there", ids[0], info.Status.InputEvents)
+
+	// The former holder's late checkpoint (as if it had only paused) is refused at apply.
+	var late error
+	eventually(t, "the former holder's late checkpoint to be answered", func() bool {
+		for _, n := range nodes {
+			if n.b == nil {
+				continue
+			}
+			old := metaStore{b: n.b, node: uint64(holder)}
+			_, late = old.saveCheckpoint("counter", ckLease, &checkpoint{Offsets: map[string]map[int32]int64{}})
+			if !errcode.Is(late, errcode.Unavailable) {
+				return true
+			}
+		}
+		return false
+	})
+	if !errcode.Is(late, errcode.Conflict) {
+		t.Fatalf("the former holder's late checkpoint: %v; want it refused as no longer current", late)
+	}
+	var j meta.Job
+	next.b.ViewJobs(func(s *meta.State) { j, _ = s.Job("counter") })
+	if j.CheckpointLease == ckLease || j.Lease == nil || j.Lease.Node != uint64(ids[0]) {
+		t.Fatalf("job after the move: checkpoint of lease %d, lease %+v", j.CheckpointLease, j.Lease)
+	}
 }
 
 // setupClusterHub creates the test namespace and hub through the metadata leader and waits
