@@ -112,9 +112,17 @@ func (m *Manager) tend(ctx context.Context) {
 		}
 	}
 	m.mu.Unlock()
+	// In parallel, so that a round takes at most about renewEvery however many jobs wait on
+	// an unreachable metadata leader.
+	var wg sync.WaitGroup
 	for _, a := range acts {
-		m.changeLease(ctx, a)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.changeLease(ctx, a)
+		}()
 	}
+	wg.Wait()
 }
 
 // tendJob decides for one job, under the manager's lock, and returns the lease change to
@@ -210,6 +218,10 @@ func (m *Manager) changeLease(ctx context.Context, a leaseAction) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.mu.jobs[strings.ToLower(a.name)]
+	if ok && e.run != nil && lease.Node == m.cl.node && lease.Seq == e.run.lease {
+		e.run.until.Store(lease.Expires.Add(-m.cl.renewEvery()).UnixNano()) // renewed
+		return
+	}
 	if !ok || m.mu.closed || e.run != nil || e.rec.Want != Running || lease.Node != m.cl.node {
 		return
 	}
@@ -218,6 +230,7 @@ func (m *Manager) changeLease(ctx context.Context, a leaseAction) {
 	}
 	e.holder = m.cl.node
 	m.startLocked(e, true, lease.Seq)
+	e.run.until.Store(lease.Expires.Add(-m.cl.renewEvery()).UnixNano())
 	m.cl.log.Info("running a job: this node holds its lease", "job", a.name, "lease", lease.Seq)
 }
 

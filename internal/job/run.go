@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
@@ -78,8 +79,11 @@ type runner struct {
 	from    string // how to start when there is no checkpoint to resume from
 	resume  bool
 	lease   uint64 // in a cluster, the job lease this node holds for the run (cluster.go)
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// until is, in a cluster, when the run must stop unless its lease is renewed meanwhile
+	// (unix nanoseconds: the lease's expiry less a margin); the tend loop moves it on.
+	until  atomic.Int64
+	cancel context.CancelFunc
+	done   chan struct{}
 
 	mu struct {
 		sync.Mutex
@@ -149,6 +153,9 @@ func (r *runner) execute(ctx context.Context) error {
 	}
 	r.update(func(s *Status) { s.State, s.Error = Running, "" })
 	for {
+		if r.lease != 0 && time.Now().UnixNano() > r.until.Load() {
+			r.cancel() // the lease was not renewed in time: stop (another node may take over)
+		}
 		progressed, err := x.readRound(ctx)
 		if err != nil && ctx.Err() == nil {
 			return err
