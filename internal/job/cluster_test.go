@@ -15,6 +15,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/cluster"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/faultproxy"
 	"github.com/tandem-streaming/tandem/internal/meta"
 )
 
@@ -27,16 +28,28 @@ type jobNode struct {
 
 func startJobCluster(t *testing.T, ttl time.Duration) []*jobNode {
 	t.Helper()
+	port := freePort(t)
+	spec := fmt.Sprintf("1=a@127.0.0.1:%d,2=b@127.0.0.2:%d,3=c@127.0.0.3:%d", port, port, port)
+	return startJobClusterSpecs(t, ttl, func(int) string { return spec })
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	spec := fmt.Sprintf("1=a@127.0.0.1:%d,2=b@127.0.0.2:%d,3=c@127.0.0.3:%d", port, port, port)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startJobClusterSpecs starts three nodes, node i+1 with the --cluster list specOf(i) (the
+// addresses it dials for the others may be fault proxies).
+func startJobClusterSpecs(t *testing.T, ttl time.Duration, specOf func(i int) string) []*jobNode {
+	t.Helper()
 	nodes := make([]*jobNode, 3)
 	for i := range nodes {
-		cfg, _, err := cluster.ParseConfig(uint64(i+1), "", spec, []byte("0123456789abcdef-secret"))
+		cfg, _, err := cluster.ParseConfig(uint64(i+1), "", specOf(i), []byte("0123456789abcdef-secret"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +122,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// sendCluster is send (job_test.go) through whichever node leads each partition.
+// sendCluster is send (job_test.go) through whichever node leads each partition. Only the
+// nodes given are tried.
 func sendCluster(t *testing.T, nodes []*jobNode, from, n int) {
 	t.Helper()
 	for k := range int32(3) {
@@ -381,4 +395,130 @@ func TestClusterJobStopAndCheckpointLimit(t *testing.T) {
 	}
 	got := waitJob(t, holder.m, "big", Failed, "over the 4194304 bytes (4 MiB) a job's checkpoint may have in a cluster")
 	t.Logf("the job failed: %s", got.Status.Error)
+}
+
+// TestClusterJobPartitionedHolder cuts the node running a job off the other two (through
+// fault proxies on every raft link): it cannot renew the lease, so it stops the job by itself
+// before the lease expires; another node takes the lease and resumes from the checkpoint; at no
+// moment do two nodes run the job; after the links heal the former holder stays stopped and
+// the output holds every window exactly once.
+func TestClusterJobPartitionedHolder(t *testing.T) {
+	port := freePort(t)
+	real := func(j int) string { return fmt.Sprintf("127.0.0.%d:%d", j+1, port) }
+	var links [3][3]*faultproxy.Proxy // links[i][j]: node i+1 dials node j+1 through it
+	for i := range 3 {
+		for j := range 3 {
+			if i == j {
+				continue
+			}
+			p, err := faultproxy.New("127.0.0.1:0", real(j))
+			if err != nil {
+				t.Fatal(err)
+			}
+			links[i][j] = p
+			t.Cleanup(func() { p.Close() })
+		}
+	}
+	nodes := startJobClusterSpecs(t, 2*time.Second, func(i int) string {
+		var items []string
+		for j, zone := range []string{"a", "b", "c"} {
+			addr := real(j)
+			if j != i {
+				addr = links[i][j].Addr()
+			}
+			items = append(items, fmt.Sprintf("%d=%s@%s", j+1, zone, addr))
+		}
+		return strings.Join(items, ",")
+	})
+	setupClusterHub(t, nodes)
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "out.db")
+	anyNode(t, nodes, "creating the job", func(n *jobNode) error {
+		_, err := n.m.Create(ctx, jobSpec(out), Creator{})
+		return err
+	})
+	seenEverywhere(t, nodes, "counter")
+	sendCluster(t, nodes, 0, 30)
+	anyNode(t, nodes, "starting the job", func(n *jobNode) error {
+		_, err := n.m.StartJob(ctx, "counter", "start", Admin)
+		return err
+	})
+	sendCluster(t, nodes, 30, 1)
+	waitRows(t, "sqlite://"+out, 9)
+
+	// Watch, until the end of the test, that no two nodes run the job at once.
+	watch, stopWatch := context.WithCancel(ctx)
+	var most int
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for watch.Err() == nil {
+			most = max(most, len(runners(nodes, "counter")))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	h := runningOn(t, nodes, "counter")
+	var ckLease uint64
+	eventually(t, "a replicated checkpoint past event 30 of every partition", func() bool {
+		var j meta.Job
+		h.b.ViewJobs(func(s *meta.State) { j, _ = s.Job("counter") })
+		ck, err := decodeCheckpoint(j.Checkpoint)
+		if err != nil {
+			return false
+		}
+		for p := range int32(3) {
+			if ck.Offsets["readings"][p] < 31 {
+				return false
+			}
+		}
+		ckLease = j.CheckpointLease
+		return true
+	})
+	t.Logf("the job runs on node %d; cutting it off", h.id)
+	for j := range 3 {
+		if j != h.id-1 {
+			links[h.id-1][j].Cut()
+			links[j][h.id-1].Cut()
+		}
+	}
+	var others []*jobNode
+	for _, n := range nodes {
+		if n != h {
+			others = append(others, n)
+		}
+	}
+	eventually(t, "another node to run the job", func() bool {
+		ids := runners(nodes, "counter")
+		return len(ids) == 1 && ids[0] != h.id
+	})
+	sendCluster(t, others, 31, 30)
+	rows := waitRows(t, "sqlite://"+out, 18)
+	for _, r := range rows {
+		var v struct{ N int }
+		if err := json.Unmarshal(r.Data, &v); err != nil || v.N != 10 {
+			t.Fatalf("row %s: a window counted %d events, want 10 (%v)", r.Data, v.N, err)
+		}
+	}
+	next := runningOn(t, nodes, "counter")
+	if info, _ := next.m.Get("counter", Admin); info.Status.InputEvents > 93 {
+		t.Fatalf("the new holder read %d events; resumed from the checkpoint of lease %d it reads at most 93", info.Status.InputEvents, ckLease)
+	}
+	t.Logf("node %d took the job over; healing the links", next.id)
+	for j := range 3 {
+		if j != h.id-1 {
+			links[h.id-1][j].Heal()
+			links[j][h.id-1].Heal()
+		}
+	}
+	eventually(t, "the former holder to learn the new lease", func() bool {
+		var l *meta.JobLease
+		h.b.ViewJobs(func(s *meta.State) { j, _ := s.Job("counter"); l = j.Lease })
+		return l != nil && l.Node == uint64(next.id)
+	})
+	time.Sleep(2 * time.Second) // a lease period: the former holder must not start again
+	stopWatch()
+	<-watched
+	if ids := runners(nodes, "counter"); len(ids) != 1 || ids[0] != next.id || most > 1 {
+		t.Fatalf("runners %v after the heal (at most %d at once during the test); want node %d only", ids, most, next.id)
+	}
 }
