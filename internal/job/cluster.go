@@ -151,8 +151,8 @@ func (m *Manager) tendJob(e *entry, j meta.Job, now time.Time) (leaseAction, boo
 				e.err = st.Error
 			}
 		default:
-			if want && valid && l.Expires.Sub(now) < m.cl.ttl-every {
-				return leaseAction{name: j.Name}, true // renew
+			if valid && l.Expires.Sub(now) < m.cl.ttl-every {
+				return leaseAction{name: j.Name}, true // renew, also while a stopping run ends
 			}
 			return leaseAction{}, false
 		}
@@ -229,8 +229,7 @@ func (m *Manager) changeLease(ctx context.Context, a leaseAction) {
 		return // the proposal took too long to leave a margin; the next round renews it
 	}
 	e.holder = m.cl.node
-	m.startLocked(e, true, lease.Seq)
-	e.run.until.Store(lease.Expires.Add(-m.cl.renewEvery()).UnixNano())
+	m.startLocked(e, true, lease.Seq, lease.Expires.Add(-m.cl.renewEvery()))
 	m.cl.log.Info("running a job: this node holds its lease", "job", a.name, "lease", lease.Seq)
 }
 

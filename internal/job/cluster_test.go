@@ -503,7 +503,7 @@ func TestClusterJobPartitionedHolder(t *testing.T) {
 	if info, _ := next.m.Get("counter", Admin); info.Status.InputEvents > 93 {
 		t.Fatalf("the new holder read %d events; resumed from the checkpoint of lease %d it reads at most 93", info.Status.InputEvents, ckLease)
 	}
-	t.Logf("node %d took the job over; healing the links", next.id)
+	t.Logf("node %d took the job over (at most %d runners at once so far); healing the links", next.id, most)
 	for j := range 3 {
 		if j != h.id-1 {
 			links[h.id-1][j].Heal()

@@ -115,7 +115,7 @@ func NewManager(opts Options) (*Manager, error) {
 		e := &entry{rec: rec}
 		m.mu.jobs[strings.ToLower(n)] = e
 		if rec.Want == Running {
-			m.startLocked(e, true, 0)
+			m.startLocked(e, true, 0, time.Time{})
 		}
 	}
 	return m, m.register(func() {})
@@ -245,18 +245,19 @@ func (m *Manager) StartJob(ctx context.Context, name, from string, by Creator) (
 	}
 	e.rec = &rec
 	if m.cl == nil {
-		m.startLocked(e, resume, 0)
+		m.startLocked(e, resume, 0, time.Time{})
 	} // in a cluster the node that takes the lease runs it
 	return m.infoLocked(e), nil
 }
 
 // startLocked starts the runner. A job that was running when the server stopped resumes from
 // its checkpoint whatever it was started with. lease is the job lease it runs under in a
-// cluster.
-func (m *Manager) startLocked(e *entry, resume bool, lease uint64) {
+// cluster, until when it must stop unless the lease is renewed (runner.until).
+func (m *Manager) startLocked(e *entry, resume bool, lease uint64, until time.Time) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{m: m, spec: e.rec.Spec, creator: e.rec.Creator, from: e.rec.StartFrom, resume: resume, lease: lease,
 		cancel: cancel, done: make(chan struct{})}
+	r.until.Store(until.UnixNano())
 	r.mu.status.State = Starting
 	e.run, e.err = r, ""
 	go r.run(ctx)

@@ -139,6 +139,8 @@ func (r *runner) run(ctx context.Context) {
 
 func (r *runner) execute(ctx context.Context) error {
 	r.update(func(s *Status) { s.State = Starting })
+	ctx, stop := r.leaseCtx(ctx)
+	defer stop()
 	x, err := r.prepare(ctx)
 	if err != nil {
 		return err
@@ -153,9 +155,6 @@ func (r *runner) execute(ctx context.Context) error {
 	}
 	r.update(func(s *Status) { s.State, s.Error = Running, "" })
 	for {
-		if r.lease != 0 && time.Now().UnixNano() > r.until.Load() {
-			r.cancel() // the lease was not renewed in time: stop (another node may take over)
-		}
 		progressed, err := x.readRound(ctx)
 		if err != nil && ctx.Err() == nil {
 			return err
@@ -164,9 +163,11 @@ func (r *runner) execute(ctx context.Context) error {
 			cctx := ctx
 			if ctx.Err() != nil {
 				// Stopping: write what is done and checkpoint it, so a restart resumes here.
-				var cancel context.CancelFunc
+				var cancel, unwatch context.CancelFunc
 				cctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
+				cctx, unwatch = r.leaseCtx(cctx) // and not past the lease
+				defer unwatch()
 			}
 			if err := x.commit(cctx); err != nil {
 				return err
@@ -183,6 +184,37 @@ func (r *runner) execute(ctx context.Context) error {
 		}
 	}
 }
+
+// leaseCtx returns ctx, in a cluster also cancelled once the run's lease is due to expire
+// unrenewed (until): the node stops the run (r.cancel, so it ends Stopped) and its writes
+// before another node may take the job over. Its watcher goroutine ends when the returned
+// context does; call stop when done.
+func (r *runner) leaseCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.lease == 0 {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(leaseWatchEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if time.Now().UnixNano() > r.until.Load() {
+					r.cancel()
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, cancel
+}
+
+// leaseWatchEvery is how often a cluster run checks that its lease is still current.
+const leaseWatchEvery = 20 * time.Millisecond
 
 // prepare compiles the query, opens the sinks and finds where to start reading.
 func (r *runner) prepare(ctx context.Context) (*execution, error) {
