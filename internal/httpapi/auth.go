@@ -56,7 +56,7 @@ func (s *Server) handle(pattern string, n need, fn handlerFunc) {
 			return
 		}
 		if err == nil && !c.who.admin && c.ns != "" {
-			err = s.b.CheckClientAddress(c.ns, r.RemoteAddr)
+			err = s.b.CheckClientAddress(c.ns, s.clientAddr(r))
 			if errcode.Is(err, errcode.NotFound) {
 				err = nil // the handler reports the missing namespace
 			}
