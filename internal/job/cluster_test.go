@@ -264,7 +264,7 @@ func TestClusterJobMovesWhenItsNodeDies(t *testing.T) {
 				continue
 			}
 			old := metaStore{b: n.b, node: uint64(holder)}
-			_, late = old.saveCheckpoint("counter", ckLease, &checkpoint{Offsets: map[string]map[int32]int64{}})
+			_, late = old.saveCheckpoint(ctx, "counter", ckLease, &checkpoint{Offsets: map[string]map[int32]int64{}})
 			if !errcode.Is(late, errcode.Unavailable) {
 				return true
 			}

@@ -355,7 +355,7 @@ func (x *execution) startPositions() error {
 		}
 		return nil
 	}
-	if err := r.m.store.dropCheckpoint(r.spec.Name, r.lease); err != nil {
+	if err := r.m.store.dropCheckpoint(context.Background(), r.spec.Name, r.lease); err != nil {
 		return err
 	}
 	for _, p := range x.parts {
@@ -530,7 +530,7 @@ func (x *execution) commit(ctx context.Context) error {
 	// leader; refused for good once another node holds the job's lease, or the node closes.
 	final := func(err error) bool { return errcode.Is(err, errcode.Conflict) || x.r.m.b.Closed() }
 	err := x.r.retryUnless(ctx, "checkpoint", final, func() error {
-		_, err := x.r.m.store.saveCheckpoint(x.r.spec.Name, x.r.lease, ck)
+		_, err := x.r.m.store.saveCheckpoint(ctx, x.r.spec.Name, x.r.lease, ck)
 		return err
 	})
 	if err != nil {

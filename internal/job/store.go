@@ -2,6 +2,7 @@ package job
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -93,8 +94,8 @@ type jobStore interface {
 	restart(r *record) error // save, dropping the checkpoint, for a start that does not resume
 	remove(name string) error
 	loadCheckpoint(name string) (*checkpoint, error)
-	saveCheckpoint(name string, lease uint64, c *checkpoint) (int, error)
-	dropCheckpoint(name string, lease uint64) error
+	saveCheckpoint(ctx context.Context, name string, lease uint64, c *checkpoint) (int, error)
+	dropCheckpoint(ctx context.Context, name string, lease uint64) error
 }
 
 var (
@@ -174,7 +175,7 @@ func (s store) loadCheckpoint(name string) (*checkpoint, error) {
 	return c, nil
 }
 
-func (s store) saveCheckpoint(name string, _ uint64, c *checkpoint) (int, error) {
+func (s store) saveCheckpoint(_ context.Context, name string, _ uint64, c *checkpoint) (int, error) {
 	b, err := c.encode()
 	if err != nil {
 		return 0, err
@@ -182,7 +183,7 @@ func (s store) saveCheckpoint(name string, _ uint64, c *checkpoint) (int, error)
 	return len(b), log.WriteFileDurable(log.OSFS{}, filepath.Join(s.jobDir(name), "checkpoint"), b)
 }
 
-func (s store) dropCheckpoint(name string, _ uint64) error {
+func (s store) dropCheckpoint(_ context.Context, name string, _ uint64) error {
 	err := os.Remove(filepath.Join(s.jobDir(name), "checkpoint"))
 	if os.IsNotExist(err) {
 		return nil

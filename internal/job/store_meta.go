@@ -23,8 +23,11 @@ type metaStore struct {
 // proposeTimeout bounds one metadata change of the job store.
 const proposeTimeout = 30 * time.Second
 
-func (s metaStore) propose(c meta.Command) error {
-	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
+func (s metaStore) propose(c meta.Command) error { return s.proposeIn(context.Background(), c) }
+
+// proposeIn proposes c within ctx (and proposeTimeout).
+func (s metaStore) proposeIn(ctx context.Context, c meta.Command) error {
+	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
 	return s.b.ProposeJob(ctx, c, nil)
 }
@@ -90,7 +93,7 @@ func (s metaStore) loadCheckpoint(name string) (*checkpoint, error) {
 	return c, nil
 }
 
-func (s metaStore) saveCheckpoint(name string, lease uint64, c *checkpoint) (int, error) {
+func (s metaStore) saveCheckpoint(ctx context.Context, name string, lease uint64, c *checkpoint) (int, error) {
 	b, err := c.encode()
 	if err != nil {
 		return 0, err
@@ -100,12 +103,12 @@ func (s metaStore) saveCheckpoint(name string, lease uint64, c *checkpoint) (int
 			"its checkpoint is %d bytes, over the %d bytes (4 MiB) a job's checkpoint may have in a cluster, where it is kept in the region's replicated metadata; reduce the job's state (shorter windows, fewer keys)",
 			len(b), meta.MaxJobCheckpointBytes)
 	}
-	return len(b), s.propose(meta.SaveJobCheckpoint{Name: name, Node: s.node, Seq: lease, Data: b})
+	return len(b), s.proposeIn(ctx, meta.SaveJobCheckpoint{Name: name, Node: s.node, Seq: lease, Data: b})
 }
 
-func (s metaStore) dropCheckpoint(name string, lease uint64) error {
+func (s metaStore) dropCheckpoint(ctx context.Context, name string, lease uint64) error {
 	if j, ok := s.job(name); !ok || len(j.Checkpoint) == 0 {
 		return nil
 	}
-	return s.propose(meta.SaveJobCheckpoint{Name: name, Node: s.node, Seq: lease})
+	return s.proposeIn(ctx, meta.SaveJobCheckpoint{Name: name, Node: s.node, Seq: lease})
 }
