@@ -49,7 +49,9 @@ func (m *Manager) setLeader(leads bool) {
 		for _, l := range m.links {
 			l.needSync = true
 		}
-		m.log.Info("this node leads the region's metadata: it runs geo-DR replication and peer checks")
+		if _, clustered := m.b.ClusterNodeID(); clustered {
+			m.log.Info("this node leads the region's metadata: it runs geo-DR replication and peer checks")
+		}
 		m.poke()
 	case !leads && m.lead != nil:
 		m.lead.cancel()
