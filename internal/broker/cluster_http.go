@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -139,4 +141,27 @@ func (b *Broker) forwardMAC(node uint64, ts, clientAddr, method, uri string) str
 		m.Write([]byte{0})
 	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// SyncMetadata returns once this node's metadata holds every change acknowledged anywhere in
+// the region before the call (a raft ReadIndex round on the metadata group), and its hub
+// index too, so that a read served here after it is linearizable; at once on a single node.
+// It is bounded by 5 s.
+func (b *Broker) SyncMetadata(ctx context.Context) error {
+	if b.cl == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := b.meta.Barrier(ctx); err != nil {
+		var ec *errcode.Error
+		if errors.As(err, &ec) {
+			return err
+		}
+		return errcode.New(errcode.Unavailable, "the region's metadata group did not answer (no leader or no quorum reachable from this node): %w; retry", err)
+	}
+	if h := b.hubs.Load(); h == nil || h.index < b.meta.Index() {
+		b.refreshHubs() // the reconciler would, a moment later
+	}
+	return nil
 }
