@@ -236,8 +236,11 @@ func (m *Manager) changeLease(ctx context.Context, a leaseAction) {
 // stopClustered asks every node to stop job name, and waits until the holder has written its
 // final checkpoint and released the lease (or ctx ends).
 func (m *Manager) stopClustered(ctx context.Context, name string, by Creator) (Info, error) {
+	if err := m.b.SyncMetadata(ctx); err != nil {
+		return Info{}, err
+	}
 	m.mu.Lock()
-	e, err := m.entry(name, by)
+	e, err := m.freshEntry(name, by)
 	if err != nil {
 		m.mu.Unlock()
 		return Info{}, err

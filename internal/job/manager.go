@@ -213,9 +213,12 @@ func (m *Manager) StartJob(ctx context.Context, name, from string, by Creator) (
 	default:
 		return Info{}, errcode.New(errcode.InvalidArgument, "start from %q: use now, start, last-stopped or time:2026-01-02T15:04:05Z", from)
 	}
+	if err := m.b.SyncMetadata(ctx); err != nil {
+		return Info{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, err := m.entry(name, by)
+	e, err := m.freshEntry(name, by)
 	if err != nil {
 		return Info{}, err
 	}
@@ -306,14 +309,36 @@ func (m *Manager) Delete(ctx context.Context, name string, by Creator) error {
 	if _, err := m.StopJob(ctx, name, by); err != nil {
 		return err
 	}
+	if err := m.b.SyncMetadata(ctx); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, err := m.entry(name, by)
+	e, err := m.freshEntry(name, by)
 	if err != nil {
 		return err
 	}
+	if err := m.store.remove(e.rec); err != nil {
+		return err
+	}
 	delete(m.mu.jobs, strings.ToLower(e.rec.Spec.Name))
-	return m.store.remove(e.rec.Spec.Name)
+	return nil
+}
+
+// freshEntry is entry with, in a cluster, the record read again from this node's metadata
+// (after SyncMetadata, it holds every change acknowledged before), so that a change made from
+// it is conditional on the latest version.
+func (m *Manager) freshEntry(name string, by Creator) (*entry, error) {
+	e, err := m.entry(name, by)
+	if err != nil || m.cl == nil {
+		return e, err
+	}
+	rec, err := m.store.load(name)
+	if err != nil {
+		return nil, err
+	}
+	e.rec = rec
+	return e, nil
 }
 
 // Get returns one job that caller by may see.

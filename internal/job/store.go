@@ -34,6 +34,9 @@ type record struct {
 	CreatedAt time.Time  `json:"createdAt"`
 	StartedAt *time.Time `json:"startedAt,omitempty"`
 	StoppedAt *time.Time `json:"stoppedAt,omitempty"`
+	// version is, in a cluster, the metadata version of the job this record was read as
+	// (meta.Job.Version); a change is made only if the job is still at it.
+	version uint64
 }
 
 // checkpoint is a job's progress: for every input partition the offset to read next, and the
@@ -92,7 +95,7 @@ type jobStore interface {
 	create(r *record) error  // a new job; AlreadyExists if the name is taken
 	save(r *record) error    // a changed definition or wanted state
 	restart(r *record) error // save, dropping the checkpoint, for a start that does not resume
-	remove(name string) error
+	remove(r *record) error
 	loadCheckpoint(name string) (*checkpoint, error)
 	saveCheckpoint(ctx context.Context, name string, lease uint64, c *checkpoint) (int, error)
 	dropCheckpoint(ctx context.Context, name string, lease uint64) error
@@ -158,7 +161,7 @@ func (s store) create(r *record) error { return s.save(r) }
 // restart saves r; the runner drops the checkpoint when it starts without resuming.
 func (s store) restart(r *record) error { return s.save(r) }
 
-func (s store) remove(name string) error { return os.RemoveAll(s.jobDir(name)) }
+func (s store) remove(r *record) error { return os.RemoveAll(s.jobDir(r.Spec.Name)) }
 
 func (s store) loadCheckpoint(name string) (*checkpoint, error) {
 	b, err := os.ReadFile(filepath.Join(s.jobDir(name), "checkpoint"))

@@ -54,27 +54,43 @@ func (s metaStore) load(name string) (*record, error) {
 }
 
 func decodeRecord(j meta.Job) (*record, error) {
-	r := &record{}
+	r := &record{version: j.Version}
 	if err := json.Unmarshal(j.Definition, r); err != nil {
 		return nil, fmt.Errorf("job %s: its definition in the metadata: %w", j.Name, err)
 	}
 	return r, nil
 }
 
+// put writes r if the job is still at the version r was read at, and records the new version
+// in r.
 func (s metaStore) put(r *record, create, restart bool) error {
 	def, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	return s.propose(meta.PutJob{Name: r.Spec.Name, Definition: def, Create: create, Restart: restart, Time: time.Now().UTC()})
+	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
+	defer cancel()
+	c := meta.PutJob{Name: r.Spec.Name, Definition: def, Create: create, Restart: restart, IfVersion: r.version, Time: time.Now().UTC()}
+	if create {
+		c.IfVersion = 0
+	}
+	var version uint64
+	err = s.b.ProposeJob(ctx, c, func(st *meta.State) {
+		j, _ := st.Job(r.Spec.Name)
+		version = j.Version
+	})
+	if err == nil {
+		r.version = version
+	}
+	return err
 }
 
 func (s metaStore) create(r *record) error  { return s.put(r, true, false) }
 func (s metaStore) save(r *record) error    { return s.put(r, false, false) }
 func (s metaStore) restart(r *record) error { return s.put(r, false, true) }
 
-func (s metaStore) remove(name string) error {
-	err := s.propose(meta.DeleteJob{Name: name})
+func (s metaStore) remove(r *record) error {
+	err := s.propose(meta.DeleteJob{Name: r.Spec.Name, IfVersion: r.version})
 	if errcode.Is(err, errcode.NotFound) {
 		return nil
 	}

@@ -53,6 +53,9 @@ type Job struct {
 	Checkpoint      []byte    `json:"checkpoint,omitempty"`
 	CheckpointLease uint64    `json:"checkpointLease,omitempty"`
 	UpdatedAt       time.Time `json:"updatedAt"`
+	// Version changes with every PutJob (it is the metadata index of that command), so a
+	// writer can make its change conditional on the definition it read (IfVersion).
+	Version uint64 `json:"version"`
 }
 
 // JobLease says which node runs a job, until when (by the proposer's clock).
@@ -62,20 +65,25 @@ type JobLease struct {
 	Expires time.Time `json:"expires"`
 }
 
-// PutJob creates a job (Create) or replaces the definition of an existing one. Restart also
-// drops the checkpoint and revokes the lease, so the next run starts afresh and nothing the
-// previous holder still writes is accepted.
+// PutJob creates a job (Create) or replaces the definition of an existing one, if its Version
+// is still IfVersion (0: whatever it is). Restart also drops the checkpoint and revokes the
+// lease, so the next run starts afresh and nothing the previous holder still writes is
+// accepted. The condition also keeps a forwarded proposal that raft applies twice from
+// applying its change twice.
 type PutJob struct {
 	Name       string          `json:"name"`
 	Definition json.RawMessage `json:"definition"`
 	Create     bool            `json:"create,omitempty"`
 	Restart    bool            `json:"restart,omitempty"`
+	IfVersion  uint64          `json:"ifVersion,omitempty"`
 	Time       time.Time       `json:"time"`
 }
 
-// DeleteJob removes a job with its lease and checkpoint.
+// DeleteJob removes a job with its lease and checkpoint, if its Version is still IfVersion
+// (0: whatever it is).
 type DeleteJob struct {
-	Name string `json:"name"`
+	Name      string `json:"name"`
+	IfVersion uint64 `json:"ifVersion,omitempty"`
 }
 
 // AcquireJobLease takes or renews the lease of a job for Node until Expires. Now is the
@@ -179,12 +187,21 @@ func (c PutJob) check(s *State) error {
 	if len(c.Definition) == 0 || len(c.Definition) > MaxJobDefinitionBytes || !json.Valid(c.Definition) {
 		return errcode.New(errcode.InvalidArgument, "job %s: the definition must be JSON of at most %d bytes", c.Name, MaxJobDefinitionBytes)
 	}
-	_, err := s.job(c.Name)
+	j, err := s.job(c.Name)
 	switch {
 	case c.Create && err == nil:
 		return errcode.New(errcode.AlreadyExists, "the job name %s is taken; pick another name", c.Name)
 	case !c.Create && err != nil:
 		return err
+	case !c.Create:
+		return j.checkVersion(c.IfVersion)
+	}
+	return nil
+}
+
+func (j *Job) checkVersion(want uint64) error {
+	if want != 0 && want != j.Version {
+		return errcode.New(errcode.Conflict, "job %s changed meanwhile (version %d, not %d); read it again and retry", j.Name, j.Version, want)
 	}
 	return nil
 }
@@ -198,13 +215,19 @@ func (c PutJob) apply(s *State) {
 		j = &Job{Name: c.Name}
 		s.jobs[jobKey(c.Name)] = j
 	}
-	j.Definition, j.UpdatedAt = bytes.Clone(c.Definition), c.Time
+	j.Definition, j.UpdatedAt, j.Version = bytes.Clone(c.Definition), c.Time, s.index+1
 	if c.Restart {
 		j.Lease, j.Checkpoint, j.CheckpointLease = nil, nil, 0
 	}
 }
 
-func (c DeleteJob) check(s *State) error { _, err := s.job(c.Name); return err }
+func (c DeleteJob) check(s *State) error {
+	j, err := s.job(c.Name)
+	if err != nil {
+		return err
+	}
+	return j.checkVersion(c.IfVersion)
+}
 
 func (c DeleteJob) apply(s *State) { delete(s.jobs, jobKey(c.Name)) }
 

@@ -72,8 +72,19 @@ func TestJobLeaseAndFencing(t *testing.T) {
 		}
 	}
 	j, _ := s.Job("counter")
-	if j.Checkpoint != nil || j.Name != "Counter" {
-		t.Fatalf("after restart: %+v", j)
+	if j.Checkpoint != nil || j.Name != "Counter" || j.Version != idx {
+		t.Fatalf("after restart (index %d): %+v", idx, j)
+	}
+	// Conditional changes: a stale version (or the second copy of a change) is refused.
+	stale := PutJob{Name: "counter", Definition: def, IfVersion: j.Version, Time: t0}
+	if err := apply(stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(stale); !errcode.Is(err, errcode.Conflict) {
+		t.Fatalf("a put at a stale version: %v", err)
+	}
+	if err := apply(DeleteJob{Name: "counter", IfVersion: j.Version}); !errcode.Is(err, errcode.Conflict) {
+		t.Fatalf("a delete at a stale version: %v", err)
 	}
 	if err := apply(DeleteJob{Name: "COUNTER"}); err != nil || len(s.JobNames()) != 0 {
 		t.Fatalf("delete: %v, %v", err, s.JobNames())
