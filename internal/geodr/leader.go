@@ -8,7 +8,7 @@ import (
 // In a cluster, geo-DR's own work (the peer checks that fence a former primary, and the
 // replication runner of every local secondary) runs on one node of the region: the confirmed
 // metadata leader (broker.IsMetadataLeader). Every node serves the region-to-region API, from
-// its own applied metadata. A watcher notices a change of leadership within leaderCheckEvery:
+// its own applied metadata after a read barrier (handler.go, synced). A watcher notices a change of leadership within leaderCheckEvery:
 // losing it cancels the leadership's context, which stops the runners and any check in
 // flight; gaining it wakes the supervisor, which checks the peers and starts the runners. On a
 // single node this node leads for the manager's whole life.
