@@ -229,6 +229,12 @@ func TestClusterJobMovesWhenItsNodeDies(t *testing.T) {
 	})
 	t.Logf("the job runs on node %d (checkpoints under lease %d); closing that node", holder, ckLease)
 	nodes[holder-1].close()
+	closed := time.Now()
+	eventually(t, "another node to run the job", func() bool {
+		ids := runners(nodes, "counter")
+		return len(ids) == 1 && ids[0] != holder
+	})
+	t.Logf("another node runs the job %v after the holder died (lease TTL 2s)", time.Since(closed).Round(time.Millisecond))
 
 	sendCluster(t, nodes, 31, 30) // windows ending base+40, +50, +60; event 60 closes the last
 	rows := waitRows(t, "sqlite://"+out, 18)
@@ -500,10 +506,12 @@ func TestClusterJobPartitionedHolder(t *testing.T) {
 			others = append(others, n)
 		}
 	}
+	cut := time.Now()
 	eventually(t, "another node to run the job", func() bool {
 		ids := runners(nodes, "counter")
 		return len(ids) == 1 && ids[0] != h.id
 	})
+	t.Logf("another node runs the job %v after the cut (lease TTL 2s)", time.Since(cut).Round(time.Millisecond))
 	sendCluster(t, others, 31, 30)
 	rows := waitRows(t, "sqlite://"+out, 18)
 	for _, r := range rows {
