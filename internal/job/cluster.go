@@ -203,10 +203,14 @@ func (m *Manager) changeLease(ctx context.Context, a leaseAction) {
 	}
 	now := time.Now().UTC()
 	var lease meta.JobLease
+	var ckNum uint64
 	err := m.b.ProposeJob(ctx, meta.AcquireJobLease{Name: a.name, Node: m.cl.node, Now: now, Expires: now.Add(m.cl.ttl)},
 		func(s *meta.State) {
 			if j, ok := s.Job(a.name); ok && j.Lease != nil {
 				lease = *j.Lease
+				if j.CheckpointLease == lease.Seq {
+					ckNum = j.CheckpointNumber // an earlier run under this lease wrote these
+				}
 			}
 		})
 	if err != nil {
@@ -229,7 +233,7 @@ func (m *Manager) changeLease(ctx context.Context, a leaseAction) {
 		return // the proposal took too long to leave a margin; the next round renews it
 	}
 	e.holder = m.cl.node
-	m.startLocked(e, true, lease.Seq, lease.Expires.Add(-m.cl.renewEvery()))
+	m.startLocked(e, true, grant{lease: lease.Seq, until: lease.Expires.Add(-m.cl.renewEvery()), ckNum: ckNum})
 	m.cl.log.Info("running a job: this node holds its lease", "job", a.name, "lease", lease.Seq)
 }
 

@@ -271,7 +271,7 @@ func TestClusterJobMovesWhenItsNodeDies(t *testing.T) {
 				continue
 			}
 			old := metaStore{b: n.b, node: uint64(holder)}
-			_, late = old.saveCheckpoint(ctx, "counter", ckLease, &checkpoint{Offsets: map[string]map[int32]int64{}})
+			_, late = old.saveCheckpoint(ctx, "counter", ckLease, 0, &checkpoint{Offsets: map[string]map[int32]int64{}})
 			if !errcode.Is(late, errcode.Unavailable) {
 				return true
 			}

@@ -115,7 +115,7 @@ func NewManager(opts Options) (*Manager, error) {
 		e := &entry{rec: rec}
 		m.mu.jobs[strings.ToLower(n)] = e
 		if rec.Want == Running {
-			m.startLocked(e, true, 0, time.Time{})
+			m.startLocked(e, true, grant{})
 		}
 	}
 	return m, m.register(func() {})
@@ -248,19 +248,27 @@ func (m *Manager) StartJob(ctx context.Context, name, from string, by Creator) (
 	}
 	e.rec = &rec
 	if m.cl == nil {
-		m.startLocked(e, resume, 0, time.Time{})
+		m.startLocked(e, resume, grant{})
 	} // in a cluster the node that takes the lease runs it
 	return m.infoLocked(e), nil
 }
 
+// grant is what a run in a cluster holds: its job lease, until when it may run unless the
+// lease is renewed (runner.until), and the number of the last checkpoint under that lease.
+type grant struct {
+	lease uint64
+	until time.Time
+	ckNum uint64
+}
+
 // startLocked starts the runner. A job that was running when the server stopped resumes from
-// its checkpoint whatever it was started with. lease is the job lease it runs under in a
-// cluster, until when it must stop unless the lease is renewed (runner.until).
-func (m *Manager) startLocked(e *entry, resume bool, lease uint64, until time.Time) {
+// its checkpoint whatever it was started with. g is the grant it runs under in a cluster (zero
+// on a single node).
+func (m *Manager) startLocked(e *entry, resume bool, g grant) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runner{m: m, spec: e.rec.Spec, creator: e.rec.Creator, from: e.rec.StartFrom, resume: resume, lease: lease,
-		cancel: cancel, done: make(chan struct{})}
-	r.until.Store(until.UnixNano())
+	r := &runner{m: m, spec: e.rec.Spec, creator: e.rec.Creator, from: e.rec.StartFrom, resume: resume, lease: g.lease,
+		ckNum: g.ckNum, cancel: cancel, done: make(chan struct{})}
+	r.until.Store(g.until.UnixNano())
 	r.mu.status.State = Starting
 	e.run, e.err = r, ""
 	go r.run(ctx)

@@ -82,6 +82,7 @@ type runner struct {
 	// until is, in a cluster, when the run must stop unless its lease is renewed meanwhile
 	// (unix nanoseconds: the lease's expiry less a margin); the tend loop moves it on.
 	until  atomic.Int64
+	ckNum  uint64 // in a cluster, the number of the last checkpoint written under lease
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -529,8 +530,9 @@ func (x *execution) commit(ctx context.Context) error {
 	// In a cluster the checkpoint is a metadata write: retried while the metadata has no
 	// leader; refused for good once another node holds the job's lease, or the node closes.
 	final := func(err error) bool { return errcode.Is(err, errcode.Conflict) || x.r.m.b.Closed() }
+	x.r.ckNum++
 	err := x.r.retryUnless(ctx, "checkpoint", final, func() error {
-		_, err := x.r.m.store.saveCheckpoint(ctx, x.r.spec.Name, x.r.lease, ck)
+		_, err := x.r.m.store.saveCheckpoint(ctx, x.r.spec.Name, x.r.lease, x.r.ckNum, ck)
 		return err
 	})
 	if err != nil {

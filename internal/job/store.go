@@ -88,7 +88,8 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 
 // jobStore keeps the job definitions and checkpoints: files under <data>/jobs on a single node
 // (store), the region's replicated metadata in a cluster (metaStore, store_meta.go). lease is
-// the job lease under which a runner writes its checkpoint; the file store ignores it.
+// the job lease under which a runner writes its checkpoint, number the checkpoint's number
+// under that lease; the file store ignores both.
 type jobStore interface {
 	names() ([]string, error)
 	load(name string) (*record, error)
@@ -97,7 +98,7 @@ type jobStore interface {
 	restart(r *record) error // save, dropping the checkpoint, for a start that does not resume
 	remove(r *record) error
 	loadCheckpoint(name string) (*checkpoint, error)
-	saveCheckpoint(ctx context.Context, name string, lease uint64, c *checkpoint) (int, error)
+	saveCheckpoint(ctx context.Context, name string, lease, number uint64, c *checkpoint) (int, error)
 	dropCheckpoint(ctx context.Context, name string, lease uint64) error
 }
 
@@ -178,7 +179,7 @@ func (s store) loadCheckpoint(name string) (*checkpoint, error) {
 	return c, nil
 }
 
-func (s store) saveCheckpoint(_ context.Context, name string, _ uint64, c *checkpoint) (int, error) {
+func (s store) saveCheckpoint(_ context.Context, name string, _, _ uint64, c *checkpoint) (int, error) {
 	b, err := c.encode()
 	if err != nil {
 		return 0, err

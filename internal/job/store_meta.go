@@ -109,7 +109,9 @@ func (s metaStore) loadCheckpoint(name string) (*checkpoint, error) {
 	return c, nil
 }
 
-func (s metaStore) saveCheckpoint(ctx context.Context, name string, lease uint64, c *checkpoint) (int, error) {
+// saveCheckpoint records c as checkpoint number of lease. A copy of the same number that an
+// earlier attempt got applied (its answer lost) counts as written.
+func (s metaStore) saveCheckpoint(ctx context.Context, name string, lease, number uint64, c *checkpoint) (int, error) {
 	b, err := c.encode()
 	if err != nil {
 		return 0, err
@@ -119,7 +121,11 @@ func (s metaStore) saveCheckpoint(ctx context.Context, name string, lease uint64
 			"its checkpoint is %d bytes, over the %d bytes (4 MiB) a job's checkpoint may have in a cluster, where it is kept in the region's replicated metadata; reduce the job's state (shorter windows, fewer keys)",
 			len(b), meta.MaxJobCheckpointBytes)
 	}
-	return len(b), s.proposeIn(ctx, meta.SaveJobCheckpoint{Name: name, Node: s.node, Seq: lease, Data: b})
+	err = s.proposeIn(ctx, meta.SaveJobCheckpoint{Name: name, Node: s.node, Seq: lease, Number: number, Data: b})
+	if errcode.Is(err, errcode.AlreadyExists) {
+		err = nil
+	}
+	return len(b), err
 }
 
 func (s metaStore) dropCheckpoint(ctx context.Context, name string, lease uint64) error {

@@ -45,7 +45,7 @@ func allCommands() []Command {
 		DeleteJob{Name: "j", IfVersion: 4},
 		AcquireJobLease{Name: "j", Node: 2, Now: t0, Expires: t0.Add(time.Second)},
 		ReleaseJobLease{Name: "j", Node: 2, Seq: 3},
-		SaveJobCheckpoint{Name: "j", Node: 2, Seq: 3, Data: []byte{1, 2}},
+		SaveJobCheckpoint{Name: "j", Node: 2, Seq: 3, Number: 5, Data: []byte{1, 2}},
 	}
 }
 

@@ -50,9 +50,12 @@ type Job struct {
 	// Leases counts the acquisitions so far; the current lease's Seq is the latest.
 	Leases uint64 `json:"leases,omitempty"`
 	// Checkpoint is the latest checkpoint, written under lease CheckpointLease.
-	Checkpoint      []byte    `json:"checkpoint,omitempty"`
-	CheckpointLease uint64    `json:"checkpointLease,omitempty"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+	Checkpoint      []byte `json:"checkpoint,omitempty"`
+	CheckpointLease uint64 `json:"checkpointLease,omitempty"`
+	// CheckpointNumber numbers the checkpoints written under CheckpointLease; a checkpoint
+	// not numbered above it (a late or duplicated copy) is refused.
+	CheckpointNumber uint64    `json:"checkpointNumber,omitempty"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 	// Version changes with every PutJob (it is the metadata index of that command), so a
 	// writer can make its change conditional on the definition it read (IfVersion).
 	Version uint64 `json:"version"`
@@ -103,13 +106,15 @@ type ReleaseJobLease struct {
 	Seq  uint64 `json:"seq"`
 }
 
-// SaveJobCheckpoint records a job's checkpoint, written by Node under lease Seq. Empty Data
+// SaveJobCheckpoint records a job's checkpoint, written by Node under lease Seq as the
+// Number-th checkpoint of that lease (0: unnumbered, always after the current one). Empty Data
 // drops the checkpoint.
 type SaveJobCheckpoint struct {
-	Name string `json:"name"`
-	Node uint64 `json:"node"`
-	Seq  uint64 `json:"seq"`
-	Data []byte `json:"data,omitempty"`
+	Name   string `json:"name"`
+	Node   uint64 `json:"node"`
+	Seq    uint64 `json:"seq"`
+	Number uint64 `json:"number,omitempty"`
+	Data   []byte `json:"data,omitempty"`
 }
 
 // The job command types.
@@ -217,7 +222,7 @@ func (c PutJob) apply(s *State) {
 	}
 	j.Definition, j.UpdatedAt, j.Version = bytes.Clone(c.Definition), c.Time, s.index+1
 	if c.Restart {
-		j.Lease, j.Checkpoint, j.CheckpointLease = nil, nil, 0
+		j.Lease, j.Checkpoint, j.CheckpointLease, j.CheckpointNumber = nil, nil, 0, 0
 	}
 }
 
@@ -299,12 +304,22 @@ func (c SaveJobCheckpoint) check(s *State) error {
 			"job %s: its checkpoint is %d bytes, over the %d bytes (4 MiB) a job's checkpoint may have in a cluster; reduce the job's state (shorter windows, fewer keys)",
 			c.Name, len(c.Data), MaxJobCheckpointBytes)
 	}
-	return holds(j, c.Node, c.Seq)
+	if err := holds(j, c.Node, c.Seq); err != nil {
+		return err
+	}
+	if c.Number != 0 && j.CheckpointLease == c.Seq && c.Number <= j.CheckpointNumber {
+		return errcode.New(errcode.AlreadyExists, "job %s: checkpoint %d of lease %d is not after checkpoint %d, already recorded (a late or repeated copy)",
+			c.Name, c.Number, c.Seq, j.CheckpointNumber)
+	}
+	return nil
 }
 
 func (c SaveJobCheckpoint) apply(s *State) {
 	j := s.jobs[jobKey(c.Name)]
-	j.Checkpoint, j.CheckpointLease = bytes.Clone(c.Data), c.Seq
+	if j.CheckpointLease != c.Seq {
+		j.CheckpointNumber = 0
+	}
+	j.Checkpoint, j.CheckpointLease, j.CheckpointNumber = bytes.Clone(c.Data), c.Seq, max(j.CheckpointNumber, c.Number)
 	if len(c.Data) == 0 {
 		j.Checkpoint = nil
 	}
