@@ -1,0 +1,292 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tandem-streaming/tandem/internal/checker"
+)
+
+// leaderBound is how long after the last heal every partition must have a leader that serves.
+const leaderBound = 30 * time.Second
+
+// TestJepsenCluster runs the Jepsen workload (idempotent producers with acks=all, a plain
+// consumer and a group consumer, all bootstrapped with every node) against a region of three
+// real `tandem serve` nodes whose raft links each go through a faultproxy, while a nemesis
+// kills the leader of a partition, kills a random node, pauses a node, isolates a leader from
+// its followers, cuts one direction of one link, alone and combined. After the last heal it
+// asserts: every partition has a leader that serves within leaderBound; the checker finds no
+// lost acknowledged event (each at its acknowledged partition and offset), no duplicate, no
+// reordering per producer, no gap, no committed group offset going back; and every
+// partition's segment files are byte-identical on the three nodes once the replicas catch up.
+// It prints the client-observed unavailability per fault.
+//
+// TANDEM_SOAK=<duration> runs a random schedule of the same faults for that long instead (by
+// hand, not in CI); TANDEM_JEPSEN_SEED sets the seed of the nemesis's choices (printed either
+// way). A failing run's history is kept as JSON lines and its path printed, and the nodes'
+// logs are printed.
+func TestJepsenCluster(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("TANDEM_JEPSEN_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("TANDEM_JEPSEN_SEED=%q: %v", s, err)
+		}
+	}
+	t.Logf("seed %d (TANDEM_JEPSEN_SEED=%d replays the nemesis's choices)", seed, seed)
+	var soak time.Duration
+	if s := os.Getenv("TANDEM_SOAK"); s != "" {
+		var err error
+		if soak, err = time.ParseDuration(s); err != nil {
+			t.Fatalf("TANDEM_SOAK=%q: %v", s, err)
+		}
+	}
+
+	r := startClusterRig(t, 3, seed, "--dev")
+	createClusterHub(t, r)
+	groups := os.Getenv("TANDEM_JEPSEN_NO_GROUP") == ""
+
+	rec := &checker.Recorder{}
+	cfg := jepsenConfig{acks: kgo.AllISRAcks(), idempotent: true, noGroup: !groups}
+	w := startWorkload(t, rec, []kgo.Opt{r.seeds()}, cfg)
+	defer w.stop()
+	waitFor(t, 60*time.Second, "the first acknowledged sends", func() (bool, string) {
+		n := ackedAfter(rec, time.Time{})
+		return n >= 100, fmt.Sprintf("%d acknowledged", n)
+	})
+
+	leaderOf := func(p int32) func(t *testing.T) uint64 {
+		return func(t *testing.T) uint64 { return r.leaderOf(t, jepsenTopic, p) }
+	}
+	random := func(*testing.T) uint64 { return r.randomNode().ID }
+	metaLeader := func(t *testing.T) uint64 {
+		if id, ok := r.metadataLeader(context.Background()); ok {
+			return id
+		}
+		return r.randomNode().ID
+	}
+	var (
+		killLeader   = r.killNodeFault("the leader of partition 0", leaderOf(0))
+		killRandom   = r.killNodeFault("a random node", random)
+		pauseRandom  = r.pauseNodeFault("a random node", random)
+		isolateP1    = r.isolateFault("the leader of partition 1", leaderOf(1))
+		oneWayP2     = r.oneWayFault("the leader of partition 2", leaderOf(2))
+		oneWayMeta   = r.oneWayFault("the metadata leader", metaLeader)
+		isolateMeta  = r.isolateFault("the metadata leader", metaLeader)
+		pauseLeader2 = r.pauseNodeFault("the leader of partition 2", leaderOf(2))
+	)
+	steps := []nemesisStep{
+		{faults: []fault{killLeader}, hold: time.Second},
+		{faults: []fault{killRandom}, hold: time.Second},
+		{faults: []fault{pauseRandom}, hold: 3 * time.Second},
+		{faults: []fault{isolateP1}, hold: 4 * time.Second},
+		{faults: []fault{oneWayP2}, hold: 3 * time.Second},
+		{faults: []fault{pauseLeader2, oneWayMeta}, hold: 3 * time.Second},
+		{faults: []fault{isolateMeta, killLeader}, hold: 2 * time.Second},
+	}
+	budget := 3 * time.Minute
+	if soak > 0 {
+		budget = soak + 5*time.Minute
+		rng := rand.New(rand.NewPCG(seed, seed))
+		all := []fault{killLeader, killRandom, pauseRandom, isolateP1, oneWayP2, oneWayMeta, isolateMeta, pauseLeader2}
+		steps = randomSteps(rng, all, int(soak/(7*time.Second))+1, 500*time.Millisecond, 5*time.Second)
+		t.Logf("soak for %v: %d random steps", soak, len(steps))
+	}
+	nm := nemesis{rec: rec, quiet: 2 * time.Second, steps: steps}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	nm.run(ctx, t)
+	r.healAll(t)
+
+	lastHeal := time.Now()
+	waitFor(t, leaderBound, "every partition served by a leader after the last heal", func() (bool, string) {
+		return r.everyPartitionServed()
+	})
+	t.Logf("every partition had a leader that serves %v after the last heal", time.Since(lastHeal).Round(time.Millisecond))
+	waitFor(t, 60*time.Second, "sends acknowledged on every partition after the last heal", func() (bool, string) {
+		per := map[int32]int{}
+		for _, op := range rec.Ops() {
+			if op.Kind == checker.KindSend && op.Outcome == checker.OK && !op.Time.Before(lastHeal) {
+				per[op.Partition]++
+			}
+		}
+		return len(per) == jepsenPartitions && minCount(per) >= 10, fmt.Sprintf("acknowledged per partition %v", per)
+	})
+	w.stop()
+	finalRead(t, rec, r.seeds())
+
+	ops := rec.Ops()
+	report := checker.Check(ops)
+	t.Logf("checker:\n%s", report.Summary())
+	if report.Acked < 300 || report.Polls == 0 || (groups && report.Commits == 0) || len(report.Faults) != len(nm.steps) {
+		t.Errorf("the run did not exercise the cluster enough: %d acknowledged sends, %d polls, %d commits, %d of %d faults",
+			report.Acked, report.Polls, report.Commits, len(report.Faults), len(nm.steps))
+	}
+	if !report.OK() {
+		t.Errorf("the checker found %d violations (seed %d); the history is %s", len(report.Violations), seed, keepHistory(t, ops))
+	}
+
+	var dataDirs []string
+	for _, n := range r.c.Nodes() {
+		dataDirs = append(dataDirs, n.DataDir())
+	}
+	waitFor(t, 120*time.Second, "byte-identical partition segment files on every node", func() (bool, string) {
+		d := replicasDiffer(dataDirs)
+		return d == "", d
+	})
+	if t.Failed() {
+		t.Logf("seed %d; history %s", seed, keepHistory(t, ops))
+	}
+}
+
+func minCount(m map[int32]int) int {
+	n := -1
+	for _, v := range m {
+		if n < 0 || v < n {
+			n = v
+		}
+	}
+	return n
+}
+
+// createClusterHub creates the workload's hub with Kafka CreateTopics, asking each node in
+// turn until one accepts (a node that is not the metadata leader may refuse) and waits until
+// every partition has a leader.
+func createClusterHub(t *testing.T, r *clusterRig) {
+	t.Helper()
+	waitFor(t, 60*time.Second, "hub "+jepsenTopic+" created", func() (bool, string) {
+		var errs []error
+		for _, addr := range r.c.KafkaAddrs() {
+			err := createTopicAt(addr)
+			if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+				return true, ""
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+		}
+		return false, errors.Join(errs...).Error()
+	})
+	waitFor(t, 60*time.Second, "every partition of "+jepsenTopic+" served by a leader", r.everyPartitionServed)
+}
+
+func createTopicAt(addr string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, jepsenPartitions, -1, nil, jepsenTopic)
+	if err != nil {
+		return err
+	}
+	return resp.Err
+}
+
+// everyPartitionServed reports whether the metadata names a leader for every partition and
+// every one answers ListOffsets from a fresh client bootstrapped with every node.
+func (r *clusterRig) everyPartitionServed() (bool, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	leaders := r.partitionLeaders(ctx, jepsenTopic)
+	if len(leaders) != jepsenPartitions {
+		return false, fmt.Sprintf("leaders %v", leaders)
+	}
+	cl, err := kgo.NewClient(r.seeds())
+	if err != nil {
+		return false, err.Error()
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, jepsenTopic)
+	if err != nil {
+		return false, fmt.Sprintf("leaders %v; end offsets: %v", leaders, err)
+	}
+	var bad []string
+	for p := range int32(jepsenPartitions) {
+		if o, ok := ends.Lookup(jepsenTopic, p); !ok || o.Err != nil {
+			bad = append(bad, fmt.Sprintf("partition %d: %v", p, o.Err))
+		}
+	}
+	if len(bad) > 0 {
+		return false, fmt.Sprintf("leaders %v; end offsets: %v", leaders, bad)
+	}
+	return true, fmt.Sprintf("leaders %v", leaders)
+}
+
+// TestClusterRig checks the test's own machinery against three real nodes: every node is
+// listed with its zone, the per-link proxies carry the raft traffic (cutting a node's links
+// costs its partitions their leadership), a node killed with kill -9 comes back on its ports,
+// and the byte-identity check sees a segment file changed on one node.
+func TestClusterRig(t *testing.T) {
+	r := startClusterRig(t, 3, 1, "--dev")
+	ctx := context.Background()
+	resp, err := r.metadataOf(ctx, 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	racks := map[int32]string{}
+	for _, b := range resp.Brokers {
+		racks[b.NodeID] = fmt.Sprint(deref(b.Rack))
+	}
+	if len(racks) != 3 || racks[1] != "z1" || racks[2] != "z2" || racks[3] != "z3" {
+		t.Errorf("Metadata brokers and racks = %v; want nodes 1-3 in zones z1-z3", racks)
+	}
+	for l, p := range r.links {
+		if st := p.Stats(); st.BytesUp == 0 {
+			waitFor(t, 30*time.Second, fmt.Sprintf("raft traffic through link %v", l), func() (bool, string) {
+				st := p.Stats()
+				return st.BytesUp > 0, fmt.Sprintf("%+v", st)
+			})
+		}
+	}
+	createClusterHub(t, r)
+
+	// A killed node comes back on the ports it had, and its partitions get leaders again.
+	n := r.c.Node(2)
+	before, _ := n.Ready()
+	r.killNodeFault("node 2", func(*testing.T) uint64 { return 2 }).start(t)
+	r.restart(t, 2)
+	if after, _ := n.Ready(); after.Kafka != before.Kafka || after.HTTP != before.HTTP {
+		t.Errorf("node 2 came back at %+v, it was at %+v", after, before)
+	}
+	waitFor(t, leaderBound, "every partition served after a restart", r.everyPartitionServed)
+
+	// Isolating the leader of partition 0 moves its leadership to another node.
+	leader := r.leaderOf(t, jepsenTopic, 0)
+	iso := r.isolateFault("the leader of partition 0", func(*testing.T) uint64 { return leader })
+	iso.start(t)
+	waitFor(t, leaderBound, "a new leader of partition 0 while its leader is isolated", func() (bool, string) {
+		ls := r.partitionLeaders(ctx, jepsenTopic)
+		l, ok := ls[0]
+		return ok && l != leader, fmt.Sprintf("leaders %v (isolated %d)", ls, leader)
+	})
+	iso.heal(t)
+	waitFor(t, leaderBound, "every partition served after the heal", r.everyPartitionServed)
+
+	// The byte-identity check.
+	var dirs []string
+	for _, n := range r.c.Nodes() {
+		dirs = append(dirs, n.DataDir())
+	}
+	waitFor(t, 60*time.Second, "byte-identical replicas", func() (bool, string) {
+		d := replicasDiffer(dirs)
+		return d == "", d
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
