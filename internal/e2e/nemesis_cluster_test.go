@@ -83,6 +83,28 @@ func startClusterRig(t *testing.T, n int, seed uint64, args ...string) *clusterR
 		t.Fatal(err)
 	}
 	t.Cleanup(r.ask.Close)
+	// A node is ready before the metadata group has a leader (and, in --dev, before the dev
+	// namespace exists) and before every member has recorded its endpoints: wait until every
+	// node answers Kafka Metadata naming a controller and listing every node.
+	waitFor(t, 60*time.Second, "every node answering Metadata with a metadata leader and every broker", func() (bool, string) {
+		var errs []string
+		for _, n := range c.Nodes() {
+			resp, err := r.metadataOf(context.Background(), n.ID, "")
+			switch {
+			case err != nil:
+				errs = append(errs, err.Error())
+			case resp.ControllerID < 0:
+				errs = append(errs, fmt.Sprintf("node %d names no controller", n.ID))
+			case len(resp.Brokers) != len(c.Nodes()):
+				var ids []int32
+				for _, b := range resp.Brokers {
+					ids = append(ids, b.NodeID)
+				}
+				errs = append(errs, fmt.Sprintf("node %d lists brokers %v", n.ID, ids))
+			}
+		}
+		return len(errs) == 0, strings.Join(errs, "; ")
+	})
 	return r
 }
 
