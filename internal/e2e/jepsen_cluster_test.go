@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +132,7 @@ func TestJepsenCluster(t *testing.T) {
 	ops := rec.Ops()
 	report := checker.Check(ops)
 	t.Logf("checker:\n%s", report.Summary())
+	t.Logf("send errors: %s", sendErrors(ops))
 	if report.Acked < 300 || report.Polls == 0 || (groups && report.Commits == 0) || len(report.Faults) != len(nm.steps) {
 		t.Errorf("the run did not exercise the cluster enough: %d acknowledged sends, %d polls, %d commits, %d of %d faults",
 			report.Acked, report.Polls, report.Commits, len(report.Faults), len(nm.steps))
@@ -147,6 +152,25 @@ func TestJepsenCluster(t *testing.T) {
 	if t.Failed() {
 		t.Logf("seed %d; history %s", seed, keepHistory(t, ops))
 	}
+}
+
+// sendErrors tallies the errors of the sends that were not acknowledged, by outcome and text.
+func sendErrors(ops []checker.Op) string {
+	n := map[string]int{}
+	for _, op := range ops {
+		if op.Kind == checker.KindSend && op.Outcome != checker.OK {
+			n[string(op.Outcome)+": "+op.Err]++
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(n), func(a, b string) int { return cmp.Compare(n[b], n[a]) })
+	var parts []string
+	for _, k := range keys[:min(len(keys), 8)] {
+		parts = append(parts, fmt.Sprintf("%d × %s", n[k], k))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "; ")
 }
 
 func minCount(m map[int32]int) int {
