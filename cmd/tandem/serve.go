@@ -61,7 +61,8 @@ type serveConfig struct {
 	KafkaTLSAddr string        `yaml:"kafka-tls-addr"`
 	HTTP         httpConfig    `yaml:",inline"` // HTTP listener bounds, /metrics access, Host check (serve_http.go)
 	Kafka        kafkaLimits   `yaml:",inline"`
-	Quotas       broker.Quotas `yaml:"-"` // flags in serve_quotas.go
+	Quotas       broker.Quotas `yaml:"-"`       // flags in serve_quotas.go
+	Cluster      clusterConfig `yaml:",inline"` // --cluster, --zone, … (serve_cluster.go)
 }
 
 // kafkaLimits are the Kafka listener's bounds (kafka.Options).
@@ -143,7 +144,8 @@ calls to https partners trust --tls-ca (default: the system roots; the dev CA wi
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&cfg.AdvertiseHTTP, "advertise-http", "",
 		"URL other regions reach this node's HTTP API at, for geo-DR (default: http[s]://<advertise-host or listener host>:<http port>)")
-	f.Int32Var(&cfg.NodeID, "node-id", -1, "Kafka node id of this node (default: derived from --region, so regions differ)")
+	f.Int32Var(&cfg.NodeID, "node-id", -1,
+		"Kafka node id of this node (default: derived from --region, so regions differ); with --cluster, its member id (1 to 65535), required")
 	f.DurationVar(&cfg.AliasCheck, "alias-check-interval", 5*time.Second,
 		"how often each geo-DR alias checks its partner region (a former primary learns a failover this way)")
 	f.StringSliceVar(&cfg.PeerAllow, "peer-allow", nil,
@@ -158,6 +160,7 @@ calls to https partners trust --tls-ca (default: the system roots; the dev CA wi
 	cfg.Jobs.register(f)
 	addHTTPFlags(f, &cfg.HTTP)
 	addQuotaFlags(f, &cfg.Quotas)
+	addClusterFlags(f, &cfg.Cluster)
 	return cmd
 }
 
@@ -245,19 +248,10 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if cfg.NodeID < 0 {
+	if cfg.NodeID < 0 && !cfg.Cluster.enabled() { // a cluster member's id is given, never derived
 		cfg.NodeID = int32(crc32.ChecksumIEEE([]byte(cfg.Region)) % 1000)
 	}
-	b, err := broker.Open(ctx, broker.Options{
-		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
-		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg, Quotas: cfg.Quotas,
-		MaxOpenLogFiles: cfg.MaxOpenLogFiles, FS: testFS(logger), DecodeMemory: cfg.HTTP.ReceiveMemory,
-	})
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-
+	// The listeners first: cluster mode records their addresses and secures raft with their TLS.
 	lns, err := openListeners(cfg)
 	if err != nil {
 		return err
@@ -267,6 +261,23 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		lns.close()
 		return err
 	}
+	cl, err := openClusterNode(ctx, cfg, lns, peerTrust, logger, reg)
+	if err != nil {
+		lns.close()
+		return err
+	}
+	b, err := broker.Open(ctx, cl.brokerOptions(broker.Options{
+		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
+		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg, Quotas: cfg.Quotas,
+		MaxOpenLogFiles: cfg.MaxOpenLogFiles, FS: testFS(logger), DecodeMemory: cfg.HTTP.ReceiveMemory,
+	}, cfg))
+	if err != nil {
+		cl.close()
+		lns.close()
+		return err
+	}
+	defer b.Close()
+
 	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost, Registerer: reg,
 		MaxConnections: cfg.Kafka.MaxConns, MaxConnectionsPerIP: cfg.Kafka.MaxConnsPerIP,
 		AuthTimeout: cfg.Kafka.AuthTimeout, IdleTimeout: cfg.Kafka.IdleTimeout, WriteTimeout: cfg.Kafka.WriteTimeout,
@@ -297,7 +308,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		ks.Close()
 		return err
 	}
-	var handler http.Handler = httpapi.New(apiOpts)
+	handler := withSegments(httpapi.New(apiOpts), b)
 	if cfg.Pprof {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -324,8 +335,9 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		errc <- nil
 	}()
 	// One line a script can wait for: the node is ready.
+	nodePart := cl.recordEndpoints(b, cfg, lns, endpoint)
 	lns.printDevTrust(os.Stdout, cfg)
-	fmt.Fprintln(os.Stdout, lns.readyLine(cfg.Region))
+	fmt.Fprintln(os.Stdout, lns.readyLine(cfg.Region)+nodePart)
 	logger.Info("serving", "kafka", addr(lns.kafka), "kafka-tls", addr(lns.kafkaTLS), "http", lns.scheme()+"://"+hln.Addr().String(),
 		"data", cfg.Data, "dev", cfg.Dev,
 		"fsync", cfg.Fsync+"/"+strconv.Itoa(int(cfg.FsyncInterval.Milliseconds()))+"ms")

@@ -20,24 +20,40 @@ import (
 // ConnectionStringUser is the SASL PLAIN user name Event Hubs' Kafka endpoint expects.
 const ConnectionStringUser = "$ConnectionString"
 
-// AdminKeyPath is the file holding the node admin key (created on first start, mode 0600).
-func (b *Broker) AdminKeyPath() string { return filepath.Join(b.opts.DataDir, "admin-key") }
+// AdminKeyPath is the file holding the node admin key: Options.AdminKeyFile (shared by a
+// region's nodes), else <data>/admin-key (created on first start, mode 0600).
+func (b *Broker) AdminKeyPath() string {
+	if b.opts.AdminKeyFile != "" {
+		return b.opts.AdminKeyFile
+	}
+	return filepath.Join(b.opts.DataDir, "admin-key")
+}
 
 // loadAdminKey reads the admin key, or creates it (mode 0600 from its first open) on first
 // start. A key file readable by group or others is refused: anyone who could read it holds
-// every right on the node. These errors stop the node at start, so they name the file.
+// every right on the node. A key file given in Options.AdminKeyFile must exist and hold a key:
+// the region's nodes share it, so one node making up its own would lock the others' CLI out.
+// These errors stop the node at start, so they name the file.
 func (b *Broker) loadAdminKey() error {
 	path := b.AdminKeyPath()
 	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
 		return errcode.New(errcode.InvalidArgument,
 			"admin key file %s is readable by other users (mode %#o); anyone who read it holds every right on this node. "+
-				"Run chmod 600 %s (and, if others may have read it, delete the file so a new key is made at the next start), then start again",
+				"Run chmod 600 %s (and, if others may have read it, replace the key), then start again",
 			path, st.Mode().Perm(), path)
 	}
 	data, err := os.ReadFile(path)
 	if err == nil && len(strings.TrimSpace(string(data))) > 0 {
 		b.adminKey = strings.TrimSpace(string(data))
 		return nil
+	}
+	if b.opts.AdminKeyFile != "" {
+		if err == nil {
+			err = errors.New("the file is empty")
+		}
+		return errcode.New(errcode.InvalidArgument,
+			"admin key file %s: %v; write the region's admin key into it (e.g. head -c 32 /dev/urandom | base64 > %s; chmod 600 %s) and give every node the same file",
+			path, err, path, path)
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reading admin key: %w", err)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -67,6 +68,16 @@ type Options struct {
 	// metadata and the partitions placed on this node are raft groups on the node, which the
 	// broker owns from Open on and closes in Close. nil is a single node.
 	Cluster *cluster.Node
+	// AdminKeyFile, when set, holds the admin key (shared by a region's nodes; mode 0600) instead
+	// of <DataDir>/admin-key.
+	AdminKeyFile string
+	// PeerHTTP is the client for node-to-node HTTP calls in a cluster (a replica fetching
+	// segments from a peer); nil means http.DefaultClient. With TLS it trusts the nodes' CA.
+	PeerHTTP *http.Client
+	// LeaderBalanceInterval is how often, in a cluster, the node hands partition leadership
+	// back to preferred leaders (cluster_balance.go); 0 means DefaultLeaderBalanceInterval,
+	// negative turns balancing off.
+	LeaderBalanceInterval time.Duration
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.
@@ -115,6 +126,9 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.LeaderBalanceInterval == 0 {
+		opts.LeaderBalanceInterval = DefaultLeaderBalanceInterval
+	}
 	if opts.RetentionCheck == 0 {
 		opts.RetentionCheck = time.Minute
 	}
@@ -147,6 +161,8 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 		}
 		b.meta = rs
 		b.cl = &clusterMode{node: opts.Cluster, self: self, rs: rs, reps: map[uint64]*replica{}}
+	} else if err := checkNotClusterData(opts.DataDir); err != nil {
+		return nil, err
 	} else if b.meta, err = openMeta(opts); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,6 +37,8 @@ type clusterMode struct {
 	mu        sync.Mutex
 	reps      map[uint64]*replica // partition groups on this node, by group id
 	endpoints *meta.Endpoints     // where clients reach this node (SetEndpoints); nil: not known yet
+
+	lastBalance time.Time // of the last leader balancing round; the reconciler's own
 }
 
 // replica is one partition group held by this node.
@@ -53,6 +56,9 @@ type replica struct {
 // as a voter.
 func openClusterMeta(opts Options) (*meta.RaftStore, error) {
 	n := opts.Cluster
+	if err := checkSingleNodeData(opts, len(n.Config().Nodes)); err != nil {
+		return nil, err
+	}
 	rs, err := meta.OpenRaft(meta.RaftStoreOptions{Dir: filepath.Join(opts.DataDir, "meta-raft"),
 		Group: cluster.MetaGroup, Raft: n.Host(), Logger: opts.Logger})
 	if err != nil {
@@ -67,6 +73,29 @@ func openClusterMeta(opts Options) (*meta.RaftStore, error) {
 		return nil, err
 	}
 	return rs, nil
+}
+
+// checkSingleNodeData handles a data directory a single node wrote (its metadata in
+// <data>/meta) before the member has cluster metadata of its own: a one-node cluster upgrades
+// it in place (cluster_upgrade.go); a member of a larger cluster refuses to start, since
+// joining would hide that data behind the cluster's.
+func checkSingleNodeData(opts Options, members int) error {
+	storeDir, raftDir := filepath.Join(opts.DataDir, "meta"), filepath.Join(opts.DataDir, "meta-raft")
+	if members == 1 {
+		return upgradeSingleNode(opts)
+	}
+	if ok, err := meta.HoldsRaftStore(raftDir); err != nil || ok {
+		return err
+	}
+	single, err := meta.HoldsStore(storeDir)
+	if err != nil || !single {
+		return err
+	}
+	return errcode.New(errcode.Conflict,
+		"data directory %s was written by a single node (metadata in %s); a node with data cannot join a %d-member cluster: "+
+			"start it as a one-node cluster first (--cluster naming only this node), which upgrades the directory in place; "+
+			"growing a cluster by adding members is not built yet, so move the event hubs into the cluster some other way (or start the member on an empty --data)",
+		opts.DataDir, storeDir, members)
 }
 
 // startCluster starts the reconciler; the broker's Close stops it.
@@ -103,6 +132,10 @@ func (b *Broker) reconcileLoop(ctx context.Context) {
 		b.metaLeaderDuties(ctx)
 		b.recordEndpoints(ctx)
 		b.reconcile()
+		if ivl := b.opts.LeaderBalanceInterval; ivl > 0 && time.Since(b.cl.lastBalance) >= ivl {
+			b.cl.lastBalance = time.Now()
+			b.balanceLeaders()
+		}
 		wctx, cancel := context.WithTimeout(ctx, reconcileEvery)
 		b.meta.Wait(wctx, idx+1)
 		cancel()
@@ -203,15 +236,16 @@ func (b *Broker) reconcile() {
 }
 
 func (b *Broker) startReplica(r *replica) error {
-	rp, err := OpenReplicated(ReplicatedOptions{Namespace: r.ns, Hub: r.hub, ID: r.id, Log: seglog.Options{
-		Dir:          r.dir,
-		SegmentBytes: b.opts.SegmentBytes,
-		Fsync:        b.opts.Fsync,
-		Now:          b.opts.Now,
-		Logger:       b.log.With("namespace", r.ns, "eventhub", r.hub, "partition", r.id),
-		Name:         fmt.Sprintf("partition %d of %s/%s", r.id, r.ns, r.hub),
-		FS:           b.opts.FS,
-	}})
+	rp, err := OpenReplicated(ReplicatedOptions{Namespace: r.ns, Hub: r.hub, ID: r.id,
+		Group: r.group, Segments: b.segmentSource(), Log: seglog.Options{
+			Dir:          r.dir,
+			SegmentBytes: b.opts.SegmentBytes,
+			Fsync:        b.opts.Fsync,
+			Now:          b.opts.Now,
+			Logger:       b.log.With("namespace", r.ns, "eventhub", r.hub, "partition", r.id),
+			Name:         fmt.Sprintf("partition %d of %s/%s", r.id, r.ns, r.hub),
+			FS:           b.opts.FS,
+		}})
 	if err != nil {
 		return err
 	}
@@ -291,4 +325,56 @@ func (b *Broker) clusterAppend(h HubInfo, id int32, batches [][]byte) (AppendRes
 		res.Duplicate = res.Duplicate && rr.Duplicate
 	}
 	return res, r.rp.Partition(), nil
+}
+
+// segmentSource is where a replica whose raft log was compacted past it copies the batches a
+// snapshot covers from: its peers' SegmentsPath, at the HTTP endpoints they recorded in the
+// metadata, signed with the cluster secret.
+func (b *Broker) segmentSource() SegmentSource {
+	return &HTTPSegmentSource{Client: b.opts.PeerHTTP, Secret: b.cl.node.Config().Secret, Peers: b.segmentPeers}
+}
+
+// segmentPeers lists the base URLs of the other replicas of group, the leader first.
+func (b *Broker) segmentPeers(group uint64) []string {
+	var peers []uint64
+	b.cl.mu.Lock()
+	if r := b.cl.reps[group]; r != nil {
+		peers = slices.Clone(r.peers)
+	}
+	b.cl.mu.Unlock()
+	if st, err := b.cl.node.Status(group); err == nil && st.Leader != 0 {
+		if i := slices.Index(peers, st.Leader); i > 0 {
+			peers[0], peers[i] = peers[i], peers[0]
+		}
+	}
+	var urls []string
+	for _, id := range peers {
+		if id == b.cl.self {
+			continue
+		}
+		if e, ok := b.MemberEndpoints(id); ok && e.HTTP != "" {
+			urls = append(urls, e.HTTP)
+		}
+	}
+	return urls
+}
+
+// SegmentHandler serves SegmentsPath to the other nodes (requests signed with the cluster
+// secret); nil on a single node and in a cluster without a secret (one node: nobody to serve,
+// and an empty key would let anyone sign). Mount it on the HTTP listener at SegmentsPath.
+func (b *Broker) SegmentHandler() http.Handler {
+	if b.cl == nil || len(b.cl.node.Config().Secret) < cluster.MinSecretLen {
+		return nil
+	}
+	return NewSegmentHandler(b.cl.node.Config().Secret, b.groupReplica, b.opts.Now)
+}
+
+// groupReplica is this node's replica of partition group g, or nil.
+func (b *Broker) groupReplica(g uint64) *ReplicatedPartition {
+	b.cl.mu.Lock()
+	defer b.cl.mu.Unlock()
+	if r := b.cl.reps[g]; r != nil {
+		return r.rp
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ type metrics struct {
 	outEvents, outBytes *prometheus.CounterVec
 	errors              *prometheus.CounterVec
 	refusedWrites       *prometheus.CounterVec
+	leaderTransfers     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
@@ -27,9 +28,11 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 			Help: "Requests refused or failed, by protocol and error code."}, []string{"protocol", "code"}),
 		refusedWrites: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_geodr_secondary_refused_writes_total",
 			Help: "Writes (events or metadata changes) refused because the namespace is a paired geo-DR secondary."}, []string{"namespace"}),
+		leaderTransfers: prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_cluster_leader_transfers_total",
+			Help: "Partition leaderships this node handed back to their preferred leader (leader balancing)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.inEvents, m.inBytes, m.outEvents, m.outBytes, m.errors, m.refusedWrites, &sizeCollector{b: b}, &aliasCollector{b: b})
+		reg.MustRegister(m.inEvents, m.inBytes, m.outEvents, m.outBytes, m.errors, m.refusedWrites, m.leaderTransfers, &sizeCollector{b: b}, &aliasCollector{b: b})
 	}
 	return m
 }

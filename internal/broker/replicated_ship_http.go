@@ -78,8 +78,25 @@ func NewSegmentHandler(secret []byte, lookup func(group uint64) *ReplicatedParti
 		}
 		defer rc.Close()
 		w.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = io.Copy(w, rc) // a failure mid-stream shows as a short body, which the client refuses
+		// A failure mid-stream shows as a short body, which the client refuses.
+		_, _ = io.Copy(progressWriter{w: w, rc: http.NewResponseController(w)}, rc)
 	})
+}
+
+// segmentWriteIdle is how long one write of a segment stream may take. The server's write
+// timeout bounds a whole answer, which a large range (a replica catching up on gigabytes)
+// cannot meet; a stream that keeps moving goes on, a peer that stops reading is cut off.
+const segmentWriteIdle = 30 * time.Second
+
+// progressWriter moves the connection's write deadline forward before each write.
+type progressWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	_ = p.rc.SetWriteDeadline(time.Now().Add(segmentWriteIdle)) // unsupported: the server's own timeout stays
+	return p.w.Write(b)
 }
 
 func trimPrefix(s, p string) string {

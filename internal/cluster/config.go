@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -220,4 +222,29 @@ func checkAddr(addr string) error {
 		return fmt.Errorf("raft address %q: port %q is not in 1-65535", addr, port)
 	}
 	return nil
+}
+
+// ReadSecretFile reads the cluster secret from path: the file's text with surrounding
+// whitespace trimmed. A file that group or others may read is refused (anyone who reads it can
+// join the cluster and read its data), as is a secret shorter than MinSecretLen.
+func ReadSecretFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cluster secret file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("cluster secret file %s is readable by other users (mode %#o); anyone who read it can join the cluster. "+
+			"Run chmod 600 %s (and, if others may have read it, change the secret on every node), then start again",
+			path, st.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cluster secret file: %w", err)
+	}
+	secret := bytes.TrimSpace(data)
+	if len(secret) < MinSecretLen {
+		return nil, fmt.Errorf("cluster secret file %s holds %d bytes; a cluster secret is at least %d (e.g. head -c 32 /dev/urandom | base64 > %s), the same on every node",
+			path, len(secret), MinSecretLen, path)
+	}
+	return secret, nil
 }

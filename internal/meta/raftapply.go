@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 
@@ -52,7 +53,9 @@ func (m raftSM) Apply(ents []multiraft.Entry) error {
 				return s.failed
 			}
 			res := s.applyProposalLocked(p, &buf, &staged)
-			if w := s.waiter(p.token); w != nil {
+			res.raftIndex = e.Index
+			if w := s.waiter(p.token); w != nil && !w.delivered && bytes.Equal(w.data, e.Data) {
+				w.delivered = true
 				if res.err == nil && w.view != nil {
 					w.view(s.state)
 				}

@@ -23,15 +23,59 @@ const metaGroup = 7
 type raftNet struct {
 	mu    sync.RWMutex
 	hosts map[uint64]*multiraft.Host
+
+	holdMu sync.Mutex
+	held   map[uint64][]multiraft.Envelope // messages to a held node, queued until release
 }
 
 func (n *raftNet) Send(envs []multiraft.Envelope) {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	for _, e := range envs {
-		if h := n.hosts[e.Msg.GetTo()]; h != nil {
-			h.Deliver([]multiraft.Envelope{{Group: e.Group, Msg: proto.Clone(e.Msg).(*raftpb.Message)}})
+		e = multiraft.Envelope{Group: e.Group, Msg: proto.Clone(e.Msg).(*raftpb.Message)}
+		n.holdMu.Lock()
+		q, held := n.held[e.Msg.GetTo()]
+		if held {
+			n.held[e.Msg.GetTo()] = append(q, e)
 		}
+		n.holdMu.Unlock()
+		if h := n.hosts[e.Msg.GetTo()]; h != nil && !held {
+			h.Deliver([]multiraft.Envelope{e})
+		}
+	}
+}
+
+// hold queues the messages to node id until release.
+func (n *raftNet) hold(id uint64) {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	if n.held == nil {
+		n.held = map[uint64][]multiraft.Envelope{}
+	}
+	n.held[id] = []multiraft.Envelope{}
+}
+
+// heldTypes returns the types of the messages held for node id.
+func (n *raftNet) heldTypes(id uint64) map[raftpb.MessageType]int {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	out := map[raftpb.MessageType]int{}
+	for _, e := range n.held[id] {
+		out[e.Msg.GetType()]++
+	}
+	return out
+}
+
+// release delivers the messages held for node id, in order, and stops holding them.
+func (n *raftNet) release(id uint64) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	n.holdMu.Lock()
+	q := n.held[id]
+	delete(n.held, id)
+	n.holdMu.Unlock()
+	if h := n.hosts[id]; h != nil {
+		h.Deliver(q)
 	}
 }
 
@@ -63,6 +107,7 @@ type raftCluster struct {
 	nodes       map[uint64]*raftNode
 	snapEntries int // the hosts' SnapshotEntries
 	ckptEvery   int
+	timeout     time.Duration // the stores' ProposeTimeout (0: the default)
 }
 
 func newRaftCluster(t *testing.T, snapEntries, ckptEvery int) *raftCluster {
@@ -91,7 +136,8 @@ func (c *raftCluster) start(id uint64) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	st, err := OpenRaft(RaftStoreOptions{Dir: n.dir, Group: metaGroup, Raft: h, CheckpointEvery: c.ckptEvery, Logger: quietLogger()})
+	st, err := OpenRaft(RaftStoreOptions{Dir: n.dir, Group: metaGroup, Raft: h, CheckpointEvery: c.ckptEvery,
+		ProposeTimeout: c.timeout, Logger: quietLogger()})
 	if err != nil {
 		_ = h.Close()
 		c.t.Fatal(err)

@@ -95,7 +95,10 @@ func FuzzDecodeRaftProposal(f *testing.F) {
 // proposed through it.
 type noRaft struct{}
 
-func (noRaft) Propose(context.Context, uint64, []byte) (uint64, error) {
+func (noRaft) ProposeForward(context.Context, uint64, []byte) (uint64, error) {
+	return 0, &multiraft.NotLeaderError{Group: metaGroup}
+}
+func (noRaft) ReadIndex(context.Context, uint64) (uint64, error) {
 	return 0, &multiraft.NotLeaderError{Group: metaGroup}
 }
 func (noRaft) Confirmed(uint64) bool { return false }
@@ -145,7 +148,7 @@ func TestRaftStateMachineDeterministic(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	ch := make(chan proposalResult, 1)
-	a.pending[11] = &waiter{ch: ch}
+	a.pending[11] = &waiter{ch: ch, data: ents[2].Data} // the entry carrying token 11
 	for _, e := range ents {
 		if err := a.StateMachine().Apply([]multiraft.Entry{e}); err != nil {
 			t.Fatal(err)

@@ -34,15 +34,22 @@ func OpenRaft(opts RaftStoreOptions) (*RaftStore, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.ProposeTimeout <= 0 {
+		opts.ProposeTimeout = DefaultProposeTimeout
+	}
 	s := &RaftStore{
 		dir:     opts.Dir,
 		group:   opts.Group,
 		raft:    opts.Raft,
 		every:   uint64(opts.CheckpointEvery),
+		timeout: opts.ProposeTimeout,
 		log:     opts.Logger.With("component", "meta", "group", opts.Group),
 		served:  newServed(),
 		pending: make(map[uint64]*waiter),
 	}
+	// Every node applies every entry and looks its token up among its own waiters, so tokens
+	// must not repeat across nodes or restarts: they count up from a random 64-bit point per
+	// Open (the argument of multiraft's nextID), and a waiter also compares the entry's bytes.
 	s.tokens.Store(randomToken())
 	if err := os.MkdirAll(s.dir, dirPerm); err != nil {
 		return nil, errcode.New(errcode.Internal, "creating metadata directory: %w", err)

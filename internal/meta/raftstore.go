@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
 	"github.com/tandem-streaming/tandem/internal/multiraft"
@@ -17,13 +18,20 @@ import (
 
 // RaftGroup is the metadata raft group as RaftStore needs it; *multiraft.Host satisfies it.
 type RaftGroup interface {
-	// Propose replicates data in group and returns its raft index once it is applied on this
-	// node; on a follower it fails with a *multiraft.NotLeaderError.
-	Propose(ctx context.Context, group uint64, data []byte) (uint64, error)
+	// ProposeForward replicates data in group from any node (a follower's raft forwards it to
+	// the leader) and returns its raft index once it is applied on this node. Without a known
+	// leader it fails at once with a *multiraft.NotLeaderError (Leader 0).
+	ProposeForward(ctx context.Context, group uint64, data []byte) (uint64, error)
+	// ReadIndex returns, once this node applied it, a raft index at or after every entry
+	// committed before the call (a linearizable read barrier).
+	ReadIndex(ctx context.Context, group uint64) (uint64, error)
 	// Confirmed reports whether this node leads group and has applied an entry of its term,
 	// so its state holds every acknowledged command.
 	Confirmed(group uint64) bool
 }
+
+// DefaultProposeTimeout bounds RaftStore proposals and barriers whose ctx has no deadline.
+const DefaultProposeTimeout = 10 * time.Second
 
 // RaftStoreOptions configures a RaftStore.
 type RaftStoreOptions struct {
@@ -33,19 +41,23 @@ type RaftStoreOptions struct {
 	// CheckpointEvery is the number of applied raft entries between checkpoints (0 means
 	// DefaultSnapshotEvery). A restart replays at most about this many raft entries.
 	CheckpointEvery int
-	Logger          *slog.Logger // nil means slog.Default()
+	// ProposeTimeout bounds proposals and barriers whose ctx has no deadline (0 means
+	// DefaultProposeTimeout), so that no caller waits forever for a lost forwarded entry.
+	ProposeTimeout time.Duration
+	Logger         *slog.Logger // nil means slog.Default()
 }
 
-// NotLeaderError is wrapped, inside an errcode.Unavailable error, by RaftStore proposals made on
-// a node that does not lead the metadata group. Leader is the leader's node id, 0 when no
-// leader is known (an election is in progress). The caller may forward the proposal there.
+// NotLeaderError is wrapped, inside an errcode.Unavailable error, by RaftStore proposals and
+// barriers that found no leader of the metadata group until their ctx ended (an election did
+// not finish: a majority of the nodes is down or cut off). Nothing was proposed. Leader is 0
+// then; a non-zero Leader names the node that leads.
 type NotLeaderError struct {
 	Leader uint64
 }
 
 func (e *NotLeaderError) Error() string {
 	if e.Leader == 0 {
-		return "the metadata group has no leader right now (an election is in progress); retry shortly"
+		return "the metadata group has no leader right now (an election is in progress, or most of its nodes are down or cut off); retry shortly"
 	}
 	return fmt.Sprintf("this node does not lead the metadata group; node %d does", e.Leader)
 }
@@ -72,11 +84,12 @@ var ErrProposalDropped = errcode.New(errcode.Unavailable,
 // The apply side (the StateMachine) runs on the host's apply worker; mu guards the state for
 // readers. Lock order: apMu, mu, segMu; the tail's lock, pendMu and notifyMu are leaves.
 type RaftStore struct {
-	dir   string
-	group uint64
-	raft  RaftGroup
-	every uint64
-	log   *slog.Logger
+	dir     string
+	group   uint64
+	raft    RaftGroup
+	every   uint64
+	timeout time.Duration // ProposeTimeout
+	log     *slog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -109,23 +122,38 @@ type RaftStore struct {
 type checkpoint struct{ raft, meta uint64 }
 
 // waiter is a local proposer waiting for its entry: the result goes to ch, and view (when
-// set) sees the state right after the entry applied.
+// set) sees the state right after the entry applied. Only an entry with the waiter's token and
+// its exact bytes is its own (tokens start at a random point per store, see OpenRaft); the
+// first such entry applied is delivered (the network may duplicate a forwarded proposal).
 type waiter struct {
-	ch   chan proposalResult
-	view func(*State)
+	ch        chan proposalResult
+	view      func(*State)
+	data      []byte // the proposal as encoded
+	delivered bool   // touched only by the apply worker
 }
 
 type proposalResult struct {
-	index uint64 // metadata index of the last command applied
-	err   error
+	index     uint64 // metadata index of the last command applied
+	raftIndex uint64 // raft index of the entry
+	err       error
 }
 
-// Propose proposes c to the metadata group and returns its metadata index once it is applied on
-// this node. A follower refuses with an errcode.Unavailable error wrapping *NotLeaderError: the
-// command was not proposed, so it may be forwarded to the leader or retried. ErrClosed and
-// ErrProposalDropped likewise mean nothing was proposed. Any other errcode.Unavailable error (leadership lost, proposal
-// dropped, shutdown while waiting) or ctx's error leaves the outcome unknown: c may still be
-// applied.
+// Propose proposes c to the metadata group from any node (a follower's raft forwards it to the
+// leader) and returns its metadata index once it is applied on this node, so a read on this
+// node right after sees it. While no leader is known (an election) or raft refuses proposals
+// (a leadership transfer), Propose retries until ctx ends; a ctx without a deadline is bounded
+// by ProposeTimeout.
+//
+// The errors mean one of three things:
+//   - c does not apply (its errcode: NotFound, AlreadyExists, InvalidArgument, ...): nothing
+//     changed. The confirmed leader checks before proposing; any node learns it when the entry
+//     applies (another command got in first), and only the proposer gets that error.
+//   - nothing was proposed, a retry is safe: ErrClosed; ErrProposalDropped; an
+//     errcode.Unavailable error wrapping *NotLeaderError (no leader until ctx ended).
+//   - the outcome is unknown, c may still be applied: any other errcode.Unavailable error
+//     (leadership lost or a new leader seen before the entry applied here, a forwarded entry
+//     lost, shutdown while waiting, ProposeTimeout passed) and ctx's error. Retry only if c is idempotent or after
+//     reading the state (after Barrier) to see whether it applied.
 func (s *RaftStore) Propose(ctx context.Context, c Command) (uint64, error) {
 	if c == nil {
 		return 0, errcode.New(errcode.InvalidArgument, "metadata command is nil")
@@ -134,7 +162,9 @@ func (s *RaftStore) Propose(ctx context.Context, c Command) (uint64, error) {
 }
 
 // ProposeView is Propose that also calls view with the state right after c applied on this
-// node, under the state's lock, before any later entry applies (as Store.ProposeView).
+// node (any node: a follower calls it when it applies its own forwarded entry), under the
+// state's lock, before any later entry applies (as Store.ProposeView). view is not called when
+// c does not apply.
 func (s *RaftStore) ProposeView(ctx context.Context, c Command, view func(*State)) (uint64, error) {
 	if c == nil {
 		return 0, errcode.New(errcode.InvalidArgument, "metadata command is nil")
@@ -175,6 +205,8 @@ func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []En
 		return 0, ErrClosed
 	default:
 	}
+	bctx, cancel := s.bound(ctx)
+	defer cancel()
 	// Early refusal without a raft round, only where the state is known to be current (a
 	// confirmed leader holds every acknowledged command). Later commands of a batch may depend
 	// on earlier ones, so only the first is checked; apply checks them all.
@@ -192,21 +224,107 @@ func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []En
 	}
 	ch := make(chan proposalResult, 1)
 	s.pendMu.Lock()
-	s.pending[token] = &waiter{ch: ch, view: view}
+	s.pending[token] = &waiter{ch: ch, view: view, data: data}
 	s.pendMu.Unlock()
 	defer func() {
 		s.pendMu.Lock()
 		delete(s.pending, token)
 		s.pendMu.Unlock()
 	}()
-	if _, err := s.raft.Propose(ctx, s.group, data); err != nil {
-		return 0, raftError(err)
+	var raftIndex uint64
+	err = s.retry(bctx, notProposed, func() error {
+		var err error
+		raftIndex, err = s.raft.ProposeForward(bctx, s.group, data)
+		return err
+	})
+	if err != nil {
+		return 0, s.boundError(ctx, raftError(err))
 	}
 	select {
 	case r := <-ch: // the host returns only after the state machine applied the entry
-		return r.index, r.err
+		if r.raftIndex == raftIndex {
+			return r.index, r.err
+		}
 	default:
-		return 0, errcode.New(errcode.Internal, "metadata proposal applied without a result")
+	}
+	return 0, errcode.New(errcode.Internal, "metadata proposal applied at raft index %d without its result", raftIndex)
+}
+
+// Barrier waits until this node's state holds every metadata change acknowledged anywhere in the
+// cluster before Barrier was called: a linearizable read barrier (raft's ReadIndex, confirmed by
+// a quorum, then the local apply). A node's own writes are visible on it at once (Propose
+// returns after the local apply); call Barrier on a node before a read that must see writes
+// made through OTHER nodes (read-after-write across nodes, a check before a change that is not
+// re-checked at apply). It costs one heartbeat round to a quorum, on the leader too. Without a
+// leader, or when the leader changes meanwhile, it retries until ctx ends (a ctx without a
+// deadline is bounded by ProposeTimeout, whose expiry gives an errcode.Unavailable error) and
+// then returns an errcode.Unavailable error or ctx's error. A retry is always safe.
+func (s *RaftStore) Barrier(ctx context.Context) error {
+	select {
+	case <-s.closing:
+		return ErrClosed
+	default:
+	}
+	bctx, cancel := s.bound(ctx)
+	defer cancel()
+	retryRead := func(err error) bool { return notProposed(err) || errors.Is(err, multiraft.ErrLeadershipLost) }
+	err := s.retry(bctx, retryRead, func() error {
+		_, err := s.raft.ReadIndex(bctx, s.group)
+		return err
+	})
+	if err != nil {
+		return s.boundError(ctx, raftError(err))
+	}
+	return nil
+}
+
+// bound gives ctx the store's ProposeTimeout when it has no deadline.
+func (s *RaftStore) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// boundError turns the expiry of the store's own bound (the caller's ctx, without a deadline,
+// is still live) into an errcode.Unavailable error: the outcome is unknown.
+func (s *RaftStore) boundError(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return errcode.New(errcode.Unavailable,
+			"the metadata group did not answer within %v; a change may still be applied: %w", s.timeout, err)
+	}
+	return err
+}
+
+// notProposed reports whether err means the host proposed nothing and a retry may succeed: no
+// leader known (an election), or raft refused the entry (a leadership transfer).
+func notProposed(err error) bool {
+	var nl *multiraft.NotLeaderError
+	return errors.As(err, &nl) || errors.Is(err, multiraft.ErrProposalDropped)
+}
+
+// retry calls op until it returns nil or an error again rejects; it waits between tries with
+// a growing pause (an election takes about a second). When ctx ends or the store closes first,
+// it returns op's last error, which again accepted: for a proposal that is "nothing was
+// proposed", more exact than ctx's error.
+func (s *RaftStore) retry(ctx context.Context, again func(error) bool, op func() error) error {
+	pause := 5 * time.Millisecond
+	for {
+		err := op()
+		if err == nil || !again(err) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-s.closing:
+			t.Stop()
+			return err
+		}
+		pause = min(2*pause, 100*time.Millisecond)
 	}
 }
 
@@ -214,7 +332,7 @@ func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []En
 func raftError(err error) error {
 	var nl *multiraft.NotLeaderError
 	switch {
-	case errors.As(err, &nl):
+	case errors.As(err, &nl): // nothing was proposed
 		return errcode.New(errcode.Unavailable, "%w", &NotLeaderError{Leader: nl.Leader})
 	case errors.Is(err, multiraft.ErrClosed): // maybe after the entry was proposed: not ErrClosed
 		return errcode.New(errcode.Unavailable, "the node is shutting down; the metadata change may still be applied: %w", err)
@@ -223,7 +341,7 @@ func raftError(err error) error {
 	case errors.Is(err, multiraft.ErrProposalDropped):
 		return ErrProposalDropped
 	case errors.Is(err, multiraft.ErrLeadershipLost):
-		return errcode.New(errcode.Unavailable, "metadata change not confirmed: %w", err)
+		return errcode.New(errcode.Unavailable, "metadata group leader changed before the change applied on this node; it may still be applied: %w", err)
 	}
 	return errcode.New(errcode.Unavailable, "metadata group: %w", err)
 }

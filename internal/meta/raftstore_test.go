@@ -19,7 +19,7 @@ func testCtx(t *testing.T) context.Context {
 
 // TestRaftStoreReplicates: commands proposed at the leader are applied by all three replicas at
 // dense indexes with identical state and logs; a command that fails (at the leader's check or
-// at apply) takes no index and changes nothing; a follower refuses naming the leader.
+// at apply) takes no index and changes nothing; a follower proposes through the leader.
 func TestRaftStoreReplicates(t *testing.T) {
 	c := newRaftCluster(t, -1, 0)
 	ctx := testCtx(t)
@@ -76,12 +76,33 @@ func TestRaftStoreReplicates(t *testing.T) {
 			t.Errorf("hub twice: %+v %v", h, err)
 		}
 	})
-	// A follower refuses at once, naming the leader.
+	// A follower proposes too (its raft forwards the entry): Propose returns once the follower
+	// applied it, so its own state holds it at once; a command that does not apply fails there.
 	l = c.waitLeader()
 	f := c.peers[l%3]
-	_, err = c.nodes[f].store.Propose(ctx, CreateHub{Namespace: ns, Hub: "late", Time: t0})
-	if nl, ok := notLeader(err); !ok || nl.Leader != l {
-		t.Fatalf("propose at follower %d (leader %d): %v", f, l, err)
+	idx, err := c.nodes[f].store.Propose(ctx, CreateHub{Namespace: ns, Hub: "early", Time: t0})
+	want++
+	if err != nil || idx != want {
+		t.Fatalf("propose at follower %d (leader %d): index %d (want %d), %v", f, l, idx, want, err)
+	}
+	c.nodes[f].store.View(func(s *State) {
+		if _, err := s.Hub(ns, "early"); err != nil {
+			t.Errorf("follower %d does not see its own write: %v", f, err)
+		}
+	})
+	if _, err := c.nodes[f].store.Propose(ctx, CreateHub{Namespace: ns, Hub: "early", Time: t1}); !errcode.Is(err, errcode.AlreadyExists) {
+		t.Fatalf("duplicate hub at a follower: %v", err)
+	}
+	// ProposeView on a follower sees the state right after its own command.
+	var viewed uint64
+	idx, err = c.nodes[f].store.ProposeView(ctx, CreateHub{Namespace: ns, Hub: "viewed", Time: t0}, func(s *State) {
+		if _, err := s.Hub(ns, "viewed"); err == nil {
+			viewed = s.Index()
+		}
+	})
+	want++
+	if err != nil || idx != want || viewed != want {
+		t.Fatalf("ProposeView at follower %d: index %d, viewed at %d (want %d), %v", f, idx, viewed, want, err)
 	}
 	// Wait and ReadFrom on a follower see the leader's next command.
 	done := make(chan error, 1)

@@ -1,6 +1,7 @@
 package multiraft
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -92,6 +93,7 @@ func (h *Host) restore(r *replica, snap *raftpb.Snapshot) error {
 	r.applyer.snapIndex = md.GetIndex()
 	r.applied.Store(md.GetIndex())
 	r.appliedTerm.Store(md.GetTerm())
+	r.releaseReads()
 	h.met.snapshotsRestored.Inc()
 	return nil
 }
@@ -101,7 +103,10 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 		return nil
 	}
 	out := make([]Entry, 0, len(ents))
-	type done struct{ id, index uint64 }
+	type done struct {
+		id, index uint64
+		data      []byte // the entry's bytes (nil: a membership change)
+	}
 	var mine []done
 	confChanged := false
 	for _, e := range ents {
@@ -112,7 +117,7 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 		switch e.GetType() {
 		case raftpb.EntryNormal:
 			if d := e.GetData(); len(d) >= proposalHeader {
-				mine = append(mine, done{binary.BigEndian.Uint64(d), e.GetIndex()})
+				mine = append(mine, done{binary.BigEndian.Uint64(d), e.GetIndex(), d})
 				se.Data = d[proposalHeader:]
 			}
 		case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
@@ -123,7 +128,7 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 				return err
 			}
 			if id != 0 {
-				mine = append(mine, done{id, e.GetIndex()})
+				mine = append(mine, done{id: id, index: e.GetIndex()})
 			}
 		}
 		out = append(out, se)
@@ -142,13 +147,15 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 	if len(mine) > 0 {
 		r.wMu.Lock()
 		for _, d := range mine {
-			if p, ok := r.waiters[d.id]; ok {
+			// Only the waiter's own entry: same id and same bytes (see nextID).
+			if p, ok := r.waiters[d.id]; ok && bytes.Equal(p.data, d.data) {
 				delete(r.waiters, d.id)
 				p.finish(d.index, nil)
 			}
 		}
 		r.wMu.Unlock()
 	}
+	r.releaseReads()
 	return h.maybeSnapshot(r, confChanged)
 }
 

@@ -16,7 +16,15 @@
 //
 // Groups run with AsyncStorageWrites, PreVote, CheckQuorum and ReadOnlySafe.
 // Propose returns once the entry is committed and applied locally; on a
-// follower it fails fast with a *NotLeaderError naming the leader.
+// follower it fails fast with a *NotLeaderError naming the leader (partition
+// groups use it: Kafka clients redirect on NOT_LEADER). ProposeForward also
+// works on a follower: raft forwards the entry to the leader and the
+// follower's waiter ends when it applies the entry itself (or, outcome
+// unknown, when it sees a new term or leader, or on ctx). ReadIndex is a
+// linearizable read barrier on any node (raft's ReadIndex, then the local
+// apply). Every waiter is matched to its entry by a proposal id that is
+// unique across hosts and restarts (a random base per Host) and by the
+// entry's bytes.
 //
 // The package owns the raft scheduling, the proposal waiters and the
 // "confirmed term" flag (a leader has applied an entry of its own term). It

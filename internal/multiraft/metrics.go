@@ -5,6 +5,8 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	groups            prometheus.Gauge
 	proposals         prometheus.Counter
+	forwarded         prometheus.Counter
+	readIndex         prometheus.Counter
 	applied           prometheus.Counter
 	leaderships       prometheus.Counter
 	dropped           prometheus.Counter
@@ -17,10 +19,12 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		groups:            prometheus.NewGauge(prometheus.GaugeOpts{Name: "tandem_raft_groups", Help: "Raft groups hosted on this node."}),
-		proposals:         prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_proposals_total", Help: "Entries proposed by this node as leader."}),
+		proposals:         prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_proposals_total", Help: "Entries proposed by this node (as leader, or forwarded to the leader)."}),
+		forwarded:         prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_forwarded_proposals_total", Help: "Entries this node proposed as a follower, forwarded to the leader."}),
+		readIndex:         prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_read_index_total", Help: "Linearizable read barriers (ReadIndex) requested on this node."}),
 		applied:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_applied_entries_total", Help: "Committed entries applied to state machines."}),
 		leaderships:       prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_leadership_acquired_total", Help: "Times this node became leader of a group."}),
-		dropped:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_messages_dropped_total", Help: "Incoming raft messages for groups not hosted here."}),
+		dropped:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_messages_dropped_total", Help: "Incoming raft messages dropped: for groups not hosted here, or proposals and read requests forwarded to a node that no longer leads."}),
 		snapshotsTaken:    prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshots_taken_total", Help: "State machine snapshots taken (log compactions)."}),
 		snapshotsRestored: prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshots_restored_total", Help: "Snapshots received from a leader and restored."}),
 		saveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_raft_log_save_seconds", Help: "Duration of one group-commit LogStore.Save.",
@@ -29,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.groups, m.proposals, m.applied, m.leaderships, m.dropped,
+		reg.MustRegister(m.groups, m.proposals, m.forwarded, m.readIndex, m.applied, m.leaderships, m.dropped,
 			m.snapshotsTaken, m.snapshotsRestored, m.saveSeconds, m.saveUpdates)
 	}
 	return m

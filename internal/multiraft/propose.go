@@ -13,11 +13,20 @@ import (
 
 // proposal is a waiter for one proposed entry.
 type proposal struct {
-	id       uint64
-	done     chan struct{}
-	index    uint64
-	err      error
-	onFinish func()
+	id uint64
+	// data is the entry as proposed (header included); an applied entry
+	// finishes the waiter only if it carries the same id AND these bytes. nil
+	// for a membership change (its id travels in the change's context).
+	data []byte
+	// forwarded: proposed on a follower, which handed it to the leader it knew
+	// (term, lead); such a waiter ends with ErrLeadershipLost once this node
+	// sees another term or leader (replica.epochChanged).
+	forwarded  bool
+	term, lead uint64
+	done       chan struct{}
+	index      uint64
+	err        error
+	onFinish   func()
 }
 
 // finish is called once, by whoever removed the proposal from the waiters.
@@ -31,7 +40,8 @@ func (p *proposal) finish(index uint64, err error) {
 
 // Propose replicates data in group and returns its log index once the entry
 // is committed and applied on this node. On a follower it fails at once with
-// a *NotLeaderError. ErrLeadershipLost and a context error leave the outcome
+// a *NotLeaderError (partitions rely on it: Kafka clients redirect on
+// NOT_LEADER); ProposeForward also proposes from a follower. ErrLeadershipLost and a context error leave the outcome
 // unknown: the entry may still be applied.
 func (h *Host) Propose(ctx context.Context, group uint64, data []byte) (uint64, error) {
 	r, p, err := h.propose(group, data)
@@ -46,11 +56,7 @@ func (h *Host) wait(ctx context.Context, r *replica, p *proposal) (uint64, error
 	case <-p.done:
 		return p.index, p.err
 	case <-ctx.Done():
-		r.wMu.Lock()
-		_, waiting := r.waiters[p.id]
-		delete(r.waiters, p.id)
-		r.wMu.Unlock()
-		if !waiting { // finished meanwhile
+		if !r.abandon(p) { // finished meanwhile
 			<-p.done
 			return p.index, p.err
 		}
@@ -58,19 +64,49 @@ func (h *Host) wait(ctx context.Context, r *replica, p *proposal) (uint64, error
 	}
 }
 
+// abandon removes p from the waiters (its caller gave up) and reports whether
+// it was still waiting; if not, whoever removed it finishes it.
+func (r *replica) abandon(p *proposal) bool {
+	r.wMu.Lock()
+	defer r.wMu.Unlock()
+	if r.waiters[p.id] != p {
+		return false
+	}
+	delete(r.waiters, p.id)
+	return true
+}
+
 // propose appends data to the leader's log and registers its waiter.
 func (h *Host) propose(group uint64, data []byte) (*replica, *proposal, error) {
-	return h.proposeWith(group, false, func(r *replica, p *proposal) error {
+	return h.proposeWith(group, modeLeader, proposeData(data))
+}
+
+// proposeData returns the prop function of proposeWith for a normal entry:
+// the proposal id, then data.
+func proposeData(data []byte) func(r *replica, p *proposal) error {
+	return func(r *replica, p *proposal) error {
 		buf := make([]byte, proposalHeader+len(data))
 		binary.BigEndian.PutUint64(buf, p.id)
 		copy(buf[proposalHeader:], data)
+		p.data = buf
+		// On a follower raft forwards the entry to the leader (MsgProp in
+		// the next Ready); it returns ErrProposalDropped if it cannot.
 		return r.rn.Propose(buf)
-	})
+	}
 }
+
+// proposeMode says where proposeWith may propose.
+type proposeMode uint8
+
+const (
+	modeLeader  proposeMode = iota // on the leader only (Propose)
+	modeConf                       // a membership change, on the leader only
+	modeForward                    // anywhere a leader is known (ProposeForward)
+)
 
 // proposeWith registers a waiter and calls prop, with the raft lock held, to
 // propose an entry that embeds the proposal id.
-func (h *Host) proposeWith(group uint64, conf bool, prop func(r *replica, p *proposal) error) (*replica, *proposal, error) {
+func (h *Host) proposeWith(group uint64, mode proposeMode, prop func(r *replica, p *proposal) error) (*replica, *proposal, error) {
 	h.mu.RLock()
 	r, closed := h.groups[group], h.closed
 	h.mu.RUnlock()
@@ -83,15 +119,20 @@ func (h *Host) proposeWith(group uint64, conf bool, prop func(r *replica, p *pro
 	if err := h.Err(); err != nil {
 		return nil, nil, err
 	}
-	p := &proposal{id: h.propSeq.Add(1), done: make(chan struct{})}
-	if conf {
+	p := &proposal{id: h.nextID(), done: make(chan struct{})}
+	if mode == modeConf {
 		p.onFinish = func() { r.confInFlight.CompareAndSwap(p.id, 0) }
 	}
 	r.rnMu.Lock()
 	st := r.rn.BasicStatus()
 	if st.RaftState != raft.StateLeader {
-		r.rnMu.Unlock()
-		return nil, nil, &NotLeaderError{Group: group, Leader: st.Lead}
+		// Without a known leader raft would drop the proposal: fail fast
+		// (nothing was proposed) and let the caller retry after the election.
+		if mode != modeForward || st.Lead == 0 {
+			r.rnMu.Unlock()
+			return nil, nil, &NotLeaderError{Group: group, Leader: st.Lead}
+		}
+		p.forwarded, p.term, p.lead = true, st.HardState.GetTerm(), st.Lead
 	}
 	r.wMu.Lock()
 	r.waiters[p.id] = p
@@ -108,6 +149,9 @@ func (h *Host) proposeWith(group uint64, conf bool, prop func(r *replica, p *pro
 		return nil, nil, err
 	}
 	h.met.proposals.Inc()
+	if p.forwarded {
+		h.met.forwarded.Inc()
+	}
 	h.raftQ.enqueue(group)
 	return r, p, nil
 }
@@ -212,7 +256,7 @@ func (h *Host) ProposeConfChange(ctx context.Context, group uint64, cc *raftpb.C
 // raft itself has applied an entry of the leader's term and everything the
 // apply workers applied, and no change of this node is in flight.
 func (h *Host) proposeConf(group uint64, cc *raftpb.ConfChangeV2) (*replica, *proposal, error) {
-	return h.proposeWith(group, true, func(r *replica, p *proposal) error {
+	return h.proposeWith(group, modeConf, func(r *replica, p *proposal) error {
 		st := r.rn.BasicStatus()
 		appliedTerm := r.appliedTerm.Load() // stored after applied: read first
 		if appliedTerm != st.HardState.GetTerm() || st.Applied < r.applied.Load() ||

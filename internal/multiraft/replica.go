@@ -56,10 +56,17 @@ type replica struct {
 	inbox []*raftpb.Message
 	ticks int
 
-	rnMu       sync.Mutex // guards rn, wasLeader, leaderTerm
+	rnMu       sync.Mutex // guards rn, wasLeader, leaderTerm, seenTerm, seenLead, readTicks, readRound
 	rn         *raft.RawNode
 	wasLeader  bool
 	leaderTerm uint64 // the term wasLeader refers to
+	// seenTerm, seenLead: the term and leader processRaft saw last; a change
+	// ends forwarded proposals and unanswered reads (epochChanged).
+	seenTerm, seenLead uint64
+	// readTicks counts ticks towards the next resend of unanswered reads;
+	// readRound counts the resends (readReq.round).
+	readTicks int
+	readRound uint64
 
 	apMu   sync.Mutex // guards applyQ and snapsQueued
 	applyQ []applyTask
@@ -69,8 +76,11 @@ type replica struct {
 	snapsQueued int
 	applyer     applyState // touched only by the apply worker holding the group
 
-	wMu     sync.Mutex // guards waiters
+	wMu     sync.Mutex // guards waiters, reads, readWait
 	waiters map[uint64]*proposal
+	reads   map[uint64]*readReq // read requests raft has not answered yet, by id
+	// readWait: answered read requests waiting for this node to apply their index
+	readWait []*readReq
 
 	removed      atomic.Bool
 	confInFlight atomic.Uint64 // id of this node's membership change being applied
@@ -85,12 +95,36 @@ func (r *replica) push(m *raftpb.Message) {
 	r.inMu.Unlock()
 }
 
+// failWaiters ends every waiting proposal and read request with err.
 func (r *replica) failWaiters(err error) {
 	r.wMu.Lock()
-	ws := r.waiters
-	r.waiters = make(map[uint64]*proposal)
+	ws, qs, qw := r.waiters, r.reads, r.readWait
+	r.waiters, r.reads, r.readWait = make(map[uint64]*proposal), make(map[uint64]*readReq), nil
 	r.wMu.Unlock()
 	for _, p := range ws {
+		p.finish(0, err)
+	}
+	for _, q := range qs {
+		q.finish(err)
+	}
+	for _, q := range qw {
+		q.finish(err)
+	}
+}
+
+// failOwn ends the waiting proposals this node made as leader (not the
+// forwarded ones, which epochChanged ends) with err.
+func (r *replica) failOwn(err error) {
+	var ps []*proposal
+	r.wMu.Lock()
+	for id, p := range r.waiters {
+		if !p.forwarded {
+			delete(r.waiters, id)
+			ps = append(ps, p)
+		}
+	}
+	r.wMu.Unlock()
+	for _, p := range ps {
 		p.finish(0, err)
 	}
 }
@@ -122,7 +156,7 @@ func (h *Host) AddGroup(group uint64, peers []uint64, sm StateMachine, join bool
 
 func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bool) (*replica, error) {
 	st := h.opts.LogStore.Storage(group)
-	r := &replica{id: group, sm: sm, storage: st, waiters: make(map[uint64]*proposal)}
+	r := &replica{id: group, sm: sm, storage: st, waiters: make(map[uint64]*proposal), reads: make(map[uint64]*readReq)}
 	hs, cs, err := st.InitialState()
 	if err != nil {
 		return nil, err
@@ -171,7 +205,9 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 		CheckQuorum:               true,
 		PreVote:                   true,
 		ReadOnlyOption:            raft.ReadOnlySafe,
-		DisableProposalForwarding: true,
+		// Followers forward proposals to the leader (ProposeForward); Propose
+		// refuses on a follower itself, before raft sees the entry.
+		DisableProposalForwarding: false,
 		StepDownOnRemoval:         true,
 		Logger:                    h.rlog,
 	}
@@ -209,36 +245,27 @@ func (h *Host) processRaft(group uint64) {
 	r.inbox, r.ticks = nil, 0
 	r.inMu.Unlock()
 
-	var out []Envelope
-	var appends, applies []*raftpb.Message
 	r.rnMu.Lock()
 	for range ticks {
 		r.rn.Tick()
 	}
+	if ticks > 0 {
+		h.resendReads(r, ticks)
+	}
 	for _, m := range msgs {
+		if forwardedAgain(r.rn, m) {
+			h.met.dropped.Inc()
+			continue
+		}
 		// Errors here are messages raft refuses (from a removed peer, a
 		// stale local response); raft has already logged them.
 		_ = r.rn.Step(m)
 	}
-	var lostLeadership bool
+	var rd readyParts
 	if r.rn.HasReady() {
-		rd := r.rn.Ready()
-		for _, m := range rd.Messages {
-			switch m.GetTo() {
-			case raft.LocalAppendThread:
-				appends = append(appends, m)
-			case raft.LocalApplyThread:
-				applies = append(applies, m)
-			default:
-				out = append(out, Envelope{Group: group, Msg: m})
-				if m.GetType() == raftpb.MsgSnap {
-					// The transport has the snapshot now; if it is lost the
-					// follower rejects the next append and we send it again.
-					r.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
-				}
-			}
-		}
+		rd = splitReady(r, r.rn.Ready())
 	}
+	var lostLeadership bool
 	st := r.rn.BasicStatus()
 	isLeader := st.RaftState == raft.StateLeader
 	// Leadership of a later term is a loss too: entries proposed in the
@@ -248,6 +275,8 @@ func (h *Host) processRaft(group uint64) {
 		h.met.leaderships.Inc()
 	}
 	r.wasLeader, r.leaderTerm = isLeader, st.HardState.GetTerm()
+	epochChanged := st.HardState.GetTerm() != r.seenTerm || st.Lead != r.seenLead
+	r.seenTerm, r.seenLead = st.HardState.GetTerm(), st.Lead
 	r.rnMu.Unlock()
 
 	r.lead.Store(st.Lead)
@@ -255,22 +284,70 @@ func (h *Host) processRaft(group uint64) {
 	r.commit.Store(st.HardState.GetCommit())
 	r.leader.Store(isLeader)
 	if lostLeadership {
-		r.failWaiters(ErrLeadershipLost)
+		r.failOwn(ErrLeadershipLost)
 	}
-	if len(out) > 0 {
-		h.opts.Transport.Send(out)
+	// Answers first: a read answered in this Ready stays valid after a
+	// leader change seen in the same Ready.
+	if len(rd.readStates) > 0 {
+		r.readStates(rd.readStates)
 	}
-	if len(appends) > 0 {
-		h.writer.add(r, appends)
+	if epochChanged {
+		r.epochChanged(st.HardState.GetTerm(), st.Lead)
 	}
-	if len(applies) > 0 {
+	if len(rd.out) > 0 {
+		h.opts.Transport.Send(rd.out)
+	}
+	if len(rd.appends) > 0 {
+		h.writer.add(r, rd.appends)
+	}
+	if len(rd.applies) > 0 {
 		r.apMu.Lock()
-		for _, m := range applies {
+		for _, m := range rd.applies {
 			r.applyQ = append(r.applyQ, applyTask{msg: m})
 		}
 		r.apMu.Unlock()
 		h.applyQ.enqueue(group)
 	}
+}
+
+// readyParts is a Ready sorted by destination.
+type readyParts struct {
+	out        []Envelope        // to other nodes
+	appends    []*raftpb.Message // MsgStorageAppend, for the storage writer
+	applies    []*raftpb.Message // MsgStorageApply, for the apply workers
+	readStates []raft.ReadState
+}
+
+// splitReady sorts a Ready's messages by destination. The caller holds the
+// raft lock.
+func splitReady(r *replica, rd raft.Ready) readyParts {
+	p := readyParts{readStates: rd.ReadStates}
+	for _, m := range rd.Messages {
+		switch m.GetTo() {
+		case raft.LocalAppendThread:
+			p.appends = append(p.appends, m)
+		case raft.LocalApplyThread:
+			p.applies = append(p.applies, m)
+		default:
+			p.out = append(p.out, Envelope{Group: r.id, Msg: m})
+			if m.GetType() == raftpb.MsgSnap {
+				// The transport has the snapshot now; if it is lost the
+				// follower rejects the next append and we send it again.
+				r.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
+			}
+		}
+	}
+	return p
+}
+
+// forwardedAgain reports whether m is a proposal or read request another node
+// forwarded here although this node does not lead (any more). raft would
+// forward it once more, still naming its origin as the sender, which a
+// transport that authenticates senders (raftnet) rejects; so it is dropped
+// here, and its proposer ends its waiter when it learns of the new leader.
+func forwardedAgain(rn *raft.RawNode, m *raftpb.Message) bool {
+	t := m.GetType()
+	return (t == raftpb.MsgProp || t == raftpb.MsgReadIndex) && rn.BasicStatus().RaftState != raft.StateLeader
 }
 
 // deliverLocal routes storage responses: those for this node go to the

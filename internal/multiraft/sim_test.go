@@ -71,6 +71,29 @@ type simProp struct {
 	group uint64
 	data  string
 	p     *proposal
+	// forwarded proposals (ProposeForward on any node) and their virtual ctx:
+	// at deadline the proposer gives up as Host.wait does on ctx.Done.
+	forwarded bool
+	r         *replica
+	deadline  int64
+}
+
+// simRead is a ReadIndex request: after it, the node must have applied at
+// least every index acknowledged before it was made (minIndex).
+type simRead struct {
+	group    uint64
+	node     uint64
+	r        *replica
+	q        *readReq
+	sm       *simSM
+	minIndex uint64
+	deadline int64
+}
+
+// simOutcomes counts how forwarded proposals and reads ended.
+type simOutcomes struct {
+	fwdOK, fwdLost, fwdClosed, fwdCtx, fwdRefused      int
+	readOK, readLost, readClosed, readCtx, readRefused int
 }
 
 type simCluster struct {
@@ -82,6 +105,8 @@ type simCluster struct {
 	confs    int // membership changes applied
 	chk      *simChecker
 	pending  []simProp
+	reads    []simRead
+	out      simOutcomes
 	acked    map[uint64]map[uint64]string // group → index → data
 	propSeq  int
 	crashes  int
@@ -245,9 +270,14 @@ func (c *simCluster) work(h *Host) {
 }
 
 // propose sends a new entry to a random group through a random live node,
-// preferring one that thinks it leads.
+// preferring one that thinks it leads; or, one time in three, forwards one
+// from any live node of the group.
 func (c *simCluster) propose() {
 	g := c.groups[c.rng.IntN(len(c.groups))]
+	if c.rng.IntN(3) == 0 {
+		c.proposeForward(g)
+		return
+	}
 	var cands []*simNode
 	for _, id := range g.nodes() {
 		sn := c.nodes[id-1]
@@ -280,6 +310,15 @@ func (c *simCluster) propose() {
 func (c *simCluster) collect() {
 	keep := c.pending[:0]
 	for _, sp := range c.pending {
+		if sp.forwarded {
+			switch c.forwardState(sp) {
+			case fwdPending:
+				keep = append(keep, sp)
+				continue
+			case fwdEnded:
+				continue
+			}
+		}
 		select {
 		case <-sp.p.done:
 			if sp.p.err != nil {
@@ -300,6 +339,7 @@ func (c *simCluster) collect() {
 		}
 	}
 	c.pending = keep
+	c.collectReads()
 	c.collectConf()
 }
 

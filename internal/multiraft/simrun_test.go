@@ -22,6 +22,9 @@ func (c *simCluster) run() []string {
 		if c.rng.IntN(3) == 0 {
 			c.propose()
 		}
+		if c.rng.IntN(8) == 0 {
+			c.read()
+		}
 		c.step()
 	}
 	c.net.heal()
@@ -95,7 +98,7 @@ func (c *simCluster) proposeFinals(finals map[uint64]string) {
 // settled: nothing pending, every group's final entry acknowledged and every
 // replica applied up to the same index.
 func (c *simCluster) settled(finals map[uint64]string) bool {
-	if len(c.pending) > 0 {
+	if len(c.pending) > 0 || len(c.reads) > 0 {
 		return false
 	}
 	for _, g := range c.groups {
@@ -202,6 +205,7 @@ type simResult struct {
 	crashes  int
 	restores int
 	confs    int
+	out      simOutcomes
 }
 
 func runSimSeed(t *testing.T, nodes int, seed uint64) (res simResult) {
@@ -217,7 +221,7 @@ func runSimSeed(t *testing.T, nodes int, seed uint64) (res simResult) {
 	for _, a := range c.acked {
 		n += len(a)
 	}
-	return simResult{errs: errs, trace: c.trace, acked: n, crashes: c.crashes, restores: c.chk.restores, confs: c.confs}
+	return simResult{errs: errs, trace: c.trace, acked: n, crashes: c.crashes, restores: c.chk.restores, confs: c.confs, out: c.out}
 }
 
 func replayHint(nodes int, seed uint64) string {
@@ -243,8 +247,10 @@ func TestSim(t *testing.T) {
 	}
 	for _, nodes := range sizes {
 		acked, crashes, restores, confs, failed := 0, 0, 0, 0, 0
+		var out simOutcomes
 		for _, seed := range seeds {
 			res := runSimSeed(t, nodes, seed)
+			out.add(res.out)
 			acked += res.acked
 			crashes += res.crashes
 			restores += res.restores
@@ -259,8 +265,15 @@ func TestSim(t *testing.T) {
 		}
 		t.Logf("%d nodes: %d seeds, %d acknowledged proposals checked, %d crashes, %d snapshot restores, %d membership changes",
 			nodes, len(seeds), acked, crashes, restores, confs)
+		t.Logf("%d nodes: forwarded proposals: %d applied, %d leadership lost, %d closed, %d ctx expired, %d refused; "+
+			"reads: %d answered, %d leadership lost, %d closed, %d ctx expired, %d refused", nodes,
+			out.fwdOK, out.fwdLost, out.fwdClosed, out.fwdCtx, out.fwdRefused,
+			out.readOK, out.readLost, out.readClosed, out.readCtx, out.readRefused)
 		if acked == 0 {
 			t.Errorf("%d nodes: no proposal was acknowledged in any seed", nodes)
+		}
+		if len(seeds) >= 10 && (out.fwdOK == 0 || out.readOK == 0) {
+			t.Errorf("%d nodes: no forwarded proposal or no read succeeded in any seed", nodes)
 		}
 	}
 }

@@ -12,7 +12,8 @@ import (
 //
 //	tandem ready region=R kafka=HOST:PORT http=HOST:PORT
 //
-// and with TLS it goes on with " kafka-tls=HOST:PORT api=https". A listener that is off is
+// and with TLS it goes on with " kafka-tls=HOST:PORT api=https"; a cluster member's line ends
+// with " node=N" (its member id). A listener that is off is
 // "off" (cmd/tandem's readyLine prints it; a test there checks this parser reads it).
 type Ready struct {
 	Region   string
@@ -20,9 +21,10 @@ type Ready struct {
 	HTTP     string // the API
 	KafkaTLS string // with TLS the TLS Kafka listener or "off"; "" without TLS
 	TLS      bool   // the line has the TLS form: the API is HTTPS
+	Node     string // a cluster member's id; "" for a single node
 }
 
-var readyLine = regexp.MustCompile(`^tandem ready region=(\S+) kafka=(\S+) http=(\S+)(?: kafka-tls=(\S+) api=https)?$`)
+var readyLine = regexp.MustCompile(`^tandem ready region=(\S+) kafka=(\S+) http=(\S+)(?: kafka-tls=(\S+) api=https)?(?: node=(\d+))?$`)
 
 // ParseReady reads a ready line (without its line end). ok is false for any other line.
 func ParseReady(line string) (r Ready, ok bool) {
@@ -30,7 +32,7 @@ func ParseReady(line string) (r Ready, ok bool) {
 	if m == nil {
 		return Ready{}, false
 	}
-	r = Ready{Region: m[1], Kafka: m[2], HTTP: m[3], KafkaTLS: m[4]}
+	r = Ready{Region: m[1], Kafka: m[2], HTTP: m[3], KafkaTLS: m[4], Node: m[5]}
 	r.TLS = m[4] != ""
 	return r, true
 }
@@ -40,6 +42,9 @@ func (r Ready) String() string {
 	s := "tandem ready region=" + r.Region + " kafka=" + r.Kafka + " http=" + r.HTTP
 	if r.TLS {
 		s += " kafka-tls=" + r.KafkaTLS + " api=https"
+	}
+	if r.Node != "" {
+		s += " node=" + r.Node
 	}
 	return s
 }

@@ -22,7 +22,13 @@ func TestParseReady(t *testing.T) {
 			Ready{Region: "west", Kafka: "off", HTTP: "127.0.0.1:2", KafkaTLS: "127.0.0.1:3", TLS: true}, true},
 		{"tandem ready region=west kafka=127.0.0.1:1 http=127.0.0.1:2 kafka-tls=off api=https",
 			Ready{Region: "west", Kafka: "127.0.0.1:1", HTTP: "127.0.0.1:2", KafkaTLS: "off", TLS: true}, true},
+		{"tandem ready region=east kafka=127.0.0.1:9092 http=127.0.0.1:8080 node=1",
+			Ready{Region: "east", Kafka: "127.0.0.1:9092", HTTP: "127.0.0.1:8080", Node: "1"}, true},
+		{"tandem ready region=east kafka=off http=127.0.0.1:2 kafka-tls=127.0.0.1:3 api=https node=3",
+			Ready{Region: "east", Kafka: "off", HTTP: "127.0.0.1:2", KafkaTLS: "127.0.0.1:3", TLS: true, Node: "3"}, true},
 		// Not ready lines.
+		{"tandem ready region=east kafka=a http=b node=", Ready{}, false},
+		{"tandem ready region=east kafka=a http=b node=x", Ready{}, false},
 		{"", Ready{}, false},
 		{"time=… level=INFO msg=\"tandem ready region=east kafka=a http=b\"", Ready{}, false},
 		{"tandem ready region=east kafka=a", Ready{}, false},
