@@ -152,6 +152,20 @@ type Hub struct {
 	ConsumerGroups []string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// Replicas are, in a cluster, each partition's replicas and leader (GetHub only); nil on
+	// a single node.
+	Replicas []PartitionReplicas
+}
+
+// PartitionReplicas is one partition of an event hub in a cluster: its replicas (node ids,
+// the preferred leader first), its leader and leader epoch, and the in-sync replicas when the
+// node that answered leads it.
+type PartitionReplicas struct {
+	PartitionID    string  `json:"partitionId"`
+	Replicas       []int32 `json:"replicas"`
+	Leader         int32   `json:"leader"` // -1: none known
+	LeaderEpoch    int32   `json:"leaderEpoch"`
+	InSyncReplicas []int32 `json:"inSyncReplicas,omitempty"`
 }
 
 // HubOptions are the settings of CreateHub and UpdateHub; zero fields take the default
@@ -166,15 +180,16 @@ type HubOptions struct {
 type hubWire struct {
 	Name       string `json:"name,omitempty"`
 	Properties struct {
-		PartitionCount       *int32         `json:"partitionCount,omitempty"`
-		PartitionIDs         []string       `json:"partitionIds,omitempty"`
-		RetentionDescription *retentionWire `json:"retentionDescription,omitempty"`
-		RetentionBytes       *int64         `json:"retentionBytes,omitempty"`
-		MaxEventBytes        *int32         `json:"maxEventBytes,omitempty"`
-		Status               string         `json:"status,omitempty"`
-		ConsumerGroups       []string       `json:"consumerGroups,omitempty"`
-		CreatedAt            *time.Time     `json:"createdAt,omitempty"`
-		UpdatedAt            *time.Time     `json:"updatedAt,omitempty"`
+		PartitionCount       *int32              `json:"partitionCount,omitempty"`
+		PartitionIDs         []string            `json:"partitionIds,omitempty"`
+		RetentionDescription *retentionWire      `json:"retentionDescription,omitempty"`
+		RetentionBytes       *int64              `json:"retentionBytes,omitempty"`
+		MaxEventBytes        *int32              `json:"maxEventBytes,omitempty"`
+		Status               string              `json:"status,omitempty"`
+		ConsumerGroups       []string            `json:"consumerGroups,omitempty"`
+		Partitions           []PartitionReplicas `json:"partitions,omitempty"`
+		CreatedAt            *time.Time          `json:"createdAt,omitempty"`
+		UpdatedAt            *time.Time          `json:"updatedAt,omitempty"`
 	} `json:"properties"`
 }
 
@@ -184,7 +199,7 @@ type retentionWire struct {
 
 func (w hubWire) hub() Hub {
 	p := w.Properties
-	h := Hub{Name: w.Name, PartitionIDs: p.PartitionIDs, Status: p.Status, ConsumerGroups: p.ConsumerGroups}
+	h := Hub{Name: w.Name, PartitionIDs: p.PartitionIDs, Status: p.Status, ConsumerGroups: p.ConsumerGroups, Replicas: p.Partitions}
 	if p.PartitionCount != nil {
 		h.Partitions = *p.PartitionCount
 	}

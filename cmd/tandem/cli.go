@@ -47,7 +47,7 @@ func addClientFlags(root *cobra.Command) {
 // addCLICommands adds the management and data commands.
 func addCLICommands(root *cobra.Command) {
 	root.AddCommand(newNamespaceCmd(), newHubCmd(), newGroupCmd(), newRuleCmd(), newConnectionStringCmd(),
-		newSendCmd(), newReceiveCmd(), newAliasCmd(), newJobCmd(), newOutputCmd())
+		newSendCmd(), newReceiveCmd(), newAliasCmd(), newJobCmd(), newOutputCmd(), newClusterCmd())
 }
 
 // newClient builds a client from the flags: a connection string if given, else the admin

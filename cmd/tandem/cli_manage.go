@@ -119,7 +119,7 @@ func newHubCmd() *cobra.Command {
 		},
 	}
 	showCmd := &cobra.Command{
-		Use: "show NS/HUB", Short: "Show an event hub", Args: exactArgs(1, "NS/HUB"),
+		Use: "show NS/HUB", Short: "Show an event hub (in a cluster with each partition's leader, epoch and replicas)", Args: exactArgs(1, "NS/HUB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := splitPath(args[0], "NS/HUB")
 			if err != nil {
@@ -133,7 +133,10 @@ func newHubCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return showHubs(cmd, h, []client.Hub{h})
+			if err := showHubs(cmd, h, []client.Hub{h}); err != nil || jsonOutput(cmd) || h.Replicas == nil {
+				return err
+			}
+			return printPartitionReplicas(cmd.OutOrStdout(), h.Replicas) // in a cluster
 		},
 	}
 	del := &cobra.Command{

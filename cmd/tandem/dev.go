@@ -52,6 +52,8 @@ type devSettings struct {
 	httpPort  int
 	timeout   time.Duration
 	tls       bool
+	nodes     int // per region: 1, or 3 for a cluster (dev_cluster.go)
+	raftPort  int // with --nodes 3: raft port of east's first node
 }
 
 func newDevCmd() *cobra.Command {
@@ -81,10 +83,19 @@ node pick a free port.
 With --tls both regions serve Kafka over TLS only (SASL_SSL) on the Kafka ports and the API
 over HTTPS, with certificates of a dev CA created in --dir/tls (reused on later runs). Clients
 trust --dir/tls/ca.pem (kcat -X ssl.ca.location=…, the CLI's --ca); the ready line ends with
-ca=--dir/tls/ca.pem.`,
+ca=--dir/tls/ca.pem.
+
+With --nodes 3 each region is a 3-node cluster on 127.0.0.1 (zones a, b and c): east's nodes
+listen on --kafka-port, --http-port and --raft-port and the two ports after each, west's on
+those + 100. A region's directory --dir/east holds its nodes' data (node-1 …), their logs
+(node-1.log …), and the cluster secret and admin key files its nodes share (mode 0600). The
+setup talks to each region's metadata leader; the summary lists every node, the bootstrap list
+names all six brokers, and the ready line ends with nodes=3. 'tandem cluster status' shows a
+region's health.`,
 		Example: `  tandem dev
   tandem dev --dir /tmp/td --kafka-port 0 --http-port 0
-  tandem dev --tls`,
+  tandem dev --tls
+  tandem dev --nodes 3`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := s.check(); err != nil {
@@ -100,6 +111,8 @@ ca=--dir/tls/ca.pem.`,
 	f.DurationVar(&s.timeout, "timeout", 2*time.Minute, "how long setting up the alias and the sample hub may take")
 	f.BoolVar(&s.tls, "tls", false, "serve Kafka over TLS only (SASL_SSL, on --kafka-port) and the API over HTTPS, "+
 		"with a dev CA in --dir/tls that both regions share; clients trust --dir/tls/ca.pem")
+	f.IntVar(&s.nodes, "nodes", 1, "nodes per region: 1, or 3 to run each region as a 3-node cluster in zones a, b and c")
+	f.IntVar(&s.raftPort, "raft-port", 7001, "with --nodes 3: raft port of east's first node (the nodes use it to it + 2, west those + 100); 0 picks free ports")
 	return cmd
 }
 
@@ -123,7 +136,7 @@ func (s devSettings) check() error {
 	if s.timeout <= 0 {
 		return errcode.New(errcode.InvalidArgument, "--timeout %v is invalid; use a positive duration such as 2m", s.timeout)
 	}
-	return nil
+	return s.checkNodes()
 }
 
 // listenAddr is 127.0.0.1 and the port of region i (0 stays 0).
@@ -162,13 +175,18 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error 
 		}
 	}
 	for i, r := range devRegions {
-		spec := devSpec(exe, r.name, s.dir, s.listenAddr(s.kafkaPort, i), s.listenAddr(s.httpPort, i), d.tls)
-		c, err := startDevChild(r.name, spec, d.tls)
+		specs, err := d.regionSpecs(exe, i)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "tandem dev: started region %s (pid %d), log in %s\n", r.name, c.proc.Pid(), spec.Log)
-		d.children = append(d.children, c)
+		for _, spec := range specs {
+			c, err := startDevChild(r.name, spec, d.tls)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "tandem dev: started %s (pid %d), log in %s\n", spec.Name, c.proc.Pid(), spec.Log)
+			d.children = append(d.children, c)
+		}
 	}
 
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -227,9 +245,21 @@ func (d *devRun) anyExited() bool {
 // cleanly or by SIGINT may have had the terminal's Ctrl-C before us; a signal that follows
 // within devSignalGrace makes it an interruption rather than a death.
 func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc <-chan os.Signal) {
-	var exited [2]<-chan struct{}
-	for i, c := range d.children {
-		exited[i] = c.proc.Exited()
+	exited := make(chan *devChild, len(d.children))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	for _, c := range d.children {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-c.proc.Exited():
+				exited <- c
+			case <-wctx.Done():
+			}
+		}()
 	}
 	for alive := len(d.children); ; {
 		var dead *devChild
@@ -239,10 +269,7 @@ func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc
 		case <-sigc:
 			cancel(errInterrupted)
 			return
-		case <-exited[0]:
-			dead, exited[0] = d.children[0], nil
-		case <-exited[1]:
-			dead, exited[1] = d.children[1], nil
+		case dead = <-exited:
 		}
 		alive--
 		if dead.proc.StoppedOnRequest() {
@@ -262,8 +289,12 @@ func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc
 			cancel(dead.exitError())
 			return
 		}
-		fmt.Fprintf(d.stderr, "tandem dev: %v\ntandem dev: the other region keeps running; start %s again (same data and ports) with:\n  %s\n",
-			dead.exitError(), dead.region, dead.restartCommand())
+		others := "the other region keeps"
+		if d.s.clustered() {
+			others = "the other nodes keep"
+		}
+		fmt.Fprintf(d.stderr, "tandem dev: %v\ntandem dev: %s running; start %s again (same data and ports) with:\n  %s\n",
+			dead.exitError(), others, strings.TrimPrefix(strings.TrimPrefix(dead.spec.Name, "region "), "node "), dead.restartCommand())
 	}
 }
 
@@ -304,13 +335,13 @@ func (d *devRun) stop() {
 		case <-ctx.Done():
 			for _, k := range running {
 				if !k.proc.HasExited() {
-					fmt.Fprintf(d.stderr, "tandem dev: region %s (pid %d) did not stop within %v; killing it\n",
-						k.region, k.proc.Pid(), devStopGrace)
+					fmt.Fprintf(d.stderr, "tandem dev: %s (pid %d) did not stop within %v; killing it\n",
+						k.spec.Name, k.proc.Pid(), devStopGrace)
 					k.proc.Kill(context.Background())
 				}
 			}
 		}
-		fmt.Fprintf(d.stderr, "tandem dev: region %s (pid %d) stopped\n", c.region, c.proc.Pid())
+		fmt.Fprintf(d.stderr, "tandem dev: %s (pid %d) stopped\n", c.spec.Name, c.proc.Pid())
 	}
 }
 
@@ -334,7 +365,7 @@ func devSpec(exe, region, dir, kafkaAddr, httpAddr string, tls *devTLS) nodeproc
 
 // startDevChild starts region's `serve` as spec says.
 func startDevChild(region string, spec nodeproc.Spec, tls *devTLS) (*devChild, error) {
-	if err := os.MkdirAll(spec.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(spec.DataDir, 0o700); err != nil {
 		return nil, errcode.New(errcode.InvalidArgument, "creating the data directory of region %s: %w", region, err)
 	}
 	p, err := nodeproc.Start(spec)
@@ -365,7 +396,7 @@ func (c *devChild) exitError() *childExitError {
 // waitReady waits for the child's ready line.
 func (c *devChild) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, devReadyTimeout, errcode.New(errcode.Timeout,
-		"region %s (pid %d) printed no ready line within %v; see its log %s", c.region, c.proc.Pid(), devReadyTimeout, c.spec.Log))
+		"%s (pid %d) printed no ready line within %v; see its log %s", c.spec.Name, c.proc.Pid(), devReadyTimeout, c.spec.Log))
 	defer cancel()
 	r, err := c.proc.WaitReady(ctx)
 	var exited *nodeproc.ExitError
@@ -418,8 +449,9 @@ type devInfo struct {
 	dir        string
 	tls        *devTLS // with --tls
 	sides      [2]*devSide
-	active     int          // the side that holds the alias
-	alias      client.Alias // as the active side knows it
+	nodes      [2][]*devChild // with --nodes 3: each region's nodes; nil on single nodes
+	active     int            // the side that holds the alias
+	alias      client.Alias   // as the active side knows it
 	connString string
 	kcatConf   string
 }
@@ -430,17 +462,13 @@ func (d *devRun) setup(ctx context.Context) (*devInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.s.timeout)
 	defer cancel()
 	info := &devInfo{dir: d.s.dir, tls: d.tls}
-	for i, c := range d.children {
-		if err := c.waitReady(ctx); err != nil {
-			return nil, err
-		}
-		key, err := c.adminKey()
+	for i := range devRegions {
+		c, key, cl, err := d.apiNode(ctx, i)
 		if err != nil {
 			return nil, err
 		}
-		cl, err := d.tls.client(c.httpAddr, key)
-		if err != nil {
-			return nil, err
+		if d.s.clustered() {
+			info.nodes[i] = d.regionChildren(i)
 		}
 		side := &devSide{child: c, namespace: devRegions[i].namespace, key: key, c: cl}
 		if err := d.ensureNamespace(ctx, side); err != nil {
@@ -585,19 +613,29 @@ func (info *devInfo) kcatCALine() string {
 	return "ssl.ca.location=" + info.tls.caFile + "\n"
 }
 
-// bootstrap is the Kafka bootstrap list of both regions, east first.
+// bootstrap is the Kafka bootstrap list of both regions (every node of each), east first.
 func (info *devInfo) bootstrap() string {
-	return info.sides[0].child.kafkaAddr + "," + info.sides[1].child.kafkaAddr
+	var addrs []string
+	for i := range info.sides {
+		for _, c := range info.regionNodes(i) {
+			addrs = append(addrs, c.kafkaAddr)
+		}
+	}
+	return strings.Join(addrs, ",")
 }
 
 // regions is the regions file (regions.json) that --regions NAME,NAME reads.
 func (info *devInfo) regions() regionsFile {
 	var f regionsFile
-	for _, s := range info.sides {
+	for i, s := range info.sides {
 		c := s.child
 		dataDir, _ := filepath.Abs(c.spec.DataDir)
+		if info.nodes[i] != nil {
+			dataDir = filepath.Dir(dataDir) // the region's directory, which holds the shared admin key
+		}
 		f.Regions = append(f.Regions, regionEntry{Name: c.region, Server: c.url(), Kafka: c.kafkaAddr,
-			AdminKeyFile: filepath.Join(dataDir, "admin-key"), Namespace: s.namespace, DataDir: dataDir, CAFile: c.tls.ca()})
+			AdminKeyFile: filepath.Join(dataDir, "admin-key"), Namespace: s.namespace, DataDir: dataDir, CAFile: c.tls.ca(),
+			Nodes: info.regionNodesFile(i)})
 	}
 	return f
 }
@@ -616,14 +654,19 @@ func (info *devInfo) kcatProperties() string {
 func (info *devInfo) print(w io.Writer) error {
 	p := info.sides[info.active]
 	var b strings.Builder
-	fmt.Fprintf(&b, "Tandem dev: two regions on 127.0.0.1, data in %s\n\n", info.dir)
-	rows := [][]string{}
-	for _, s := range info.sides {
-		c := s.child
-		rows = append(rows, []string{c.region, s.namespace, c.kafkaAddr, c.url(),
-			fmt.Sprint(c.pid()), c.spec.Log})
+	if info.nodes[0] != nil {
+		fmt.Fprintf(&b, "Tandem dev: two regions of %d nodes each on 127.0.0.1, data in %s\n\n", len(info.nodes[0]), info.dir)
+		printTable(&b, []string{"REGION", "NAMESPACE", "NODE", "ZONE", "KAFKA", "HTTP", "PID", "LOG"}, info.clusterRows())
+	} else {
+		fmt.Fprintf(&b, "Tandem dev: two regions on 127.0.0.1, data in %s\n\n", info.dir)
+		rows := [][]string{}
+		for _, s := range info.sides {
+			c := s.child
+			rows = append(rows, []string{c.region, s.namespace, c.kafkaAddr, c.url(),
+				fmt.Sprint(c.pid()), c.spec.Log})
+		}
+		printTable(&b, []string{"REGION", "NAMESPACE", "KAFKA", "HTTP", "PID", "LOG"}, rows)
 	}
-	printTable(&b, []string{"REGION", "NAMESPACE", "KAFKA", "HTTP", "PID", "LOG"}, rows)
 	if info.tls != nil {
 		fmt.Fprintf(&b, "\nTLS: Kafka is SASL_SSL only and the API HTTPS; clients trust the dev CA %s\n", info.tls.caFile)
 	}
@@ -648,14 +691,25 @@ func (info *devInfo) print(w io.Writer) error {
 	fmt.Fprintf(&b, "  kcat -F %s -t %s -P\n", shellQuote(info.kcatConf), devHub)
 	fmt.Fprintf(&b, "  kcat -F %s -t %s -C -o beginning -e\n", shellQuote(info.kcatConf), devHub)
 	east, west := info.sides[0], info.sides[1]
+	eastDir, westDir := east.child.spec.DataDir, west.child.spec.DataDir
+	if info.nodes[0] != nil {
+		eastDir, westDir = filepath.Dir(eastDir), filepath.Dir(westDir) // the regions' directories hold the admin keys
+	}
 	fmt.Fprintf(&b, "\nThe CLI (each region's admin key is read from its data directory):\n")
-	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias show %s/%s\n", east.child.url(), shellQuote(east.child.spec.DataDir), info.tls.cliCAArgs(), east.namespace, devAlias)
-	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias fail-over %s/%s\n", west.child.url(), shellQuote(west.child.spec.DataDir), info.tls.cliCAArgs(), west.namespace, devAlias)
+	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias show %s/%s\n", east.child.url(), shellQuote(eastDir), info.tls.cliCAArgs(), east.namespace, devAlias)
+	fmt.Fprintf(&b, "  tandem --server %s --data %s%s alias fail-over %s/%s\n", west.child.url(), shellQuote(westDir), info.tls.cliCAArgs(), west.namespace, devAlias)
+	if info.nodes[0] != nil {
+		fmt.Fprintf(&b, "  tandem --server %s --data %s%s cluster status\n", east.child.url(), shellQuote(eastDir), info.tls.cliCAArgs())
+		fmt.Fprintf(&b, "  tandem --server %s --data %s%s hub show %s/%s\n", east.child.url(), shellQuote(eastDir), info.tls.cliCAArgs(), east.namespace, devHub)
+	}
 	fmt.Fprintf(&b, "\nRegions by name for --regions east,west (tandem send, job deploy, drill): %s\n", filepath.Join(info.dir, "regions.json"))
 	fmt.Fprintf(&b, "\nCtrl-C stops both regions.\n")
 	fmt.Fprintf(&b, "tandem dev ready alias=%s bootstrap=%s east=%s west=%s", devAlias, info.bootstrap(), east.child.httpAddr, west.child.httpAddr)
 	if info.tls != nil {
 		fmt.Fprintf(&b, " ca=%s", info.tls.caFile)
+	}
+	if info.nodes[0] != nil {
+		fmt.Fprintf(&b, " nodes=%d", len(info.nodes[0]))
 	}
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())

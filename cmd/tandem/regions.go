@@ -26,6 +26,8 @@ type regionEntry struct {
 	Namespace    string `json:"namespace,omitempty"` // the region's geo-DR namespace (tandem dev)
 	DataDir      string `json:"dataDir,omitempty"`   // a local region's data directory (tandem dev)
 	CAFile       string `json:"caFile,omitempty"`    // CA certificate of an https server (tandem dev --tls)
+	// Nodes are a cluster region's nodes (tandem dev --nodes 3); Server is one of them.
+	Nodes []regionNode `json:"nodes,omitempty"`
 }
 
 // namedRegion is a region the CLI talks to.

@@ -302,13 +302,16 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer jobs.Close()
-	apiOpts, err := cfg.HTTP.apiOptions(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev, Geo: geo, Jobs: jobs},
+	apiOpts, err := cfg.HTTP.apiOptions(httpapi.Options{Broker: b, Logger: logger, Gatherer: reg, Dev: cfg.Dev, Geo: geo, Jobs: jobs,
+		ForwardTLS: peerTrust},
 		hln, cfg.AdvertiseHost, endpoint)
 	if err != nil {
 		ks.Close()
 		return err
 	}
-	handler := withSegments(httpapi.New(apiOpts), b)
+	api := httpapi.New(apiOpts)
+	defer api.Close() // after the HTTP shutdown below: ends forwards to other nodes
+	handler := withSegments(api, b)
 	if cfg.Pprof {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

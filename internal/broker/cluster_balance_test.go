@@ -32,8 +32,12 @@ func TestPickTransfers(t *testing.T) {
 		f(&st)
 		return st
 	}
-	behind := with(caughtUp(10), func(s *multiraft.Status) { s.Progress[2] = multiraft.Progress{Match: 9, State: "StateReplicate", RecentActive: true} })
-	probing := with(caughtUp(10), func(s *multiraft.Status) { s.Progress[2] = multiraft.Progress{Match: 10, State: "StateProbe", RecentActive: true} })
+	behind := with(caughtUp(10), func(s *multiraft.Status) {
+		s.Progress[2] = multiraft.Progress{Match: 9, State: "StateReplicate", RecentActive: true}
+	})
+	probing := with(caughtUp(10), func(s *multiraft.Status) {
+		s.Progress[2] = multiraft.Progress{Match: 10, State: "StateProbe", RecentActive: true}
+	})
 	inactive := with(caughtUp(10), func(s *multiraft.Status) { s.Progress[2] = multiraft.Progress{Match: 10, State: "StateReplicate"} })
 	unconfirmed := with(caughtUp(10), func(s *multiraft.Status) { s.Confirmed = false })
 	notVoter := with(caughtUp(10), func(s *multiraft.Status) { s.Voters = []uint64{1, 3} })

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"sort"
 
 	"github.com/tandem-streaming/tandem/internal/auth"
@@ -72,10 +73,35 @@ func (b *Broker) CommitOffsets(ctx context.Context, ns, group, hub string, commi
 		}
 		cmd.Offsets = append(cmd.Offsets, meta.PartitionOffset{Partition: c.Partition, Offset: c.Offset, Metadata: c.Metadata})
 	}
-	if b.GroupExists(ns, hub, group) {
-		return b.propose(ctx, cmd)
+	commit := func() error { return b.propose(ctx, cmd) }
+	if b.cl != nil {
+		commit = func() error { return b.proposeOnLeader(ctx, cmd) }
 	}
-	return b.proposeWithin(ctx, func() error { return b.checkGroupQuota(ns, hub, group) }, cmd, nil)
+	if b.GroupExists(ns, hub, group) {
+		return commit()
+	}
+	b.quotaMu.Lock()
+	defer b.quotaMu.Unlock()
+	if err := b.checkGroupQuota(ns, hub, group); err != nil {
+		return err
+	}
+	return commit()
+}
+
+// proposeOnLeader proposes a group coordinator's command on this node only while it leads the
+// metadata (meta.Backend.ProposeOnLeader): never forwarded, so a coordinator that lost its
+// leadership between its check and its proposal cannot have a stale commit applied after the
+// new coordinator's. A node that no longer leads answers NotCoordinator.
+func (b *Broker) proposeOnLeader(ctx context.Context, c meta.Command) error {
+	if err := b.checkNotSecondary(c); err != nil {
+		return err
+	}
+	_, err := b.meta.ProposeOnLeader(ctx, c)
+	var nl *meta.NotLeaderError
+	if errors.As(err, &nl) {
+		return errcode.New(errcode.NotCoordinator, "this node stopped coordinating consumer groups (the region's metadata leader moved); find the coordinator again and retry the commit")
+	}
+	return err
 }
 
 // SetCheckpoint stores one checkpoint of an existing group (the HTTP checkpoint API): a

@@ -23,6 +23,7 @@ import (
 // namespace's network rules, checked on every HTTP request and Kafka connection; aliases
 // maps each alias name held here (lower case) to its namespace and configuration.
 type hubIndex struct {
+	index       uint64 // the metadata index it was built at
 	hubs        map[[2]string]HubInfo
 	secondaryOf map[string]string
 	rules       map[string]meta.NetworkRules
@@ -68,6 +69,7 @@ func (b *Broker) refreshHubs() {
 	idx := hubIndex{hubs: map[[2]string]HubInfo{}, secondaryOf: map[string]string{},
 		rules: map[string]meta.NetworkRules{}, aliases: map[string]aliasEntry{}}
 	b.meta.View(func(s *meta.State) {
+		idx.index = s.Index()
 		for _, ns := range s.Namespaces() {
 			n, err := s.Namespace(ns)
 			if err != nil {

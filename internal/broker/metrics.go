@@ -32,7 +32,8 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 			Help: "Partition leaderships this node handed back to their preferred leader (leader balancing)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.inEvents, m.inBytes, m.outEvents, m.outBytes, m.errors, m.refusedWrites, m.leaderTransfers, &sizeCollector{b: b}, &aliasCollector{b: b})
+		reg.MustRegister(m.inEvents, m.inBytes, m.outEvents, m.outBytes, m.errors, m.refusedWrites, m.leaderTransfers,
+			&sizeCollector{b: b}, &aliasCollector{b: b}, &clusterCollector{b: b})
 	}
 	return m
 }

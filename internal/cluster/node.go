@@ -66,7 +66,7 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 	}
 	cfg := opts.Config
 	n := &Node{cfg: cfg, log: opts.Logger.With("node", cfg.NodeID)}
-	wal, err := raftwal.Open(raftwal.Options{Dir: filepath.Join(opts.DataDir, "raft"), FS: opts.FS, Logger: n.log})
+	wal, err := raftwal.Open(raftwal.Options{Dir: filepath.Join(opts.DataDir, "raft"), FS: opts.FS, Logger: n.log, Registerer: opts.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open the raft WAL in %s: %w", filepath.Join(opts.DataDir, "raft"), err)
 	}

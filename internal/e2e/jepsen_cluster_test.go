@@ -267,8 +267,8 @@ func TestClusterRig(t *testing.T) {
 	for _, b := range resp.Brokers {
 		racks[b.NodeID] = fmt.Sprint(deref(b.Rack))
 	}
-	if len(racks) != 3 || racks[1] != "z1" || racks[2] != "z2" || racks[3] != "z3" {
-		t.Errorf("Metadata brokers and racks = %v; want nodes 1-3 in zones z1-z3", racks)
+	if len(racks) != 3 || racks[1] != "a" || racks[2] != "b" || racks[3] != "c" {
+		t.Errorf("Metadata brokers and racks = %v; want nodes 1-3 in zones a-c", racks)
 	}
 	for l, p := range r.links {
 		if st := p.Stats(); st.BytesUp == 0 {

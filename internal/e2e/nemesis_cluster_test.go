@@ -49,7 +49,7 @@ func startClusterRig(t *testing.T, n int, seed uint64, args ...string) *clusterR
 	r := &clusterRig{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), links: map[raftLink]*faultproxy.Proxy{}}
 	var mu sync.Mutex
 	link := func(from, to uint64, target string) (string, error) {
-		p, err := faultproxy.New(fmt.Sprintf("127.0.0.%d:0", from), target)
+		p, err := faultproxy.New("127.0.0.1:0", target)
 		if err != nil {
 			return "", err
 		}
@@ -65,7 +65,8 @@ func startClusterRig(t *testing.T, n int, seed uint64, args ...string) *clusterR
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := nodeproc.StartCluster(ctx, nodeproc.ClusterSpec{Exe: tandemBin, Nodes: n, Dir: t.TempDir(), Args: args, Link: link})
+	c, err := nodeproc.StartCluster(ctx, nodeproc.ClusterSpec{Link: link,
+		Region: nodeproc.Region{Name: "east", Exe: tandemBin, Nodes: n, Dir: t.TempDir(), Args: args}})
 	if err != nil {
 		t.Fatalf("starting a cluster of %d: %v", n, err)
 	}

@@ -46,6 +46,10 @@ const (
 	Mismatch             Code = "Mismatch"            // two things that must agree do not (output diff)
 	Internal             Code = "Internal"            // a bug or an unexpected I/O failure
 	NotLeader            Code = "NotLeader"           // another node of the region leads the partition; refresh metadata and go there
+
+	// Consumer-group coordination in a region cluster.
+	NotCoordinator          Code = "NotCoordinator"          // another node (the metadata leader) coordinates consumer groups; find the coordinator again
+	CoordinatorNotAvailable Code = "CoordinatorNotAvailable" // no node coordinates consumer groups right now (an election, or a new leader still applying); retry shortly
 )
 
 type info struct {
@@ -81,6 +85,9 @@ var catalogue = map[Code]info{
 	Mismatch:             {http.StatusConflict, kerr.InvalidRequest.Code, 1},
 	Internal:             {http.StatusInternalServerError, kerr.UnknownServerError.Code, 1},
 	NotLeader:            {http.StatusMisdirectedRequest, kerr.NotLeaderForPartition.Code, 7},
+
+	NotCoordinator:          {http.StatusMisdirectedRequest, kerr.NotCoordinator.Code, 7},
+	CoordinatorNotAvailable: {http.StatusServiceUnavailable, kerr.CoordinatorNotAvailable.Code, 7},
 }
 
 // Error is a user-facing error: a stable code, a message for people, and an optional cause.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -32,6 +33,9 @@ type Manager struct {
 	quit  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+
+	epoch uint64                        // the coordinator epoch of the groups held; owned by the goroutine (epoch.go)
+	fence atomic.Pointer[func() uint64] // reports the current epoch; nil: never fenced
 }
 
 // NewManager starts a Manager's goroutine; Close stops it.
@@ -65,6 +69,7 @@ func (m *Manager) run(c *Coordinator, interval time.Duration) {
 		case fn := <-m.calls:
 			fn(c, m.now())
 		case <-tick:
+			m.checkFence(c)
 			c.Tick(m.now())
 		case <-m.quit:
 			c.Shutdown(kerr.CoordinatorNotAvailable.Code)
@@ -85,8 +90,15 @@ func (m *Manager) Close() {
 // Manager is closed; fn then never runs.
 func (m *Manager) do(ctx context.Context, fn func(c *Coordinator, now time.Time)) error {
 	ran := make(chan struct{})
+	e, fenced := epochFrom(ctx)
 	select {
-	case m.calls <- func(c *Coordinator, now time.Time) { fn(c, now); close(ran) }:
+	case m.calls <- func(c *Coordinator, now time.Time) {
+		if fenced {
+			m.adoptEpoch(c, e)
+		}
+		fn(c, now)
+		close(ran)
+	}:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-m.quit:
@@ -96,10 +108,14 @@ func (m *Manager) do(ctx context.Context, fn func(c *Coordinator, now time.Time)
 	return nil
 }
 
-// Tick runs Coordinator.Tick at the clock's current time, on the Manager's goroutine. The
+// Tick checks the fence (SetFence) and runs Coordinator.Tick at the clock's current time, on
+// the Manager's goroutine. The
 // ticker does this on its own; tests with a fake clock call it to advance deterministically.
 func (m *Manager) Tick(ctx context.Context) error {
-	return m.do(ctx, func(c *Coordinator, now time.Time) { c.Tick(now) })
+	return m.do(ctx, func(c *Coordinator, now time.Time) {
+		m.checkFence(c)
+		c.Tick(now)
+	})
 }
 
 // await waits for a reply the Coordinator may give later. A reply func that fills a channel of

@@ -43,7 +43,17 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
 
 // handle registers fn behind authentication and the check of n.
 func (s *Server) handle(pattern string, n need, fn handlerFunc) {
+	// Management requests read the metadata as of their arrival (a hub created through another
+	// node of a cluster is seen here); the data plane reads only what it must (hubs, keys),
+	// and a second of staleness there costs a retry, not a wrong answer.
+	dataPlane := strings.HasSuffix(pattern, "/messages") || pattern == "GET /cluster"
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if !dataPlane {
+			if err := s.b.SyncMetadata(r.Context()); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
 		c := &call{ns: r.PathValue("ns"), hub: r.PathValue("hub")}
 		c.name = c.ns
 		if ns, ok := s.aliasHere(c.ns); ok {
@@ -56,7 +66,7 @@ func (s *Server) handle(pattern string, n need, fn handlerFunc) {
 			return
 		}
 		if err == nil && !c.who.admin && c.ns != "" {
-			err = s.b.CheckClientAddress(c.ns, r.RemoteAddr)
+			err = s.b.CheckClientAddress(c.ns, s.clientAddr(r))
 			if errcode.Is(err, errcode.NotFound) {
 				err = nil // the handler reports the missing namespace
 			}

@@ -17,17 +17,18 @@ type hubJSON struct {
 }
 
 type hubProps struct {
-	PartitionCount         *int32         `json:"partitionCount,omitempty"`
-	PartitionIDs           []string       `json:"partitionIds,omitempty"`
-	MessageRetentionInDays *int64         `json:"messageRetentionInDays,omitempty"`
-	RetentionTimeInHours   *int64         `json:"retentionTimeInHours,omitempty"`
-	RetentionDescription   *retentionJSON `json:"retentionDescription,omitempty"`
-	RetentionBytes         *int64         `json:"retentionBytes,omitempty"`
-	MaxEventBytes          *int32         `json:"maxEventBytes,omitempty"`
-	Status                 string         `json:"status,omitempty"`
-	ConsumerGroups         []string       `json:"consumerGroups,omitempty"`
-	CreatedAt              *time.Time     `json:"createdAt,omitempty"`
-	UpdatedAt              *time.Time     `json:"updatedAt,omitempty"`
+	PartitionCount         *int32          `json:"partitionCount,omitempty"`
+	PartitionIDs           []string        `json:"partitionIds,omitempty"`
+	MessageRetentionInDays *int64          `json:"messageRetentionInDays,omitempty"`
+	RetentionTimeInHours   *int64          `json:"retentionTimeInHours,omitempty"`
+	RetentionDescription   *retentionJSON  `json:"retentionDescription,omitempty"`
+	RetentionBytes         *int64          `json:"retentionBytes,omitempty"`
+	MaxEventBytes          *int32          `json:"maxEventBytes,omitempty"`
+	Status                 string          `json:"status,omitempty"`
+	ConsumerGroups         []string        `json:"consumerGroups,omitempty"`
+	Partitions             []partitionJSON `json:"partitions,omitempty"` // in a cluster, on GET (cluster.go)
+	CreatedAt              *time.Time      `json:"createdAt,omitempty"`
+	UpdatedAt              *time.Time      `json:"updatedAt,omitempty"`
 }
 
 type retentionJSON struct {

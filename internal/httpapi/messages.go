@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,7 +63,30 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	events, err := decodeEvents(http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes), h, s.limits.MaxSendEvents)
+	var events []broker.Event
+	switch {
+	case opts.PartitionID != nil:
+		if done, err := s.toLeader(w, r, h, *opts.PartitionID, nil); done {
+			return err
+		}
+		events, err = decodeEvents(http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes), h, s.limits.MaxSendEvents)
+	case s.b.InCluster():
+		// The events decide where the send goes: read the body once, to decode it here
+		// or to forward it.
+		var body []byte
+		if body, err = readBody(w, r, s.limits.MaxSendBytes); err != nil {
+			return err
+		}
+		if events, err = decodeEvents(bytes.NewReader(body), h, s.limits.MaxSendEvents); err != nil {
+			return err
+		}
+		var done bool
+		if opts.PartitionID, done, err = s.sendTarget(w, r, h, events, body); done {
+			return err
+		}
+	default:
+		events, err = decodeEvents(http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes), h, s.limits.MaxSendEvents)
+	}
 	if err != nil {
 		return err
 	}
@@ -234,8 +258,15 @@ func properties(in map[string]json.RawMessage) map[string]string {
 // Waiting for a first event takes no slot; decoding and writing take one of
 // DataLimits.MaxReceives.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) error {
-	id, err := s.partitionID(r, c)
+	h, err := s.b.Hub(c.ns, c.hub)
 	if err != nil {
+		return err
+	}
+	id, err := parsePartition(r.PathValue("partition"), h)
+	if err != nil {
+		return err
+	}
+	if done, err := s.toLeader(w, r, h, id, nil); done {
 		return err
 	}
 	q := r.URL.Query()

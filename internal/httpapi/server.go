@@ -17,10 +17,12 @@
 // receive after decompression with the answer streamed, and receives decoding at once
 // (DataLimits). Requests a web page on another site could make are refused before
 // authentication (origin.go), and /metrics needs the admin key unless dev mode or
-// --metrics-auth opens it.
+// --metrics-auth opens it. In a cluster, sends and receives that need another node's
+// partition are forwarded to that partition's leader (forward.go).
 package httpapi
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -52,6 +54,12 @@ type Options struct {
 	AllowedHosts []string
 	// Data-plane bounds; zero or less takes the default of DefaultDataLimits.
 	Limits DataLimits
+	// PeerClient asks the region's other nodes for their part of GET /cluster; nil uses the
+	// broker's PeerHTTP, else a plain client with a 3s timeout.
+	PeerClient *http.Client
+	// ForwardTLS is the client TLS configuration for forwarding partition requests to
+	// another node's https:// endpoint in a cluster (forward.go); nil uses the system roots.
+	ForwardTLS *tls.Config
 }
 
 // DataLimits bound the memory one data-plane request can make the node hold.
@@ -92,6 +100,9 @@ type Server struct {
 	limits   DataLimits
 	receives chan struct{} // a slot per receive decoding and writing events
 	slotWait time.Duration // how long a receive waits for a slot before it is refused
+	// peerClient asks other nodes for their GET /cluster; nil: defaultPeerClient.
+	peerClient *http.Client
+	fwd        *forwarder // passes partition requests to their leader in a cluster (forward.go)
 }
 
 // New returns the API handler for opts.Broker.
@@ -109,7 +120,8 @@ func New(opts Options) *Server {
 	lim.MaxReceives = orDefault(lim.MaxReceives, def.MaxReceives)
 	s := &Server{b: opts.Broker, log: opts.Logger.With("component", "httpapi"), dev: opts.Dev, geo: opts.Geo, jobs: opts.Jobs,
 		mux: http.NewServeMux(), hosts: newAllowedHosts(opts.AllowedHosts), limits: lim,
-		receives: make(chan struct{}, lim.MaxReceives), slotWait: 10 * time.Second}
+		receives: make(chan struct{}, lim.MaxReceives), slotWait: 10 * time.Second, peerClient: opts.PeerClient}
+	s.fwd = newForwarder(s, opts.ForwardTLS)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -124,6 +136,7 @@ func New(opts Options) *Server {
 		s.mux.Handle("GET /metrics", MetricsHandler(opts.Gatherer, opts.Metrics, s.b))
 	}
 	s.routes()
+	s.clusterRoutes()
 	if s.jobs != nil {
 		s.jobRoutes()
 	}
@@ -166,6 +179,10 @@ func MetricsHandler(g prometheus.Gatherer, access MetricsAccess, b *broker.Broke
 		h.ServeHTTP(w, r)
 	})
 }
+
+// Close releases what the Server holds besides requests in flight: the idle connections it
+// forwards requests to other nodes on. Close the http.Server first.
+func (s *Server) Close() { s.fwd.Close() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

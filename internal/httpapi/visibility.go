@@ -35,6 +35,7 @@ func (s *Server) getHubVisible(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	out := hubOut(h)
+	out.Properties.Partitions = partitionsOut(s.b.HubReplicas(h))
 	if !c.canManage() {
 		out.Properties.ConsumerGroups = nil
 	}

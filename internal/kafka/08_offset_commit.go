@@ -20,16 +20,23 @@ import (
 // within the groups-per-hub quota: a Listen-only principal gets GROUP_AUTHORIZATION_FAILED,
 // the code Kafka gives a principal that may not use a group id (clients report it to the
 // application rather than retry), and a commit over the quota POLICY_VIOLATION.
+//
+// In a cluster only the confirmed metadata leader takes commits (NOT_COORDINATOR elsewhere,
+// COORDINATOR_NOT_AVAILABLE while none is confirmed); see broker.CoordinatorContext.
 
 func init() { register(8, 2, 8) }
 
-func (c *conn) handleOffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) kmsg.Response {
+func (c *conn) handleOffsetCommit(ctx context.Context, p broker.Principal, client group.Client, req *kmsg.OffsetCommitRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	b := c.s.opts.Broker
-	p := *c.principal
 	ns := p.Namespace
-	gctx := group.WithClient(ctx, group.Client{ID: c.clientID, Host: c.remote, Principal: p.Identity(), CanRead: canRead(p)})
-	code := b.Groups().ValidateCommit(gctx, ns, req.Group, req.MemberID, req.Generation)
+	gctx, err := b.CoordinatorContext(group.WithClient(ctx, client))
+	code := int16(0)
+	if err != nil {
+		code, _ = c.codeMsg(err)
+	} else {
+		code = b.Groups().ValidateCommit(gctx, ns, req.Group, req.MemberID, req.Generation)
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
 		st.Topic = rt.Topic
@@ -53,7 +60,7 @@ func (c *conn) handleOffsetCommit(ctx context.Context, req *kmsg.OffsetCommitReq
 		}
 		if topicCode == 0 {
 			if err := b.CommitOffsets(ctx, ns, req.Group, rt.Topic, commits); err != nil {
-				topicCode, _ = c.codeMsg(err)
+				topicCode, _ = c.codeMsg(b.CoordinatorError(err))
 			}
 		}
 		for _, rp := range rt.Partitions {

@@ -14,19 +14,27 @@ import (
 // Answers the checkpoints of one group: for the requested hubs and partitions, or every hub
 // the group has checkpoints on when Topics is null (v2+). A partition without a checkpoint
 // answers offset -1. Reading checkpoints needs Listen on the hub. Batched groups (v8+) are not served.
+//
+// In a cluster only the confirmed metadata leader answers (NOT_COORDINATOR elsewhere,
+// COORDINATOR_NOT_AVAILABLE while none is confirmed): it has applied every commit an
+// earlier leader acknowledged, so a consumer never resumes from an older offset.
 
 func init() { register(9, 1, 7) }
 
-func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchRequest) kmsg.Response {
+func (c *conn) handleOffsetFetch(ctx context.Context, p broker.Principal, req *kmsg.OffsetFetchRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	b := c.s.opts.Broker
-	ns := c.principal.Namespace
+	ns := p.Namespace
+	if _, err := b.CoordinatorContext(ctx); err != nil {
+		code, _ := c.codeMsg(err)
+		return offsetFetchError(req, code)
+	}
 	all := b.GroupOffsets(ns, req.Group)
 	add := func(topic string, partitions []int32) {
 		st := kmsg.NewOffsetFetchResponseTopic()
 		st.Topic = topic
-		visible := c.principal.CanSee(topic)
-		listen := c.principal.Can(broker.RightListen, topic)
+		visible := p.CanSee(topic)
+		listen := p.Can(broker.RightListen, topic)
 		for _, p := range partitions {
 			sp := kmsg.NewOffsetFetchResponseTopicPartition()
 			sp.Partition = p
@@ -46,7 +54,7 @@ func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchReque
 	}
 	if req.Topics == nil {
 		for topic, parts := range all {
-			if !c.principal.Can(broker.RightListen, topic) {
+			if !p.Can(broker.RightListen, topic) {
 				continue
 			}
 			ps := make([]int32, 0, len(parts))
@@ -59,6 +67,23 @@ func (c *conn) handleOffsetFetch(ctx context.Context, req *kmsg.OffsetFetchReque
 	}
 	for _, rt := range req.Topics {
 		add(rt.Topic, rt.Partitions)
+	}
+	return resp
+}
+
+// offsetFetchError answers with code: at the top (v2+) and on every requested partition.
+func offsetFetchError(req *kmsg.OffsetFetchRequest, code int16) *kmsg.OffsetFetchResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	resp.ErrorCode = code
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetFetchResponseTopic()
+		st.Topic = rt.Topic
+		for _, p := range rt.Partitions {
+			sp := kmsg.NewOffsetFetchResponseTopicPartition()
+			sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = p, -1, -1, code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
 }

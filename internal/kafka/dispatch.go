@@ -82,9 +82,13 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 	case *kmsg.MetadataRequest:
 		return func() kmsg.Response { return c.handleMetadata(ctx, req) }
 	case *kmsg.OffsetCommitRequest:
-		return func() kmsg.Response { return c.handleOffsetCommit(ctx, req) }
+		// The connection's principal and client id are read here, on the reader goroutine,
+		// which changes them for later requests while this one runs.
+		p, client := *c.principal, c.groupClient()
+		return func() kmsg.Response { return c.handleOffsetCommit(ctx, p, client, req) }
 	case *kmsg.OffsetFetchRequest:
-		return func() kmsg.Response { return c.handleOffsetFetch(ctx, req) }
+		p := *c.principal
+		return func() kmsg.Response { return c.handleOffsetFetch(ctx, p, req) }
 	case *kmsg.FindCoordinatorRequest:
 		return now(c.handleFindCoordinator(req))
 	case *kmsg.InitProducerIDRequest:
@@ -106,6 +110,10 @@ func (c *conn) dispatch(ctx context.Context, r *request) func() kmsg.Response {
 // told who asks (group.WithClient): the principal's identity, so that only it acts for the
 // members it joined, and its read right, so that it joins and sees only groups whose every
 // topic it may read. A principal without Listen anywhere is refused before the coordinator.
+// In a cluster only the confirmed metadata leader coordinates (broker.CoordinatorContext):
+// elsewhere every group request answers NOT_COORDINATOR (clients find the coordinator
+// again), or COORDINATOR_NOT_AVAILABLE while no leader is confirmed; ListGroups answers an
+// empty list there, as a Kafka broker coordinating no group does.
 func (c *conn) dispatchGroup(ctx context.Context, r *request) func() kmsg.Response {
 	switch r.kreq.(type) {
 	case *kmsg.JoinGroupRequest, *kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest,
@@ -117,7 +125,12 @@ func (c *conn) dispatchGroup(ctx context.Context, r *request) func() kmsg.Respon
 	if !p.Can(broker.RightListen, p.EntityPath) {
 		return now(groupDenied(r.kreq))
 	}
-	gctx := group.WithClient(ctx, group.Client{ID: c.clientID, Host: c.remote, Principal: p.Identity(), CanRead: canRead(p)})
+	gctx := group.WithClient(ctx, c.groupClient())
+	gctx, err := c.s.opts.Broker.CoordinatorContext(gctx)
+	if err != nil {
+		code, _ := c.codeMsg(err)
+		return now(groupError(r.kreq, code))
+	}
 	groups, ns := c.s.opts.Broker.Groups(), p.Namespace
 	switch req := r.kreq.(type) {
 	case *kmsg.JoinGroupRequest:
@@ -136,6 +149,13 @@ func (c *conn) dispatchGroup(ctx context.Context, r *request) func() kmsg.Respon
 	return nil
 }
 
+// groupClient is who sends the current request, for the coordinator. Call it on the reader
+// goroutine.
+func (c *conn) groupClient() group.Client {
+	p := *c.principal
+	return group.Client{ID: c.clientID, Host: c.remote, Principal: p.Identity(), CanRead: canRead(p)}
+}
+
 // canRead is what the coordinator asks of a principal: may it read topic ("" = every hub of
 // the namespace, which only a namespace-wide credential with Listen may).
 func canRead(p broker.Principal) func(topic string) bool {
@@ -151,7 +171,14 @@ func canRead(p broker.Principal) func(topic string) bool {
 // GROUP_AUTHORIZATION_FAILED, and ListGroups an empty list, as Kafka answers a principal
 // without Describe on any group.
 func groupDenied(kreq kmsg.Request) kmsg.Response {
-	code := kerr.GroupAuthorizationFailed.Code
+	return groupError(kreq, kerr.GroupAuthorizationFailed.Code)
+}
+
+// groupError answers a consumer-group request with code. ListGroups answers an empty list:
+// with no error when the code is NOT_COORDINATOR or GROUP_AUTHORIZATION_FAILED (in Kafka,
+// every broker lists the groups it coordinates, and a broker coordinating none lists none),
+// else with the code.
+func groupError(kreq kmsg.Request, code int16) kmsg.Response {
 	switch req := kreq.(type) {
 	case *kmsg.JoinGroupRequest:
 		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
@@ -181,5 +208,9 @@ func groupDenied(kreq kmsg.Request) kmsg.Response {
 		}
 		return resp
 	}
-	return kreq.ResponseKind() // ListGroups: no group is visible
+	resp := kreq.ResponseKind() // ListGroups: no group is visible
+	if lg, ok := resp.(*kmsg.ListGroupsResponse); ok && code != kerr.NotCoordinator.Code && code != kerr.GroupAuthorizationFailed.Code {
+		lg.ErrorCode = code
+	}
+	return resp
 }

@@ -12,6 +12,9 @@ type Backend interface {
 	// ProposeView is Propose that also calls view with the state right after c applied,
 	// before any later command: how a caller answers with what its own write left.
 	ProposeView(ctx context.Context, c Command, view func(*State)) (uint64, error)
+	// ProposeOnLeader is Propose that, in a cluster, proposes only on the leader and is never
+	// forwarded (RaftStore.ProposeOnLeader); on a single node it is Propose.
+	ProposeOnLeader(ctx context.Context, c Command) (uint64, error)
 	// ProposeBatch applies new commands in order, stopping at the first that does not apply.
 	ProposeBatch(ctx context.Context, cmds []Command) error
 	// Apply appends entries produced elsewhere with their given indexes.
@@ -24,6 +27,9 @@ type Backend interface {
 	ReadFrom(after uint64, max int) ([]Entry, error)
 	// Wait blocks until Index reaches index, ctx ends or the store closes.
 	Wait(ctx context.Context, index uint64) error
+	// Barrier returns once this node's state holds every command acknowledged anywhere before
+	// the call (a linearizable read follows); immediate on a single node.
+	Barrier(ctx context.Context) error
 	// Snapshot returns the encoded state (MarshalSnapshot).
 	Snapshot() ([]byte, error)
 	Close() error

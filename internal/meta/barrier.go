@@ -23,3 +23,8 @@ var (
 	_ barrierer = (*Store)(nil)
 	_ barrierer = (*RaftStore)(nil)
 )
+
+// ProposeOnLeader is Propose: a single node always leads.
+func (s *Store) ProposeOnLeader(ctx context.Context, c Command) (uint64, error) {
+	return s.Propose(ctx, c)
+}

@@ -98,6 +98,9 @@ type noRaft struct{}
 func (noRaft) ProposeForward(context.Context, uint64, []byte) (uint64, error) {
 	return 0, &multiraft.NotLeaderError{Group: metaGroup}
 }
+func (noRaft) Propose(context.Context, uint64, []byte) (uint64, error) {
+	return 0, &multiraft.NotLeaderError{Group: metaGroup}
+}
 func (noRaft) ReadIndex(context.Context, uint64) (uint64, error) {
 	return 0, &multiraft.NotLeaderError{Group: metaGroup}
 }

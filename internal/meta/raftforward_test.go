@@ -304,3 +304,29 @@ func TestStoreBarrier(t *testing.T) {
 		t.Fatalf("Barrier after Close: %v", err)
 	}
 }
+
+// ProposeOnLeader applies on the leader and is refused on a follower at once, with nothing
+// proposed (a group coordinator that lost the leadership must not have its commit forwarded).
+func TestRaftStoreProposeOnLeader(t *testing.T) {
+	c := newRaftCluster(t, -1, 0)
+	ctx := testCtx(t)
+	leader := c.waitLeader()
+	ns := baseCommands()[0]
+	if _, err := c.store(leader).ProposeOnLeader(ctx, ns); err != nil {
+		t.Fatalf("ProposeOnLeader on the leader: %v", err)
+	}
+	before := c.converge()
+	for _, id := range c.peers {
+		if id == leader {
+			continue
+		}
+		_, err := c.store(id).ProposeOnLeader(ctx, baseCommands()[1])
+		var nl *NotLeaderError
+		if !errors.As(err, &nl) {
+			t.Fatalf("ProposeOnLeader on follower %d: %v, want a NotLeaderError", id, err)
+		}
+	}
+	if after := c.converge(); after != before {
+		t.Fatalf("a refused ProposeOnLeader changed the metadata: index %d → %d", before, after)
+	}
+}

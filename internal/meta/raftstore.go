@@ -22,6 +22,9 @@ type RaftGroup interface {
 	// the leader) and returns its raft index once it is applied on this node. Without a known
 	// leader it fails at once with a *multiraft.NotLeaderError (Leader 0).
 	ProposeForward(ctx context.Context, group uint64, data []byte) (uint64, error)
+	// Propose is ProposeForward on the leader only: a follower gets a *multiraft.NotLeaderError
+	// at once and nothing is proposed.
+	Propose(ctx context.Context, group uint64, data []byte) (uint64, error)
 	// ReadIndex returns, once this node applied it, a raft index at or after every entry
 	// committed before the call (a linearizable read barrier).
 	ReadIndex(ctx context.Context, group uint64) (uint64, error)
@@ -161,6 +164,19 @@ func (s *RaftStore) Propose(ctx context.Context, c Command) (uint64, error) {
 	return s.propose(ctx, proposeNew, []Entry{{Command: c}}, nil)
 }
 
+// ProposeOnLeader is Propose for a command that must be decided by the node that checked it
+// while leading, such as a group coordinator's offset commit: it is proposed only while this
+// node leads and never forwarded, so its entry is in the log of the term it was checked in and
+// a later leader applies it before that leader serves (a forwarded entry could be appended
+// after the new coordinator's own decisions). A follower gets an errcode.Unavailable error
+// wrapping *NotLeaderError at once, with nothing proposed.
+func (s *RaftStore) ProposeOnLeader(ctx context.Context, c Command) (uint64, error) {
+	if c == nil {
+		return 0, errcode.New(errcode.InvalidArgument, "metadata command is nil")
+	}
+	return s.proposeHow(ctx, proposeNew, []Entry{{Command: c}}, nil, true)
+}
+
 // ProposeView is Propose that also calls view with the state right after c applied on this
 // node (any node: a follower calls it when it applies its own forwarded entry), under the
 // state's lock, before any later entry applies (as Store.ProposeView). view is not called when
@@ -200,6 +216,11 @@ func (s *RaftStore) Apply(ctx context.Context, entries []Entry) error {
 }
 
 func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []Entry, view func(*State)) (uint64, error) {
+	return s.proposeHow(ctx, kind, entries, view, false)
+}
+
+// proposeHow proposes from any node, or with leaderOnly from the leader alone (no retry).
+func (s *RaftStore) proposeHow(ctx context.Context, kind proposalKind, entries []Entry, view func(*State), leaderOnly bool) (uint64, error) {
 	select {
 	case <-s.closing:
 		return 0, ErrClosed
@@ -232,11 +253,15 @@ func (s *RaftStore) propose(ctx context.Context, kind proposalKind, entries []En
 		s.pendMu.Unlock()
 	}()
 	var raftIndex uint64
-	err = s.retry(bctx, notProposed, func() error {
-		var err error
-		raftIndex, err = s.raft.ProposeForward(bctx, s.group, data)
-		return err
-	})
+	if leaderOnly {
+		raftIndex, err = s.raft.Propose(bctx, s.group, data)
+	} else {
+		err = s.retry(bctx, notProposed, func() error {
+			var err error
+			raftIndex, err = s.raft.ProposeForward(bctx, s.group, data)
+			return err
+		})
+	}
 	if err != nil {
 		return 0, s.boundError(ctx, raftError(err))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -150,6 +151,7 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 			// Only the waiter's own entry: same id and same bytes (see nextID).
 			if p, ok := r.waiters[d.id]; ok && bytes.Equal(p.data, d.data) {
 				delete(r.waiters, d.id)
+				h.met.commitSeconds.Observe(time.Since(p.start).Seconds())
 				p.finish(d.index, nil)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -27,6 +28,8 @@ type proposal struct {
 	index      uint64
 	err        error
 	onFinish   func()
+	// start is when it was proposed, for tandem_raft_commit_seconds.
+	start time.Time
 }
 
 // finish is called once, by whoever removed the proposal from the waiters.
@@ -119,7 +122,7 @@ func (h *Host) proposeWith(group uint64, mode proposeMode, prop func(r *replica,
 	if err := h.Err(); err != nil {
 		return nil, nil, err
 	}
-	p := &proposal{id: h.nextID(), done: make(chan struct{})}
+	p := &proposal{id: h.nextID(), done: make(chan struct{}), start: time.Now()}
 	if mode == modeConf {
 		p.onFinish = func() { r.confInFlight.CompareAndSwap(p.id, 0) }
 	}

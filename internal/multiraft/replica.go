@@ -279,7 +279,9 @@ func (h *Host) processRaft(group uint64) {
 	r.seenTerm, r.seenLead = st.HardState.GetTerm(), st.Lead
 	r.rnMu.Unlock()
 
-	r.lead.Store(st.Lead)
+	if prev := r.lead.Swap(st.Lead); st.Lead != 0 && st.Lead != prev {
+		h.met.leaderChanges.Inc()
+	}
 	r.term.Store(st.HardState.GetTerm())
 	r.commit.Store(st.HardState.GetCommit())
 	r.leader.Store(isLeader)

@@ -3,6 +3,7 @@ package raftwal
 import (
 	"fmt"
 	"os"
+	"time"
 )
 
 // run is the group-commit writer, owned by the WAL and waited for in Close. Each turn it seals
@@ -85,9 +86,12 @@ func (w *WAL) write(b *batch) error {
 	if _, err := seg.f.WriteAt(b.buf, b.start); err != nil {
 		return err
 	}
+	start := time.Now()
 	if err := seg.f.Sync(); err != nil {
 		return err
 	}
+	w.met.fsyncSeconds.Observe(time.Since(start).Seconds())
+	w.met.flushBytes.Observe(float64(len(b.buf)))
 	w.stats.flushes.Add(1)
 	w.stats.bytes.Add(int64(len(b.buf)))
 	if b.newSeg {

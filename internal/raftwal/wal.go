@@ -18,6 +18,7 @@ package raftwal
 import (
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
@@ -71,6 +72,7 @@ type Options struct {
 	// The newest entry written by this process is cached even when it alone is larger.
 	CacheBytes int
 	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: no metrics
 }
 
 const (
@@ -107,6 +109,7 @@ type WAL struct {
 	stats struct {
 		flushes, bytes atomic.Int64
 	}
+	met  *metrics
 	kick chan struct{} // the writer has work
 	done chan struct{} // closed when the writer exits
 }
@@ -148,7 +151,8 @@ func Open(opts Options) (*WAL, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &WAL{opts: opts, fs: opts.FS, log: opts.Logger, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &WAL{opts: opts, fs: opts.FS, log: opts.Logger, kick: make(chan struct{}, 1), done: make(chan struct{}),
+		met: newMetrics(opts.Registerer)}
 	w.mu.groups = map[uint64]*group{}
 	w.mu.removed = map[uint64]uint64{}
 	w.mu.segs = map[uint64]*segment{}
