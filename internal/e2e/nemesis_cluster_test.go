@@ -63,10 +63,22 @@ func startClusterRig(t *testing.T, n int, seed uint64, args ...string) *clusterR
 			p.Close()
 		}
 	})
+	// The nodes' data and logs outlive a failed test, for the post-mortem.
+	dir, err := os.MkdirTemp("", "tandem-cluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the nodes' data directories and logs are kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	c, err := nodeproc.StartCluster(ctx, nodeproc.ClusterSpec{Link: link,
-		Region: nodeproc.Region{Name: "east", Exe: tandemBin, Nodes: n, Dir: t.TempDir(), Args: args}})
+		Region: nodeproc.Region{Name: "east", Exe: tandemBin, Nodes: n, Dir: dir, Args: args}})
 	if err != nil {
 		t.Fatalf("starting a cluster of %d: %v", n, err)
 	}
