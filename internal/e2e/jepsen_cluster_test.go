@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,7 +65,8 @@ func TestJepsenCluster(t *testing.T) {
 	cfg := jepsenConfig{acks: kgo.AllISRAcks(), idempotent: true, noGroup: !groups}
 	// franz-go refreshes metadata at most every 5 s by default, which would dominate the
 	// unavailability measured after a leader moves; Kafka's Java client retries after 100 ms.
-	w := startWorkload(t, rec, []kgo.Opt{r.seeds(), kgo.MetadataMinAge(250 * time.Millisecond)}, cfg)
+	resets := &resetLog{}
+	w := startWorkload(t, rec, []kgo.Opt{r.seeds(), kgo.MetadataMinAge(250 * time.Millisecond), kgo.WithLogger(resets)}, cfg)
 	defer w.stop()
 	waitFor(t, 60*time.Second, "the first acknowledged sends", func() (bool, string) {
 		n := ackedAfter(rec, time.Time{})
@@ -136,6 +138,9 @@ func TestJepsenCluster(t *testing.T) {
 	report := checker.Check(ops)
 	t.Logf("checker:\n%s", report.Summary())
 	t.Logf("send errors: %s", sendErrors(ops))
+	for _, l := range resets.lines() {
+		t.Logf("client: %s", l)
+	}
 	if report.Acked < 300 || report.Polls == 0 || (groups && report.Commits == 0) || (soak == 0 && len(report.Faults) != len(nm.steps)) {
 		t.Errorf("the run did not exercise the cluster enough: %d acknowledged sends, %d polls, %d commits, %d of %d faults",
 			report.Acked, report.Polls, report.Commits, len(report.Faults), len(nm.steps))
@@ -157,6 +162,31 @@ func TestJepsenCluster(t *testing.T) {
 	if t.Failed() {
 		t.Logf("seed %d; history %s", seed, keepHistory(t, ops))
 	}
+}
+
+// resetLog is a franz-go logger that keeps what the clients say about offsets they were told
+// are out of range, or data they think lost: a consumer that resets its position is how a
+// node serving from a stale or lagging log shows up on the client side.
+type resetLog struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (r *resetLog) Level() kgo.LogLevel { return kgo.LogLevelInfo }
+
+func (r *resetLog) Log(level kgo.LogLevel, msg string, kv ...any) {
+	if !strings.Contains(msg, "OFFSET_OUT_OF_RANGE") && !strings.Contains(strings.ToLower(msg), "data loss") {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.l = append(r.l, fmt.Sprintf("%s %s %s %v", time.Now().UTC().Format("15:04:05.000"), level, msg, kv))
+}
+
+func (r *resetLog) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.l)
 }
 
 // sendErrors tallies the errors of the sends that were not acknowledged, by outcome and text.
