@@ -345,10 +345,14 @@ func (r *clusterRig) healAll(t *testing.T) {
 	}
 }
 
+// partitionDigest is one replica of a partition on disk: the SHA-256 of its segment files'
+// bytes concatenated in offset order (the data), and the files' names and sizes (the layout).
+type partitionDigest struct{ content, layout string }
+
 // partitionDigests is, for each partition directory under a node's data directory
-// (hubs/<namespace>/<hub>.<incarnation>/<partition>, relative), the SHA-256 of its segment
-// files (*.log): each file's name, size and bytes, in name order.
-func partitionDigests(dataDir string) (map[string]string, error) {
+// (hubs/<namespace>/<hub>.<incarnation>/<partition>, relative), the digest of its segment
+// files (*.log, named by base offset, so name order is offset order).
+func partitionDigests(dataDir string) (map[string]partitionDigest, error) {
 	files := map[string][]string{}
 	root := filepath.Join(dataDir, "hubs")
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -367,33 +371,37 @@ func partitionDigests(dataDir string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	for dir, fs := range files {
-		slices.Sort(fs)
+	out := map[string]partitionDigest{}
+	for dir, segs := range files {
+		slices.Sort(segs)
 		h := sha256.New()
-		for _, f := range fs {
+		var layout []string
+		for _, f := range segs {
 			b, err := os.ReadFile(f)
 			if err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(h, "%s %d\n", filepath.Base(f), len(b))
+			base := cmp.Or(strings.TrimLeft(strings.TrimSuffix(filepath.Base(f), ".log"), "0"), "0")
+			layout = append(layout, fmt.Sprintf("%s:%d", base, len(b)))
 			h.Write(b)
 		}
-		out[dir] = hex.EncodeToString(h.Sum(nil))[:16]
+		out[dir] = partitionDigest{content: hex.EncodeToString(h.Sum(nil))[:16], layout: strings.Join(layout, " ")}
 	}
 	return out, nil
 }
 
-// replicasDiffer compares the partition digests of every node: it returns "" when every node
-// holds every partition directory and their segment files are byte-identical, else what
-// differs.
-func replicasDiffer(dataDirs []string) string {
-	var all []map[string]string
+// replicasDiffer compares the partitions of every node. content is "" when every node holds
+// every partition directory and the bytes of its segment files, in offset order, are
+// identical; else it says what differs. layout is "" when, besides, the segment files
+// themselves are byte-identical (the same files, split at the same offsets); else it says
+// where they are split differently.
+func replicasDiffer(dataDirs []string) (content, layout string) {
+	var all []map[string]partitionDigest
 	dirs := map[string]bool{}
 	for _, d := range dataDirs {
 		m, err := partitionDigests(d)
 		if err != nil {
-			return err.Error()
+			return err.Error(), ""
 		}
 		all = append(all, m)
 		for k := range m {
@@ -401,25 +409,32 @@ func replicasDiffer(dataDirs []string) string {
 		}
 	}
 	if len(dirs) == 0 {
-		return "no partition segment files on any node"
+		return "no partition segment files on any node", ""
 	}
-	var diffs []string
+	var cs, ls []string
 	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
-		var ds []string
-		same := true
+		var cd, ld []string
+		sameContent, sameLayout := true, true
 		for i, m := range all {
-			ds = append(ds, fmt.Sprintf("node %d %s", i+1, cmp.Or(m[dir], "missing")))
-			same = same && m[dir] == all[0][dir] && m[dir] != ""
+			d, ok := m[dir]
+			cd = append(cd, fmt.Sprintf("node %d %s", i+1, cmp.Or(d.content, "missing")))
+			ld = append(ld, fmt.Sprintf("node %d [%s]", i+1, d.layout))
+			sameContent = sameContent && ok && d.content == all[0][dir].content
+			sameLayout = sameLayout && d.layout == all[0][dir].layout
 		}
-		if !same {
-			diffs = append(diffs, dir+": "+strings.Join(ds, ", "))
+		if !sameContent {
+			cs = append(cs, dir+": "+strings.Join(cd, ", "))
+		}
+		if !sameLayout {
+			ls = append(ls, dir+" segments (base offset:bytes): "+strings.Join(ld, ", "))
 		}
 	}
-	return strings.Join(diffs, "; ")
+	return strings.Join(cs, "; "), strings.Join(ls, "; ")
 }
 
 // TestReplicasDiffer: the byte-identity check sees a changed byte, a missing segment file and
-// a missing partition, and passes identical replicas.
+// a missing partition, tells replicas whose data is identical but split into segments at other
+// offsets, and passes identical replicas.
 func TestReplicasDiffer(t *testing.T) {
 	write := func(dir, rel, body string) {
 		path := filepath.Join(dir, "hubs", rel)
@@ -441,23 +456,28 @@ func TestReplicasDiffer(t *testing.T) {
 		mutate(dirs)
 		return dirs
 	}
-	if d := replicasDiffer(replicas(func([]string) {})); d != "" {
-		t.Errorf("identical replicas differ: %s", d)
+	if c, l := replicasDiffer(replicas(func([]string) {})); c != "" || l != "" {
+		t.Errorf("identical replicas differ: %s %s", c, l)
 	}
 	for name, mutate := range map[string]func([]string){
-		"a changed byte": func(ds []string) { write(ds[2], "dev/h.1/0/00000000000000000009.log", "batch twO") },
-		"a missing file": func(ds []string) { os.Remove(filepath.Join(ds[1], "hubs/dev/h.1/0/00000000000000000009.log")) },
-		"a missing dir":  func(ds []string) { os.RemoveAll(filepath.Join(ds[0], "hubs/dev/h.1/1")) },
-		"a renamed file": func(ds []string) {
-			os.Rename(filepath.Join(ds[0], "hubs/dev/h.1/1/00000000000000000000.log"), filepath.Join(ds[0], "hubs/dev/h.1/1/00000000000000000001.log"))
-		},
+		"a changed byte":   func(ds []string) { write(ds[2], "dev/h.1/0/00000000000000000009.log", "batch twO") },
+		"a missing file":   func(ds []string) { os.Remove(filepath.Join(ds[1], "hubs/dev/h.1/0/00000000000000000009.log")) },
+		"a missing dir":    func(ds []string) { os.RemoveAll(filepath.Join(ds[0], "hubs/dev/h.1/1")) },
 		"a longer replica": func(ds []string) { write(ds[1], "dev/h.1/1/00000000000000000000.log", "other partition+") },
 	} {
-		if d := replicasDiffer(replicas(mutate)); d == "" {
+		if c, _ := replicasDiffer(replicas(mutate)); c == "" {
 			t.Errorf("replicas with %s do not differ", name)
 		}
 	}
-	if d := replicasDiffer([]string{t.TempDir(), t.TempDir()}); d == "" {
+	// The same bytes split at another offset (a replica that installed shipped segments).
+	split := replicas(func(ds []string) {
+		write(ds[1], "dev/h.1/1/00000000000000000000.log", "other ")
+		write(ds[1], "dev/h.1/1/00000000000000000006.log", "partition")
+	})
+	if c, l := replicasDiffer(split); c != "" || !strings.Contains(l, "dev/h.1/1") || strings.Contains(l, "dev/h.1/0") {
+		t.Errorf("replicas split at other offsets: content diff %q (want none), layout diff %q (want partition 1 only)", c, l)
+	}
+	if c, _ := replicasDiffer([]string{t.TempDir(), t.TempDir()}); c == "" {
 		t.Error("replicas without segment files pass; the check must not pass vacuously")
 	}
 }

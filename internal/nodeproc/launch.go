@@ -35,6 +35,7 @@ type ClusterNode struct {
 
 	mu   sync.Mutex
 	spec Spec     // the spec of the next start: after a run, with the ports of its ready line
+	log  string   // the Region's log file name; run n logs to <log without .log>.run-<n>.log
 	proc *Process // the latest run
 	runs int
 	last Ready // the ready line of the latest run that printed one
@@ -67,7 +68,7 @@ func StartCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error) {
 			s.Args = slices.Clone(s.Args)
 			s.Args[at] = members
 		}
-		c.nodes = append(c.nodes, &ClusterNode{ID: id, Zone: Zone(i + 1), RaftAddr: raft, spec: s})
+		c.nodes = append(c.nodes, &ClusterNode{ID: id, Zone: Zone(i + 1), RaftAddr: raft, spec: s, log: s.Log})
 	}
 	for _, n := range c.nodes {
 		if err := n.start(); err != nil {
@@ -201,7 +202,7 @@ func (n *ClusterNode) start() error {
 	}
 	n.runs++
 	spec := n.spec
-	spec.Log = strings.TrimSuffix(spec.Log, ".log") + ".run-" + strconv.Itoa(n.runs) + ".log"
+	spec.Log = strings.TrimSuffix(n.log, ".log") + ".run-" + strconv.Itoa(n.runs) + ".log"
 	if err := os.MkdirAll(filepath.Dir(spec.Log), 0o700); err != nil {
 		return fmt.Errorf("starting %s: %w", spec.Name, err)
 	}
