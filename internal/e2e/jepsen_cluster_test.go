@@ -41,22 +41,7 @@ const leaderBound = 30 * time.Second
 // way). A failing run's history is kept as JSON lines and its path printed, and the nodes'
 // logs are printed.
 func TestJepsenCluster(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("TANDEM_JEPSEN_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("TANDEM_JEPSEN_SEED=%q: %v", s, err)
-		}
-	}
-	t.Logf("seed %d (TANDEM_JEPSEN_SEED=%d replays the nemesis's choices)", seed, seed)
-	var soak time.Duration
-	if s := os.Getenv("TANDEM_SOAK"); s != "" {
-		var err error
-		if soak, err = time.ParseDuration(s); err != nil {
-			t.Fatalf("TANDEM_SOAK=%q: %v", s, err)
-		}
-	}
-
+	seed, soak := jepsenEnv(t)
 	r := startClusterRig(t, 3, seed, "--dev")
 	createClusterHub(t, r)
 	groups := os.Getenv("TANDEM_JEPSEN_NO_GROUP") == ""
@@ -73,6 +58,57 @@ func TestJepsenCluster(t *testing.T) {
 		return n >= 100, fmt.Sprintf("%d acknowledged", n)
 	})
 
+	steps, budget := r.schedule(t, seed, soak)
+	nm := nemesis{rec: rec, quiet: 2 * time.Second, steps: steps}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	nm.run(ctx, t)
+	r.healAll(t)
+	r.waitRecovered(t, rec, time.Now())
+	w.stop()
+	finalRead(t, rec, r.seeds())
+
+	ops := rec.Ops()
+	report := checker.Check(ops)
+	t.Logf("checker:\n%s", report.Summary())
+	t.Logf("send errors: %s", sendErrors(ops))
+	for _, l := range resets.lines() {
+		t.Logf("client: %s", l)
+	}
+	if report.Acked < 300 || report.Polls == 0 || (groups && report.Commits == 0) || (soak == 0 && len(report.Faults) != len(nm.steps)) {
+		t.Errorf("the run did not exercise the cluster enough: %d acknowledged sends, %d polls, %d commits, %d of %d faults",
+			report.Acked, report.Polls, report.Commits, len(report.Faults), len(nm.steps))
+	}
+	if !report.OK() || t.Failed() {
+		t.Errorf("the checker found %d violations (seed %d: TANDEM_JEPSEN_SEED=%d replays the nemesis's choices); the history is %s",
+			len(report.Violations), seed, seed, keepHistory(t, ops))
+	}
+	r.waitIdenticalReplicas(t)
+}
+
+// jepsenEnv reads the seed of the nemesis's choices (TANDEM_JEPSEN_SEED, else the clock) and
+// the soak duration (TANDEM_SOAK, 0 for the CI schedule).
+func jepsenEnv(t *testing.T) (seed uint64, soak time.Duration) {
+	seed = uint64(time.Now().UnixNano())
+	if s := os.Getenv("TANDEM_JEPSEN_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("TANDEM_JEPSEN_SEED=%q: %v", s, err)
+		}
+	}
+	t.Logf("seed %d (TANDEM_JEPSEN_SEED=%d replays the nemesis's choices)", seed, seed)
+	if s := os.Getenv("TANDEM_SOAK"); s != "" {
+		var err error
+		if soak, err = time.ParseDuration(s); err != nil {
+			t.Fatalf("TANDEM_SOAK=%q: %v", s, err)
+		}
+	}
+	return seed, soak
+}
+
+// schedule is the nemesis's steps and how long it may run: the CI schedule, or for a soak
+// random steps of one or two faults for the soak's duration.
+func (r *clusterRig) schedule(t *testing.T, seed uint64, soak time.Duration) ([]nemesisStep, time.Duration) {
 	leaderOf := func(p int32) func(t *testing.T) uint64 {
 		return func(t *testing.T) uint64 { return r.leaderOf(t, jepsenTopic, p) }
 	}
@@ -93,7 +129,14 @@ func TestJepsenCluster(t *testing.T) {
 		isolateMeta  = r.isolateFault("the metadata leader", metaLeader)
 		pauseLeader2 = r.pauseNodeFault("the leader of partition 2", leaderOf(2))
 	)
-	steps := []nemesisStep{
+	if soak > 0 {
+		// More steps than the soak can run: the nemesis stops at the budget.
+		rng := rand.New(rand.NewPCG(seed, seed))
+		all := []fault{killLeader, killRandom, pauseRandom, isolateP1, oneWayP2, oneWayMeta, isolateMeta, pauseLeader2}
+		t.Logf("soak for %v: random steps of one or two faults held 0.5-5 s", soak)
+		return randomSteps(rng, all, int(soak/time.Second)+1, 500*time.Millisecond, 5*time.Second), soak
+	}
+	return []nemesisStep{
 		{faults: []fault{killLeader}, hold: time.Second},
 		{faults: []fault{killRandom}, hold: time.Second},
 		{faults: []fault{pauseRandom}, hold: 3 * time.Second},
@@ -101,26 +144,14 @@ func TestJepsenCluster(t *testing.T) {
 		{faults: []fault{oneWayP2}, hold: 3 * time.Second},
 		{faults: []fault{pauseLeader2, oneWayMeta}, hold: 3 * time.Second},
 		{faults: []fault{isolateMeta, killLeader}, hold: 2 * time.Second},
-	}
-	budget := 3 * time.Minute
-	if soak > 0 {
-		// More steps than the soak can run: the nemesis stops at the budget.
-		budget = soak
-		rng := rand.New(rand.NewPCG(seed, seed))
-		all := []fault{killLeader, killRandom, pauseRandom, isolateP1, oneWayP2, oneWayMeta, isolateMeta, pauseLeader2}
-		steps = randomSteps(rng, all, int(soak/time.Second)+1, 500*time.Millisecond, 5*time.Second)
-		t.Logf("soak for %v: random steps of one or two faults held 0.5-5 s", soak)
-	}
-	nm := nemesis{rec: rec, quiet: 2 * time.Second, steps: steps}
-	ctx, cancel := context.WithTimeout(context.Background(), budget)
-	defer cancel()
-	nm.run(ctx, t)
-	r.healAll(t)
+	}, 3 * time.Minute
+}
 
-	lastHeal := time.Now()
-	waitFor(t, leaderBound, "every partition served by a leader after the last heal", func() (bool, string) {
-		return r.everyPartitionServed()
-	})
+// waitRecovered waits until every partition has a leader that serves (within leaderBound of
+// the last heal) and producers have been acknowledged on every partition since.
+func (r *clusterRig) waitRecovered(t *testing.T, rec *checker.Recorder, lastHeal time.Time) {
+	t.Helper()
+	waitFor(t, leaderBound, "every partition served by a leader after the last heal", r.everyPartitionServed)
 	t.Logf("every partition had a leader that serves %v after the last heal", time.Since(lastHeal).Round(time.Millisecond))
 	waitFor(t, 60*time.Second, "sends acknowledged on every partition after the last heal", func() (bool, string) {
 		per := map[int32]int{}
@@ -131,43 +162,28 @@ func TestJepsenCluster(t *testing.T) {
 		}
 		return len(per) == jepsenPartitions && minCount(per) >= 10, fmt.Sprintf("acknowledged per partition %v", per)
 	})
-	w.stop()
-	finalRead(t, rec, r.seeds())
+}
 
-	ops := rec.Ops()
-	report := checker.Check(ops)
-	t.Logf("checker:\n%s", report.Summary())
-	t.Logf("send errors: %s", sendErrors(ops))
-	for _, l := range resets.lines() {
-		t.Logf("client: %s", l)
-	}
-	if report.Acked < 300 || report.Polls == 0 || (groups && report.Commits == 0) || (soak == 0 && len(report.Faults) != len(nm.steps)) {
-		t.Errorf("the run did not exercise the cluster enough: %d acknowledged sends, %d polls, %d commits, %d of %d faults",
-			report.Acked, report.Polls, report.Commits, len(report.Faults), len(nm.steps))
-	}
-	if !report.OK() {
-		t.Errorf("the checker found %d violations (seed %d); the history is %s", len(report.Violations), seed, keepHistory(t, ops))
-	}
-
+// waitIdenticalReplicas waits until every node holds byte-identical data for every partition,
+// and logs partitions whose segment files split the same bytes at other offsets.
+func (r *clusterRig) waitIdenticalReplicas(t *testing.T) {
+	t.Helper()
 	var dataDirs []string
 	for _, n := range r.c.Nodes() {
 		dataDirs = append(dataDirs, n.DataDir())
 	}
-	caughtUp := time.Now()
+	start := time.Now()
 	var layout string
 	waitFor(t, 120*time.Second, "byte-identical partition data on every node", func() (bool, string) {
 		var content string
 		content, layout = replicasDiffer(dataDirs)
 		return content == "", content
 	})
-	t.Logf("the replicas' partition data was byte-identical %v after the final read", time.Since(caughtUp).Round(time.Millisecond))
+	t.Logf("the replicas' partition data was byte-identical %v after the final read", time.Since(start).Round(time.Millisecond))
 	if layout != "" {
 		// A replica that caught up from a peer's segment files (a raft snapshot) installs them
 		// as a new segment at its end, so its files split at other offsets than its peers'.
 		t.Logf("the same bytes are split into segment files at different offsets: %s", layout)
-	}
-	if t.Failed() {
-		t.Logf("seed %d; history %s", seed, keepHistory(t, ops))
 	}
 }
 
