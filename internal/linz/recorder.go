@@ -36,6 +36,10 @@ type Call struct {
 
 func (r *Recorder) now() int64 { return int64(time.Since(r.start)) } // monotonic
 
+// Now is the history's clock: nanoseconds since NewRecorder, the unit of Call and Return
+// times, so a runner can place its faults (a kill, a restart) on the same time line.
+func (r *Recorder) Now() int64 { return r.now() }
+
 // Call records that client issues in now.
 func (r *Recorder) Call(client int, in Input) Call {
 	return Call{r: r, client: client, in: in, at: r.now()}

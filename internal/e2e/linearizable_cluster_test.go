@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-streaming/tandem/client"
+	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/linz"
+	"github.com/tandem-streaming/tandem/internal/nodeproc"
+)
+
+// TestClusterMetadataLinearizable is TestMetadataLinearizable against a region of three real
+// `tandem serve --cluster` processes (127.0.0.1 to .3): six clients send each operation to one
+// of the nodes at random, so a write through one node and a read through another meet in the
+// history, while a nemesis kills a node with SIGKILL and restarts it a few times (the
+// metadata leader first, then a random node, the leader again every other kill). The whole
+// history is checked with porcupine against the API's promise (linz.Spec{}, no deviation).
+// A call without an answer (a timeout, a reset connection, a 503 that says the change may
+// still be applied) is a write that may take effect at any later time, or a read that is
+// dropped; a call refused before it reached a node (ECONNREFUSED) did not happen.
+// TANDEM_LINZ_SOAK, _SEED and _GAP work as for TestMetadataLinearizable.
+func TestClusterMetadataLinearizable(t *testing.T) {
+	run, kills, gap, seed := linzParams(t, 30*time.Second, 3, 8*time.Second)
+	keyFile := filepath.Join(t.TempDir(), "admin-key")
+	key := writeAdminKey(t, keyFile)
+	r := startZoneRegionWith(t, nil, func(_, _ int, spec *nodeproc.Spec) {
+		spec.Args = append(spec.Args, "--admin-key-file", keyFile)
+	})
+	st := &statusTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
+	var cls []*client.Client
+	for _, n := range r.nodes {
+		cl, err := client.New(n.URL(), client.WithAdminKey(key), client.WithHTTPClient(&http.Client{Transport: st}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cls = append(cls, cl)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), run+3*time.Minute)
+	defer cancel()
+	waitFor(t, 60*time.Second, "namespace "+linzNamespace+" to be created (needs a metadata leader)", func() (bool, string) {
+		_, err := cls[0].CreateNamespace(ctx, linzNamespace, client.NamespaceOptions{})
+		return err == nil || errcode.Is(err, errcode.Conflict), fmt.Sprint(err)
+	})
+
+	rec := linz.NewRecorder()
+	finish := startLinzClients(ctx, cls, 6, seed, gap, rec)
+	nem := clusterNemesis{t: t, r: r, cls: cls, rec: rec, rng: mrand.New(mrand.NewPCG(seed, 99))}
+	for i := range kills {
+		pace(ctx, run/time.Duration(kills+1)/2+time.Duration(nem.rng.Int64N(int64(run/time.Duration(kills+1)))))
+		nem.killAndRestart(ctx, i%2 == 0)
+	}
+	pace(ctx, run/time.Duration(kills+1)/2)
+	total := finish()
+	history := rec.History()
+
+	perNode := map[int][2]int{} // node → answered, unknown
+	for _, op := range history {
+		c := perNode[op.Input.(linz.Input).Node]
+		if op.Return == math.MaxInt64 {
+			c[1]++
+		} else {
+			c[0]++
+		}
+		perNode[op.Input.(linz.Input).Node] = c
+	}
+	t.Logf("%d operations: %d answered, %d indeterminate (no answer: writes kept with a return at infinity, reads dropped), %d refused (node down, dropped)",
+		total.answered+total.unknown+total.refused, total.answered, total.unknown, total.refused)
+	t.Logf("history: %d operations; answered/indeterminate by node: 1: %v, 2: %v, 3: %v", len(history), perNode[1], perNode[2], perNode[3])
+	t.Logf("kills: %s", strings.Join(nem.log, "; "))
+	if !nem.leaderKilled {
+		t.Fatal("the metadata leader was never killed")
+	}
+	for k := 1; k <= 3; k++ {
+		if perNode[k][0] < 100 {
+			t.Fatalf("node %d answered only %d operations; the run proves little", k, perNode[k][0])
+		}
+	}
+	checkLinearizable(t, linz.Spec{}, history)
+	mutationsFail(t, history)
+}
+
+// writeAdminKey writes a random admin key to path (mode 0600) and returns it.
+func writeAdminKey(t *testing.T, path string) string {
+	t.Helper()
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	key := base64.RawURLEncoding.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// clusterNemesis kills nodes of a region and restarts them, logging each kill on the
+// history's clock.
+type clusterNemesis struct {
+	t            *testing.T
+	r            *zoneRegion
+	cls          []*client.Client // cls[i] talks to r.nodes[i]
+	rec          *linz.Recorder
+	rng          *mrand.Rand
+	log          []string
+	leaderKilled bool
+}
+
+// metadataLeader is the metadata leader's index (0-based) as a node sees it; -1 when no node
+// names one.
+func (n *clusterNemesis) metadataLeader(ctx context.Context) int {
+	for _, i := range n.rng.Perm(len(n.cls)) {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		s, err := n.cls[i].ClusterStatus(ctx)
+		cancel()
+		if err == nil && s.MetadataLeader >= 1 && int(s.MetadataLeader) <= len(n.cls) {
+			return int(s.MetadataLeader) - 1
+		}
+	}
+	return -1
+}
+
+// killAndRestart kills the metadata leader (leader) or a random node with SIGKILL, leaves it
+// down up to 2 s, restarts it and waits until it follows a metadata leader again.
+func (n *clusterNemesis) killAndRestart(ctx context.Context, leader bool) {
+	n.t.Helper()
+	lead := -1
+	waitFor(n.t, 30*time.Second, "a node to name the metadata leader", func() (bool, string) {
+		lead = n.metadataLeader(ctx)
+		return lead >= 0, "no node names a metadata leader"
+	})
+	victim := n.rng.IntN(len(n.cls))
+	if leader {
+		victim = lead
+	}
+	at := n.rec.Now()
+	n.r.nodes[victim].kill9()
+	what := "a follower"
+	if victim == lead {
+		what, n.leaderKilled = "the metadata leader", true
+	}
+	pace(ctx, time.Duration(n.rng.Int64N(int64(2*time.Second))))
+	restarted := n.rec.Now()
+	n.r.nodes[victim].restart()
+	waitFor(n.t, 60*time.Second, fmt.Sprintf("node %d to follow a metadata leader after its restart", victim+1), func() (bool, string) {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		s, err := n.cls[victim].ClusterStatus(ctx)
+		return err == nil && s.MetadataLeader != 0, fmt.Sprint(s.MetadataLeader, err)
+	})
+	newLead := n.metadataLeader(ctx) + 1
+	n.log = append(n.log, fmt.Sprintf("node %d (%s) killed at %v, restarted at %v, ready at %v; metadata leader then node %d",
+		victim+1, what, time.Duration(at).Round(time.Millisecond), time.Duration(restarted).Round(time.Millisecond),
+		time.Duration(n.rec.Now()).Round(time.Millisecond), newLead))
+}
