@@ -24,14 +24,15 @@ import (
 // `tandem serve --cluster` processes (127.0.0.1 to .3): six clients send each operation to one
 // of the nodes at random, so a write through one node and a read through another meet in the
 // history, while a nemesis kills a node with SIGKILL and restarts it a few times (the
-// metadata leader first, then a random node, the leader again every other kill). The whole
-// history is checked with porcupine against the API's promise (linz.Spec{}, no deviation).
+// metadata leader first, then a random node, then the leader again) and, every third fault,
+// pauses the metadata leader with SIGSTOP for longer than an election timeout and resumes it
+// (an old leader that wakes up must not answer from its stale state). The whole history is checked with porcupine against the API's promise (linz.Spec{}, no deviation).
 // A call without an answer (a timeout, a reset connection, a 503 that says the change may
 // still be applied) is a write that may take effect at any later time, or a read that is
 // dropped; a call refused before it reached a node (ECONNREFUSED) did not happen.
 // TANDEM_LINZ_SOAK, _SEED and _GAP work as for TestMetadataLinearizable.
 func TestClusterMetadataLinearizable(t *testing.T) {
-	run, kills, gap, seed := linzParams(t, 30*time.Second, 3, 8*time.Second)
+	run, faults, gap, seed := linzParams(t, 30*time.Second, 4, 8*time.Second)
 	keyFile := filepath.Join(t.TempDir(), "admin-key")
 	key := writeAdminKey(t, keyFile)
 	r := startZoneRegionWith(t, nil, func(_, _ int, spec *nodeproc.Spec) {
@@ -56,11 +57,18 @@ func TestClusterMetadataLinearizable(t *testing.T) {
 	rec := linz.NewRecorder()
 	finish := startLinzClients(ctx, cls, 6, seed, gap, rec)
 	nem := clusterNemesis{t: t, r: r, cls: cls, rec: rec, rng: mrand.New(mrand.NewPCG(seed, 99))}
-	for i := range kills {
-		pace(ctx, run/time.Duration(kills+1)/2+time.Duration(nem.rng.Int64N(int64(run/time.Duration(kills+1)))))
-		nem.killAndRestart(ctx, i%2 == 0)
+	for i := range faults {
+		pace(ctx, run/time.Duration(faults+1)/2+time.Duration(nem.rng.Int64N(int64(run/time.Duration(faults+1)))))
+		switch i % 3 {
+		case 0:
+			nem.killAndRestart(ctx, true)
+		case 1:
+			nem.killAndRestart(ctx, false)
+		case 2:
+			nem.pauseLeader(ctx)
+		}
 	}
-	pace(ctx, run/time.Duration(kills+1)/2)
+	pace(ctx, run/time.Duration(faults+1)/2)
 	total := finish()
 	history := rec.History()
 
@@ -77,9 +85,12 @@ func TestClusterMetadataLinearizable(t *testing.T) {
 	t.Logf("%d operations: %d answered, %d indeterminate (no answer: writes kept with a return at infinity, reads dropped), %d refused (node down, dropped)",
 		total.answered+total.unknown+total.refused, total.answered, total.unknown, total.refused)
 	t.Logf("history: %d operations; answered/indeterminate by node: 1: %v, 2: %v, 3: %v", len(history), perNode[1], perNode[2], perNode[3])
-	t.Logf("kills: %s", strings.Join(nem.log, "; "))
+	t.Logf("faults: %s", strings.Join(nem.log, "; "))
 	if !nem.leaderKilled {
 		t.Fatal("the metadata leader was never killed")
+	}
+	if faults >= 3 && !nem.leaderPaused {
+		t.Fatal("the metadata leader was never paused")
 	}
 	for k := 1; k <= 3; k++ {
 		if perNode[k][0] < 100 {
@@ -114,6 +125,7 @@ type clusterNemesis struct {
 	rng          *mrand.Rand
 	log          []string
 	leaderKilled bool
+	leaderPaused bool
 }
 
 // metadataLeader is the metadata leader's index (0-based) as a node sees it; -1 when no node
@@ -152,14 +164,46 @@ func (n *clusterNemesis) killAndRestart(ctx context.Context, leader bool) {
 	pace(ctx, time.Duration(n.rng.Int64N(int64(2*time.Second))))
 	restarted := n.rec.Now()
 	n.r.nodes[victim].restart()
-	waitFor(n.t, 60*time.Second, fmt.Sprintf("node %d to follow a metadata leader after its restart", victim+1), func() (bool, string) {
+	n.waitFollows(ctx, victim, "its restart")
+	n.log = append(n.log, fmt.Sprintf("node %d (%s) killed at %v, restarted at %v, ready at %v; metadata leader then node %d",
+		victim+1, what, ms(at), ms(restarted), ms(n.rec.Now()), n.metadataLeader(ctx)+1))
+}
+
+// pauseLeader stops the metadata leader with SIGSTOP for 1.5 to 3.5 s (the others elect a
+// new leader meanwhile), resumes it with SIGCONT and waits until it follows a leader again.
+func (n *clusterNemesis) pauseLeader(ctx context.Context) {
+	n.t.Helper()
+	lead := -1
+	waitFor(n.t, 30*time.Second, "a node to name the metadata leader", func() (bool, string) {
+		lead = n.metadataLeader(ctx)
+		return lead >= 0, "no node names a metadata leader"
+	})
+	p := n.r.nodes[lead].proc
+	at := n.rec.Now()
+	if err := p.Pause(); err != nil {
+		n.t.Fatal(err)
+	}
+	pace(ctx, 1500*time.Millisecond+time.Duration(n.rng.Int64N(int64(2*time.Second))))
+	resumed := n.rec.Now()
+	if err := p.Resume(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.leaderPaused = true
+	n.waitFollows(ctx, lead, "it was resumed")
+	n.log = append(n.log, fmt.Sprintf("node %d (the metadata leader) paused at %v, resumed at %v; metadata leader then node %d",
+		lead+1, ms(at), ms(resumed), n.metadataLeader(ctx)+1))
+}
+
+// waitFollows waits until node i names a metadata leader.
+func (n *clusterNemesis) waitFollows(ctx context.Context, i int, after string) {
+	n.t.Helper()
+	waitFor(n.t, 60*time.Second, fmt.Sprintf("node %d to follow a metadata leader after %s", i+1, after), func() (bool, string) {
 		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		s, err := n.cls[victim].ClusterStatus(ctx)
+		s, err := n.cls[i].ClusterStatus(ctx)
 		return err == nil && s.MetadataLeader != 0, fmt.Sprint(s.MetadataLeader, err)
 	})
-	newLead := n.metadataLeader(ctx) + 1
-	n.log = append(n.log, fmt.Sprintf("node %d (%s) killed at %v, restarted at %v, ready at %v; metadata leader then node %d",
-		victim+1, what, time.Duration(at).Round(time.Millisecond), time.Duration(restarted).Round(time.Millisecond),
-		time.Duration(n.rec.Now()).Round(time.Millisecond), newLead))
 }
+
+// ms is a time on the history's clock, for the log.
+func ms(at int64) time.Duration { return time.Duration(at).Round(time.Millisecond) }

@@ -105,7 +105,7 @@ func linzParams(t *testing.T, run time.Duration, kills int, every time.Duration)
 			t.Fatalf("TANDEM_LINZ_SEED=%q: %v", s, err)
 		}
 	}
-	t.Logf("seed %d (TANDEM_LINZ_SEED), run %v with %d kills, gap %v", seed, run, kills, gap)
+	t.Logf("seed %d (TANDEM_LINZ_SEED), run %v with %d faults, gap %v", seed, run, kills, gap)
 	return run, kills, gap, seed
 }
 
