@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,8 @@ import (
 // A call without an answer (a timeout, a reset connection, a 503 that says the change may
 // still be applied) is a write that may take effect at any later time, or a read that is
 // dropped; a call refused before it reached a node (ECONNREFUSED) did not happen.
-// TANDEM_LINZ_SOAK, _SEED and _GAP work as for TestMetadataLinearizable.
+// TANDEM_LINZ_SOAK, _SEED and _GAP work as for TestMetadataLinearizable; TANDEM_LINZ_CLIENTS
+// sets the number of clients (default 6; more leaves more calls in flight at each fault).
 func TestClusterMetadataLinearizable(t *testing.T) {
 	run, faults, gap, seed := linzParams(t, 30*time.Second, 4, 8*time.Second)
 	keyFile := filepath.Join(t.TempDir(), "admin-key")
@@ -55,7 +57,14 @@ func TestClusterMetadataLinearizable(t *testing.T) {
 	})
 
 	rec := linz.NewRecorder()
-	finish := startLinzClients(ctx, cls, 6, seed, gap, rec)
+	clients := 6
+	if s := os.Getenv("TANDEM_LINZ_CLIENTS"); s != "" {
+		var err error
+		if clients, err = strconv.Atoi(s); err != nil || clients < 1 {
+			t.Fatalf("TANDEM_LINZ_CLIENTS=%q: want a number of clients, 1 or more", s)
+		}
+	}
+	finish := startLinzClients(ctx, cls, clients, seed, gap, rec)
 	nem := clusterNemesis{t: t, r: r, cls: cls, rec: rec, rng: mrand.New(mrand.NewPCG(seed, 99))}
 	for i := range faults {
 		pace(ctx, run/time.Duration(faults+1)/2+time.Duration(nem.rng.Int64N(int64(run/time.Duration(faults+1)))))
