@@ -131,7 +131,8 @@ func checkLinearizable(t *testing.T, sp linz.Spec, history []porcupine.Operation
 	}
 	t.Logf("porcupine: %v for %d operations in %v", v.Result, v.Ops, v.Took.Round(time.Millisecond))
 	if v.Result != porcupine.Ok {
-		t.Fatalf("the history is not linearizable (%v); visualisation: %s\n%s", v.Result, v.HTML, v.Why)
+		t.Fatalf("the history is not linearizable (%v); visualisation: %s; history: %s (check it again with TANDEM_LINZ_HISTORY=%[3]s go test -run TestRecheckHistory ./internal/linz/)\n%s",
+			v.Result, v.HTML, v.Saved, v.Why)
 	}
 	os.RemoveAll(dir)
 }
