@@ -17,6 +17,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/client"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/faultproxy"
 	"github.com/tandem-streaming/tandem/internal/linz"
 	"github.com/tandem-streaming/tandem/internal/nodeproc"
 )
@@ -25,9 +26,10 @@ import (
 // `tandem serve --cluster` processes (127.0.0.1 to .3): six clients send each operation to one
 // of the nodes at random, so a write through one node and a read through another meet in the
 // history, while a nemesis kills a node with SIGKILL and restarts it a few times (the
-// metadata leader first, then a random node, then the leader again) and, every third fault,
-// pauses the metadata leader with SIGSTOP for longer than an election timeout and resumes it
-// (an old leader that wakes up must not answer from its stale state). The whole history is checked with porcupine against the API's promise (linz.Spec{}, no deviation).
+// metadata leader first, then a random node), pauses the metadata leader with SIGSTOP for
+// longer than an election timeout and resumes it (an old leader that wakes up must not answer
+// from its stale state), and cuts the metadata leader's raft links (through fault proxies)
+// while clients still reach it, then heals them; and again, in that order. The whole history is checked with porcupine against the API's promise (linz.Spec{}, no deviation).
 // A call without an answer (a timeout, a reset connection, a 503 that says the change may
 // still be applied) is a write that may take effect at any later time, or a read that is
 // dropped; a call refused before it reached a node (ECONNREFUSED) did not happen.
@@ -37,8 +39,10 @@ func TestClusterMetadataLinearizable(t *testing.T) {
 	run, faults, gap, seed := linzParams(t, 30*time.Second, 4, 8*time.Second)
 	keyFile := filepath.Join(t.TempDir(), "admin-key")
 	key := writeAdminKey(t, keyFile)
-	r := startZoneRegionWith(t, nil, func(_, _ int, spec *nodeproc.Spec) {
+	var links raftLinks
+	r := startZoneRegionWith(t, nil, func(i, raftPort int, spec *nodeproc.Spec) {
 		spec.Args = append(spec.Args, "--admin-key-file", keyFile)
+		links.through(t, i, raftPort, spec)
 	})
 	st := &statusTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
 	var cls []*client.Client
@@ -65,16 +69,18 @@ func TestClusterMetadataLinearizable(t *testing.T) {
 		}
 	}
 	finish := startLinzClients(ctx, cls, clients, seed, gap, rec)
-	nem := clusterNemesis{t: t, r: r, cls: cls, rec: rec, rng: mrand.New(mrand.NewPCG(seed, 99))}
+	nem := clusterNemesis{t: t, r: r, cls: cls, links: &links, rec: rec, rng: mrand.New(mrand.NewPCG(seed, 99))}
 	for i := range faults {
 		pace(ctx, run/time.Duration(faults+1)/2+time.Duration(nem.rng.Int64N(int64(run/time.Duration(faults+1)))))
-		switch i % 3 {
+		switch i % 4 {
 		case 0:
 			nem.killAndRestart(ctx, true)
 		case 1:
 			nem.killAndRestart(ctx, false)
 		case 2:
 			nem.pauseLeader(ctx)
+		case 3:
+			nem.isolateLeader(ctx)
 		}
 	}
 	pace(ctx, run/time.Duration(faults+1)/2)
@@ -100,6 +106,12 @@ func TestClusterMetadataLinearizable(t *testing.T) {
 	}
 	if faults >= 3 && !nem.leaderPaused {
 		t.Fatal("the metadata leader was never paused")
+	}
+	if faults >= 4 && !nem.leaderIsolated {
+		t.Fatal("the metadata leader was never cut off from the other nodes")
+	}
+	if !links.used() {
+		t.Fatal("no raft traffic went through the fault proxies: the partition fault cut nothing")
 	}
 	for k := 1; k <= 3; k++ {
 		if perNode[k][0] < 100 {
@@ -127,14 +139,72 @@ func writeAdminKey(t *testing.T, path string) string {
 // clusterNemesis kills nodes of a region and restarts them, logging each kill on the
 // history's clock.
 type clusterNemesis struct {
-	t            *testing.T
-	r            *zoneRegion
-	cls          []*client.Client // cls[i] talks to r.nodes[i]
-	rec          *linz.Recorder
-	rng          *mrand.Rand
-	log          []string
-	leaderKilled bool
-	leaderPaused bool
+	t              *testing.T
+	r              *zoneRegion
+	cls            []*client.Client // cls[i] talks to r.nodes[i]
+	rec            *linz.Recorder
+	rng            *mrand.Rand
+	links          *raftLinks
+	log            []string
+	leaderKilled   bool
+	leaderPaused   bool
+	leaderIsolated bool
+}
+
+// raftLinks are the raft connections of a 3-node region through fault proxies:
+// proxy[i][j] carries what node i+1 dials to reach node j+1.
+type raftLinks struct {
+	proxy [3][3]*faultproxy.Proxy
+}
+
+// through points node i's --cluster list (i from 1) at proxies to the other members.
+func (l *raftLinks) through(t *testing.T, i, raftPort int, spec *nodeproc.Spec) {
+	t.Helper()
+	var items []string
+	for j := 1; j <= 3; j++ {
+		addr := fmt.Sprintf("127.0.0.%d:%d", j, raftPort)
+		if j != i {
+			p, err := faultproxy.New(fmt.Sprintf("127.0.0.%d:0", i), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			l.proxy[i-1][j-1], addr = p, p.Addr()
+		}
+		items = append(items, fmt.Sprintf("%d=%c@%s", j, 'a'+j-1, addr))
+	}
+	for k, a := range spec.Args {
+		if a == "--cluster" {
+			spec.Args[k+1] = strings.Join(items, ",")
+		}
+	}
+}
+
+// used reports whether every proxy carried raft traffic.
+func (l *raftLinks) used() bool {
+	for i := range 3 {
+		for j := range 3 {
+			if p := l.proxy[i][j]; p != nil && p.Stats().BytesUp == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isolate cuts (or heals) every raft link to and from node i (0-based).
+func (l *raftLinks) isolate(i int, cut bool) {
+	for j := range 3 {
+		for _, p := range []*faultproxy.Proxy{l.proxy[i][j], l.proxy[j][i]} {
+			switch {
+			case p == nil:
+			case cut:
+				p.Cut()
+			default:
+				p.Heal()
+			}
+		}
+	}
 }
 
 // metadataLeader is the metadata leader's index (0-based) as a node sees it; -1 when no node
@@ -201,6 +271,27 @@ func (n *clusterNemesis) pauseLeader(ctx context.Context) {
 	n.waitFollows(ctx, lead, "it was resumed")
 	n.log = append(n.log, fmt.Sprintf("node %d (the metadata leader) paused at %v, resumed at %v; metadata leader then node %d",
 		lead+1, ms(at), ms(resumed), n.metadataLeader(ctx)+1))
+}
+
+// isolateLeader cuts the metadata leader's raft links to and from the other nodes for 2 to
+// 4 s (clients still reach it; the others elect a new leader meanwhile), heals them and waits
+// until it follows a leader again.
+func (n *clusterNemesis) isolateLeader(ctx context.Context) {
+	n.t.Helper()
+	lead := -1
+	waitFor(n.t, 30*time.Second, "a node to name the metadata leader", func() (bool, string) {
+		lead = n.metadataLeader(ctx)
+		return lead >= 0, "no node names a metadata leader"
+	})
+	at := n.rec.Now()
+	n.links.isolate(lead, true)
+	pace(ctx, 2*time.Second+time.Duration(n.rng.Int64N(int64(2*time.Second))))
+	healed := n.rec.Now()
+	n.links.isolate(lead, false)
+	n.leaderIsolated = true
+	n.waitFollows(ctx, lead, "its raft links healed")
+	n.log = append(n.log, fmt.Sprintf("node %d (the metadata leader) cut off from the others at %v, healed at %v; metadata leader then node %d",
+		lead+1, ms(at), ms(healed), n.metadataLeader(ctx)+1))
 }
 
 // waitFollows waits until node i names a metadata leader.
