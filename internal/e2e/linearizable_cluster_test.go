@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anishathalye/porcupine"
+
 	"github.com/tandem-streaming/tandem/client"
 	"github.com/tandem-streaming/tandem/internal/errcode"
 	"github.com/tandem-streaming/tandem/internal/faultproxy"
@@ -87,16 +89,7 @@ func TestClusterMetadataLinearizable(t *testing.T) {
 	total := finish()
 	history := rec.History()
 
-	perNode := map[int][2]int{} // node → answered, unknown
-	for _, op := range history {
-		c := perNode[op.Input.(linz.Input).Node]
-		if op.Return == math.MaxInt64 {
-			c[1]++
-		} else {
-			c[0]++
-		}
-		perNode[op.Input.(linz.Input).Node] = c
-	}
+	perNode := answersByNode(history)
 	t.Logf("%d operations: %d answered, %d indeterminate (no answer: writes kept with a return at infinity, reads dropped), %d refused (node down, dropped)",
 		total.answered+total.unknown+total.refused, total.answered, total.unknown, total.refused)
 	t.Logf("history: %d operations; answered/indeterminate by node: 1: %v, 2: %v, 3: %v", len(history), perNode[1], perNode[2], perNode[3])
@@ -120,6 +113,22 @@ func TestClusterMetadataLinearizable(t *testing.T) {
 	}
 	checkLinearizable(t, linz.Spec{}, history)
 	mutationsFail(t, history)
+}
+
+// answersByNode counts a history's operations by the node they were sent to: answered, and
+// indeterminate (a write without an answer).
+func answersByNode(history []porcupine.Operation) map[int][2]int {
+	perNode := map[int][2]int{}
+	for _, op := range history {
+		c := perNode[op.Input.(linz.Input).Node]
+		if op.Return == math.MaxInt64 {
+			c[1]++
+		} else {
+			c[0]++
+		}
+		perNode[op.Input.(linz.Input).Node] = c
+	}
+	return perNode
 }
 
 // writeAdminKey writes a random admin key to path (mode 0600) and returns it.
