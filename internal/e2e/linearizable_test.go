@@ -39,26 +39,7 @@ const linzNamespace = "linz-ns"
 // finds the stale hub index of broker.refreshHubs, but a history that can take porcupine
 // minutes). On failure the visualisation's path is printed.
 func TestMetadataLinearizable(t *testing.T) {
-	run, kills := 30*time.Second, 4
-	if s := os.Getenv("TANDEM_LINZ_SOAK"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			t.Fatalf("TANDEM_LINZ_SOAK=%q: %v", s, err)
-		}
-		run, kills = d, int(d/(7*time.Second))
-	}
-	gap := 4 * time.Millisecond
-	if s := os.Getenv("TANDEM_LINZ_GAP"); s != "" {
-		var err error
-		if gap, err = time.ParseDuration(s); err != nil {
-			t.Fatalf("TANDEM_LINZ_GAP=%q: %v", s, err)
-		}
-	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("TANDEM_LINZ_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (TANDEM_LINZ_SEED), run %v with %d kills, gap %v", seed, run, kills, gap)
+	run, kills, gap, seed := linzParams(t, 30*time.Second, 4, 7*time.Second)
 
 	n := startNode(t, t.TempDir())
 	key, err := os.ReadFile(filepath.Join(n.data, "admin-key"))
@@ -77,17 +58,7 @@ func TestMetadataLinearizable(t *testing.T) {
 	}
 
 	rec := linz.NewRecorder()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var counts [4]linzCounts
-	for c := range counts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(seed, uint64(c)))
-			counts[c] = linzClient(ctx, cl, rec, c, rng, gap, stop)
-		}()
-	}
+	finish := startLinzClients(ctx, []*client.Client{cl}, 4, seed, gap, rec)
 	killer := rand.New(rand.NewPCG(seed, 99))
 	for range kills {
 		pace(ctx, run/time.Duration(kills+1)/2+time.Duration(killer.Int64N(int64(run/time.Duration(kills+1)))))
@@ -95,12 +66,7 @@ func TestMetadataLinearizable(t *testing.T) {
 		n.restart()
 	}
 	pace(ctx, run/time.Duration(kills+1)/2)
-	close(stop)
-	wg.Wait()
-	var total linzCounts
-	for _, c := range counts {
-		total.add(c)
-	}
+	total := finish()
 	t.Logf("%d operations: %d answered, %d without answer, %d refused (node down, dropped)",
 		total.answered+total.unknown+total.refused, total.answered, total.unknown, total.refused)
 	if total.answered < 200 {
@@ -112,6 +78,35 @@ func TestMetadataLinearizable(t *testing.T) {
 	// from their own write.
 	checkLinearizable(t, linz.Spec{}, history)
 	mutationsFail(t, history)
+}
+
+// linzParams reads the run's parameters from the environment (TANDEM_LINZ_SOAK, _GAP, _SEED),
+// with run and kills the defaults; a soak kills once per every. It logs them.
+func linzParams(t *testing.T, run time.Duration, kills int, every time.Duration) (time.Duration, int, time.Duration, uint64) {
+	t.Helper()
+	if s := os.Getenv("TANDEM_LINZ_SOAK"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("TANDEM_LINZ_SOAK=%q: %v", s, err)
+		}
+		run, kills = d, int(d/every)
+	}
+	gap := 4 * time.Millisecond
+	if s := os.Getenv("TANDEM_LINZ_GAP"); s != "" {
+		var err error
+		if gap, err = time.ParseDuration(s); err != nil {
+			t.Fatalf("TANDEM_LINZ_GAP=%q: %v", s, err)
+		}
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("TANDEM_LINZ_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("TANDEM_LINZ_SEED=%q: %v", s, err)
+		}
+	}
+	t.Logf("seed %d (TANDEM_LINZ_SEED), run %v with %d faults, gap %v", seed, run, kills, gap)
+	return run, kills, gap, seed
 }
 
 // pace waits d, the time between faults; nothing waits for it to be done.
@@ -136,7 +131,8 @@ func checkLinearizable(t *testing.T, sp linz.Spec, history []porcupine.Operation
 	}
 	t.Logf("porcupine: %v for %d operations in %v", v.Result, v.Ops, v.Took.Round(time.Millisecond))
 	if v.Result != porcupine.Ok {
-		t.Fatalf("the history is not linearizable (%v); visualisation: %s\n%s", v.Result, v.HTML, v.Why)
+		t.Fatalf("the history is not linearizable (%v); visualisation: %s; history: %s (check it again with TANDEM_LINZ_HISTORY=%[3]s go test -run TestRecheckHistory ./internal/linz/)\n%s",
+			v.Result, v.HTML, v.Saved, v.Why)
 	}
 	os.RemoveAll(dir)
 }
@@ -183,9 +179,36 @@ func (c *linzCounts) add(o linzCounts) {
 	c.refused += o.refused
 }
 
-// linzClient issues random operations until stop is closed, recording each.
-// Between two operations it waits up to gap, at random.
-func linzClient(ctx context.Context, cl *client.Client, rec *linz.Recorder, id int, rng *rand.Rand, gap time.Duration, stop <-chan struct{}) linzCounts {
+// startLinzClients starts n clients issuing random operations to nodes (each call to one of
+// them at random) and recording them in rec; finish stops them, waits for them and returns
+// their counts.
+func startLinzClients(ctx context.Context, nodes []*client.Client, n int, seed uint64, gap time.Duration, rec *linz.Recorder) (finish func() linzCounts) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	counts := make([]linzCounts, n)
+	for c := range counts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(c)))
+			counts[c] = linzClient(ctx, nodes, rec, c, rng, gap, stop)
+		}()
+	}
+	return func() linzCounts {
+		close(stop)
+		wg.Wait()
+		var total linzCounts
+		for _, c := range counts {
+			total.add(c)
+		}
+		return total
+	}
+}
+
+// linzClient issues random operations until stop is closed, recording each; each goes to one
+// of nodes at random (with more than one, Input.Node says which, from 1). Between two
+// operations it waits up to gap, at random.
+func linzClient(ctx context.Context, nodes []*client.Client, rec *linz.Recorder, id int, rng *rand.Rand, gap time.Duration, stop <-chan struct{}) linzCounts {
 	var n linzCounts
 	for {
 		select {
@@ -199,8 +222,12 @@ func linzClient(ctx context.Context, cl *client.Client, rec *linz.Recorder, id i
 			pace(ctx, time.Duration(rng.Int64N(int64(gap)))) // ~40k operations in 30 s
 		}
 		in := randomInput(rng)
+		k := rng.IntN(len(nodes))
+		if len(nodes) > 1 {
+			in.Node = k + 1
+		}
 		call := rec.Call(id, in)
-		out, err := issue(ctx, cl, in)
+		out, err := issue(ctx, nodes[k], in)
 		switch {
 		case errors.Is(err, syscall.ECONNREFUSED): // never reached the node: it did not happen
 			n.refused++

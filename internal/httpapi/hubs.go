@@ -146,26 +146,46 @@ func (s *Server) createOrUpdateHub(r *http.Request, c *call, spec broker.HubSpec
 	if err != nil && !create {
 		return broker.HubInfo{}, 0, err
 	}
-	for attempt := 0; ; attempt++ {
+	return createOrUpdate(create, func(create bool) (broker.HubInfo, error) {
 		if create && c.who.EntityPath != "" {
-			return broker.HubInfo{}, 0, errcode.New(errcode.Forbidden,
-				"event hub %s/%s does not exist, and rule %q is scoped to event hub %q: a hub-scoped credential cannot create event hubs; use a namespace rule with Manage",
-				c.ns, c.hub, c.who.KeyName, c.who.EntityPath)
+			return broker.HubInfo{}, hubScopedCreate(c)
 		}
-		var h broker.HubInfo
+		if create {
+			return s.b.CreateHubInfo(r.Context(), c.ns, spec)
+		}
+		return s.b.UpdateHubInfo(r.Context(), c.ns, spec)
+	}, func() bool { return s.nsExists(c.ns) }, "event hub "+c.ns+"/"+c.hub)
+}
+
+// createOrUpdate is PUT's loop: write (create or update) and, when a racing create or delete
+// made it fail with nothing changed (AlreadyExists to a create, NotFound to an update of a
+// namespace that exists), try the other, up to maxPutRetries times. When every try lost its
+// race it answers Unavailable (nothing changed, retry), never the last try's NotFound or
+// AlreadyExists: PUT creates or updates, it does not report a state it was racing with.
+func createOrUpdate(create bool, write func(create bool) (broker.HubInfo, error), nsExists func() bool, what string) (broker.HubInfo, int, error) {
+	for attempt := 0; ; attempt++ {
 		status := http.StatusOK
 		if create {
 			status = http.StatusCreated
-			h, err = s.b.CreateHubInfo(r.Context(), c.ns, spec)
-		} else {
-			h, err = s.b.UpdateHubInfo(r.Context(), c.ns, spec)
 		}
-		raced := (create && errcode.Is(err, errcode.AlreadyExists)) || (!create && errcode.Is(err, errcode.NotFound) && s.nsExists(c.ns))
-		if !raced || attempt >= maxPutRetries {
+		h, err := write(create)
+		raced := (create && errcode.Is(err, errcode.AlreadyExists)) || (!create && errcode.Is(err, errcode.NotFound) && nsExists())
+		if !raced {
 			return h, status, err
+		}
+		if attempt >= maxPutRetries {
+			return broker.HubInfo{}, 0, errcode.New(errcode.Unavailable,
+				"%s was created or deleted by other requests %d times while this PUT ran, and nothing was changed: retry (%w)",
+				what, attempt+1, err)
 		}
 		create = !create
 	}
+}
+
+func hubScopedCreate(c *call) error {
+	return errcode.New(errcode.Forbidden,
+		"event hub %s/%s does not exist, and rule %q is scoped to event hub %q: a hub-scoped credential cannot create event hubs; use a namespace rule with Manage",
+		c.ns, c.hub, c.who.KeyName, c.who.EntityPath)
 }
 
 // maxPutRetries bounds how often a PUT switches between create and update under races.

@@ -1,6 +1,7 @@
 // Package linz checks histories of metadata operations against a sequential specification
 // with porcupine (github.com/anishathalye/porcupine), so tests can say whether what clients
-// saw of a node — or, later, of a cluster — under kills is linearizable.
+// saw of a node, or of a region's nodes (Input.Node says which one answered a call), under
+// kills is linearizable.
 //
 // It owns:
 //   - the operations (Input: create/delete/get hub, create/delete/list consumer groups,

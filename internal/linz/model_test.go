@@ -192,3 +192,26 @@ func TestRecorderUnknown(t *testing.T) {
 		t.Fatalf("history = %+v", h)
 	}
 }
+
+// TestNodeIsNotPartOfTheModel checks that the node a call went to shows in its description
+// and changes nothing in the check: any node answers for the whole region.
+func TestNodeIsNotPartOfTheModel(t *testing.T) {
+	get := in(GetHub, "a")
+	get.Node = 2
+	if s := get.String(); s != "GetHub(a)@n2" {
+		t.Errorf("String() = %q, want GetHub(a)@n2", s)
+	}
+	create := createHub("a", 1)
+	create.Node = 1
+	h := []porcupine.Operation{
+		op(0, 0, 1, create, parts(Created, 1)),
+		op(1, 2, 3, get, parts(OK, 1)),
+	}
+	if v, err := Check(context.Background(), Spec{}, h, 10*time.Second, ""); err != nil || v.Result != porcupine.Ok {
+		t.Fatalf("Check = %v, %v; want Ok", v.Result, err)
+	}
+	h[1].Output = res(NotFound) // a stale read through another node
+	if v, _ := Check(context.Background(), Spec{}, h, 10*time.Second, ""); v.Result != porcupine.Illegal {
+		t.Fatalf("a read through node 2 missing a hub created through node 1 checked %v, want Illegal", v.Result)
+	}
+}

@@ -42,9 +42,17 @@ type Input struct {
 	Meta       string // CreateGroup: user metadata
 	Partition  int32  // SetCheckpoint, GetCheckpoint
 	Offset     int64  // SetCheckpoint
+	// Node is the node of a cluster the call was sent to (1, 2, …; 0: the only node). The
+	// model ignores it: any node answers for the whole region. It is there to read a failure.
+	Node int
 }
 
 func (in Input) String() string {
+	if in.Node != 0 {
+		at := in
+		at.Node = 0
+		return fmt.Sprintf("%v@n%d", at, in.Node)
+	}
 	switch in.Kind {
 	case CreateHub:
 		return fmt.Sprintf("CreateHub(%s, %d)", in.Hub, in.Partitions)

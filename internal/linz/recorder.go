@@ -36,6 +36,10 @@ type Call struct {
 
 func (r *Recorder) now() int64 { return int64(time.Since(r.start)) } // monotonic
 
+// Now is the history's clock: nanoseconds since NewRecorder, the unit of Call and Return
+// times, so a runner can place its faults (a kill, a restart) on the same time line.
+func (r *Recorder) Now() int64 { return r.now() }
+
 // Call records that client issues in now.
 func (r *Recorder) Call(client int, in Input) Call {
 	return Call{r: r, client: client, in: in, at: r.now()}
@@ -70,6 +74,7 @@ type Verdict struct {
 	Ops    int
 	Took   time.Duration
 	HTML   string // the visualisation, written when the result is not Ok and a dir was given
+	Saved  string // with HTML: the history, as SaveHistory wrote it
 	Why    string // with HTML: Explain's account of where linearization stopped
 }
 
@@ -80,7 +85,7 @@ const MaxVisualized = 30000
 // Check checks history against the spec within timeout. When the history is not shown to be
 // linearizable and dir is not empty, it writes porcupine's visualisation to
 // dir/linearizability.html (Explain's text to dir/linearizability.txt for a history longer
-// than MaxVisualized).
+// than MaxVisualized) and the history to dir/history.json (SaveHistory), to check again.
 func Check(ctx context.Context, sp Spec, history []porcupine.Operation, timeout time.Duration, dir string) (Verdict, error) {
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
@@ -91,6 +96,10 @@ func Check(ctx context.Context, sp Spec, history []porcupine.Operation, timeout 
 	v := Verdict{Result: res, Ops: len(history), Took: time.Since(t0)}
 	if res == porcupine.Ok || dir == "" {
 		return v, nil
+	}
+	v.Saved = filepath.Join(dir, "history.json")
+	if err := SaveHistory(v.Saved, history); err != nil {
+		return v, err
 	}
 	var why strings.Builder
 	Explain(&why, sp, history, info)
