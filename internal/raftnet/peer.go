@@ -178,7 +178,10 @@ func (p *peer) connect(ctx context.Context) (conn, raw net.Conn, fr *frameReader
 	}
 	deadline, _ := dctx.Deadline()
 	raw.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	// The named result raw is reassigned on return; the callback, which may still run then,
+	// closes its own copy.
+	rc := raw
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
 	conn, fr, err = p.handshake(raw, addr)
 	if !stop() && err == nil {
 		err = net.ErrClosed
@@ -219,7 +222,10 @@ func (p *peer) handshake(raw net.Conn, addr string) (net.Conn, *frameReader, err
 // send writes batches until ctx ends or the connection fails. The listener never writes
 // after the handshake, so a read that returns means the connection is gone.
 func (p *peer) send(ctx context.Context, conn, raw net.Conn, fr *frameReader) error {
-	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	// The named result raw is reassigned on return; the callback, which may still run then,
+	// closes its own copy.
+	rc := raw
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
 	defer stop()
 	gone := make(chan error, 1)
 	go func() {
