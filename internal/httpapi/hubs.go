@@ -272,6 +272,15 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, c *call) error
 		if errcode.Is(gerr, errcode.NotFound) && attempt < maxPutRetries {
 			continue
 		}
+		if errcode.Is(gerr, errcode.NotFound) {
+			if _, herr := s.b.Hub(c.ns, c.hub); herr == nil {
+				// Every try lost a race with creates and deletes of this group: nothing was
+				// changed, and a PUT never answers that the group it creates is missing.
+				return errcode.New(errcode.Unavailable,
+					"consumer group %s of %s/%s was created or deleted by other requests %d times while this PUT ran, and nothing was changed: retry",
+					name, c.ns, c.hub, maxPutRetries+1)
+			}
+		}
 		if gerr != nil {
 			return gerr
 		}
