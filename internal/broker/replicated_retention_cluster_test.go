@@ -185,10 +185,23 @@ func TestClusterReplicaRetention(t *testing.T) {
 	// The leader's latest raft snapshot was taken before retention ran, so it names log start
 	// 0: the replica asks for batches its peers no longer hold and copies from their start.
 	c.Restart(victim)
-	clustertest.Eventually(t, "the restarted replica to catch up", func() bool {
-		p := replicaOf(victim, hub)
-		return p != nil && p.EndOffset() == 500
-	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for p := replicaOf(victim, hub); p == nil || p.EndOffset() != 500; p = replicaOf(victim, hub) {
+		if time.Now().After(deadline) {
+			// Say what the replica's raft group looks like on every node, for the next time.
+			for _, n := range c.Running() {
+				h, _ := n.Broker.Hub(broker.DevNamespace, hub)
+				l, err := n.Broker.Leadership(h, 0, int32(n.ID))
+				end := int64(-1)
+				if rp := replicaOf(n, hub); rp != nil {
+					end = rp.EndOffset()
+				}
+				t.Logf("node %d: end %d, leadership %+v (%v)", n.ID, end, l, err)
+			}
+			t.Fatalf("after 2m: the restarted replica (node %d) did not catch up", victim.ID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	produceN(t, cl, hub, 20, "d")
 	clustertest.Eventually(t, "every replica to apply the last records", func() bool {
 		for _, n := range c.Nodes {
