@@ -34,7 +34,7 @@ type faultReport struct {
 	// Killed names every node killed with SIGKILL: "east-b (pid 123, metadata leader)".
 	Killed []string `json:"killed"`
 	drillkafka.Summary
-	GapSeconds     float64            `json:"clientGapSeconds"`     // the longest pause between acknowledgements
+	GapSeconds     float64            `json:"clientGapSeconds"`     // the longest pause between acknowledgements of one partition
 	GapStart       float64            `json:"clientGapStartSecond"` // when it began, seconds since the start
 	SlowestSeconds float64            `json:"slowestAckSeconds"`
 	LeaderSeconds  map[string]float64 `json:"metadataLeaderSeconds"` // region → kill → a metadata leader among the others
@@ -277,7 +277,7 @@ func (r *faultReport) print(cmd *cobra.Command) error {
 		fmt.Fprintf(w, "  %s\n", t)
 	}
 	rows := [][]string{
-		{"client gap", fmt.Sprintf("%.2fs", r.GapSeconds), fmt.Sprintf("the longest pause between acknowledgements (from +%.2fs)", r.GapStart)},
+		{"client gap", fmt.Sprintf("%.2fs", r.GapSeconds), fmt.Sprintf("the longest pause between acknowledgements of one partition (%d, from +%.2fs)", r.GapPart, r.GapStart)},
 		{"slowest ack", fmt.Sprintf("%.2fs", r.SlowestSeconds), "the longest a record waited for its acknowledgement"},
 	}
 	for _, region := range []string{"east", "west"} {

@@ -14,14 +14,15 @@ type Acks struct {
 	failed   int64
 	firstErr string
 	firstAck time.Time
-	lastAck  time.Time
+	lastAck  map[int32]time.Time // by partition
 	gap      time.Duration
 	gapAt    time.Time // when the longest pause began
+	gapPart  int32     // and on which partition
 	slowest  time.Duration
 }
 
 // NewAcks returns an empty record.
-func NewAcks() *Acks { return &Acks{acked: map[int64]bool{}} }
+func NewAcks() *Acks { return &Acks{acked: map[int64]bool{}, lastAck: map[int32]time.Time{}} }
 
 // Sent counts a record handed to the client.
 func (a *Acks) Sent() {
@@ -30,8 +31,11 @@ func (a *Acks) Sent() {
 	a.sent++
 }
 
-// Done records the outcome of record seq, handed to the client at sent and answered at now.
-func (a *Acks) Done(seq int64, sent, now time.Time, err error) {
+// Done records the outcome of record seq, handed to the client at sent, answered at now,
+// stored in partition part. The pauses are per partition (a partition whose leader died
+// waits while the others go on); the clocks start at a partition's first acknowledgement, so
+// the client's start (connections, metadata) is no pause.
+func (a *Acks) Done(seq int64, part int32, sent, now time.Time, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
@@ -42,19 +46,18 @@ func (a *Acks) Done(seq int64, sent, now time.Time, err error) {
 		return
 	}
 	a.acked[seq] = true
-	// The clocks start at the first acknowledgement: the client's start (connections,
-	// metadata) is no pause.
-	if first := a.firstAck; !first.IsZero() && !sent.Before(first) && now.Sub(sent) > a.slowest {
+	if !a.firstAck.IsZero() && !sent.Before(a.firstAck) && now.Sub(sent) > a.slowest {
 		a.slowest = now.Sub(sent)
 	}
 	if a.firstAck.IsZero() {
 		a.firstAck = now
 	}
-	if !a.lastAck.IsZero() && now.Sub(a.lastAck) > a.gap {
-		a.gap, a.gapAt = now.Sub(a.lastAck), a.lastAck
+	last, ok := a.lastAck[part]
+	if ok && now.Sub(last) > a.gap {
+		a.gap, a.gapAt, a.gapPart = now.Sub(last), last, part
 	}
-	if now.After(a.lastAck) {
-		a.lastAck = now
+	if !ok || now.After(last) {
+		a.lastAck[part] = now
 	}
 }
 
@@ -66,6 +69,7 @@ type Summary struct {
 	FirstError string        `json:"firstError,omitempty"`
 	Gap        time.Duration `json:"-"`
 	GapAt      time.Time     `json:"-"`
+	GapPart    int32         `json:"clientGapPartition"`
 	Slowest    time.Duration `json:"-"`
 	Read       int64         `json:"recordsReadBack"`
 	Lost       int64         `json:"recordsLost"` // acknowledged, not read back (must be 0)
@@ -77,7 +81,7 @@ func (a *Acks) Summary() Summary {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return Summary{Sent: a.sent, Acked: int64(len(a.acked)), Failed: a.failed, FirstError: a.firstErr,
-		Gap: a.gap, GapAt: a.gapAt, Slowest: a.slowest}
+		Gap: a.gap, GapAt: a.gapAt, GapPart: a.gapPart, Slowest: a.slowest}
 }
 
 // Check compares the acknowledged records with the sequence numbers read back (in any order,

@@ -13,6 +13,7 @@ func TestAcks(t *testing.T) {
 		seq        int64
 		sent, done int
 		err        error
+		part       int32
 	}
 	for _, tc := range []struct {
 		name                string
@@ -22,15 +23,17 @@ func TestAcks(t *testing.T) {
 		acked, failed, lost int64
 		dups, readN         int64
 	}{
-		{name: "the client's start is no pause", acks: []ack{{1, 0, 900, nil}, {2, 10, 905, nil}, {3, 920, 930, nil}},
+		{name: "the client's start is no pause", acks: []ack{{1, 0, 900, nil, 0}, {2, 10, 905, nil, 0}, {3, 920, 930, nil, 0}},
 			read: []int64{1, 2, 3}, gap: 25 * time.Millisecond, slowest: 10 * time.Millisecond, acked: 3, readN: 3},
-		{name: "steady", acks: []ack{{1, 0, 5, nil}, {2, 10, 15, nil}, {3, 20, 24, nil}}, read: []int64{1, 2, 3},
+		{name: "one partition waits while another goes on", acks: []ack{{1, 0, 5, nil, 0}, {2, 10, 15, nil, 1}, {3, 20, 800, nil, 0},
+			{4, 30, 35, nil, 1}, {5, 40, 45, nil, 1}}, read: []int64{1, 2, 3, 4, 5}, gap: 795 * time.Millisecond, slowest: 780 * time.Millisecond, acked: 5, readN: 5},
+		{name: "steady", acks: []ack{{1, 0, 5, nil, 0}, {2, 10, 15, nil, 0}, {3, 20, 24, nil, 0}}, read: []int64{1, 2, 3},
 			gap: 10 * time.Millisecond, slowest: 5 * time.Millisecond, acked: 3, readN: 3},
-		{name: "a pause while a leader is elected", acks: []ack{{1, 0, 5, nil}, {2, 10, 1500, nil}, {3, 20, 1501, nil}, {4, 1600, 1610, nil}},
+		{name: "a pause while a leader is elected", acks: []ack{{1, 0, 5, nil, 0}, {2, 10, 1500, nil, 0}, {3, 20, 1501, nil, 0}, {4, 1600, 1610, nil, 0}},
 			read: []int64{4, 3, 2, 1}, gap: 1495 * time.Millisecond, slowest: 1490 * time.Millisecond, acked: 4, readN: 4},
-		{name: "a lost and a duplicated record", acks: []ack{{1, 0, 5, nil}, {2, 10, 15, nil}, {3, 20, 25, nil}}, read: []int64{1, 1, 3},
+		{name: "a lost and a duplicated record", acks: []ack{{1, 0, 5, nil, 0}, {2, 10, 15, nil, 0}, {3, 20, 25, nil, 0}}, read: []int64{1, 1, 3},
 			gap: 10 * time.Millisecond, slowest: 5 * time.Millisecond, acked: 3, lost: 1, dups: 1, readN: 2},
-		{name: "a failure is not an acknowledgement", acks: []ack{{1, 0, 5, nil}, {2, 10, 900, errors.New("boom")}, {3, 20, 30, nil}},
+		{name: "a failure is not an acknowledgement", acks: []ack{{1, 0, 5, nil, 0}, {2, 10, 900, errors.New("boom"), 0}, {3, 20, 30, nil, 0}},
 			read: []int64{1, 3}, gap: 25 * time.Millisecond, slowest: 10 * time.Millisecond, acked: 2, failed: 1, readN: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,7 +42,7 @@ func TestAcks(t *testing.T) {
 				a.Sent()
 			}
 			for _, k := range tc.acks {
-				a.Done(k.seq, ms(k.sent), ms(k.done), k.err)
+				a.Done(k.seq, k.part, ms(k.sent), ms(k.done), k.err)
 			}
 			s := a.Check(tc.read)
 			if s.Gap != tc.gap || s.Slowest != tc.slowest || s.Acked != tc.acked || s.Failed != tc.failed ||

@@ -83,7 +83,7 @@ func (p *Producer) run(ctx context.Context) {
 			n, sent := seq+1, time.Now()
 			r := &kgo.Record{Key: []byte("d" + strconv.FormatInt(n%10, 10)), Value: []byte(p.cfg.Run + " " + strconv.FormatInt(n, 10))}
 			p.acks.Sent()
-			p.cl.Produce(context.WithoutCancel(ctx), r, func(_ *kgo.Record, err error) { p.acks.Done(n, sent, time.Now(), err) })
+			p.cl.Produce(context.WithoutCancel(ctx), r, func(r *kgo.Record, err error) { p.acks.Done(n, r.Partition, sent, time.Now(), err) })
 		}
 	}
 }
