@@ -213,6 +213,9 @@ func (d *drill) setup(ctx context.Context) error {
 			return fmt.Errorf("region %s: creating event hub %s/%s: %w", e.Name, drillNamespace, drillHub, err)
 		}
 	}
+	if err := d.waitLeaders(ctx); err != nil {
+		return err
+	}
 	d.outputs[0] = "sqlite://" + filepath.Join(d.s.dir, "east-out.db") + "?table=out"
 	d.outputs[1] = "sqlite://" + filepath.Join(d.s.dir, "west-out.db") + "?table=out"
 	if d.s.postgres != "" {

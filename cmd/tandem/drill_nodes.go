@@ -102,3 +102,27 @@ func pids(nodes []*devChild) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// waitLeaders waits, in a cluster, until every partition of both regions has a leader (a hub
+// just created elects one per partition), so that the load starts on a region that takes it.
+func (d *drill) waitLeaders(ctx context.Context) error {
+	if !d.dev.s.clustered() {
+		return nil
+	}
+	for _, r := range d.regions {
+		var last string
+		err := waitUntil(ctx, "every partition of region "+r.Name+" to have a leader", func() bool {
+			st, err := r.c.ClusterStatus(ctx)
+			if err != nil {
+				last = err.Error()
+				return false
+			}
+			last = fmt.Sprintf("%d of %d partitions leaderless", st.Partitions.Leaderless, st.Partitions.Total)
+			return st.Partitions.Total > 0 && st.Partitions.Leaderless == 0
+		})
+		if err != nil {
+			return fmt.Errorf("%w (%s)", err, last)
+		}
+	}
+	return nil
+}

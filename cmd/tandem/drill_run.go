@@ -31,7 +31,7 @@ func (d *drill) rehearse(ctx context.Context) error {
 	defer w.Close()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	load := startDrillLoad(loadCtx, w, d.s.rate)
+	load := startDrillLoad(loadCtx, w, d.s.rate, d.dev.s.clustered())
 	readCtx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	reader, err := startDrillReader(readCtx, d, output.FollowOptions{Primary: d.outputs[0], Secondary: d.outputs[1], Output: "out",
