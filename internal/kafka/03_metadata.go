@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/errcode"
 )
 
 // Metadata: v0-12
@@ -67,6 +68,7 @@ func (c *conn) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) km
 		}
 		return resp
 	}
+	synced := false
 	for _, rt := range req.Topics {
 		if rt.Topic == nil {
 			continue
@@ -77,6 +79,14 @@ func (c *conn) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) km
 			continue
 		}
 		h, err := b.Hub(ns, name)
+		if errcode.Is(err, errcode.NotFound) && !synced {
+			// In a cluster this node may not have applied a hub created through another node
+			// yet: catch up once (a raft ReadIndex round) before answering that it is unknown.
+			synced = true
+			if b.SyncMetadata(ctx) == nil {
+				h, err = b.Hub(ns, name)
+			}
+		}
 		addTopic(name, h, err)
 	}
 	return resp
