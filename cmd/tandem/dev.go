@@ -155,8 +155,9 @@ type devRun struct {
 	s        devSettings
 	tls      *devTLS // with --tls
 	stderr   io.Writer
-	children []*devChild // started so far, in devRegions order
-	ready    atomic.Bool // the setup is done: a region may now die without ending the run
+	children []*devChild             // started so far, in devRegions order
+	ready    atomic.Bool             // the setup is done: a region may now die without ending the run
+	info     atomic.Pointer[devInfo] // once the setup is done: what hints name (dev_hints.go)
 }
 
 func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error {
@@ -206,6 +207,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error 
 		}
 		return d.outcome(runCtx, err)
 	}
+	d.info.Store(info)
 	d.ready.Store(true)
 	if err := info.print(stdout); err != nil {
 		return err
@@ -295,6 +297,7 @@ func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc
 		}
 		fmt.Fprintf(d.stderr, "tandem dev: %v\ntandem dev: %s running; start %s again (same data and ports) with:\n  %s\n",
 			dead.exitError(), others, strings.TrimPrefix(strings.TrimPrefix(dead.spec.Name, "region "), "node "), dead.restartCommand())
+		printHint(d.stderr, d.regionHint(dead))
 	}
 }
 
