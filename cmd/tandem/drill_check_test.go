@@ -2,10 +2,10 @@ package main
 
 import (
 	"strings"
-
-	"github.com/tandem-streaming/tandem/client/dualwrite"
 	"testing"
 	"time"
+
+	"github.com/tandem-streaming/tandem/client/dualwrite"
 )
 
 func TestDrillSettingsCheck(t *testing.T) {
