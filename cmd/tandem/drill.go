@@ -145,7 +145,7 @@ func (s drillSettings) check() error {
 		return errcode.New(errcode.InvalidArgument, "--fault %q is not a fault the drill knows; use region, node or zone", s.fault)
 	case s.fault != faultRegion && s.nodes != devClusterNodes:
 		return errcode.New(errcode.InvalidArgument, "--fault %s needs --nodes 3: with one node per region, a node is the whole region (use --fault region)", s.fault)
-	case s.outage <= s.staleness:
+	case s.fault == faultRegion && s.outage <= s.staleness:
 		return errcode.New(errcode.InvalidArgument, "--outage %v must be longer than --staleness %v, or the reader never switches", s.outage, s.staleness)
 	}
 	return nil
