@@ -84,6 +84,7 @@ TANDEM_CONNECTION_STRING: it is sent as the SASL PLAIN password of user $Connect
 	f.IntVar(&o.Producers, "producers", 1, "concurrent producer clients")
 	f.IntVar(&o.MaxInFlight, "max-in-flight", 0, "records each producer may have unacknowledged before it waits (0: franz-go's default, 50000)")
 	f.Float64Var(&o.Rate, "rate", 0, "records per second all producers send together, each at its scheduled time (latency counts from it); 0: as fast as possible. 10 MB/s of 1 KiB records is --rate 10240")
+	f.DurationVar(&o.MetadataMinAge, "metadata-min-age", 0, "shortest time between a client's metadata refreshes, so how soon it finds a new leader (0: franz-go's default, 5s; the Java client's retry.backoff.ms is 100ms)")
 	f.IntVar(&o.Consumers, "consumers", 1, "concurrent consumer clients (partitions are split among them)")
 	f.DurationVar(&duration, "duration", 10*time.Second, "how long to produce (ignored when --records is set)")
 	f.Int64Var(&o.Records, "records", 0, "records to produce (0: produce for --duration)")

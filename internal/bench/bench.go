@@ -66,6 +66,10 @@ type Options struct {
 	// as fast as the window allows.
 	Rate      float64
 	Consumers int // concurrent consumer clients (partitions are split among them); default 1
+	// MetadataMinAge, when > 0, is the shortest time between two metadata refreshes of a
+	// client (franz-go's default is 5s; the Java client refreshes after retry.backoff.ms,
+	// 100ms): after a leader dies, how soon a producer can learn the new one.
+	MetadataMinAge time.Duration
 
 	// Records, when > 0, stops producing after this many records (Duration is then ignored).
 	// Otherwise producers run for Duration (default 10s).
@@ -121,8 +125,8 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	o.Producers = max(o.Producers, 1)
 	o.Consumers = max(o.Consumers, 1)
-	if o.Partitions < 0 || o.Records < 0 || o.Duration < 0 || o.Timeout < 0 || o.Linger < 0 || o.BatchMaxBytes < 0 || o.MaxInFlight < 0 || o.Rate < 0 {
-		return o, errors.New("bench: partitions, records, duration, timeout, linger, batch bytes, max in flight and rate must not be negative")
+	if o.Partitions < 0 || o.Records < 0 || o.Duration < 0 || o.Timeout < 0 || o.Linger < 0 || o.BatchMaxBytes < 0 || o.MaxInFlight < 0 || o.Rate < 0 || o.MetadataMinAge < 0 {
+		return o, errors.New("bench: partitions, records, duration, timeout, linger, batch bytes, max in flight, rate and metadata min age must not be negative")
 	}
 	if o.Records == 0 && o.Duration == 0 {
 		o.Duration = 10 * time.Second

@@ -181,6 +181,7 @@ func TestInvalidOptions(t *testing.T) {
 		{"codec", func(o *Options) { o.Compression = "brotli" }, "unknown compression"},
 		{"mode", func(o *Options) { o.Mode = "sideways" }, "unknown mode"},
 		{"negative", func(o *Options) { o.Records = -1 }, "negative"},
+		{"negative metadata age", func(o *Options) { o.MetadataMinAge = -time.Second }, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := ok

@@ -25,6 +25,9 @@ func baseOpts(o Options) []kgo.Opt {
 		kgo.ClientID("tandem-bench"),
 		kgo.RetryTimeout(requestTimeout),
 	}
+	if o.MetadataMinAge > 0 {
+		opts = append(opts, kgo.MetadataMinAge(o.MetadataMinAge))
+	}
 	if o.SASLUser != "" {
 		opts = append(opts, kgo.SASL(plain.Auth{User: o.SASLUser, Pass: o.SASLPassword}.AsMechanism()))
 	}

@@ -37,6 +37,7 @@ type producerRun struct {
 	}
 
 	lat  Histogram
+	gaps *gapTracker
 	pool sync.Pool // *kgo.Record with a RecordSize value, reused once acknowledged
 }
 
@@ -67,6 +68,7 @@ func produce(ctx context.Context, o Options) (*Phase, error) {
 
 	began := time.Now()
 	r.began = began
+	r.gaps = newGapTracker(began)
 	if o.Records == 0 {
 		r.deadline = began.Add(o.Duration)
 	}
@@ -88,6 +90,7 @@ func produce(ctx context.Context, o Options) (*Phase, error) {
 	acked := r.acked.Load()
 	p := NewPhase(acked, acked*int64(o.RecordSize), elapsed, &r.lat)
 	p.Failed = r.failed.Load()
+	p.AckGaps = r.gaps.gaps()
 	if err := r.firstErr(); err != nil {
 		return p, fmt.Errorf("bench: produce to %s: %d records failed; first failure: %w", o.Topic, p.Failed, err)
 	}
@@ -141,7 +144,9 @@ func (r *producerRun) promise(rec *kgo.Record, err error) {
 		r.failed.Add(1)
 		r.fail(err)
 	} else {
-		r.lat.Record(time.Since(rec.Timestamp))
+		now := time.Now()
+		r.lat.Record(now.Sub(rec.Timestamp))
+		r.gaps.ack(rec.Partition, now)
 		r.acked.Add(1)
 	}
 	*rec = kgo.Record{Value: rec.Value[:r.o.RecordSize]}

@@ -32,6 +32,10 @@ type Phase struct {
 	// the send time in the record to its receipt (ModeEndToEnd only; nil otherwise, because a
 	// record read after the produce phase ended measures the wait, not the delivery).
 	Latency *Latency `json:"latency,omitempty"`
+	// AckGaps (produce only) is each partition's longest time between two acknowledgements,
+	// the first counted from the start of the phase: under steady load (Rate), the time a
+	// partition took no writes, such as a leader failover.
+	AckGaps []AckGap `json:"ack_gaps,omitempty"`
 }
 
 // Latency summarises a latency histogram. Percentiles carry the histogram's relative error
@@ -89,6 +93,9 @@ func (p *Phase) write(b *strings.Builder, name, latName string) {
 	if l := p.Latency; l != nil {
 		fmt.Fprintf(b, "  %s: p50 %s, p99 %s, p99.9 %s, max %s (mean %s, %d samples)\n",
 			latName, ms(l.P50), ms(l.P99), ms(l.P999), ms(l.Max), ms(l.Mean), l.Count)
+	}
+	if g := LongestAckGap(p.AckGaps); g.Max > 0 {
+		fmt.Fprintf(b, "  longest gap between acknowledgements: %s (partition %d)\n", ms(g.Max), g.Partition)
 	}
 }
 

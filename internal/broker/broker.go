@@ -499,6 +499,7 @@ func (b *Broker) retentionLoop() {
 					b.log.Info("retention deleted segments", "namespace", p.Namespace, "eventhub", p.Hub, "partition", p.ID, "segments", n)
 				}
 			}
+			b.applyReplicaRetention()
 		}
 	}
 }

@@ -331,7 +331,8 @@ func (b *Broker) clusterAppend(h HubInfo, id int32, batches [][]byte) (AppendRes
 // snapshot covers from: its peers' SegmentsPath, at the HTTP endpoints they recorded in the
 // metadata, signed with the cluster secret.
 func (b *Broker) segmentSource() SegmentSource {
-	return &HTTPSegmentSource{Client: b.opts.PeerHTTP, Secret: b.cl.node.Config().Secret, Peers: b.segmentPeers}
+	// The same clock signs requests as checks them (SegmentHandler), so a test clock works.
+	return &HTTPSegmentSource{Client: b.opts.PeerHTTP, Secret: b.cl.node.Config().Secret, Peers: b.segmentPeers, Now: b.opts.Now}
 }
 
 // segmentPeers lists the base URLs of the other replicas of group, the leader first.

@@ -91,9 +91,9 @@ type proposalResult struct {
 	err  error
 }
 
-// ErrSnapshotNeedsSegments: a raft snapshot is ahead of this replica's segment files. Until
-// segment shipping exists, such a replica cannot catch up from a snapshot.
-var ErrSnapshotNeedsSegments = errors.New("replicated partition: the snapshot is ahead of this replica's segment files, which must be copied from the leader first (segment transfer is not implemented yet)")
+// ErrSnapshotNeedsSegments: a raft snapshot is ahead of this replica's segment files and the
+// replica has no SegmentSource to copy the missing batches from.
+var ErrSnapshotNeedsSegments = errors.New("replicated partition: the snapshot is ahead of this replica's segment files, which must be copied from another replica first, and no segment source is configured")
 
 var _ multiraft.StateMachine = (*ReplicatedPartition)(nil)
 
@@ -291,8 +291,10 @@ func (r *ReplicatedPartition) Snapshot() ([]byte, error) {
 // Restore adopts a snapshot's state, producer state included. If the local log ends before the
 // snapshot, the missing batches are first copied from another replica through
 // ReplicatedOptions.Segments and installed crash-safely (without a SegmentSource it refuses
-// with ErrSnapshotNeedsSegments); if the local log ends past it, the replicas have diverged
-// and it refuses. Nothing changes on refusal.
+// with ErrSnapshotNeedsSegments); a copy that fails (no peer reachable, or none holds the
+// batches any more) wraps multiraft.ErrRestoreRetry, and the host retries later. If the local
+// log ends past the snapshot, the replicas have diverged and it refuses. Nothing changes on
+// refusal.
 func (r *ReplicatedPartition) Restore(snap *raftpb.Snapshot) error {
 	st, err := decodeReplicaState(snap.GetData())
 	if err != nil {
@@ -310,11 +312,7 @@ func (r *ReplicatedPartition) Restore(snap *raftpb.Snapshot) error {
 		return fmt.Errorf("%w: the snapshot at index %d ends at offset %d, this replica's log at %d",
 			ErrSnapshotNeedsSegments, st.index, st.nextOffset, end)
 	case end < st.nextOffset:
-		if err := r.installSegments(st); err != nil {
-			return err
-		}
-		r.ckptDone.Store(st.index)
-		return nil
+		return r.installSegments(st)
 	}
 	st.logStart = r.p.StartOffset()
 	st.epochs.trimBefore(st.logStart)
@@ -323,35 +321,6 @@ func (r *ReplicatedPartition) Restore(snap *raftpb.Snapshot) error {
 	r.mu.Unlock()
 	r.adopt(st)
 	return r.Checkpoint()
-}
-
-// ApplyRetention deletes old segments by the log's retention options (each replica on its own,
-// as in Kafka: only the log start moves) and checkpoints. Applies wait meanwhile, so no segment
-// past the checkpoint is deleted: recovery must find the log from the checkpoint on.
-func (r *ReplicatedPartition) ApplyRetention() (deletedSegments int, err error) {
-	r.ckptMu.Lock()
-	defer r.ckptMu.Unlock()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.p.log.Sync(); err != nil {
-		return 0, err
-	}
-	n, err := r.p.log.ApplyRetention()
-	if n == 0 || err != nil {
-		return n, err
-	}
-	r.mu.st.logStart = r.p.StartOffset()
-	r.mu.st.epochs.trimBefore(r.mu.st.logStart)
-	st := r.mu.st
-	r.p.mu.Lock()
-	st.producers = producerRecords(r.p.mu.producers)
-	r.p.mu.Unlock()
-	r.mu.sinceCkpt = 0
-	if err := seglog.WriteFileDurable(r.fs, r.ckpt, st.encode()); err != nil {
-		return n, err
-	}
-	r.ckptDone.Store(st.index)
-	return n, nil
 }
 
 // Apply applies committed entries in order (multiraft calls it from one goroutine at a time).

@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/errcode"
 	seglog "github.com/tandem-streaming/tandem/internal/log"
+	"github.com/tandem-streaming/tandem/internal/multiraft"
 )
 
 // SegmentSource fetches committed batches of a replicated partition from another replica, out of
@@ -30,15 +31,37 @@ type SegmentSource interface {
 // without limit.
 const maxShippedBatch = 64 << 20
 
-// installAttempts is how often Restore tries to fetch before it gives up (and the host stops the
-// group): a fetch can fail while the source's leadership or retention moves.
+// installAttempts bounds the fetches of one Restore: a source whose log start moved past the
+// range asked for is asked again from its new start (it may move on meanwhile). Any other
+// failure ends the attempt at once with multiraft.ErrRestoreRetry; the host retries it after a
+// back-off, without holding an apply worker in the meantime.
 const installAttempts = 3
+
+// LogStartMovedError is what a SegmentSource returns when the range asked for starts before the
+// log start of every replica asked (retention deleted those batches there) while one of them
+// holds the rest of the range from Start on.
+type LogStartMovedError struct {
+	From  int64 // the offset asked for
+	Start int64 // the smallest log start, past From, of the replicas asked
+	Err   error // what the replicas answered
+}
+
+func (e *LogStartMovedError) Error() string {
+	return fmt.Sprintf("the batches from offset %d were deleted by retention; the replicas asked start at %d or later: %v", e.From, e.Start, e.Err)
+}
+
+func (e *LogStartMovedError) Unwrap() error { return e.Err }
 
 // ReadRange streams the whole batches covering [from, to) of this replica's log: what a
 // SegmentSource serves for another replica. from must be a batch's first offset in the log and
 // to at most the end.
 func (r *ReplicatedPartition) ReadRange(from, to int64) (io.ReadCloser, error) {
 	start, end := r.p.StartOffset(), r.p.EndOffset()
+	if from < start && to <= end {
+		return nil, &LogStartMovedError{From: from, Start: start, Err: errcode.New(errcode.OffsetOutOfRange,
+			"cannot ship offsets [%d, %d) of partition %d of %s/%s, which holds [%d, %d): retention deleted the batches before %d",
+			from, to, r.p.ID, r.p.Namespace, r.p.Hub, start, end, start)}
+	}
 	if from < start || to > end || from > to {
 		return nil, errcode.New(errcode.OffsetOutOfRange,
 			"cannot ship offsets [%d, %d) of partition %d of %s/%s, which holds [%d, %d)", from, to, r.p.ID, r.p.Namespace, r.p.Hub, start, end)
@@ -92,24 +115,31 @@ func (rr *rangeReader) Close() error { return nil }
 // installs it into the log together with st (which becomes the checkpoint in the same step).
 // from is the local end, or the snapshot's log start when the local log ends before it (then
 // the local log is replaced). On any failure before the install the replica is unchanged.
+//
+// If the replicas asked no longer hold from (their retention deleted it since the snapshot was
+// taken), the copy starts at the smallest log start they report instead, as a Kafka follower
+// whose fetch offset fell below the leader's log start restarts at that start: the local log
+// is replaced and starts there too. Those batches are gone from the partition's other replicas
+// anyway, and every replica agrees on every offset it holds. When even the snapshot's end is
+// below that start, the local log is replaced by an empty one starting at the snapshot's end;
+// the entries after the snapshot bring the rest.
+//
+// A failure to copy wraps multiraft.ErrRestoreRetry: the host retries the restore later.
 func (r *ReplicatedPartition) installSegments(st replicaState) error {
 	end := r.p.EndOffset()
 	from := max(end, st.logStart)
 	var err error
-	for attempt := range installAttempts {
-		if attempt > 0 {
-			select {
-			case <-r.closing.Done():
-				return errors.Join(err, r.closing.Err())
-			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
-			}
-		}
-		if err = r.stage(from, st.nextOffset); err == nil {
+	for range installAttempts {
+		err = r.stage(from, st.nextOffset)
+		var moved *LogStartMovedError
+		if !errors.As(err, &moved) || moved.Start <= from {
 			break
 		}
+		from = min(moved.Start, st.nextOffset)
 	}
 	if err != nil {
-		return fmt.Errorf("replicated partition: copy offsets [%d, %d) for the snapshot at index %d: %w", from, st.nextOffset, st.index, err)
+		return fmt.Errorf("%w: replicated partition: copy offsets [%d, %d) for the snapshot at index %d from another replica: %w",
+			multiraft.ErrRestoreRetry, from, st.nextOffset, st.index, err)
 	}
 	st.logStart = r.p.StartOffset()
 	if from > end { // the local log is replaced
@@ -121,11 +151,15 @@ func (r *ReplicatedPartition) installSegments(st replicaState) error {
 	r.mu.Unlock()
 	rec := st
 	rec.term = 0
+	// No checkpoint (retention's included) may write the old state over the new one meanwhile.
+	r.ckptMu.Lock()
+	defer r.ckptMu.Unlock()
 	err = r.p.log.InstallSegment(from, func() error { return seglog.WriteFileDurable(r.fs, r.ckpt, rec.encode()) })
 	if err != nil {
 		return fmt.Errorf("%w: install the copied segment: %w", errApplyFailed, err)
 	}
 	r.adopt(st)
+	r.ckptDone.Store(st.index)
 	return nil
 }
 
@@ -134,11 +168,18 @@ func (r *ReplicatedPartition) installSegments(st replicaState) error {
 func (r *ReplicatedPartition) stage(from, to int64) (err error) {
 	ctx, cancel := context.WithCancel(r.closing)
 	defer cancel()
-	rc, err := r.segments.Fetch(ctx, r.group, from, to)
-	if err != nil {
-		return err
+	// A source that stops sending (or never answers) is given up after stageIdle, so a
+	// restore cannot hold an apply worker for ever.
+	idle := time.AfterFunc(stageIdle, cancel)
+	defer idle.Stop()
+	var rc io.ReadCloser = io.NopCloser(strings.NewReader(""))
+	if from < to { // an empty range (the log restarts at to) needs no copy
+		if rc, err = r.segments.Fetch(ctx, r.group, from, to); err != nil {
+			return err
+		}
 	}
 	defer rc.Close()
+	rc = idleReader{rc, idle}
 	path := r.p.log.StagedSegmentPath(from)
 	f, err := r.fs.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
 	if err != nil {
@@ -187,6 +228,23 @@ func (r *ReplicatedPartition) stage(from, to int64) (err error) {
 		return err
 	}
 	return r.fs.SyncDir(filepath.Dir(path))
+}
+
+// stageIdle is how long a segment copy may go without receiving anything.
+const stageIdle = 30 * time.Second
+
+// idleReader pushes its timer back after every read that received something.
+type idleReader struct {
+	io.ReadCloser
+	t *time.Timer
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if n > 0 {
+		r.t.Reset(stageIdle)
+	}
+	return n, err
 }
 
 // adopt makes st (restored from a snapshot, its log already in place and checkpointed) the

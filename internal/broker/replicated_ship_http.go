@@ -28,8 +28,11 @@ const segmentAuthSkew = 5 * time.Minute
 // A request can be replayed within the skew window, but it only reads committed data that the
 // same node may read anyway; confidentiality needs TLS between nodes.
 const (
-	hdrSegTime    = "X-Tandem-Time"
-	segAuthPrefix = "TandemHMAC "
+	hdrSegTime = "X-Tandem-Time"
+	// hdrSegLogStart, on a 416 answer, is the replica's log start when retention deleted the
+	// start of the range asked for (LogStartMovedError).
+	hdrSegLogStart = "X-Tandem-Log-Start"
+	segAuthPrefix  = "TandemHMAC "
 )
 
 func segmentMAC(secret []byte, pathQuery, ts string) []byte {
@@ -73,6 +76,10 @@ func NewSegmentHandler(secret []byte, lookup func(group uint64) *ReplicatedParti
 		}
 		rc, err := rp.ReadRange(from, to)
 		if err != nil {
+			var moved *LogStartMovedError
+			if errors.As(err, &moved) {
+				w.Header().Set(hdrSegLogStart, strconv.FormatInt(moved.Start, 10))
+			}
 			http.Error(w, err.Error(), http.StatusRequestedRangeNotSatisfiable)
 			return
 		}
@@ -129,6 +136,7 @@ func (s *HTTPSegmentSource) Fetch(ctx context.Context, group uint64, from, to in
 	query := url.Values{"group": {strconv.FormatUint(group, 10)}, "from": {strconv.FormatInt(from, 10)},
 		"to": {strconv.FormatInt(to, 10)}}.Encode()
 	var errs []error
+	moved := int64(-1) // the smallest log start past from a peer reported
 	for _, base := range s.Peers(group) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+SegmentsPath+"?"+query, nil)
 		if err != nil {
@@ -146,12 +154,18 @@ func (s *HTTPSegmentSource) Fetch(ctx context.Context, group uint64, from, to in
 		if resp.StatusCode == http.StatusOK {
 			return resp.Body, nil
 		}
+		if st, err := strconv.ParseInt(resp.Header.Get(hdrSegLogStart), 10, 64); err == nil && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && st > from && (moved < 0 || st < moved) {
+			moved = st
+		}
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
 		errs = append(errs, fmt.Errorf("%s: %s: %s", base, resp.Status, msg))
 	}
 	if len(errs) == 0 {
 		return nil, errcode.New(errcode.Unavailable, "no peer is known for group %d", group)
+	}
+	if moved >= 0 {
+		return nil, &LogStartMovedError{From: from, Start: moved, Err: errors.Join(errs...)}
 	}
 	return nil, errors.Join(errs...)
 }

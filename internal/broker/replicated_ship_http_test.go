@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -136,4 +137,86 @@ func TestSegmentStreamOutlivesTheWriteTimeout(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Fatalf("read %d of %d bytes over %v: the stream was cut by the write timeout", got.Len(), len(want), time.Since(start))
 	}
+}
+
+// TestSegmentHTTPLogStartMoved: a peer whose retention deleted the start of the range answers
+// 416 with its log start; the source reports the smallest such start past the request
+// (LogStartMovedError) when no peer serves the range, and a replica restoring a snapshot that
+// asks for the deleted batches copies from that start, its log starting there.
+func TestSegmentHTTPLogStartMoved(t *testing.T) {
+	secret := []byte("0123456789abcdef-cluster-secret")
+	ents := genEntries(7, 300)
+	leaderDir := t.TempDir()
+	leader := openRPOpts(t, leaderDir, 1000, 0, nil)
+	defer leader.Close()
+	applyChunked(t, leader, ents, rand.New(rand.NewPCG(4, 4)))
+	snap := snapOf(t, leader) // log start 0: taken before retention
+	// Retention on the peer after the snapshot: keep about the newest 8 KiB.
+	if n, err := leader.ApplyRetentionWith(0, 8192); err != nil || n == 0 {
+		t.Fatalf("retention deleted %d segments: %v", n, err)
+	}
+	start := leader.p.StartOffset()
+	srv := httptest.NewServer(NewSegmentHandler(secret, func(uint64) *ReplicatedPartition { return leader }, nil))
+	defer srv.Close()
+	down := httptest.NewServer(http.NotFoundHandler()) // a peer without the group
+	defer down.Close()
+	src := &HTTPSegmentSource{Client: srv.Client(), Secret: secret, Peers: func(uint64) []string { return []string{down.URL, srv.URL} }}
+	_, err := src.Fetch(context.Background(), testGroup, 0, leader.p.EndOffset())
+	var moved *LogStartMovedError
+	if !errors.As(err, &moved) || moved.Start != start || moved.From != 0 {
+		t.Fatalf("fetch below the log start: %v, want a LogStartMovedError with start %d", err, start)
+	}
+	f := openRPOpts(t, t.TempDir(), 1000, 0, src)
+	defer f.Close()
+	if err := f.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if f.p.StartOffset() != start || f.p.EndOffset() != leader.p.EndOffset() || f.Applied() != leader.Applied() {
+		t.Fatalf("restored log [%d, %d) at %d, want [%d, %d) at %d", f.p.StartOffset(), f.p.EndOffset(), f.Applied(),
+			start, leader.p.EndOffset(), leader.Applied())
+	}
+	if a, b := contentDigest(t, f, start, f.p.EndOffset()), contentDigest(t, leader, start, leader.p.EndOffset()); a != b {
+		t.Fatal("the copied batches differ from the peer's")
+	}
+}
+
+// TestRestoreBehindEveryPeersStart: the peers' retention deleted even the snapshot's end
+// (segments rolled and expired after it was taken): the replica restores an empty log starting
+// at the snapshot's end, and the entries after the snapshot give it the peers' bytes.
+func TestRestoreBehindEveryPeersStart(t *testing.T) {
+	secret := []byte("0123456789abcdef-cluster-secret")
+	ents := genEntries(8, 400)
+	leader := openRPOpts(t, t.TempDir(), 1000, 0, nil)
+	defer leader.Close()
+	applyChunked(t, leader, ents[:100], rand.New(rand.NewPCG(5, 5)))
+	snap := snapOf(t, leader)
+	snapEnd := leader.p.EndOffset()
+	applyChunked(t, leader, ents[100:], rand.New(rand.NewPCG(6, 6)))
+	if _, err := leader.ApplyRetentionWith(0, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if start := leader.p.StartOffset(); start <= snapEnd {
+		t.Fatalf("the peer's log starts at %d, not past the snapshot's end %d", start, snapEnd)
+	}
+	srv := httptest.NewServer(NewSegmentHandler(secret, func(uint64) *ReplicatedPartition { return leader }, nil))
+	defer srv.Close()
+	f := openRPOpts(t, t.TempDir(), 1000, 0, &HTTPSegmentSource{Client: srv.Client(), Secret: secret,
+		Peers: func(uint64) []string { return []string{srv.URL} }})
+	defer f.Close()
+	if err := f.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if f.p.StartOffset() != snapEnd || f.p.EndOffset() != snapEnd || f.Applied() != snap.GetMetadata().GetIndex() {
+		t.Fatalf("restored log [%d, %d) at %d, want [%d, %d) at %d", f.p.StartOffset(), f.p.EndOffset(), f.Applied(),
+			snapEnd, snapEnd, snap.GetMetadata().GetIndex())
+	}
+	applyChunked(t, f, ents[100:], rand.New(rand.NewPCG(7, 7)))
+	start := leader.p.StartOffset()
+	if f.p.EndOffset() != leader.p.EndOffset() {
+		t.Fatalf("ends at %d, the peer at %d", f.p.EndOffset(), leader.p.EndOffset())
+	}
+	if a, b := contentDigest(t, f, start, f.p.EndOffset()), contentDigest(t, leader, start, leader.p.EndOffset()); a != b {
+		t.Fatal("the batches applied after the restore differ from the peer's")
+	}
+	checkLog(t, f)
 }

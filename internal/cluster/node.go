@@ -30,6 +30,9 @@ type Options struct {
 	Logger               *slog.Logger
 	Registerer           prometheus.Registerer // nil: no metrics
 	TickInterval         time.Duration         // raft tick; default 100ms (election after 10 ticks)
+	// SnapshotEntries: applied entries between a group's snapshots (raft log compactions);
+	// 0: multiraft's default (10000). Tests lower it to make lagging replicas need snapshots.
+	SnapshotEntries int
 	// Dialer, when set, opens raft connections (tests route links through
 	// internal/faultproxy); nil dials directly.
 	Dialer func(ctx context.Context, addr string) (net.Conn, error)
@@ -88,7 +91,7 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 	}
 	host, err := multiraft.New(multiraft.Options{
 		NodeID: cfg.NodeID, LogStore: walStore{wal}, Transport: tr,
-		TickInterval: opts.TickInterval, Logger: n.log, Registerer: opts.Registerer,
+		TickInterval: opts.TickInterval, SnapshotEntries: opts.SnapshotEntries, Logger: n.log, Registerer: opts.Registerer,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("cluster: %w", err), wal.Close())
@@ -173,6 +176,9 @@ func (s walStore) Save(updates []multiraft.Update) error {
 }
 
 func (s walStore) Storage(group uint64) multiraft.Storage { return s.wal.Storage(group) }
+
+// RemoveGroup durably forgets a removed group's raft state (multiraft.GroupRemover).
+func (s walStore) RemoveGroup(group uint64) error { return s.wal.RemoveGroup(group) }
 
 // netTransport is the host's Transport over raftnet.
 type netTransport struct{ t *raftnet.Transport }

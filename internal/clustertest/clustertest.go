@@ -31,9 +31,15 @@ const Secret = "0123456789abcdef-secret"
 type Options struct {
 	Nodes  int          // members; default 3
 	Logger *slog.Logger // nil: discard
-	// HTTP, when set, starts an HTTP API server per node (httpapi.New in dev mode) and
-	// records its URL with broker.SetEndpoints.
+	// HTTP, when set, starts an HTTP API server per node (httpapi.New in dev mode, with the
+	// node-to-node segment route mounted as `tandem serve` does) and records its URL with
+	// broker.SetEndpoints.
 	HTTP bool
+	// Broker, when set, adjusts a node's broker options before the broker opens (a test clock
+	// in Now, RetentionCheck, SegmentBytes, …); it is called again at every Restart.
+	Broker func(id uint64, o *broker.Options)
+	// Raft, when set, adjusts a node's raft node options (SnapshotEntries, …) likewise.
+	Raft func(id uint64, o *cluster.Options)
 }
 
 // Node is one member of a test cluster.
@@ -50,12 +56,16 @@ type Node struct {
 	kafkaDone chan error
 	httpSrv   *http.Server
 	httpDone  chan error
+	httpAddr  string // host:port of the HTTP listener, kept for Restart
 }
 
 // Cluster is a running test cluster; Start registers its Close with t.Cleanup.
 type Cluster struct {
 	t     testing.TB
 	Nodes []*Node
+	opts  Options
+	spec  string   // the --cluster member list
+	kafka []string // every member's Kafka address
 }
 
 // Start runs a cluster of opts.Nodes members with the placement zones a, b, c, ….
@@ -83,47 +93,100 @@ func Start(t testing.TB, opts Options) *Cluster {
 			httpLns[i] = listen(t, i)
 		}
 	}
-	c := &Cluster{t: t}
-	t.Cleanup(c.Close)
+	c := &Cluster{t: t, opts: opts, spec: spec}
 	for i := range opts.Nodes {
-		cfg, _, err := cluster.ParseConfig(uint64(i+1), "", spec, []byte(Secret))
-		if err != nil {
+		c.kafka = append(c.kafka, kafkaLns[i].Addr().String())
+		// The directories first: cleanups run last-registered first, so the nodes stop
+		// before their directories are removed.
+		c.Nodes = append(c.Nodes, &Node{ID: uint64(i + 1), Dir: t.TempDir()})
+	}
+	t.Cleanup(c.Close)
+	for i, n := range c.Nodes {
+		if err := c.start(n, kafkaLns[i], httpLns[i]); err != nil {
 			t.Fatal(err)
 		}
-		for j := range cfg.Nodes {
-			cfg.Nodes[j].KafkaAddr = kafkaLns[j].Addr().String()
-		}
-		dir := t.TempDir()
-		log := opts.Logger.With("node", i+1)
-		cn, err := cluster.Open(context.Background(), cluster.Options{Config: cfg, DataDir: dir,
-			Logger: log, TickInterval: 50 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := broker.Open(context.Background(), broker.Options{DataDir: dir, Dev: true, Logger: log, Cluster: cn})
-		if err != nil {
-			cn.Close()
-			t.Fatal(err)
-		}
-		n := &Node{ID: uint64(i + 1), Dir: dir, Raft: cn, Broker: b, KafkaAddr: kafkaLns[i].Addr().String(),
-			kafkaDone: make(chan error, 1)}
-		n.Kafka = kafka.New(kafkaLns[i], kafka.Options{Broker: b, Dev: true, Logger: log})
-		go func() { n.kafkaDone <- n.Kafka.Serve() }()
-		ep := meta.Endpoints{Kafka: n.KafkaAddr}
-		if opts.HTTP {
-			n.HTTP = httpapi.New(httpapi.Options{Broker: b, Dev: true, Logger: log,
-				AllowedHosts: httpapi.HostCheck(httpLns[i].Addr(), true)})
-			n.httpSrv = httpapi.NewHTTPServer(n.HTTP, httpapi.DefaultConnLimits, log)
-			n.httpDone = make(chan error, 1)
-			n.HTTPURL = "http://" + httpLns[i].Addr().String()
-			ln := httpLns[i]
-			go func() { n.httpDone <- n.httpSrv.Serve(ln) }()
-			ep.HTTP = n.HTTPURL
-		}
-		b.SetEndpoints(ep)
-		c.Nodes = append(c.Nodes, n)
 	}
 	return c
+}
+
+// start opens node n's raft node and broker on its directory and serves Kafka (and HTTP) on
+// the listeners.
+func (c *Cluster) start(n *Node, kafkaLn, httpLn net.Listener) error {
+	cfg, _, err := cluster.ParseConfig(n.ID, "", c.spec, []byte(Secret))
+	if err != nil {
+		return err
+	}
+	for j := range cfg.Nodes {
+		cfg.Nodes[j].KafkaAddr = c.kafka[j]
+	}
+	log := c.opts.Logger.With("node", n.ID)
+	co := cluster.Options{Config: cfg, DataDir: n.Dir, Logger: log, TickInterval: 50 * time.Millisecond}
+	if c.opts.Raft != nil {
+		c.opts.Raft(n.ID, &co)
+	}
+	cn, err := cluster.Open(context.Background(), co)
+	if err != nil {
+		return err
+	}
+	bo := broker.Options{DataDir: n.Dir, Dev: true, Logger: log, Cluster: cn}
+	if c.opts.Broker != nil {
+		c.opts.Broker(n.ID, &bo)
+	}
+	b, err := broker.Open(context.Background(), bo)
+	if err != nil {
+		cn.Close()
+		return err
+	}
+	n.Raft, n.Broker, n.KafkaAddr, n.kafkaDone = cn, b, kafkaLn.Addr().String(), make(chan error, 1)
+	n.Kafka = kafka.New(kafkaLn, kafka.Options{Broker: b, Dev: true, Logger: log})
+	go func() { n.kafkaDone <- n.Kafka.Serve() }()
+	ep := meta.Endpoints{Kafka: n.KafkaAddr}
+	if httpLn != nil {
+		n.HTTP = httpapi.New(httpapi.Options{Broker: b, Dev: true, Logger: log,
+			AllowedHosts: httpapi.HostCheck(httpLn.Addr(), true)})
+		var h http.Handler = n.HTTP
+		if seg := b.SegmentHandler(); seg != nil {
+			mux := http.NewServeMux()
+			mux.Handle(broker.SegmentsPath, seg)
+			mux.Handle("/", n.HTTP)
+			h = mux
+		}
+		n.httpSrv = httpapi.NewHTTPServer(h, httpapi.DefaultConnLimits, log)
+		n.httpDone = make(chan error, 1)
+		n.httpAddr = httpLn.Addr().String()
+		n.HTTPURL = "http://" + n.httpAddr
+		srv := n.httpSrv
+		go func() { n.httpDone <- srv.Serve(httpLn) }()
+		ep.HTTP = n.HTTPURL
+	}
+	b.SetEndpoints(ep)
+	return nil
+}
+
+// Restart starts a stopped node again on its data directory and addresses.
+func (c *Cluster) Restart(n *Node) {
+	c.t.Helper()
+	if n.Running() {
+		c.t.Fatalf("node %d is running", n.ID)
+	}
+	kafkaLn, err := net.Listen("tcp", n.KafkaAddr)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var httpLn net.Listener
+	if c.opts.HTTP {
+		if httpLn, err = net.Listen("tcp", n.httpAddr); err != nil {
+			kafkaLn.Close()
+			c.t.Fatal(err)
+		}
+	}
+	if err := c.start(n, kafkaLn, httpLn); err != nil {
+		kafkaLn.Close()
+		if httpLn != nil {
+			httpLn.Close()
+		}
+		c.t.Fatal(err)
+	}
 }
 
 func freePort(t testing.TB) int {

@@ -2,6 +2,7 @@ package log
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
@@ -132,11 +133,18 @@ func (l *Log) DeleteBefore(offset int64) (int, error) {
 // (by Options.Now), then, while the log would still hold at least RetentionBytes without it,
 // the oldest segment (as Kafka does). The active segment is never deleted.
 func (l *Log) ApplyRetention() (deletedSegments int, err error) {
+	return l.ApplyRetentionWith(l.opts.RetentionTime, l.opts.RetentionBytes)
+}
+
+// ApplyRetentionWith is ApplyRetention with the given retention time and bytes (0: no limit)
+// instead of the Options': for a log whose retention changes while it is open (a replicated
+// partition, which is not reopened when its hub's retention is updated).
+func (l *Log) ApplyRetentionWith(retentionTime time.Duration, retentionBytes int64) (deletedSegments int, err error) {
 	cutoff := int64(-1 << 63)
-	if l.opts.RetentionTime > 0 {
-		cutoff = l.opts.Now().Add(-l.opts.RetentionTime).UnixMilli()
+	if retentionTime > 0 {
+		cutoff = l.opts.Now().Add(-retentionTime).UnixMilli()
 	}
-	limit := l.opts.RetentionBytes
+	limit := retentionBytes
 	return l.deleteOldest(func(s *segment, total int64) bool {
 		return s.maxTS < cutoff || (limit > 0 && total-s.size >= limit)
 	})

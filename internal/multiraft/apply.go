@@ -2,8 +2,12 @@ package multiraft
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -18,7 +22,23 @@ type applyTask struct {
 	resps []*raftpb.Message
 	// respsOnly: only deliver resps (an append's, queued behind a snapshot).
 	respsOnly bool
+	// boot: snap is the log's own snapshot, which the state machine could not restore when
+	// the group was added (not counted in snapsQueued).
+	boot bool
 }
+
+// ErrRestoreRetry, wrapped by a StateMachine.Restore error, says the restore failed without
+// changing the state and may succeed later: the data it must copy from another replica is
+// unreachable right now, or gone from the replica it asked. The host keeps the snapshot and
+// everything queued behind it, frees the apply worker (other groups apply on), and tries again
+// after a back-off (one raft tick, doubling up to maxRestoreBackoffTicks), for as long as it
+// takes: a failure that persists is logged and counted (tandem_raft_snapshot_restore_failures_total,
+// tandem_raft_snapshot_restores_pending), never a reason to stop the group. Any other Restore
+// error stops the group, as an Apply error does.
+var ErrRestoreRetry = errors.New("multiraft: the snapshot could not be restored yet; retrying")
+
+// maxRestoreBackoffTicks caps the back-off between restore attempts (10s at the default tick).
+const maxRestoreBackoffTicks = 100
 
 // applyState is the apply side of a replica; only the apply worker that
 // holds the group touches it.
@@ -26,7 +46,10 @@ type applyState struct {
 	index, term uint64 // last applied entry
 	confState   *raftpb.ConfState
 	snapIndex   uint64 // index of the last snapshot taken or restored
+	snapBytes   int64  // bytes of entries applied since then
 	failed      bool
+	// restoreFails counts the failed attempts at the snapshot at the head of the queue.
+	restoreFails int
 }
 
 // proposalHeader prefixes the data of every proposal: a big-endian proposal
@@ -44,8 +67,20 @@ func (h *Host) processApply(group uint64) {
 	tasks := r.applyQ
 	r.applyQ = nil
 	r.apMu.Unlock()
+	if r.retryTicks.Load() > 0 {
+		// A restore waits for its back-off; the tick that ends it queues the group again.
+		r.apMu.Lock()
+		r.applyQ = append(tasks, r.applyQ...)
+		r.apMu.Unlock()
+		return
+	}
 	var out []Envelope
-	for _, t := range tasks {
+	defer func() {
+		if len(out) > 0 {
+			h.opts.Transport.Send(out)
+		}
+	}()
+	for i, t := range tasks {
 		if r.applyer.failed || r.removed.Load() || h.Err() != nil {
 			return
 		}
@@ -55,11 +90,18 @@ func (h *Host) processApply(group uint64) {
 			out = h.deliverLocal(r, t.resps, out)
 		case t.snap != nil:
 			err = h.restore(r, t.snap)
+			if errors.Is(err, ErrRestoreRetry) {
+				h.retryRestore(r, tasks[i:], err)
+				return
+			}
 			if err == nil {
+				h.restored(r)
 				out = h.deliverLocal(r, t.resps, out)
-				r.apMu.Lock()
-				r.snapsQueued--
-				r.apMu.Unlock()
+				if !t.boot {
+					r.apMu.Lock()
+					r.snapsQueued--
+					r.apMu.Unlock()
+				}
 			}
 		default:
 			err = h.applyEntries(r, t.msg.GetEntries())
@@ -76,8 +118,43 @@ func (h *Host) processApply(group uint64) {
 			return
 		}
 	}
-	if len(out) > 0 {
-		h.opts.Transport.Send(out)
+}
+
+// retryRestore puts the snapshot whose restore failed, and the tasks behind it, back at the
+// head of the group's queue and starts its back-off.
+func (h *Host) retryRestore(r *replica, rest []applyTask, err error) {
+	r.apMu.Lock()
+	r.applyQ = append(slices.Clip(rest), r.applyQ...)
+	r.apMu.Unlock()
+	a := &r.applyer
+	a.restoreFails++
+	if !r.restorePending.Swap(true) {
+		h.met.restoresPending.Inc()
+	}
+	h.met.restoreFailures.Inc()
+	wait := int64(maxRestoreBackoffTicks)
+	if a.restoreFails <= 7 {
+		wait = min(wait, int64(1)<<(a.restoreFails-1))
+	}
+	if n := a.restoreFails; n&(n-1) == 0 || n%64 == 0 {
+		lvl := slog.LevelWarn
+		if n >= 8 {
+			lvl = slog.LevelError // failing for half a minute or more: someone should look
+		}
+		h.log.Log(context.Background(), lvl, "multiraft: group waits for a snapshot restore; retrying", "group", r.id,
+			"snapshot_index", rest[0].snap.GetMetadata().GetIndex(), "attempts", n, "retry_in_ticks", wait, "err", err)
+	}
+	r.retryTicks.Store(wait)
+}
+
+// restored ends a restore's back-off state after it succeeded.
+func (h *Host) restored(r *replica) {
+	if r.applyer.restoreFails > 0 {
+		h.log.Info("multiraft: snapshot restored after failed attempts", "group", r.id, "attempts", r.applyer.restoreFails+1)
+		r.applyer.restoreFails = 0
+	}
+	if r.restorePending.Swap(false) {
+		h.met.restoresPending.Dec()
 	}
 }
 
@@ -92,6 +169,7 @@ func (h *Host) restore(r *replica, snap *raftpb.Snapshot) error {
 	r.applyer.index, r.applyer.term = md.GetIndex(), md.GetTerm()
 	r.applyer.confState = md.GetConfState()
 	r.applyer.snapIndex = md.GetIndex()
+	r.applyer.snapBytes = 0
 	r.applied.Store(md.GetIndex())
 	r.appliedTerm.Store(md.GetTerm())
 	r.releaseReads()
@@ -120,6 +198,7 @@ func (h *Host) applyEntries(r *replica, ents []*raftpb.Entry) error {
 			if d := e.GetData(); len(d) >= proposalHeader {
 				mine = append(mine, done{binary.BigEndian.Uint64(d), e.GetIndex(), d})
 				se.Data = d[proposalHeader:]
+				r.applyer.snapBytes += int64(len(d))
 			}
 		case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
 			se.Kind = EntryConfChange
@@ -184,7 +263,13 @@ func (h *Host) applyConfChange(r *replica, e *raftpb.Entry) (uint64, error) {
 	cs := r.rn.ApplyConfChange(cc)
 	r.rnMu.Unlock()
 	r.applyer.confState = cs
-	if err := h.opts.LogStore.Save([]Update{{Group: r.id, ConfState: cs}}); err != nil {
+	h.saveMu.RLock()
+	var err error
+	if !r.removed.Load() {
+		err = h.opts.LogStore.Save([]Update{{Group: r.id, ConfState: cs}})
+	}
+	h.saveMu.RUnlock()
+	if err != nil {
 		err = fmt.Errorf("multiraft: save conf state: %w", err)
 		h.fail(err)
 		return 0, err
@@ -202,8 +287,9 @@ func (h *Host) applyConfChange(r *replica, e *raftpb.Entry) (uint64, error) {
 // itself in the snapshot's ConfState, or it ignores it (raft refuses to
 // restore a snapshot that does not name it).
 func (h *Host) maybeSnapshot(r *replica, confChanged bool) error {
-	n := h.opts.SnapshotEntries
-	due := r.applyer.index-r.applyer.snapIndex >= uint64(n) || (confChanged && r.applyer.snapIndex > 0)
+	n, nb := h.opts.SnapshotEntries, h.opts.SnapshotBytes
+	due := r.applyer.index-r.applyer.snapIndex >= uint64(n) ||
+		(nb >= 0 && r.applyer.snapBytes >= nb) || (confChanged && r.applyer.snapIndex > 0)
 	if n < 0 || !due || r.applyer.index == r.applyer.snapIndex {
 		return nil
 	}
@@ -219,11 +305,17 @@ func (h *Host) maybeSnapshot(r *replica, confChanged bool) error {
 			ConfState: r.applyer.confState,
 		},
 	}
-	if err := r.storage.SetSnapshot(snap); err != nil {
+	h.saveMu.RLock()
+	if !r.removed.Load() {
+		err = r.storage.SetSnapshot(snap)
+	}
+	h.saveMu.RUnlock()
+	if err != nil {
 		h.fail(err)
 		return err
 	}
 	r.applyer.snapIndex = r.applyer.index
+	r.applyer.snapBytes = 0
 	h.met.snapshotsTaken.Inc()
 	return nil
 }

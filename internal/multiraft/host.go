@@ -45,8 +45,12 @@ type Options struct {
 	HeartbeatTick int
 	// SnapshotEntries: after this many applied entries since the last
 	// snapshot, the state machine is snapshotted and the log compacted
-	// (default 10000; negative disables).
+	// (default 10000; negative disables snapshots altogether).
 	SnapshotEntries int
+	// SnapshotBytes: after this many bytes of applied entries since the last snapshot, the
+	// same (default 64 MiB; negative disables): with large entries (1 MiB record batches)
+	// an entry count alone would let a group keep gigabytes in the WAL.
+	SnapshotBytes   int64
 	MaxSizePerMsg   uint64 // default 1 MiB
 	MaxInflightMsgs int    // default 256
 	// MaxInflightBytes defaults to 8 MiB.
@@ -72,6 +76,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.SnapshotEntries == 0 {
 		o.SnapshotEntries = 10000
+	}
+	if o.SnapshotBytes == 0 {
+		o.SnapshotBytes = 64 << 20
 	}
 	if o.MaxSizePerMsg == 0 {
 		o.MaxSizePerMsg = 1 << 20
@@ -137,6 +144,16 @@ type Host struct {
 	wg       sync.WaitGroup
 	failOnce sync.Once
 	failErr  atomic.Pointer[error]
+	// saveMu orders LogStore writes of a group against its removal: writers hold it shared and
+	// skip removed groups, RemoveGroup holds it exclusively, so no write of a group lands
+	// after the LogStore forgot it (which would bring it back at the next restart).
+	saveMu sync.RWMutex
+}
+
+// GroupRemover is implemented by a LogStore that can durably forget a group
+// (raftwal.WAL.RemoveGroup); Host.RemoveGroup uses it.
+type GroupRemover interface {
+	RemoveGroup(group uint64) error
 }
 
 // New starts a host with its goroutines.
@@ -309,6 +326,9 @@ func (h *Host) Tick() {
 		}
 		r.inMu.Unlock()
 		h.raftQ.enqueue(r.id)
+		if r.retryTicks.Load() > 0 && r.retryTicks.Add(-1) == 0 {
+			h.applyQ.enqueue(r.id) // a failed snapshot restore's back-off is over
+		}
 	}
 }
 
@@ -330,8 +350,10 @@ func (h *Host) Deliver(envs []Envelope) {
 	}
 }
 
-// RemoveGroup stops driving a group and fails its waiting proposals. Its
-// durable state stays in the LogStore (the caller removes it there).
+// RemoveGroup stops driving a group, fails its waiting proposals and, if the
+// LogStore is a GroupRemover, durably deletes the group's raft state there
+// (a restarted node does not see the group again). The state machine is the
+// caller's to close and delete.
 func (h *Host) RemoveGroup(group uint64) error {
 	h.mu.Lock()
 	r, ok := h.groups[group]
@@ -343,8 +365,19 @@ func (h *Host) RemoveGroup(group uint64) error {
 	if !ok {
 		return ErrUnknownGroup
 	}
+	h.saveMu.Lock()
 	r.removed.Store(true)
+	var err error
+	if gr, ok := h.opts.LogStore.(GroupRemover); ok {
+		if err = gr.RemoveGroup(group); err != nil {
+			err = fmt.Errorf("multiraft: remove group %d from the log store: %w", group, err)
+		}
+	}
+	h.saveMu.Unlock()
 	r.failWaiters(ErrUnknownGroup)
 	h.met.groups.Dec()
-	return nil
+	if r.restorePending.Swap(false) {
+		h.met.restoresPending.Dec()
+	}
+	return err
 }

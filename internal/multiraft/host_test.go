@@ -389,3 +389,39 @@ func confChange(ctx context.Context, t *testing.T, h *Host, cc *raftpb.ConfChang
 		}
 	}
 }
+
+// TestSnapshotByBytes: a group of few, large entries is snapshotted (its log compacted) once
+// SnapshotBytes of entries were applied, long before SnapshotEntries.
+func TestSnapshotByBytes(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	net := &loopNet{hosts: map[uint64]*Host{}}
+	store := NewMemLogStore()
+	h, err := New(Options{NodeID: 1, LogStore: store, Transport: loopTransport{net},
+		TickInterval: 10 * time.Millisecond, SnapshotEntries: 10000, SnapshotBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	net.mu.Lock()
+	net.hosts[1] = h
+	net.mu.Unlock()
+	if err := h.AddGroup(1, []uint64{1}, &listSM{data: map[uint64]string{}}, false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a leader", func() bool { return h.Confirmed(1) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	big := make([]byte, 16<<10)
+	for range 8 { // 128 KiB of entries: at least one snapshot at 64 KiB
+		if _, err := h.Propose(ctx, 1, big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := store.Storage(1).FirstIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first <= 2 {
+		t.Fatalf("log not compacted after 128 KiB of entries with SnapshotBytes 64 KiB: first index %d", first)
+	}
+}

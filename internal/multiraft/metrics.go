@@ -14,6 +14,8 @@ type metrics struct {
 	dropped           prometheus.Counter
 	snapshotsTaken    prometheus.Counter
 	snapshotsRestored prometheus.Counter
+	restoreFailures   prometheus.Counter
+	restoresPending   prometheus.Gauge
 	saveSeconds       prometheus.Histogram
 	saveUpdates       prometheus.Histogram
 }
@@ -34,6 +36,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		dropped:           prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_messages_dropped_total", Help: "Incoming raft messages dropped: for groups not hosted here, or proposals and read requests forwarded to a node that no longer leads."}),
 		snapshotsTaken:    prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshots_taken_total", Help: "State machine snapshots taken (log compactions)."}),
 		snapshotsRestored: prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshots_restored_total", Help: "Snapshots received from a leader and restored."}),
+		restoreFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_raft_snapshot_restore_failures_total",
+			Help: "Failed attempts to restore a snapshot (its data could not be copied from another replica); each is retried after a back-off."}),
+		restoresPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tandem_raft_snapshot_restores_pending",
+			Help: "Groups on this node whose snapshot restore failed and is being retried; their applies wait. Non-zero for long: a replica cannot catch up (peers unreachable, or their data gone)."}),
 		saveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_raft_log_save_seconds", Help: "Duration of one group-commit LogStore.Save.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		saveUpdates: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_raft_log_save_updates", Help: "Group updates made durable by one LogStore.Save.",
@@ -41,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.groups, m.proposals, m.forwarded, m.readIndex, m.applied, m.leaderships, m.leaderChanges, m.commitSeconds, m.dropped,
-			m.snapshotsTaken, m.snapshotsRestored, m.saveSeconds, m.saveUpdates)
+			m.snapshotsTaken, m.snapshotsRestored, m.restoreFailures, m.restoresPending, m.saveSeconds, m.saveUpdates)
 	}
 	return m
 }

@@ -25,6 +25,8 @@ type StateMachine interface {
 	// Snapshot returns the state as of Applied().
 	Snapshot() ([]byte, error)
 	// Restore replaces the state with a snapshot's (its Data, at its index).
+	// On error the state must be unchanged; an error wrapping ErrRestoreRetry
+	// makes the host try again later, any other stops the group.
 	Restore(snap *raftpb.Snapshot) error
 }
 
@@ -82,8 +84,12 @@ type replica struct {
 	// readWait: answered read requests waiting for this node to apply their index
 	readWait []*readReq
 
-	removed      atomic.Bool
-	confInFlight atomic.Uint64 // id of this node's membership change being applied
+	removed    atomic.Bool
+	retryTicks atomic.Int64 // > 0: ticks until a failed snapshot restore is tried again
+	// restorePending: a snapshot restore failed and waits for a retry (counted in the
+	// restoresPending gauge until it succeeds or the group is removed)
+	restorePending atomic.Bool
+	confInFlight   atomic.Uint64 // id of this node's membership change being applied
 	// published for Status readers without the raft lock
 	lead, term, commit, applied, appliedTerm atomic.Uint64
 	leader                                   atomic.Bool
@@ -151,6 +157,9 @@ func (h *Host) AddGroup(group uint64, peers []uint64, sm StateMachine, join bool
 	h.ids = slices.Insert(h.ids, i, group)
 	h.met.groups.Inc()
 	h.raftQ.enqueue(group)
+	if len(r.applyQ) > 0 {
+		h.applyQ.enqueue(group) // a snapshot the state machine could not restore yet
+	}
 	return nil
 }
 
@@ -171,11 +180,16 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 	}
 	fresh := last == 0 && raft.IsEmptyHardState(hs) && raft.IsEmptySnap(snap)
 	// The state machine may be behind the log's snapshot (the log was
-	// compacted after a snapshot it then lost): restore it first.
-	if si := snap.GetMetadata().GetIndex(); si > sm.Applied() {
-		if err := sm.Restore(snap); err != nil {
-			return nil, fmt.Errorf("restore state machine from snapshot at %d: %w", si, err)
-		}
+	// compacted after a snapshot it then lost, or a restart came before a
+	// restore that waited for data from another replica). The snapshot is
+	// then the first task of the apply queue, restored by an apply worker
+	// (not here, under the host's lock: it may copy data from another node,
+	// and fail and be retried, ErrRestoreRetry), and raft starts as if it were
+	// applied: everything it applies later queues behind it.
+	si := snap.GetMetadata().GetIndex()
+	var boot *raftpb.Snapshot
+	if si > sm.Applied() {
+		boot = snap
 	}
 	applied := sm.Applied()
 	r.applyer = applyState{confState: cs, snapIndex: snap.GetMetadata().GetIndex(), index: applied}
@@ -195,7 +209,7 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 		ElectionTick:              h.opts.ElectionTick,
 		HeartbeatTick:             h.opts.HeartbeatTick,
 		Storage:                   st,
-		Applied:                   min(applied, max(hs.GetCommit(), snap.GetMetadata().GetIndex())),
+		Applied:                   min(max(applied, boot.GetMetadata().GetIndex()), max(hs.GetCommit(), si)),
 		AsyncStorageWrites:        true,
 		MaxSizePerMsg:             h.opts.MaxSizePerMsg,
 		MaxCommittedSizePerReady:  4 * h.opts.MaxSizePerMsg,
@@ -228,6 +242,9 @@ func (h *Host) newReplica(group uint64, peers []uint64, sm StateMachine, join bo
 		}
 	}
 	r.rn = rn
+	if boot != nil {
+		r.applyQ = []applyTask{{snap: boot, boot: true}}
+	}
 	return r, nil
 }
 

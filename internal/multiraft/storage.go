@@ -3,6 +3,7 @@ package multiraft
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"go.etcd.io/raft/v3"
@@ -64,6 +65,26 @@ func (s *MemLogStore) storage(group uint64) *memStorage {
 		s.groups[group] = st
 	}
 	return st
+}
+
+// RemoveGroup forgets a group (GroupRemover).
+func (s *MemLogStore) RemoveGroup(group uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.groups, group)
+	return nil
+}
+
+// Groups lists the groups the store holds state of, sorted.
+func (s *MemLogStore) Groups() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]uint64, 0, len(s.groups))
+	for g := range s.groups {
+		out = append(out, g)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Saves counts the Save calls (one per group-commit flush).

@@ -79,12 +79,17 @@ func (h *Host) flushAppends(batch []appendTask) {
 	if h.Err() != nil {
 		return
 	}
-	updates := make([]Update, len(batch))
-	for i, t := range batch {
-		updates[i] = toUpdate(t.r.id, t.msg)
+	updates := make([]Update, 0, len(batch))
+	h.saveMu.RLock()
+	for _, t := range batch {
+		if !t.r.removed.Load() { // a removed group's state is gone from the store
+			updates = append(updates, toUpdate(t.r.id, t.msg))
+		}
 	}
 	start := time.Now()
-	if err := h.opts.LogStore.Save(updates); err != nil {
+	err := h.opts.LogStore.Save(updates)
+	h.saveMu.RUnlock()
+	if err != nil {
 		h.fail(fmt.Errorf("multiraft: log store save of %d updates: %w", len(updates), err))
 		return
 	}
