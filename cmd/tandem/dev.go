@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -381,8 +382,12 @@ func startDevChild(region string, spec nodeproc.Spec, tls *devTLS) (*devChild, e
 	return &devChild{region: region, tls: tls, spec: spec, proc: p}, nil
 }
 
-// restart starts the child's region again, after it exited, on its data and ports.
+// restart starts the child's region again, after it exited, on its data and ports. The log of
+// the run that ended is kept as LOG.1 (starting truncates LOG).
 func (c *devChild) restart() (*devChild, error) {
+	if err := os.Rename(c.spec.Log, c.spec.Log+".1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, errcode.New(errcode.Internal, "keeping the log of %s: %w", c.spec.Name, err)
+	}
 	return startDevChild(c.region, c.restartSpec(), c.tls)
 }
 
