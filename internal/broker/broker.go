@@ -459,7 +459,17 @@ func (b *Broker) applyLocal(h HubInfo, id int32, batches [][]byte) (AppendResult
 // outgoing, and returns the extended slice, as append does.
 func (b *Broker) Read(dst []byte, p *Partition, offset int64, maxBytes int) ([]byte, error) {
 	if err := p.checkOffset(offset); err != nil {
-		return dst, err
+		if b.cl == nil || offset <= p.EndOffset() {
+			return dst, err
+		}
+		// Past the end: a leader that lost its leadership without knowing it yet must not
+		// say so (cluster_epoch.go). After the check the end may have moved.
+		if cerr := b.confirmLeaderPast(p, offset); cerr != nil {
+			return dst, cerr
+		}
+		if err := p.checkOffset(offset); err != nil {
+			return dst, err
+		}
 	}
 	out, err := p.ReadAppend(dst, offset, maxBytes)
 	if err != nil {

@@ -240,3 +240,32 @@ func TestFaultFigures(t *testing.T) {
 		t.Errorf("figure prints as %q", s)
 	}
 }
+
+// TestLongestGap: the longest gap is per partition and only around the fault, so a fault that
+// stops one partition shows though the others keep acknowledging.
+func TestLongestGap(t *testing.T) {
+	ops := []Op{
+		ack("p", 1, 0, 0, "a0", 900), ack("p", 2, 1, 0, "b0", 950),
+		{Kind: KindFault, Fault: "kill -9 leader of 1", Invoke: at(1000), Time: at(2000)},
+		// partition 0 keeps going every 100 ms
+		ack("p", 3, 0, 1, "a1", 1000), ack("p", 4, 0, 2, "a2", 1100), ack("p", 5, 0, 3, "a3", 1200),
+		ack("p", 6, 0, 4, "a4", 1300), ack("p", 7, 0, 5, "a5", 1400), ack("p", 8, 0, 6, "a6", 1500),
+		ack("p", 9, 0, 7, "a7", 1600), ack("p", 10, 0, 8, "a8", 1700), ack("p", 11, 0, 9, "a9", 1800),
+		ack("p", 12, 0, 10, "a10", 1900), ack("p", 13, 0, 11, "a11", 2000),
+		// partition 1 is back 2.4 s after its last acknowledgement before the fault
+		ack("p", 14, 1, 1, "b1", 3350),
+		// a later, longer gap on partition 0, from the heal on:
+		// not the fault's
+		ack("p", 15, 0, 12, "a12", 9000),
+	}
+	figs, _ := faultFigures(ops)
+	if len(figs) != 1 {
+		t.Fatalf("figures %v", figs)
+	}
+	if f := figs[0]; f.LongestGap != 2400*time.Millisecond || f.GapPartition != 1 {
+		t.Errorf("longest gap %v on partition %d, want 2.4s on partition 1", f.LongestGap, f.GapPartition)
+	}
+	if s := figs[0].String(); !strings.Contains(s, "2.4s (partition 1)") {
+		t.Errorf("figure prints as %q", s)
+	}
+}

@@ -111,6 +111,7 @@ type jepsenConfig struct {
 	idempotent bool
 	steps      func(kill, pause, cut fault) []nemesisStep
 	budget     time.Duration // for the nemesis schedule; 5 minutes when 0
+	noGroup    bool          // run no group consumer
 }
 
 // runJepsen starts a node with the workload behind a proxy, runs the nemesis, heals, does the
@@ -127,7 +128,7 @@ func runJepsen(t *testing.T, cfg jepsenConfig) (checker.Report, []checker.Op) {
 	defer proxy.Close()
 
 	rec := &checker.Recorder{}
-	w := startWorkload(t, rec, proxy.Addr(), cfg)
+	w := startWorkload(t, rec, viaProxy(proxy.Addr()), cfg)
 	defer w.stop()
 	waitFor(t, 60*time.Second, "the first acknowledged sends", func() (bool, string) {
 		n := ackedAfter(rec, time.Time{})
@@ -147,7 +148,7 @@ func runJepsen(t *testing.T, cfg jepsenConfig) (checker.Report, []checker.Op) {
 		return n >= 10, fmt.Sprintf("%d acknowledged since", n)
 	})
 	w.stop()
-	finalRead(t, rec, n.KafkaAddr)
+	finalRead(t, rec, kgo.SeedBrokers(n.KafkaAddr))
 
 	ops := rec.Ops()
 	report := checker.CheckWith(ops, checker.Options{AllowDuplicates: !cfg.idempotent})
@@ -200,15 +201,21 @@ type workload struct {
 	once   sync.Once
 }
 
-// startWorkload starts the producers and consumers against the node behind proxyAddr. Clients
-// dial proxyAddr whatever broker address metadata gives them, so cutting the proxy cuts them.
-func startWorkload(t *testing.T, rec *checker.Recorder, proxyAddr string, cfg jepsenConfig) *workload {
-	ctx, cancel := context.WithCancel(context.Background())
+// viaProxy are client options for a node behind proxyAddr: clients dial proxyAddr whatever
+// broker address metadata gives them, so cutting the proxy cuts them.
+func viaProxy(proxyAddr string) []kgo.Opt {
 	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, proxyAddr)
 	}
-	w := &workload{t: t, rec: rec, cancel: cancel, opts: []kgo.Opt{kgo.SeedBrokers(proxyAddr), kgo.Dialer(dial)}}
+	return []kgo.Opt{kgo.SeedBrokers(proxyAddr), kgo.Dialer(dial)}
+}
+
+// startWorkload starts the producers and consumers; base says how every client reaches the
+// region (seeds, dialer).
+func startWorkload(t *testing.T, rec *checker.Recorder, base []kgo.Opt, cfg jepsenConfig) *workload {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &workload{t: t, rec: rec, cancel: cancel, opts: base}
 	for i := 1; i <= jepsenProducers; i++ {
 		opts := []kgo.Opt{kgo.DefaultProduceTopic(jepsenTopic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 			kgo.RequiredAcks(cfg.acks), kgo.RecordDeliveryTimeout(20 * time.Second),
@@ -222,6 +229,9 @@ func startWorkload(t *testing.T, rec *checker.Recorder, proxyAddr string, cfg je
 	plain := w.client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{jepsenTopic: allPartitions(kgo.NewOffset().AtStart())}),
 		kgo.FetchMaxWait(250*time.Millisecond))
 	w.wg.Go(func() { w.consumePlain(ctx, plain) })
+	if cfg.noGroup {
+		return w
+	}
 	var assignment atomic.Int64
 	group := w.client(kgo.ConsumerGroup(jepsenGroup), kgo.ConsumeTopics(jepsenTopic), kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(250*time.Millisecond),
@@ -409,12 +419,12 @@ func (w *workload) readCommitted(ctx context.Context, adm *kadm.Client) {
 }
 
 // finalRead reads every partition from its start to its end with a fresh client, straight
-// from the node, and records one final operation per partition.
-func finalRead(t *testing.T, rec *checker.Recorder, addr string) {
+// from the region (seeds), and records one final operation per partition.
+func finalRead(t *testing.T, rec *checker.Recorder, seeds kgo.Opt) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.FetchMaxWait(250*time.Millisecond),
+	cl, err := kgo.NewClient(seeds, kgo.FetchMaxWait(250*time.Millisecond),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{jepsenTopic: allPartitions(kgo.NewOffset().AtStart())}))
 	if err != nil {
 		t.Fatal(err)

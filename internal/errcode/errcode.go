@@ -50,6 +50,10 @@ const (
 	// Consumer-group coordination in a region cluster.
 	NotCoordinator          Code = "NotCoordinator"          // another node (the metadata leader) coordinates consumer groups; find the coordinator again
 	CoordinatorNotAvailable Code = "CoordinatorNotAvailable" // no node coordinates consumer groups right now (an election, or a new leader still applying); retry shortly
+
+	// Leader epochs (KIP-320): the client's view of a partition's leader differs from this node's.
+	FencedLeaderEpoch  Code = "FencedLeaderEpoch"  // the client's leader epoch is older than the leader's: refresh metadata
+	UnknownLeaderEpoch Code = "UnknownLeaderEpoch" // the client knows a newer leader epoch than this node: another node leads now; refresh metadata
 )
 
 type info struct {
@@ -88,6 +92,9 @@ var catalogue = map[Code]info{
 
 	NotCoordinator:          {http.StatusMisdirectedRequest, kerr.NotCoordinator.Code, 7},
 	CoordinatorNotAvailable: {http.StatusServiceUnavailable, kerr.CoordinatorNotAvailable.Code, 7},
+
+	FencedLeaderEpoch:  {http.StatusMisdirectedRequest, kerr.FencedLeaderEpoch.Code, 7},
+	UnknownLeaderEpoch: {http.StatusMisdirectedRequest, kerr.UnknownLeaderEpoch.Code, 7},
 }
 
 // Error is a user-facing error: a stable code, a message for people, and an optional cause.

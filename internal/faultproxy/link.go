@@ -56,18 +56,18 @@ func (p *Proxy) serve(ctx context.Context, l *link) {
 	l.server = server
 	p.mu.Unlock()
 
-	p.wg.Go(func() { p.pipe(l, server, l.client, &p.bytesDown) })
-	p.pipe(l, l.client, server, &p.bytesUp)
+	p.wg.Go(func() { p.pipe(l, Down, server, l.client, &p.bytesDown) })
+	p.pipe(l, Up, l.client, server, &p.bytesUp)
 }
 
-// pipe copies chunks from src to dst, applying the current faults to each, and tears the link
-// down when either side fails.
-func (p *Proxy) pipe(l *link, src, dst net.Conn, forwarded *atomic.Int64) {
+// pipe copies chunks from src to dst (direction d), applying the current faults to each, and
+// tears the link down when either side fails.
+func (p *Proxy) pipe(l *link, d Direction, src, dst net.Conn, forwarded *atomic.Int64) {
 	defer p.drop(l)
 	buf := make([]byte, bufSize)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && !p.forward(l, dst, buf[:n], forwarded) {
+		if n > 0 && !p.forward(l, d, dst, buf[:n], forwarded) {
 			return
 		}
 		if err != nil {
@@ -76,8 +76,9 @@ func (p *Proxy) pipe(l *link, src, dst net.Conn, forwarded *atomic.Int64) {
 	}
 }
 
-// forward delays, drops or writes one chunk. It reports false when the link is finished.
-func (p *Proxy) forward(l *link, dst net.Conn, chunk []byte, forwarded *atomic.Int64) bool {
+// forward delays, holds, drops or writes one chunk going direction d. It reports false when
+// the link is finished.
+func (p *Proxy) forward(l *link, d Direction, dst net.Conn, chunk []byte, forwarded *atomic.Int64) bool {
 	p.mu.Lock()
 	delay, wait := p.mu.delay, p.mu.wait
 	p.mu.Unlock()
@@ -87,6 +88,9 @@ func (p *Proxy) forward(l *link, dst net.Conn, chunk []byte, forwarded *atomic.I
 		case <-l.done:
 			return false
 		}
+	}
+	if !p.holdWhileCut(l, d, len(chunk)) {
+		return false
 	}
 
 	p.mu.Lock()
@@ -106,4 +110,25 @@ func (p *Proxy) forward(l *link, dst net.Conn, chunk []byte, forwarded *atomic.I
 		forwarded.Add(int64(n - len(chunk)))
 	}
 	return err == nil
+}
+
+// holdWhileCut waits while direction d is cut one way (a heal may be followed by another cut
+// before this pipe runs again). It reports false when the link is torn down meanwhile.
+func (p *Proxy) holdWhileCut(l *link, d Direction, n int) bool {
+	for told := false; ; told = true {
+		p.mu.Lock()
+		held, onHold := p.mu.held[d], p.mu.onHold
+		p.mu.Unlock()
+		if held == nil {
+			return true
+		}
+		if !told && onHold != nil {
+			onHold(d, n)
+		}
+		select {
+		case <-held:
+		case <-l.done:
+			return false
+		}
+	}
 }

@@ -6,8 +6,11 @@
 // beyond its open connections and a few counters, and must not be imported by production code.
 // Every goroutine it starts is owned by the Proxy and has ended when Close returns.
 //
-// A connection through the proxy is two one-way pipes. When either side ends (EOF or error) the
-// proxy closes both sides; half-closed connections are not carried through.
+// A connection through the proxy is two one-way pipes: Up (client to target) and Down (target
+// to client). When either side ends (EOF or error) the proxy closes both sides; half-closed
+// connections are not carried through. Faults act on both pipes (Cut, Blackhole, SetDelay) or
+// on one (CutOneWay: a half-open link whose bytes flow one way only while its connections stay
+// open).
 package faultproxy
 
 import (
@@ -19,6 +22,26 @@ import (
 	"sync/atomic"
 	"time"
 )
+
+// Direction is one way through the proxy.
+type Direction uint8
+
+const (
+	// Up is from the clients (the dialers) to the target.
+	Up Direction = iota
+	// Down is from the target to the clients.
+	Down
+)
+
+func (d Direction) String() string {
+	switch d {
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	}
+	return fmt.Sprintf("Direction(%d)", uint8(d))
+}
 
 // Stats is a snapshot of the proxy's counters.
 type Stats struct {
@@ -45,10 +68,14 @@ type Proxy struct {
 		blackhole bool
 		closed    bool
 		delay     time.Duration
+		// held[d] is non-nil while direction d is cut one way; it is closed by the heal.
+		held [2]chan struct{}
 		// wait returns a channel that fires after d; time.After unless a test replaces it.
 		wait func(d time.Duration) <-chan time.Time
 		// onDrop, if set by a test, is told how many bytes a blackhole dropped.
 		onDrop func(n int)
+		// onHold, if set by a test, is told of each chunk a one-way cut holds.
+		onHold func(d Direction, n int)
 	}
 }
 
@@ -94,12 +121,44 @@ func (p *Proxy) Cut() {
 	p.closeLinksLocked()
 }
 
-// Heal ends a Cut: new connections are forwarded again. Connections closed by the Cut stay
-// closed; clients must reconnect.
+// Heal ends a Cut and every one-way cut: new connections are forwarded again, and held bytes
+// flow on. Connections closed by the Cut stay closed; clients must reconnect.
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mu.cut = false
+	for d := range p.mu.held {
+		p.healOneWayLocked(Direction(d))
+	}
+}
+
+// CutOneWay stops bytes in direction d while the other direction keeps flowing: a half-open
+// link. Connections stay open and new ones are accepted and dialled. Nothing is dropped: the
+// bytes of direction d wait (in the proxy and, once its read stops, in the kernel's buffers,
+// so a sender that writes on blocks as under a real partition) and flow on, in order, at
+// HealOneWay or Heal, as over a TCP connection whose one-way partition healed before either
+// end gave up on it. An end that gives up (a read deadline) closes its connection, and the
+// proxy then closes the other side. Cutting a direction that is cut already does nothing.
+func (p *Proxy) CutOneWay(d Direction) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.held[d] == nil {
+		p.mu.held[d] = make(chan struct{})
+	}
+}
+
+// HealOneWay ends a CutOneWay of direction d: the held bytes flow on.
+func (p *Proxy) HealOneWay(d Direction) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.healOneWayLocked(d)
+}
+
+func (p *Proxy) healOneWayLocked(d Direction) {
+	if ch := p.mu.held[d]; ch != nil {
+		close(ch)
+		p.mu.held[d] = nil
+	}
 }
 
 // SetDelay holds every chunk read from either side for d before writing it on (0 = no delay).

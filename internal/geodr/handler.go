@@ -21,10 +21,18 @@ func (m *Manager) Handler() http.Handler {
 			reply(w, st, err)
 			return
 		}
+		if err := m.synced(r); err != nil {
+			reply(w, nil, err)
+			return
+		}
 		st, err := m.partnerStatus(alias, r)
 		reply(w, st, err)
 	})
 	mux.HandleFunc("GET /geodr/v1/namespaces/{ns}/facts", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.synced(r); err != nil {
+			reply(w, nil, err)
+			return
+		}
 		ns := r.PathValue("ns")
 		if _, err := m.checkManage(r, ns); err != nil {
 			reply(w, nil, err)
@@ -34,6 +42,10 @@ func (m *Manager) Handler() http.Handler {
 		reply(w, f, err)
 	})
 	mux.HandleFunc("POST /geodr/v1/namespaces/{ns}/pair", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.synced(r); err != nil {
+			reply(w, nil, err)
+			return
+		}
 		ns := r.PathValue("ns")
 		admin, err := m.checkManage(r, ns)
 		if err != nil {
@@ -49,6 +61,10 @@ func (m *Manager) Handler() http.Handler {
 		reply(w, self, err)
 	})
 	mux.HandleFunc("GET /geodr/v1/namespaces/{ns}/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.synced(r); err != nil {
+			reply(w, nil, err)
+			return
+		}
 		ns := r.PathValue("ns")
 		cfg, err := m.pairedPrimary(ns, linkKey(r))
 		if err != nil {
@@ -62,6 +78,10 @@ func (m *Manager) Handler() http.Handler {
 		reply(w, Snapshot{Index: idx, Epoch: cfg.Epoch, Namespace: n}, err)
 	})
 	mux.HandleFunc("GET /geodr/v1/namespaces/{ns}/log", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.synced(r); err != nil {
+			reply(w, nil, err)
+			return
+		}
 		q := r.URL.Query()
 		after, err := strconv.ParseUint(q.Get("after"), 10, 64)
 		if err != nil {
@@ -74,9 +94,17 @@ func (m *Manager) Handler() http.Handler {
 		reply(w, pg, err)
 	})
 	mux.HandleFunc("POST /geodr/v1/aliases/{alias}/break", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.synced(r); err != nil {
+			reply(w, nil, err)
+			return
+		}
 		reply(w, struct{}{}, m.brokenByPrimary(r.Context(), r.PathValue("alias"), linkKey(r)))
 	})
 	mux.HandleFunc("POST /geodr/v1/aliases/{alias}/fence", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.synced(r); err != nil {
+			reply(w, nil, err)
+			return
+		}
 		var req FenceRequest
 		if err := decode(r, &req); err != nil {
 			reply(w, nil, err)
@@ -86,6 +114,13 @@ func (m *Manager) Handler() http.Handler {
 	})
 	return mux
 }
+
+// synced makes this node's metadata hold every change acknowledged in the region before the
+// partner's call (broker.SyncMetadata; at once on a single node), so that any node of a
+// cluster answers the partner as the leader would: a lagging follower must not report an alias
+// as gone or unpaired, nor serve a snapshot older than what the partner already applied. A node
+// that cannot reach a quorum answers Unavailable and the partner retries.
+func (m *Manager) synced(r *http.Request) error { return m.b.SyncMetadata(r.Context()) }
 
 // checkManage authenticates a pairing call: the node admin key (admin is then true), or a SAS
 // token of a rule with Manage on namespace ns.

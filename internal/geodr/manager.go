@@ -67,6 +67,7 @@ type Manager struct {
 
 	mu    sync.Mutex
 	links map[string]*link // by local namespace
+	lead  *term            // this node's metadata leadership, nil when it does not lead (leader.go)
 }
 
 // link is the runtime state of one local namespace's alias: what it knows of its peer and of
@@ -112,11 +113,19 @@ func New(opts Options) *Manager {
 
 // Start checks every alias's peer once (so a former primary that lost its alias during a
 // failover learns it before serving), then starts the replication runners and the periodic
-// peer checks. The first check gives up on an unreachable peer after a few seconds.
+// peer checks. The first check gives up on an unreachable peer after a few seconds. In a
+// cluster all of this runs on the metadata leader only (leader.go), which it follows.
 func (m *Manager) Start(ctx context.Context) {
-	first, cancel := context.WithTimeout(ctx, 3*time.Second)
-	m.checkPeers(first)
-	cancel()
+	_, clustered := m.b.ClusterNodeID()
+	if !clustered {
+		m.setLeader(true)
+		first, cancel := context.WithTimeout(ctx, 3*time.Second)
+		m.checkPeers(first)
+		cancel()
+	} else {
+		m.wg.Add(1)
+		go m.watchLeadership()
+	}
 	m.wg.Add(1)
 	go m.supervise()
 }
@@ -140,23 +149,42 @@ func (m *Manager) supervise() {
 	defer m.wg.Done()
 	t := time.NewTicker(m.opts.CheckEvery)
 	defer t.Stop()
+	var checked context.Context // the term whose first peer check is done
+	if _, clustered := m.b.ClusterNodeID(); !clustered {
+		checked = m.leaderCtx() // Start checked the peers
+	}
 	for {
-		m.startRunners()
+		lead := m.leaderCtx()
+		if lead != nil && lead != checked {
+			checked = lead // a new term: learn of failovers before replicating
+			m.checkPeersIn(lead)
+		}
+		if lead != nil {
+			m.startRunners(lead)
+		}
 		m.prune()
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-m.kick:
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(m.ctx, m.opts.CheckEvery)
-			m.checkPeers(ctx)
-			cancel()
+			if lead != nil {
+				m.checkPeersIn(lead)
+			}
 		}
 	}
 }
 
-// startRunners starts a replication runner for every local secondary that has none.
-func (m *Manager) startRunners() {
+// checkPeersIn runs one round of peer checks within term ctx, bounded by CheckEvery.
+func (m *Manager) checkPeersIn(lead context.Context) {
+	ctx, cancel := context.WithTimeout(lead, m.opts.CheckEvery)
+	m.checkPeers(ctx)
+	cancel()
+}
+
+// startRunners starts a replication runner for every local secondary that has none; each
+// stops when term ctx ends.
+func (m *Manager) startRunners(ctx context.Context) {
 	for ns, cfg := range m.b.Aliases() {
 		if cfg.Role != meta.RoleSecondary || !cfg.Paired() {
 			continue
@@ -168,7 +196,7 @@ func (m *Manager) startRunners() {
 		m.mu.Unlock()
 		if start {
 			m.wg.Add(1)
-			go m.runSecondary(ns)
+			go m.runSecondary(ctx, ns)
 		}
 	}
 }

@@ -15,34 +15,35 @@ const feedPageSize = 2000
 
 // runSecondary replicates the primary's metadata into local secondary namespace ns until ns
 // is no longer a paired secondary. It resumes from the cursor recorded in the alias
-// configuration, so restarts and cut links lose and repeat nothing.
-func (m *Manager) runSecondary(ns string) {
+// configuration, so restarts and cut links lose and repeat nothing. It stops when ctx (the
+// node's term of metadata leadership) ends.
+func (m *Manager) runSecondary(ctx context.Context, ns string) {
 	defer m.wg.Done()
 	defer m.update(ns, func(l *link) { l.running = false })
 	backoff := 100 * time.Millisecond
-	for m.ctx.Err() == nil {
+	for ctx.Err() == nil {
 		cfg, ok := m.b.Alias(ns)
 		if !ok || cfg.Role != meta.RoleSecondary || !cfg.Paired() {
 			return
 		}
-		err := m.replicateOnce(m.ctx, ns, cfg)
+		err := m.replicateOnce(ctx, ns, cfg)
 		if err == nil {
 			backoff = 100 * time.Millisecond
 			continue
 		}
-		if m.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
 		m.update(ns, func(l *link) { l.reachable, l.lastErr = !isNetwork(err), err.Error() })
 		if errcode.Is(err, errcode.Conflict) || errcode.Is(err, errcode.Unauthorized) {
-			if m.leftByPrimary(ns, cfg) {
+			if m.leftByPrimary(ctx, ns, cfg) {
 				return
 			}
 		}
 		m.log.Warn("replication from the primary failed; retrying", "alias", cfg.Name, "namespace", ns,
 			"primary", describePeer(cfg.Partner), "retry_in", backoff, "err", detail(err))
 		select {
-		case <-m.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-time.After(backoff):
 		}
@@ -120,6 +121,13 @@ func (m *Manager) syncFromSnapshot(ctx context.Context, ns string, cfg meta.Alia
 	if err != nil {
 		return err
 	}
+	if snap.Index < cfg.Through {
+		// A node of a clustered primary region that has not applied what this side already
+		// has: converging to its snapshot would undo changes the cursor says are applied.
+		return errcode.New(errcode.Unavailable,
+			"the primary's snapshot is at metadata index %d, behind the %d this secondary applied (a lagging node of the primary region answered); retrying",
+			snap.Index, cfg.Through)
+	}
 	local, _, err := m.b.NamespaceState(ns)
 	if err != nil {
 		return err
@@ -165,8 +173,8 @@ func (m *Manager) syncFromSnapshot(ctx context.Context, ns string, cfg meta.Alia
 // leftByPrimary checks, after the primary refused the feed, whether the primary really left
 // the pairing (break pairing while this side was unreachable); then this side becomes an
 // ordinary namespace, as it would have had it been told.
-func (m *Manager) leftByPrimary(ns string, cfg meta.AliasConfig) bool {
-	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+func (m *Manager) leftByPrimary(ctx context.Context, ns string, cfg meta.AliasConfig) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st, err := m.peer.status(ctx, cfg.Partner.Endpoint, cfg.Name, cfg.LinkKey)
 	// Not there, or held there under another pairing's key: the primary left this pairing.
@@ -206,6 +214,9 @@ func (m *Manager) feed(ctx context.Context, ns, linkKey string, after uint64, li
 		return Page{}, err
 	}
 	m.update(ns, func(l *link) { l.ack, l.acked, l.contact, l.reachable = after, true, m.now(), true })
+	if err := m.awaitApplied(ctx, after, deadline); err != nil {
+		return Page{}, err
+	}
 	cursor := after
 	for {
 		cfg, err := m.pairedPrimary(ns, linkKey)
@@ -257,6 +268,28 @@ func (m *Manager) feed(ctx context.Context, ns, linkKey string, after uint64, li
 			return Page{}, werr
 		}
 	}
+}
+
+// awaitApplied waits, until deadline, for this node to apply the metadata through index after,
+// where the secondary says it is. In a cluster any node serves the feed, from its own applied
+// metadata, and a follower may lag the node that served the secondary before; it answers
+// Unavailable if it does not catch up in time, and the secondary retries.
+func (m *Manager) awaitApplied(ctx context.Context, after uint64, deadline time.Time) error {
+	if m.b.MetaIndex() >= after {
+		return nil
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	err := m.b.WaitMeta(wctx, after)
+	cancel()
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return errcode.New(errcode.Unavailable,
+		"this node of region %s has applied the metadata through index %d, behind the secondary's position %d; retry shortly",
+		m.b.Region(), m.b.MetaIndex(), after)
 }
 
 // countReplicable counts primary namespace ns's replicable changes after index after.

@@ -19,5 +19,15 @@
 // Everything the Manager returns (definitions, status, errors) shows them as *** (redact.go),
 // and a definition that sends *** back as a password is refused rather than stored.
 //
-// The package does not touch metadata or geo-DR: jobs are a region's own.
+// Clusters (cluster.go, store_meta.go): in a region of several nodes the definitions, wanted
+// states and latest checkpoints are in the region's replicated metadata (meta/jobs.go), and a
+// lease there names the one node that runs each running job. The holder renews it; a node runs
+// a job only while its lease is unexpired; when the holder dies its lease expires, another node
+// takes it and resumes from the replicated checkpoint. Checkpoints are fenced by the lease at
+// apply, and bounded by meta.MaxJobCheckpointBytes (4 MiB): a job whose checkpoint outgrows it
+// fails with an error naming the limit. A job reads its inputs from the replicas on its node
+// (committed data, leader or follower), so in a region of more than three nodes a node runs
+// only jobs whose input partitions it holds.
+//
+// Jobs are a region's own: geo-DR does not replicate them.
 package job

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,11 +17,13 @@ import (
 )
 
 // Manager owns the jobs of one region: their definitions on disk and a runner goroutine for
-// each running job.
+// each running job. In a cluster (cluster.go) every node has one; the definitions live in the
+// region's metadata and each running job runs on the one node that holds its lease.
 type Manager struct {
 	b        *broker.Broker
-	store    store
-	filesDir string // <data>/job-files: where confined jobs keep their files
+	store    jobStore
+	cl       *clusterJobs // nil on a single node
+	filesDir string       // <data>/job-files: where confined jobs keep their files
 	opts     Options
 	mu       struct {
 		sync.Mutex
@@ -30,9 +33,10 @@ type Manager struct {
 }
 
 type entry struct {
-	rec *record
-	run *runner // nil when not running
-	err string  // why the last run ended, when it failed
+	rec    *record
+	run    *runner // nil when not running (here)
+	err    string  // why the last run ended, when it failed
+	holder uint64  // in a cluster, the node that holds the job's lease (0: none)
 }
 
 // Info is a job as the API shows it.
@@ -43,6 +47,9 @@ type Info struct {
 	CreatedAt time.Time  `json:"createdAt"`
 	StartedAt *time.Time `json:"startedAt,omitempty"`
 	StoppedAt *time.Time `json:"stoppedAt,omitempty"`
+	// Node is, in a cluster, the node that runs the job (holds its lease). Only that node
+	// reports the job's live numbers.
+	Node uint64 `json:"node,omitempty"`
 }
 
 // Defaults of Options.
@@ -62,10 +69,15 @@ type Options struct {
 	// StateBudget is the largest state a job may hold, in bytes, as its checkpoint measures it
 	// (default DefaultStateBudget); a job over it fails. A job's spec can lower it.
 	StateBudget int64
+	// LeaseTTL is, in a cluster, how long a job's lease lasts without renewal (default
+	// DefaultLeaseTTL): a job whose node dies moves to another node after about this long.
+	LeaseTTL time.Duration
+	Logger   *slog.Logger // nil means slog.Default()
 }
 
 // NewManager loads the jobs under <data>/jobs and starts again those that were running, each
-// from its checkpoint.
+// from its checkpoint. In a cluster it follows the jobs in the region's metadata instead, and
+// runs those whose lease it takes (cluster.go).
 func NewManager(opts Options) (*Manager, error) {
 	if opts.ReferenceMaxBytes <= 0 {
 		opts.ReferenceMaxBytes = DefaultReferenceMaxBytes
@@ -79,6 +91,18 @@ func NewManager(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	m.mu.jobs = map[string]*entry{}
+	if node, ok := opts.Broker.ClusterNodeID(); ok {
+		if opts.LeaseTTL <= 0 {
+			opts.LeaseTTL = DefaultLeaseTTL
+		}
+		if opts.Logger == nil {
+			opts.Logger = slog.Default()
+		}
+		m.opts = opts
+		m.store = metaStore{b: opts.Broker, node: node}
+		m.cl = &clusterJobs{node: node, ttl: opts.LeaseTTL, log: opts.Logger.With("component", "jobs")}
+		return m, m.register(func() { m.startCluster() })
+	}
 	names, err := m.store.names()
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -91,22 +115,36 @@ func NewManager(opts Options) (*Manager, error) {
 		e := &entry{rec: rec}
 		m.mu.jobs[strings.ToLower(n)] = e
 		if rec.Want == Running {
-			m.startLocked(e, true)
+			m.startLocked(e, true, grant{})
 		}
 	}
-	if reg := opts.Registerer; reg != nil {
+	return m, m.register(func() {})
+}
+
+// register registers the metrics, then calls start.
+func (m *Manager) register(start func()) error {
+	if reg := m.opts.Registerer; reg != nil {
 		if err := reg.Register(m); err != nil {
 			m.Close()
-			return nil, err
+			return err
 		}
 	}
-	return m, nil
+	start()
+	return nil
 }
 
 // entry returns the job called name if caller by may see it (Creator.sees); a job it may not
 // see reads as absent.
 func (m *Manager) entry(name string, by Creator) (*entry, error) {
 	e, ok := m.mu.jobs[strings.ToLower(name)]
+	if !ok && m.cl != nil {
+		// In a cluster the tend loop follows the metadata; a job applied here since its last
+		// round is read from the metadata at once.
+		if rec, err := m.store.load(name); err == nil {
+			e, ok = &entry{rec: rec}, true
+			m.mu.jobs[strings.ToLower(name)] = e
+		}
+	}
 	if !ok || !by.sees(e.rec.Creator) {
 		return nil, errcode.New(errcode.NotFound, "job %s does not exist; list jobs with 'tandem job list'", name)
 	}
@@ -156,7 +194,7 @@ func (m *Manager) create(spec Spec, by Creator) (Info, error) {
 		return Info{}, errcode.New(errcode.AlreadyExists, "job %s already exists; delete it first or pick another name", spec.Name)
 	}
 	rec := &record{Spec: spec, Creator: by, Want: Created, CreatedAt: time.Now().UTC()}
-	if err := m.store.save(rec); err != nil {
+	if err := m.store.create(rec); err != nil {
 		return Info{}, err
 	}
 	e := &entry{rec: rec}
@@ -175,13 +213,16 @@ func (m *Manager) StartJob(ctx context.Context, name, from string, by Creator) (
 	default:
 		return Info{}, errcode.New(errcode.InvalidArgument, "start from %q: use now, start, last-stopped or time:2026-01-02T15:04:05Z", from)
 	}
+	if err := m.b.SyncMetadata(ctx); err != nil {
+		return Info{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, err := m.entry(name, by)
+	e, err := m.freshEntry(name, by)
 	if err != nil {
 		return Info{}, err
 	}
-	if e.run != nil {
+	if e.run != nil || (m.cl != nil && e.rec.Want == Running) {
 		return Info{}, errcode.New(errcode.Conflict, "job %s is already running; stop it first", name)
 	}
 	resume := from == "last-stopped"
@@ -193,22 +234,41 @@ func (m *Manager) StartJob(ctx context.Context, name, from string, by Creator) (
 		}
 	}
 	now := time.Now().UTC()
-	e.rec.Want, e.rec.StartFrom, e.rec.StartedAt, e.rec.StoppedAt = Running, from, &now, nil
+	rec := *e.rec
+	rec.Want, rec.StartFrom, rec.StartedAt, rec.StoppedAt = Running, from, &now, nil
 	if resume {
-		e.rec.StartFrom = "last-stopped"
+		rec.StartFrom = "last-stopped"
 	}
-	if err := m.store.save(e.rec); err != nil {
+	save := m.store.save
+	if !resume {
+		save = m.store.restart
+	}
+	if err := save(&rec); err != nil {
 		return Info{}, err
 	}
-	m.startLocked(e, resume)
+	e.rec = &rec
+	if m.cl == nil {
+		m.startLocked(e, resume, grant{})
+	} // in a cluster the node that takes the lease runs it
 	return m.infoLocked(e), nil
 }
 
+// grant is what a run in a cluster holds: its job lease, until when it may run unless the
+// lease is renewed (runner.until), and the number of the last checkpoint under that lease.
+type grant struct {
+	lease uint64
+	until time.Time
+	ckNum uint64
+}
+
 // startLocked starts the runner. A job that was running when the server stopped resumes from
-// its checkpoint whatever it was started with.
-func (m *Manager) startLocked(e *entry, resume bool) {
+// its checkpoint whatever it was started with. g is the grant it runs under in a cluster (zero
+// on a single node).
+func (m *Manager) startLocked(e *entry, resume bool, g grant) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runner{m: m, spec: e.rec.Spec, creator: e.rec.Creator, from: e.rec.StartFrom, resume: resume, cancel: cancel, done: make(chan struct{})}
+	r := &runner{m: m, spec: e.rec.Spec, creator: e.rec.Creator, from: e.rec.StartFrom, resume: resume, lease: g.lease,
+		ckNum: g.ckNum, cancel: cancel, done: make(chan struct{})}
+	r.until.Store(g.until.UnixNano())
 	r.mu.status.State = Starting
 	e.run, e.err = r, ""
 	go r.run(ctx)
@@ -216,6 +276,9 @@ func (m *Manager) startLocked(e *entry, resume bool) {
 
 // StopJob stops a running job that caller by may see, after writing its rows and a checkpoint.
 func (m *Manager) StopJob(ctx context.Context, name string, by Creator) (Info, error) {
+	if m.cl != nil {
+		return m.stopClustered(ctx, name, by)
+	}
 	m.mu.Lock()
 	e, err := m.entry(name, by)
 	if err != nil {
@@ -254,14 +317,36 @@ func (m *Manager) Delete(ctx context.Context, name string, by Creator) error {
 	if _, err := m.StopJob(ctx, name, by); err != nil {
 		return err
 	}
+	if err := m.b.SyncMetadata(ctx); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, err := m.entry(name, by)
+	e, err := m.freshEntry(name, by)
 	if err != nil {
 		return err
 	}
+	if err := m.store.remove(e.rec); err != nil {
+		return err
+	}
 	delete(m.mu.jobs, strings.ToLower(e.rec.Spec.Name))
-	return m.store.remove(e.rec.Spec.Name)
+	return nil
+}
+
+// freshEntry is entry with, in a cluster, the record read again from this node's metadata
+// (after SyncMetadata, it holds every change acknowledged before), so that a change made from
+// it is conditional on the latest version.
+func (m *Manager) freshEntry(name string, by Creator) (*entry, error) {
+	e, err := m.entry(name, by)
+	if err != nil || m.cl == nil {
+		return e, err
+	}
+	rec, err := m.store.load(name)
+	if err != nil {
+		return nil, err
+	}
+	e.rec = rec
+	return e, nil
 }
 
 // Get returns one job that caller by may see.
@@ -296,10 +381,15 @@ func (m *Manager) List(by Creator) []Info {
 // infoLocked is the job as the API shows it: passwords redacted from its definition, its
 // status and its errors.
 func (m *Manager) infoLocked(e *entry) Info {
-	info := Info{Spec: e.rec.Spec.Redacted(), StartFrom: e.rec.StartFrom, CreatedAt: e.rec.CreatedAt, StartedAt: e.rec.StartedAt, StoppedAt: e.rec.StoppedAt}
+	info := Info{Spec: e.rec.Spec.Redacted(), StartFrom: e.rec.StartFrom, CreatedAt: e.rec.CreatedAt, StartedAt: e.rec.StartedAt, StoppedAt: e.rec.StoppedAt,
+		Node: e.holder}
 	switch {
 	case e.run != nil:
 		info.Status = e.run.status()
+	case m.cl != nil && e.rec.Want == Running && e.holder != 0:
+		info.Status.State = Running // on node e.holder, which reports its numbers
+	case m.cl != nil && e.rec.Want == Running:
+		info.Status.State = Starting // no node holds its lease yet
 	case e.rec.Want == Created:
 		info.Status.State = Created
 	case e.err != "":
@@ -324,10 +414,16 @@ func (m *Manager) Close() {
 	}
 	m.mu.closed = true
 	m.mu.Unlock()
+	if m.cl != nil {
+		m.closeCluster()
+	}
 	for _, r := range runs {
 		r.cancel()
 	}
 	for _, r := range runs {
 		<-r.done
+	}
+	if m.cl != nil {
+		m.releaseLeases(runs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
@@ -77,8 +78,13 @@ type runner struct {
 	creator Creator
 	from    string // how to start when there is no checkpoint to resume from
 	resume  bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	lease   uint64 // in a cluster, the job lease this node holds for the run (cluster.go)
+	// until is, in a cluster, when the run must stop unless its lease is renewed meanwhile
+	// (unix nanoseconds: the lease's expiry less a margin); the tend loop moves it on.
+	until  atomic.Int64
+	ckNum  uint64 // in a cluster, the number of the last checkpoint written under lease
+	cancel context.CancelFunc
+	done   chan struct{}
 
 	mu struct {
 		sync.Mutex
@@ -134,6 +140,8 @@ func (r *runner) run(ctx context.Context) {
 
 func (r *runner) execute(ctx context.Context) error {
 	r.update(func(s *Status) { s.State = Starting })
+	ctx, stop := r.leaseCtx(ctx)
+	defer stop()
 	x, err := r.prepare(ctx)
 	if err != nil {
 		return err
@@ -156,9 +164,11 @@ func (r *runner) execute(ctx context.Context) error {
 			cctx := ctx
 			if ctx.Err() != nil {
 				// Stopping: write what is done and checkpoint it, so a restart resumes here.
-				var cancel context.CancelFunc
+				var cancel, unwatch context.CancelFunc
 				cctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
+				cctx, unwatch = r.leaseCtx(cctx) // and not past the lease
+				defer unwatch()
 			}
 			if err := x.commit(cctx); err != nil {
 				return err
@@ -175,6 +185,37 @@ func (r *runner) execute(ctx context.Context) error {
 		}
 	}
 }
+
+// leaseCtx returns ctx, in a cluster also cancelled once the run's lease is due to expire
+// unrenewed (until): the node stops the run (r.cancel, so it ends Stopped) and its writes
+// before another node may take the job over. Its watcher goroutine ends when the returned
+// context does; call stop when done.
+func (r *runner) leaseCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.lease == 0 {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(leaseWatchEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if time.Now().UnixNano() > r.until.Load() {
+					r.cancel()
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, cancel
+}
+
+// leaseWatchEvery is how often a cluster run checks that its lease is still current.
+const leaseWatchEvery = 20 * time.Millisecond
 
 // prepare compiles the query, opens the sinks and finds where to start reading.
 func (r *runner) prepare(ctx context.Context) (*execution, error) {
@@ -254,6 +295,11 @@ func (r *runner) openSink(ctx context.Context, o OutputSpec) (sink.Sink, error) 
 
 // retry runs f until it succeeds or ctx ends, backing off and reporting Degraded meanwhile.
 func (r *runner) retry(ctx context.Context, what string, f func() error) error {
+	return r.retryUnless(ctx, what, nil, f)
+}
+
+// retryUnless is retry that also gives up at once on an error permanent says is final.
+func (r *runner) retryUnless(ctx context.Context, what string, permanent func(error) bool, f func() error) error {
 	wait := 100 * time.Millisecond
 	for {
 		err := f()
@@ -265,7 +311,7 @@ func (r *runner) retry(ctx context.Context, what string, f func() error) error {
 			})
 			return nil
 		}
-		if errcode.CodeOf(err) == errcode.InvalidArgument {
+		if errcode.CodeOf(err) == errcode.InvalidArgument || (permanent != nil && permanent(err)) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		r.update(func(s *Status) { s.State, s.Error = Degraded, fmt.Sprintf("%s: %v (retrying)", what, err) })
@@ -310,11 +356,11 @@ func (x *execution) startPositions() error {
 		}
 		return nil
 	}
-	if err := r.m.store.dropCheckpoint(r.spec.Name); err != nil {
+	if err := r.m.store.dropCheckpoint(context.Background(), r.spec.Name, r.lease); err != nil {
 		return err
 	}
 	for _, p := range x.parts {
-		part, err := r.m.b.Partition(p.input.Namespace, p.input.Hub, p.partition)
+		part, err := r.m.b.LocalPartition(p.input.Namespace, p.input.Hub, p.partition)
 		if err != nil {
 			return err
 		}
@@ -348,7 +394,7 @@ func (x *execution) readRound(ctx context.Context) (bool, error) {
 	var backlog int64
 	for _, p := range x.parts {
 		off := x.offsets[p.key][p.partition]
-		evs, next, err := x.r.m.b.Receive(ctx, p.input.Namespace, p.input.Hub, p.partition, broker.Position{Kind: broker.FromOffset, Offset: off}, 1000, 0)
+		evs, next, err := x.r.m.b.ReceiveLocal(ctx, p.input.Namespace, p.input.Hub, p.partition, off, 1000)
 		if err != nil {
 			if ctx.Err() != nil {
 				return progressed, nil
@@ -361,7 +407,7 @@ func (x *execution) readRound(ctx context.Context) (bool, error) {
 			}
 		}
 		x.offsets[p.key][p.partition] = next
-		if part, err := x.r.m.b.Partition(p.input.Namespace, p.input.Hub, p.partition); err == nil {
+		if part, err := x.r.m.b.LocalPartition(p.input.Namespace, p.input.Hub, p.partition); err == nil {
 			backlog += part.EndOffset() - next
 		}
 		if len(evs) > 0 {
@@ -481,7 +527,14 @@ func (x *execution) commit(ctx context.Context) error {
 			ck.Dedup[in][p] = d.appendState(nil)
 		}
 	}
-	_, err := x.r.m.store.saveCheckpoint(x.r.spec.Name, ck)
+	// In a cluster the checkpoint is a metadata write: retried while the metadata has no
+	// leader; refused for good once another node holds the job's lease, or the node closes.
+	final := func(err error) bool { return errcode.Is(err, errcode.Conflict) || x.r.m.b.Closed() }
+	x.r.ckNum++
+	err := x.r.retryUnless(ctx, "checkpoint", final, func() error {
+		_, err := x.r.m.store.saveCheckpoint(ctx, x.r.spec.Name, x.r.lease, x.r.ckNum, ck)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("job %s: writing its checkpoint: %w", x.r.spec.Name, err)
 	}

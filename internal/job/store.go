@@ -2,6 +2,7 @@ package job
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -20,7 +21,8 @@ import (
 //	job.json     the definition and the wanted state (Created, Running, Stopped)
 //	checkpoint   the engine snapshot and the input offsets it covers, written atomically
 //
-// Jobs are a region's own: they are not metadata commands and are not replicated by geo-DR
+// That is a single node's store; a cluster keeps the same record and checkpoint in the region's
+// metadata instead (store_meta.go). Jobs are a region's own: geo-DR does not replicate them
 // (geo-redundant jobs deploy the same definition to each region explicitly).
 
 // record is what job.json holds.
@@ -32,6 +34,9 @@ type record struct {
 	CreatedAt time.Time  `json:"createdAt"`
 	StartedAt *time.Time `json:"startedAt,omitempty"`
 	StoppedAt *time.Time `json:"stoppedAt,omitempty"`
+	// version is, in a cluster, the metadata version of the job this record was read as
+	// (meta.Job.Version); a change is made only if the job is still at it.
+	version uint64
 }
 
 // checkpoint is a job's progress: for every input partition the offset to read next, and the
@@ -80,6 +85,27 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 	c.Snapshot = body[k+int(n):]
 	return c, nil
 }
+
+// jobStore keeps the job definitions and checkpoints: files under <data>/jobs on a single node
+// (store), the region's replicated metadata in a cluster (metaStore, store_meta.go). lease is
+// the job lease under which a runner writes its checkpoint, number the checkpoint's number
+// under that lease; the file store ignores both.
+type jobStore interface {
+	names() ([]string, error)
+	load(name string) (*record, error)
+	create(r *record) error  // a new job; AlreadyExists if the name is taken
+	save(r *record) error    // a changed definition or wanted state
+	restart(r *record) error // save, dropping the checkpoint, for a start that does not resume
+	remove(r *record) error
+	loadCheckpoint(name string) (*checkpoint, error)
+	saveCheckpoint(ctx context.Context, name string, lease, number uint64, c *checkpoint) (int, error)
+	dropCheckpoint(ctx context.Context, name string, lease uint64) error
+}
+
+var (
+	_ jobStore = store{}
+	_ jobStore = metaStore{}
+)
 
 // store reads and writes job directories.
 type store struct{ dir string }
@@ -131,7 +157,12 @@ func (s store) save(r *record) error {
 	return log.WriteFileDurable(log.OSFS{}, filepath.Join(s.jobDir(r.Spec.Name), "job.json"), b)
 }
 
-func (s store) remove(name string) error { return os.RemoveAll(s.jobDir(name)) }
+func (s store) create(r *record) error { return s.save(r) }
+
+// restart saves r; the runner drops the checkpoint when it starts without resuming.
+func (s store) restart(r *record) error { return s.save(r) }
+
+func (s store) remove(r *record) error { return os.RemoveAll(s.jobDir(r.Spec.Name)) }
 
 func (s store) loadCheckpoint(name string) (*checkpoint, error) {
 	b, err := os.ReadFile(filepath.Join(s.jobDir(name), "checkpoint"))
@@ -148,7 +179,7 @@ func (s store) loadCheckpoint(name string) (*checkpoint, error) {
 	return c, nil
 }
 
-func (s store) saveCheckpoint(name string, c *checkpoint) (int, error) {
+func (s store) saveCheckpoint(_ context.Context, name string, _, _ uint64, c *checkpoint) (int, error) {
 	b, err := c.encode()
 	if err != nil {
 		return 0, err
@@ -156,7 +187,7 @@ func (s store) saveCheckpoint(name string, c *checkpoint) (int, error) {
 	return len(b), log.WriteFileDurable(log.OSFS{}, filepath.Join(s.jobDir(name), "checkpoint"), b)
 }
 
-func (s store) dropCheckpoint(name string) error {
+func (s store) dropCheckpoint(_ context.Context, name string, _ uint64) error {
 	err := os.Remove(filepath.Join(s.jobDir(name), "checkpoint"))
 	if os.IsNotExist(err) {
 		return nil

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,7 +16,7 @@ func TestAuditM5_JobFilesPrivate(t *testing.T) {
 	if err := s.save(r); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.saveCheckpoint("orders-to-pg", &checkpoint{Offsets: map[string]map[int32]int64{}}); err != nil {
+	if _, err := s.saveCheckpoint(context.Background(), "orders-to-pg", 0, 0, &checkpoint{Offsets: map[string]map[int32]int64{}}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]os.FileMode{

@@ -60,6 +60,9 @@ func (c *conn) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReque
 				sp.ErrorCode, _ = c.codeMsg(aliasErr)
 			default:
 				part, err := b.Partition(ns, rt.Topic, rp.Partition)
+				if err == nil {
+					err = b.CheckLeaderEpoch(ns, rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+				}
 				if err != nil {
 					sp.ErrorCode, _ = c.codeMsg(err)
 					break

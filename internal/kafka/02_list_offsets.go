@@ -36,6 +36,9 @@ func (c *conn) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 				sp.ErrorCode, _ = c.codeMsg(aliasErr)
 			default:
 				part, err := b.Partition(c.principal.Namespace, rt.Topic, rp.Partition)
+				if err == nil {
+					err = b.CheckLeaderEpoch(c.principal.Namespace, rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+				}
 				if err != nil {
 					sp.ErrorCode, _ = c.codeMsg(err)
 					break

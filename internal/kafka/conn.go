@@ -166,7 +166,11 @@ func closeKind(err error) string {
 
 // frameLimit is the largest frame the connection may send now.
 func (c *conn) frameLimit() frameLimit {
-	if c.principal == nil {
+	// With --dev a connection that never authenticates acts in the dev namespace from its
+	// first request on (dispatch), so its requests get the full limit from the start: a
+	// producer's own connection may send a 1 MiB Produce as its first request after
+	// ApiVersions.
+	if c.principal == nil && !c.s.opts.Dev {
 		return frameLimit{c.s.opts.PreAuthFrameBytes, "--kafka-sasl-max-receive-bytes, before SASL authentication"}
 	}
 	return frameLimit{c.s.opts.MaxRequestBytes, "--kafka-max-request-bytes"}

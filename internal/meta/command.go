@@ -246,6 +246,7 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 	TypeReleaseAlias:       decodeAs[ReleaseAlias],
 	TypeClusterMembers:     decodeAs[ClusterMembers],
 	TypeSetMemberEndpoints: decodeAs[SetMemberEndpoints],
+	TypePutJob:             decodeAs[PutJob], TypeDeleteJob: decodeAs[DeleteJob], TypeAcquireJobLease: decodeAs[AcquireJobLease], TypeReleaseJobLease: decodeAs[ReleaseJobLease], TypeSaveJobCheckpoint: decodeAs[SaveJobCheckpoint],
 }
 
 // CommandTypes lists the command types this code understands, sorted.

@@ -41,6 +41,11 @@ func allCommands() []Command {
 		ReleaseAlias{Alias: "orders-alias", Time: t0},
 		ClusterMembers{Members: []Member{{ID: 2, Zone: "b", Name: "node-2"}, {ID: 1, Zone: "a", Name: "n1"}}},
 		SetMemberEndpoints{ID: 2, Endpoints: Endpoints{Kafka: "127.0.0.2:9092", KafkaTLS: "127.0.0.2:9093", HTTP: "https://127.0.0.2:8080"}},
+		PutJob{Name: "j", Definition: json.RawMessage(`{"spec":{}}`), Create: true, Restart: true, IfVersion: 4, Time: t0},
+		DeleteJob{Name: "j", IfVersion: 4},
+		AcquireJobLease{Name: "j", Node: 2, Now: t0, Expires: t0.Add(time.Second)},
+		ReleaseJobLease{Name: "j", Node: 2, Seq: 3},
+		SaveJobCheckpoint{Name: "j", Node: 2, Seq: 3, Number: 5, Data: []byte{1, 2}},
 	}
 }
 

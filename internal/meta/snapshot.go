@@ -11,7 +11,8 @@ import (
 // (the "cluster" object and the hubs' incarnations and replicas); a state without placement is
 // still written as version 1, byte for byte what older code wrote, and a state with placement
 // as version 2, which older code refuses ("upgrade tandem") rather than silently dropping it.
-const SnapshotVersion = 2
+// Version 3 adds a cluster's stream jobs ("jobs"), written only by a state that has one.
+const SnapshotVersion = 3
 
 type snapshotJSON struct {
 	V          int                   `json:"v"`
@@ -22,6 +23,8 @@ type snapshotJSON struct {
 	Reservations map[string]*AliasReservation `json:"aliasReservations,omitempty"`
 	// Cluster is absent until a member list is recorded, for the same reason.
 	Cluster *clusterJSON `json:"cluster,omitempty"`
+	// Jobs (version 3) is absent until a cluster records a stream job (jobs.go).
+	Jobs map[string]*Job `json:"jobs,omitempty"`
 }
 
 // clusterJSON is the placement state of a snapshot (placement.go).
@@ -38,6 +41,9 @@ func (s *State) MarshalSnapshot() ([]byte, error) {
 	if len(s.members) > 0 || s.cursor > 0 || s.incarnation > 0 {
 		j.V = 2
 		j.Cluster = &clusterJSON{Members: s.members, Cursor: s.cursor, Incarnation: s.incarnation}
+	}
+	if len(s.jobs) > 0 {
+		j.V, j.Jobs = 3, s.jobs
 	}
 	b, err := json.Marshal(j)
 	if err != nil {
@@ -66,6 +72,13 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 			return nil, err
 		}
 	}
+	if len(j.Jobs) > 0 && j.V < 3 {
+		return nil, errcode.New(errcode.CorruptData, "metadata snapshot version %d carries jobs, which version 3 added", j.V)
+	}
+	if err := checkJobs(j.Jobs); err != nil {
+		return nil, err
+	}
+	s.jobs = j.Jobs
 	if s.namespaces == nil {
 		s.namespaces = map[string]*Namespace{}
 	}

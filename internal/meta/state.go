@@ -140,6 +140,7 @@ type State struct {
 	members     []Member
 	cursor      uint64
 	incarnation uint64
+	jobs        map[string]*Job // stream jobs of a cluster, by lower-case name (jobs.go)
 }
 
 // NewState returns an empty state at index 0.
