@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,15 +140,23 @@ func TestGeoDRClusterRegionsFailover(t *testing.T) {
 	if err := atSecondary.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatalf("produce through the alias, bootstrapped at the secondary's nodes: %v", err)
 	}
-	primary := map[string]bool{}
-	for _, a := range east.kafkaAddrs() {
-		primary[a] = true
-	}
-	for _, b := range brokersOf(t, ctx, atSecondary.SeedBrokers()[0]) {
-		if !primary[b] {
-			t.Errorf("the secondary's Metadata for an alias client names broker %s, which is not one of the primary's %v", b, east.kafkaAddrs())
+	// The pairing records every broker of the primary's cluster (as the members recorded their
+	// endpoints: the partner's record follows within a peer check), and each secondary node
+	// lists all of them to alias clients.
+	want := east.kafkaAddrs()
+	slices.Sort(want)
+	waitFor(t, 60*time.Second, "every secondary node to name the primary's three brokers to alias clients", func() (bool, string) {
+		for _, seed := range west.kafkaAddrs() {
+			probe := kafkaClient(t, cs, []string{seed})
+			got := brokersOf(t, ctx, probe.SeedBrokers()[0])
+			probe.Close()
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				return false, fmt.Sprintf("%s names %v, want %v", seed, got, want)
+			}
 		}
-	}
+		return true, ""
+	})
 
 	// A producer on all six nodes writes while the whole primary region dies.
 	all := append(east.kafkaAddrs(), west.kafkaAddrs()...)
