@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -155,8 +156,9 @@ type devRun struct {
 	s        devSettings
 	tls      *devTLS // with --tls
 	stderr   io.Writer
-	children []*devChild // started so far, in devRegions order
-	ready    atomic.Bool // the setup is done: a region may now die without ending the run
+	children []*devChild             // started so far, in devRegions order
+	ready    atomic.Bool             // the setup is done: a region may now die without ending the run
+	info     atomic.Pointer[devInfo] // once the setup is done: what hints name (dev_hints.go)
 }
 
 func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error {
@@ -206,6 +208,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, s devSettings) error 
 		}
 		return d.outcome(runCtx, err)
 	}
+	d.info.Store(info)
 	d.ready.Store(true)
 	if err := info.print(stdout); err != nil {
 		return err
@@ -295,6 +298,7 @@ func (d *devRun) watch(ctx context.Context, cancel context.CancelCauseFunc, sigc
 		}
 		fmt.Fprintf(d.stderr, "tandem dev: %v\ntandem dev: %s running; start %s again (same data and ports) with:\n  %s\n",
 			dead.exitError(), others, strings.TrimPrefix(strings.TrimPrefix(dead.spec.Name, "region "), "node "), dead.restartCommand())
+		printHint(d.stderr, d.regionHint(dead))
 	}
 }
 
@@ -378,8 +382,12 @@ func startDevChild(region string, spec nodeproc.Spec, tls *devTLS) (*devChild, e
 	return &devChild{region: region, tls: tls, spec: spec, proc: p}, nil
 }
 
-// restart starts the child's region again, after it exited, on its data and ports.
+// restart starts the child's region again, after it exited, on its data and ports. The log of
+// the run that ended is kept as LOG.1 (starting truncates LOG).
 func (c *devChild) restart() (*devChild, error) {
+	if err := os.Rename(c.spec.Log, c.spec.Log+".1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, errcode.New(errcode.Internal, "keeping the log of %s: %w", c.spec.Name, err)
+	}
 	return startDevChild(c.region, c.restartSpec(), c.tls)
 }
 

@@ -29,6 +29,8 @@ type drillSettings struct {
 	postgres  string
 	staleness time.Duration
 	timeout   time.Duration
+	nodes     int    // per region: 1, or 3 (a cluster in zones a, b, c)
+	fault     string // region, node or zone (drill_fault.go)
 }
 
 // What the drill creates in each region.
@@ -64,7 +66,28 @@ east primary and west secondary, with a geo-DR alias, as tandem dev makes them):
      time and the diff of the two outputs.
 
 It exits with status 1 (Mismatch) when a row was read twice or missed, an event was lost, or
-the outputs differ.`,
+the outputs differ.
+
+With --nodes 3 each region is a 3-node cluster in zones a, b and c (as 'tandem dev --nodes 3'
+runs them, on free ports), and --fault says what fails:
+
+  region  (the default) every node of east is killed with SIGKILL: the steps above, the alias
+          failing over to west's cluster and all three east nodes restarting;
+  node    east's metadata leader is killed: no failover, the region carries on with two nodes;
+  zone    zone a fails: its node is killed in both regions.
+
+A node or zone drill sends --rate records/s with a Kafka producer (acks=all, idempotent)
+through the alias connection string, bootstrapped at all six nodes, for --steady, kills, keeps
+producing for --outage, restarts what it killed and waits until both regions are healthy
+again, then reads everything back. It reports what was killed, how long the clients'
+acknowledgements paused (the client-observed gap), the slowest acknowledgement, the time to
+elect a new metadata leader and to rejoin, and the records lost (must be 0) or failed.
+
+Examples:
+  tandem drill
+  tandem drill --nodes 3                 # a region of three nodes fails over
+  tandem drill --nodes 3 --fault node    # one node dies, its region carries on
+  tandem drill --nodes 3 --fault zone -o json`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := s.check(); err != nil {
@@ -72,7 +95,19 @@ the outputs differ.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), s.timeout)
 			defer cancel()
-			rep, err := runDrill(ctx, cmd, s)
+			var rep drillOutcome
+			var err error
+			if s.fault == faultRegion {
+				var r *drillReport
+				if r, err = runDrill(ctx, cmd, s); r != nil {
+					rep = r
+				}
+			} else {
+				var r *faultReport
+				if r, err = runFaultDrill(ctx, cmd, s); r != nil {
+					rep = r
+				}
+			}
 			if rep != nil {
 				if perr := rep.print(cmd); perr != nil && err == nil {
 					err = perr
@@ -93,6 +128,8 @@ the outputs differ.`,
 	f.StringVar(&s.postgres, "postgres", "", "PostgreSQL URL for the west region's output (default: SQLite in --dir)")
 	f.DurationVar(&s.staleness, "staleness", 3*time.Second, "the reader switches when the primary makes no progress for this long")
 	f.DurationVar(&s.timeout, "timeout", 5*time.Minute, "bound on the whole drill")
+	f.IntVar(&s.nodes, "nodes", 1, "nodes per region: 1, or 3 to run each region as a 3-node cluster in zones a, b and c")
+	f.StringVar(&s.fault, "fault", faultRegion, "what fails: region (every node of east, then failover), or with --nodes 3 node (east's metadata leader) or zone (zone a's node in both regions)")
 	return cmd
 }
 
@@ -102,10 +139,22 @@ func (s drillSettings) check() error {
 		return errcode.New(errcode.InvalidArgument, "--rate %d is out of range; use 1 to 100000 events per second", s.rate)
 	case s.steady <= 0 || s.outage <= 0 || s.staleness <= 0 || s.timeout <= 0:
 		return errcode.New(errcode.InvalidArgument, "--steady, --outage, --staleness and --timeout must be positive durations")
-	case s.outage <= s.staleness:
+	case s.nodes != 1 && s.nodes != devClusterNodes:
+		return errcode.New(errcode.InvalidArgument, "--nodes %d is not offered; use 1 (one node per region) or 3 (each region a 3-node cluster in zones a, b and c)", s.nodes)
+	case s.fault != faultRegion && s.fault != faultNode && s.fault != faultZone:
+		return errcode.New(errcode.InvalidArgument, "--fault %q is not a fault the drill knows; use region, node or zone", s.fault)
+	case s.fault != faultRegion && s.nodes != devClusterNodes:
+		return errcode.New(errcode.InvalidArgument, "--fault %s needs --nodes 3: with one node per region, a node is the whole region (use --fault region)", s.fault)
+	case s.fault == faultRegion && s.outage <= s.staleness:
 		return errcode.New(errcode.InvalidArgument, "--outage %v must be longer than --staleness %v, or the reader never switches", s.outage, s.staleness)
 	}
 	return nil
+}
+
+// drillOutcome is a drill's report: printed, then its verdict decides the exit status.
+type drillOutcome interface {
+	print(cmd *cobra.Command) error
+	verdict() error
 }
 
 // drill is one rehearsal in progress.
@@ -135,8 +184,8 @@ func runDrill(ctx context.Context, cmd *cobra.Command, s drillSettings) (*drillR
 			defer os.RemoveAll(dir)
 		}
 	}
-	d := &drill{s: s, cmd: cmd, rep: &drillReport{start: time.Now(), Dir: s.dir}}
-	d.dev = &devRun{s: devSettings{dir: s.dir, timeout: 2 * time.Minute}, stderr: cmd.ErrOrStderr()}
+	d := &drill{s: s, cmd: cmd, rep: &drillReport{start: time.Now(), Dir: s.dir, Nodes: s.nodes, Fault: faultRegion}}
+	d.dev = newDrillDev(s, cmd)
 	defer d.dev.stop()
 	if err := d.setup(ctx); err != nil {
 		return nil, err
@@ -151,14 +200,7 @@ func (d *drill) setup(ctx context.Context) error {
 	if err != nil {
 		return errcode.New(errcode.Internal, "finding the tandem executable to run the regions: %w", err)
 	}
-	for _, r := range devRegions {
-		c, err := startDevChild(r.name, devSpec(exe, r.name, d.s.dir, "127.0.0.1:0", "127.0.0.1:0", nil), nil)
-		if err != nil {
-			return err
-		}
-		d.dev.children = append(d.dev.children, c)
-	}
-	if d.info, err = d.dev.setup(ctx); err != nil {
+	if err := d.startRegions(ctx, exe); err != nil {
 		return err
 	}
 	for _, side := range d.info.sides {
@@ -170,6 +212,9 @@ func (d *drill) setup(ctx context.Context) error {
 		if _, err := side.c.CreateHub(ctx, drillNamespace, drillHub, client.HubOptions{Partitions: drillParts}); err != nil && !errcode.Is(err, errcode.AlreadyExists) {
 			return fmt.Errorf("region %s: creating event hub %s/%s: %w", e.Name, drillNamespace, drillHub, err)
 		}
+	}
+	if err := d.waitLeaders(ctx); err != nil {
+		return err
 	}
 	d.outputs[0] = "sqlite://" + filepath.Join(d.s.dir, "east-out.db") + "?table=out"
 	d.outputs[1] = "sqlite://" + filepath.Join(d.s.dir, "west-out.db") + "?table=out"

@@ -25,6 +25,9 @@ type drillReport struct {
 	readErr error
 
 	Dir                  string                   `json:"dir"`
+	Fault                string                   `json:"fault"`
+	Nodes                int                      `json:"nodesPerRegion"`
+	Killed               []string                 `json:"killed"`
 	Outputs              map[string]string        `json:"outputs"`
 	DetectSeconds        float64                  `json:"timeToDetectSeconds"`
 	AliasFailoverSeconds float64                  `json:"aliasFailoverSeconds"`
@@ -134,7 +137,8 @@ func (r *drillReport) print(cmd *cobra.Command) error {
 		return printJSON(cmd.OutOrStdout(), r)
 	}
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "Tandem drill report (%s)\n\nTimeline:\n", r.Dir)
+	fmt.Fprintf(w, "Tandem drill report (%s)\n\nFault: region east killed with SIGKILL (%d node(s) per region): %s\n\nTimeline:\n",
+		r.Dir, r.Nodes, strings.Join(r.Killed, ", "))
 	for _, t := range r.Timeline {
 		fmt.Fprintf(w, "  %s\n", t)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tandem-streaming/tandem/client"
@@ -30,7 +31,7 @@ func (d *drill) rehearse(ctx context.Context) error {
 	defer w.Close()
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	load := startDrillLoad(loadCtx, w, d.s.rate)
+	load := startDrillLoad(loadCtx, w, d.s.rate, d.dev.s.clustered())
 	readCtx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	reader, err := startDrillReader(readCtx, d, output.FollowOptions{Primary: d.outputs[0], Secondary: d.outputs[1], Output: "out",
@@ -69,14 +70,16 @@ func (d *drill) rehearse(ctx context.Context) error {
 // failRegion kills east, measures detection, fails the alias over and waits for the reader to
 // leave east.
 func (d *drill) failRegion(ctx context.Context, reader *drillReader) error {
-	east, west := d.dev.children[0], d.regions[1]
+	east, west := d.info.regionNodes(0), d.regions[1]
 	killed := time.Now() // Kill waits for the process to be gone; the clock starts at the signal
-	if err := east.proc.Kill(ctx); err != nil {
+	names, err := killNodes(ctx, east)
+	if err != nil {
 		return err
 	}
 	d.rep.killed = killed
-	d.rep.mark("kill -9 of region east (pid %d)", east.proc.Pid())
-	d.progress("killed region east (pid %d) with SIGKILL", east.proc.Pid())
+	d.rep.Killed = names
+	d.rep.mark("kill -9 of region east: %s", strings.Join(names, ", "))
+	d.progress("killed region east with SIGKILL: %s", strings.Join(names, ", "))
 	if err := waitUntil(ctx, "region east to stop answering", func() bool { return !healthy(ctx, d.regions[0].Server) }); err != nil {
 		return err
 	}
@@ -123,17 +126,13 @@ func (d *drill) probeAlias(ctx context.Context) error {
 // restoreRegion starts east again on its data and ports and waits for the reader to report it
 // caught up and switch back.
 func (d *drill) restoreRegion(ctx context.Context, reader *drillReader) error {
-	c, err := d.dev.children[0].restart()
+	nodes, err := restartNodes(ctx, d.dev, d.info, d.info.regionNodes(0))
 	if err != nil {
 		return err
 	}
-	d.dev.children[0] = c
-	if err := c.waitReady(ctx); err != nil {
-		return err
-	}
 	restored := time.Now()
-	d.rep.mark("region east restarted (pid %d)", c.proc.Pid())
-	d.progress("restarted region east (pid %d); waiting for it to catch up", c.proc.Pid())
+	d.rep.mark("region east restarted (pid %s)", pids(nodes))
+	d.progress("restarted region east (pid %s); waiting for it to catch up", pids(nodes))
 	if err := waitUntil(ctx, "the reader to report east caught up and switch back", func() bool { return reader.source() == "primary" }); err != nil {
 		return err
 	}

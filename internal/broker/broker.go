@@ -234,26 +234,58 @@ type Node struct {
 	Rack   string // the node's zone in a cluster; "" on a single node
 }
 
-// KafkaNodes lists the brokers a client should talk to: this node, or, for a client that
-// came in through a geo-DR alias that is active in the other region, that region's brokers
-// (so any region's node can bootstrap an alias client).
+// KafkaNodes lists the brokers a client should talk to: this node (or, in a cluster, every
+// member), or, for a client that came in through a geo-DR alias that is active in the other
+// region, that region's brokers (so any node of any region can bootstrap an alias client: it
+// asks them for Metadata next and finds the partitions' leaders there).
 func (b *Broker) KafkaNodes(p Principal, selfHost string, selfPort int32) []Node {
+	if nodes := b.aliasKafkaNodes(p); len(nodes) > 0 {
+		return nodes
+	}
 	if b.cl != nil {
 		return b.clusterKafkaNodes(selfPort)
 	}
-	if p.Alias != "" {
-		if holder, cfg, ok := b.AliasHolder(p.Alias); ok && holder == p.Namespace {
-			if peer := cfg.ActivePeer(); peer != nil && len(peer.Kafka) > 0 {
-				// One node per region today: the peer's first listener serves every partition.
-				host, port, err := net.SplitHostPort(peer.Kafka[0])
-				n, perr := strconv.ParseInt(port, 10, 32)
-				if err == nil && perr == nil {
-					return []Node{{NodeID: peer.NodeID, Host: host, Port: int32(n)}}
-				}
-			}
+	return []Node{{NodeID: b.opts.NodeID, Host: selfHost, Port: selfPort}}
+}
+
+// aliasKafkaNodes are the brokers of the region that holds p's alias when that is not this
+// one: every node of a cluster region (Peer.Nodes), else its one listener; nil for a client
+// that is not an alias client or whose alias is active here.
+func (b *Broker) aliasKafkaNodes(p Principal) []Node {
+	if p.Alias == "" {
+		return nil
+	}
+	holder, cfg, ok := b.AliasHolder(p.Alias)
+	if !ok || holder != p.Namespace {
+		return nil
+	}
+	peer := cfg.ActivePeer()
+	if peer == nil {
+		return nil
+	}
+	var out []Node
+	for _, n := range peer.Nodes {
+		if node, ok := kafkaNode(n.ID, n.Kafka, n.Zone); ok {
+			out = append(out, node)
 		}
 	}
-	return []Node{{NodeID: b.opts.NodeID, Host: selfHost, Port: selfPort}}
+	if len(out) == 0 && len(peer.Kafka) > 0 {
+		// A single-node region: its one listener serves every partition.
+		if node, ok := kafkaNode(peer.NodeID, peer.Kafka[0], ""); ok {
+			out = append(out, node)
+		}
+	}
+	return out
+}
+
+// kafkaNode parses a host:port into a Node; false when it is not one.
+func kafkaNode(id int32, addr, rack string) (Node, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.ParseInt(port, 10, 32)
+	if err != nil || perr != nil {
+		return Node{}, false
+	}
+	return Node{NodeID: id, Host: host, Port: int32(n), Rack: rack}, true
 }
 
 // InitProducerID allocates a producer id never handed out before on this node.

@@ -86,12 +86,37 @@ func (b *Broker) clusterKafkaNodes(selfPort int32) []Node {
 				}
 			}
 		}
-		host, port, err := net.SplitHostPort(addr)
-		n, perr := strconv.ParseInt(port, 10, 32)
-		if err != nil || perr != nil {
-			continue
+		if n, ok := kafkaNode(int32(m.ID), addr, m.Zone); ok {
+			out = append(out, n)
 		}
-		out = append(out, Node{NodeID: int32(m.ID), Host: host, Port: int32(n), Rack: m.Zone})
+	}
+	return out
+}
+
+// PeerNodes are this cluster's Kafka brokers as a partner region records them for alias
+// clients (meta.Peer.Nodes): every member with the Kafka listener it recorded in the metadata,
+// the SASL_SSL one when it has one (the listener geo-DR advertises on a single node too).
+// Members that recorded none yet are left out; nil on a single node.
+func (b *Broker) PeerNodes() []meta.PeerNode {
+	if b.cl == nil {
+		return nil
+	}
+	var recorded []meta.Member
+	b.meta.View(func(s *meta.State) { recorded = s.Members() })
+	var out []meta.PeerNode
+	for _, m := range b.cl.node.Config().Nodes {
+		for _, r := range recorded {
+			if r.ID != m.ID || r.Endpoints == nil {
+				continue
+			}
+			addr := r.Endpoints.KafkaTLS
+			if addr == "" {
+				addr = r.Endpoints.Kafka
+			}
+			if addr != "" {
+				out = append(out, meta.PeerNode{ID: int32(m.ID), Kafka: addr, Zone: m.Zone})
+			}
+		}
 	}
 	return out
 }

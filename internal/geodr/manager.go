@@ -251,9 +251,19 @@ func (m *Manager) update(ns string, fn func(l *link)) {
 func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
 
 // self describes this region's side of an alias held by namespace ns.
+// In a cluster it names every node's Kafka broker (meta.Peer.Nodes, from the endpoints the
+// members recorded), the same on whichever node answers, so that the partner sends alias
+// clients to all of them.
 func (m *Manager) self(ns string) meta.Peer {
-	return meta.Peer{Region: m.b.Region(), Namespace: ns, Endpoint: m.opts.Endpoint,
+	p := meta.Peer{Region: m.b.Region(), Namespace: ns, Endpoint: m.opts.Endpoint,
 		Kafka: []string{m.opts.Kafka}, NodeID: m.opts.NodeID}
+	if nodes := m.b.PeerNodes(); len(nodes) > 0 {
+		p.Nodes, p.Kafka, p.NodeID = nodes, nil, nodes[0].ID
+		for _, n := range nodes {
+			p.Kafka = append(p.Kafka, n.Kafka)
+		}
+	}
+	return p
 }
 
 // checkPeers asks each alias's peer for its state, with the pairing's link key. A side that
@@ -324,7 +334,8 @@ func lostTo(cfg meta.AliasConfig, st Status) (uint64, bool) {
 }
 
 func peerMoved(now, stored meta.Peer) bool {
-	return !slices.Equal(now.Kafka, stored.Kafka) || now.NodeID != stored.NodeID || now.Endpoint != stored.Endpoint
+	return !slices.Equal(now.Kafka, stored.Kafka) || now.NodeID != stored.NodeID || now.Endpoint != stored.Endpoint ||
+		!slices.Equal(now.Nodes, stored.Nodes)
 }
 
 // refreshPeer records the peer's current addresses (a region restarted on other ports or

@@ -33,6 +33,17 @@ type Peer struct {
 	Endpoint  string   `json:"endpoint"`         // HTTP API base URL
 	Kafka     []string `json:"kafka,omitempty"`  // advertised Kafka listeners, host:port
 	NodeID    int32    `json:"nodeId,omitempty"` // Kafka node id of the region's broker
+	// Nodes are, when the region is a cluster, every node's Kafka broker (node id, listener,
+	// zone): alias clients sent to this region get all of them in Kafka Metadata and find the
+	// partitions' leaders there. Empty for a single node (Kafka and NodeID say it all).
+	Nodes []PeerNode `json:"nodes,omitempty"`
+}
+
+// PeerNode is one Kafka broker of a cluster region, as the partner region records it.
+type PeerNode struct {
+	ID    int32  `json:"id"`
+	Kafka string `json:"kafka"`          // host:port
+	Zone  string `json:"zone,omitempty"` // the Kafka rack
 }
 
 // AliasConfig is a namespace's side of a geo-DR alias. Epoch increases with every failover;
