@@ -156,9 +156,10 @@ func (s *Server) toLeader(w http.ResponseWriter, r *http.Request, h broker.HubIn
 
 // sendTarget routes a send without a partition in a cluster: events without partition keys
 // go to a partition this node leads, else to the leader of the next partition round-robin;
-// events whose keys all map to partitions of one leader go there. It returns the partition
+// events whose keys all map to partitions of one leader go there; others are split by
+// partition (sendSplit). It returns the partition
 // to send to here (nil: as the events say), or forwards r and reports done.
-func (s *Server) sendTarget(w http.ResponseWriter, r *http.Request, h broker.HubInfo, events []broker.Event, body []byte) (part *int32, done bool, err error) {
+func (s *Server) sendTarget(w http.ResponseWriter, r *http.Request, c *call, h broker.HubInfo, events []broker.Event, body []byte) (part *int32, done bool, err error) {
 	keyed := map[int32]bool{}
 	unkeyed := 0
 	for _, ev := range events {
@@ -181,7 +182,7 @@ func (s *Server) sendTarget(w http.ResponseWriter, r *http.Request, h broker.Hub
 		return nil, done, err
 	}
 	if unkeyed > 0 {
-		return nil, false, nil // served here; partitions led elsewhere answer NotLeader
+		return nil, true, s.sendSplit(w, r, c, h, events, body)
 	}
 	var first int32 = -1
 	leaders := map[uint64]bool{}
@@ -196,8 +197,7 @@ func (s *Server) sendTarget(w http.ResponseWriter, r *http.Request, h broker.Hub
 		leaders[route.Leader] = true // 0: this node
 	}
 	if len(leaders) > 1 {
-		return nil, true, errcode.New(errcode.NotLeader,
-			"the partition keys of these events map to partitions led by %d different nodes of the region; send events with those keys in separate requests", len(leaders))
+		return nil, true, s.sendSplit(w, r, c, h, events, body)
 	}
 	done, err = s.toLeader(w, r, h, first, body)
 	return nil, done, err

@@ -81,7 +81,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 			return err
 		}
 		var done bool
-		if opts.PartitionID, done, err = s.sendTarget(w, r, h, events, body); done {
+		if opts.PartitionID, done, err = s.sendTarget(w, r, c, h, events, body); done {
 			return err
 		}
 	default:
