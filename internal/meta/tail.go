@@ -5,11 +5,26 @@ import (
 	"sync"
 )
 
-// entryTail holds the most recent applied entries (at most tailSize, oldest first) so followers
-// that keep up read them from memory.
+// entryTail holds the most recent applied entries (at most tailSize, oldest first, and about
+// tailBytes) so followers that keep up read them from memory; older entries are read from the
+// log.
 type entryTail struct {
 	mu      sync.RWMutex
 	entries []Entry
+	bytes   int // entrySize of the entries held
+}
+
+// tailBytes bounds the memory of the tail: a stream job's checkpoint (up to 4 MiB, every
+// second) would otherwise make tailSize entries gigabytes.
+const tailBytes = 64 << 20
+
+// entrySize estimates the memory an entry holds: job checkpoints carry their state, other
+// commands are small.
+func entrySize(e Entry) int {
+	if c, ok := e.Command.(SaveJobCheckpoint); ok {
+		return 256 + len(c.Data)
+	}
+	return 256
 }
 
 func (t *entryTail) add(entries []Entry) {
@@ -19,14 +34,28 @@ func (t *entryTail) add(entries []Entry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.entries = append(t.entries, entries...)
+	for _, e := range entries {
+		t.bytes += entrySize(e)
+	}
+	drop := 0
 	if len(t.entries) > 2*tailSize {
-		t.entries = append([]Entry(nil), t.entries[len(t.entries)-tailSize:]...)
+		drop = len(t.entries) - tailSize
+	}
+	for _, e := range t.entries[:drop] {
+		t.bytes -= entrySize(e)
+	}
+	for t.bytes > tailBytes && drop < len(t.entries)-1 { // the newest entry always stays
+		t.bytes -= entrySize(t.entries[drop])
+		drop++
+	}
+	if drop > 0 {
+		t.entries = append([]Entry(nil), t.entries[drop:]...)
 	}
 }
 
 func (t *entryTail) reset() {
 	t.mu.Lock()
-	t.entries = nil
+	t.entries, t.bytes = nil, 0
 	t.mu.Unlock()
 }
 
