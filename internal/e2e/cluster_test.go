@@ -99,6 +99,22 @@ func startZoneRegion(t *testing.T, secrets ...string) *zoneRegion {
 // (i from 1) before it starts; raftPort is the members' raft port.
 func startZoneRegionWith(t *testing.T, secrets []string, tweak func(i, raftPort int, spec *nodeproc.Spec)) *zoneRegion {
 	t.Helper()
+	// A port found free can be taken before the node binds it (an outgoing connection of a
+	// test running in parallel): then the region starts again on other ports.
+	for attempt := 1; ; attempt++ {
+		r, err := tryZoneRegion(t, secrets, tweak)
+		if err == nil {
+			return r
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("starting the region again on other ports: %v", err)
+	}
+}
+
+func tryZoneRegion(t *testing.T, secrets []string, tweak func(i, raftPort int, spec *nodeproc.Spec)) (*zoneRegion, error) {
+	t.Helper()
 	const n = 3
 	kafkaPort, httpPort, raftPort := sharedPort(t, n), sharedPort(t, n), sharedPort(t, n)
 	members := clusterSpec(n, raftPort)
@@ -119,9 +135,22 @@ func startZoneRegionWith(t *testing.T, secrets []string, tweak func(i, raftPort 
 		if tweak != nil {
 			tweak(i, raftPort, &spec)
 		}
-		r.nodes = append(r.nodes, startSpec(t, spec))
+		spec.Name, spec.Exe = "tandem serve", tandemBin
+		nd := &node{t: t, data: spec.DataDir, args: spec.Args, spec: spec}
+		err := nd.tryStart()
+		if nd.proc != nil {
+			t.Cleanup(nd.stop)
+		}
+		if err != nil {
+			nd.stop()
+			for _, o := range r.nodes {
+				o.stop()
+			}
+			return nil, err
+		}
+		r.nodes = append(r.nodes, nd)
 	}
-	return r
+	return r, nil
 }
 
 // seeds are the Kafka addresses of the running nodes.

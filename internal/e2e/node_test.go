@@ -68,6 +68,14 @@ func startSpec(t *testing.T, spec nodeproc.Spec) *node {
 
 func (n *node) start() {
 	n.t.Helper()
+	if err := n.tryStart(); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// tryStart is start that returns its failure instead of ending the test.
+func (n *node) tryStart() error {
+	n.t.Helper()
 	spec := n.spec
 	if n.proc != nil { // restart on the same ports so clients find it again
 		spec = n.proc.RestartSpec()
@@ -76,16 +84,17 @@ func (n *node) start() {
 	spec.Log = filepath.Join(n.t.TempDir(), "serve.log")
 	p, err := nodeproc.Start(spec)
 	if err != nil {
-		n.t.Fatal(err)
+		return err
 	}
 	n.proc = p
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r, err := p.WaitReady(ctx)
 	if err != nil {
-		n.t.Fatalf("tandem serve was not ready: %v\n%s", err, n.logs())
+		return fmt.Errorf("tandem serve was not ready: %w\n%s", err, n.logs())
 	}
 	n.KafkaAddr, n.HTTPAddr, n.KafkaTLSAddr, n.Scheme = r.Kafka, r.HTTP, r.KafkaTLS, r.Scheme()
+	return nil
 }
 
 // logs is the node's stdout and stderr.
