@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Region is a region cluster run on one machine (`tandem dev --nodes 3`, tests): node k
@@ -112,15 +113,32 @@ func (r Region) members() (string, error) {
 }
 
 // freeAddr is host with a port free right now (another process may take it before the node
-// binds it; the node then fails to start and says so).
+// binds it; the node then fails to start and says so), never one this process handed out
+// before: the OS may return a port again once its probe is closed, and two regions' nodes
+// (tandem dev --nodes 3 --raft-port 0) must not get the same one.
 func freeAddr(host string) (string, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("no free port on %s that this process has not handed out already", host)
 }
+
+// handedOut are the addresses freeAddr returned.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
 
 // ensureKeyFile writes 32 random bytes, base64, to path (mode 0600) unless it exists; an
 // existing file must not be readable by others (serve refuses it then, later and less clearly).

@@ -73,3 +73,20 @@ func TestRegionPrepare(t *testing.T) {
 		t.Errorf("Prepare with a readable admin key: %v", err)
 	}
 }
+
+// Free ports handed out by one process are all different, even when the OS offers a port
+// again after its probe closed (two regions of tandem dev --nodes 3 --raft-port 0 once got the
+// same raft port for their second nodes).
+func TestFreeAddrNeverRepeats(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		a, err := freeAddr("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[a] {
+			t.Fatalf("freeAddr handed out %s twice", a)
+		}
+		seen[a] = true
+	}
+}
