@@ -147,16 +147,8 @@ func (r *replica) abandonRead(q *readReq) bool {
 
 // readIndex registers a read request and hands it to raft.
 func (h *Host) readIndex(group uint64) (*replica, *readReq, error) {
-	h.mu.RLock()
-	r, closed := h.groups[group], h.closed
-	h.mu.RUnlock()
-	if closed {
-		return nil, nil, ErrClosed
-	}
-	if r == nil {
-		return nil, nil, ErrUnknownGroup
-	}
-	if err := h.Err(); err != nil {
+	r, err := h.liveReplica(group)
+	if err != nil {
 		return nil, nil, err
 	}
 	q := &readReq{id: h.nextID(), done: make(chan struct{})}

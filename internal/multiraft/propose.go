@@ -110,16 +110,8 @@ const (
 // proposeWith registers a waiter and calls prop, with the raft lock held, to
 // propose an entry that embeds the proposal id.
 func (h *Host) proposeWith(group uint64, mode proposeMode, prop func(r *replica, p *proposal) error) (*replica, *proposal, error) {
-	h.mu.RLock()
-	r, closed := h.groups[group], h.closed
-	h.mu.RUnlock()
-	if closed {
-		return nil, nil, ErrClosed
-	}
-	if r == nil {
-		return nil, nil, ErrUnknownGroup
-	}
-	if err := h.Err(); err != nil {
+	r, err := h.liveReplica(group)
+	if err != nil {
 		return nil, nil, err
 	}
 	p := &proposal{id: h.nextID(), done: make(chan struct{}), start: time.Now()}
@@ -140,7 +132,7 @@ func (h *Host) proposeWith(group uint64, mode proposeMode, prop func(r *replica,
 	r.wMu.Lock()
 	r.waiters[p.id] = p
 	r.wMu.Unlock()
-	err := prop(r, p)
+	err = prop(r, p)
 	r.rnMu.Unlock()
 	if err != nil {
 		r.wMu.Lock()
@@ -274,4 +266,22 @@ func (h *Host) proposeConf(group uint64, cc *raftpb.ConfChangeV2) (*replica, *pr
 		}
 		return nil
 	})
+}
+
+// liveReplica returns group's replica while the host runs: ErrClosed after Close,
+// ErrUnknownGroup for a group it does not hold, or the host's failure.
+func (h *Host) liveReplica(group uint64) (*replica, error) {
+	h.mu.RLock()
+	r, closed := h.groups[group], h.closed
+	h.mu.RUnlock()
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case r == nil:
+		return nil, ErrUnknownGroup
+	}
+	if err := h.Err(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
