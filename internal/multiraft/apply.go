@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -310,6 +311,11 @@ func (h *Host) maybeSnapshot(r *replica, confChanged bool) error {
 		err = r.storage.SetSnapshot(snap)
 	}
 	h.saveMu.RUnlock()
+	if errors.Is(err, raft.ErrSnapOutOfDate) {
+		// A newer snapshot from the leader was recorded while the entries before it were
+		// still being applied: it covers this one, so there is nothing to keep.
+		err = nil
+	}
 	if err != nil {
 		h.fail(err)
 		return err

@@ -41,6 +41,7 @@ func Start(spec Spec) (*Process, error) {
 		readyc: make(chan struct{}), exited: make(chan struct{})}
 	p.cmd.Stdout = &readyWriter{log: logf, found: func(r Ready) { p.ready = r; close(p.readyc) }}
 	p.cmd.Stderr = logf
+	p.cmd.SysProcAttr = childAttrs()
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("starting %s (%s): %w", spec.Name, argv[0], err)

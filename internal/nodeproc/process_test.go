@@ -16,6 +16,9 @@ import (
 var tandemBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(supervisorEnv) != "" {
+		os.Exit(runSupervisor())
+	}
 	dir, err := os.MkdirTemp("", "tandem-nodeproc-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
