@@ -109,7 +109,9 @@ func TestBuildDecodesInGoAMQP(t *testing.T) {
 		func(b []byte) ([]byte, error) { return AppendProperties(b, props) },
 		func(b []byte) ([]byte, error) { return AppendApplicationProperties(b, ap) },
 		func(b []byte) ([]byte, error) { return AppendData(b, []byte("payload")), nil },
-		func(b []byte) ([]byte, error) { return AppendFooter(b, &codec.Map{Pairs: []codec.Pair{{Key: codec.Symbol("f"), Value: "v"}}}) },
+		func(b []byte) ([]byte, error) {
+			return AppendFooter(b, &codec.Map{Pairs: []codec.Pair{{Key: codec.Symbol("f"), Value: "v"}}})
+		},
 	}
 	for _, step := range steps {
 		if b, err = step(b); err != nil {
