@@ -186,6 +186,11 @@ func TestCorrelationIDKeepsType(t *testing.T) {
 		if !reflect.DeepEqual(got.Properties.CorrelationID, id) {
 			t.Errorf("message-id %#v (%T) echoed as correlation-id %#v (%T)", id, id, got.Properties.CorrelationID, got.Properties.CorrelationID)
 		}
+		ours, err := Parse(reply)
+		if err != nil || !reflect.DeepEqual(ours.Properties.CorrelationID, m.Properties.MessageID) {
+			t.Errorf("our reply's correlation-id parses as %#v (%T), want %#v: %v", ours.Properties.CorrelationID,
+				ours.Properties.CorrelationID, m.Properties.MessageID, err)
+		}
 	}
 }
 
