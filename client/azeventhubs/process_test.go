@@ -58,6 +58,8 @@ type node struct {
 	cmd     *exec.Cmd
 	logPath string
 	httpURL string
+	amqp    string // host:port of the AMQP listener, "" when this tandem has none
+	dir     string
 	done    chan error // the result of cmd.Wait, once
 	drained chan struct{}
 	once    sync.Once
@@ -87,7 +89,7 @@ func startNode(t *testing.T, dir string) *node {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{t: t, cmd: cmd, logPath: logPath, done: make(chan error, 1), drained: make(chan struct{})}
+	n := &node{t: t, cmd: cmd, logPath: logPath, dir: dir, done: make(chan error, 1), drained: make(chan struct{})}
 	ready := make(chan string, 1)
 	go func() { // owned by n: ends when the process closes its stdout; stop waits for it
 		defer close(n.drained)
@@ -108,6 +110,9 @@ func startNode(t *testing.T, dir string) *node {
 		for _, f := range strings.Fields(line) {
 			if v, ok := strings.CutPrefix(f, "http="); ok {
 				n.httpURL = "http://" + v
+			}
+			if v, ok := strings.CutPrefix(f, "amqp="); ok {
+				n.amqp = v
 			}
 		}
 		if n.httpURL == "" {
