@@ -24,7 +24,7 @@ type procEnv struct {
 	connStr string
 }
 
-const procNS = "procs"
+const procNS = "processors"
 
 func startProcEnv(t *testing.T, dir string, create bool) procEnv {
 	t.Helper()
