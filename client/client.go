@@ -159,7 +159,7 @@ func responseError(status int, data []byte) error {
 	}
 	code := map[int]errcode.Code{
 		400: errcode.InvalidArgument, 401: errcode.Unauthorized, 403: errcode.Forbidden, 404: errcode.NotFound,
-		409: errcode.Conflict, 413: errcode.MessageTooLarge, 503: errcode.Unavailable, 504: errcode.Timeout,
+		409: errcode.Conflict, 412: errcode.PreconditionFailed, 413: errcode.MessageTooLarge, 503: errcode.Unavailable, 504: errcode.Timeout,
 	}[status]
 	if code == "" {
 		code = errcode.Internal

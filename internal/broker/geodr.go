@@ -81,8 +81,8 @@ func (b *Broker) AliasReservation(name string) (meta.AliasReservation, bool) {
 	return r, ok
 }
 
-// NamespaceState returns a copy of namespace ns's metadata without committed offsets (which
-// geo-DR does not replicate), and the metadata log index it reflects.
+// NamespaceState returns a copy of namespace ns's metadata without committed offsets and
+// partition ownership (which geo-DR does not replicate), and the metadata log index it reflects.
 func (b *Broker) NamespaceState(ns string) (*meta.Namespace, uint64, error) {
 	var n *meta.Namespace
 	var idx uint64
@@ -94,7 +94,7 @@ func (b *Broker) NamespaceState(ns string) (*meta.Namespace, uint64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	n.Offsets = nil
+	n.Offsets, n.Ownership = nil, nil
 	return n, idx, nil
 }
 

@@ -56,7 +56,7 @@ func (b *Broker) proposeView(ctx context.Context, c meta.Command, view func(*met
 		return err
 	}
 	switch c.(type) {
-	case meta.CommitOffsets, meta.DeleteOffsets:
+	case meta.CommitOffsets, meta.DeleteOffsets, meta.ClaimOwnership:
 	default:
 		b.refreshHubs()
 	}

@@ -46,6 +46,7 @@ const (
 	Mismatch             Code = "Mismatch"            // two things that must agree do not (output diff)
 	Internal             Code = "Internal"            // a bug or an unexpected I/O failure
 	NotLeader            Code = "NotLeader"           // another node of the region leads the partition; refresh metadata and go there
+	PreconditionFailed   Code = "PreconditionFailed"  // a conditional write's ETag (If-Match, If-None-Match) no longer holds; read again
 
 	// Consumer-group coordination in a region cluster.
 	NotCoordinator          Code = "NotCoordinator"          // another node (the metadata leader) coordinates consumer groups; find the coordinator again
@@ -89,6 +90,7 @@ var catalogue = map[Code]info{
 	Mismatch:             {http.StatusConflict, kerr.InvalidRequest.Code, 1},
 	Internal:             {http.StatusInternalServerError, kerr.UnknownServerError.Code, 1},
 	NotLeader:            {http.StatusMisdirectedRequest, kerr.NotLeaderForPartition.Code, 7},
+	PreconditionFailed:   {http.StatusPreconditionFailed, kerr.InvalidRequest.Code, 4},
 
 	NotCoordinator:          {http.StatusMisdirectedRequest, kerr.NotCoordinator.Code, 7},
 	CoordinatorNotAvailable: {http.StatusServiceUnavailable, kerr.CoordinatorNotAvailable.Code, 7},

@@ -233,4 +233,5 @@ func (s *Server) routes() {
 	s.handle("GET "+groupPath+"/checkpoints", needListen, s.listCheckpoints)
 	s.handle("GET "+groupPath+"/checkpoints/{partition}", needListen, s.getCheckpoint)
 	s.handle("PUT "+groupPath+"/checkpoints/{partition}", needListen, s.putCheckpoint)
+	s.ownershipRoutes()
 }

@@ -143,6 +143,9 @@ func (c DeleteHub) apply(s *State) {
 	for g := range n.Offsets {
 		n.dropOffsets(g, c.Hub)
 	}
+	for g := range n.Ownership {
+		n.dropOwnership(g, c.Hub)
+	}
 }
 
 // dropOffsets deletes group's offsets for hub and prunes empty maps.
@@ -192,6 +195,7 @@ func (c DeleteGroup) apply(s *State) {
 	n := s.namespaces[c.Namespace]
 	delete(n.Hubs[c.Hub].Groups, c.Group)
 	n.dropOffsets(c.Group, c.Hub)
+	n.dropOwnership(c.Group, c.Hub)
 }
 
 func (c CommitOffsets) check(s *State) error {

@@ -46,6 +46,7 @@ func allCommands() []Command {
 		AcquireJobLease{Name: "j", Node: 2, Now: t0, Expires: t0.Add(time.Second)},
 		ReleaseJobLease{Name: "j", Node: 2, Seq: 3},
 		SaveJobCheckpoint{Name: "j", Node: 2, Seq: 3, Number: 5, Data: []byte{1, 2}},
+		ClaimOwnership{Namespace: ns, Hub: "h", Group: "g", Claims: []OwnershipClaim{{Partition: 1, OwnerID: "o", IfMatch: "e1", ETag: "e2"}}, Time: t0},
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package meta owns Tandem's metadata: namespaces, their shared access policies and network
-// rules, event hubs, consumer groups and committed consumer offsets (checkpoints).
+// rules, event hubs, consumer groups, committed consumer offsets (checkpoints) and event
+// processors' partition ownership (ownership.go).
 //
 // Metadata is event-sourced. Every change is a Command appended to a durable metadata log and
 // applied to State, a pure state machine (no clock, no I/O, no randomness: timestamps and

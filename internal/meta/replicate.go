@@ -157,6 +157,8 @@ func NamespaceOf(c Command) string {
 		return c.Namespace
 	case DeleteOffsets:
 		return c.Namespace
+	case ClaimOwnership:
+		return c.Namespace
 	case SetAlias:
 		return c.Namespace
 	case ClearAlias:

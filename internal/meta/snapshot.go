@@ -12,7 +12,9 @@ import (
 // still written as version 1, byte for byte what older code wrote, and a state with placement
 // as version 2, which older code refuses ("upgrade tandem") rather than silently dropping it.
 // Version 3 adds a cluster's stream jobs ("jobs"), written only by a state that has one.
-const SnapshotVersion = 3
+// Version 4 adds the namespaces' partition ownership ("ownership", ownership.go), written
+// only by a state that has some.
+const SnapshotVersion = 4
 
 type snapshotJSON struct {
 	V          int                   `json:"v"`
@@ -44,6 +46,9 @@ func (s *State) MarshalSnapshot() ([]byte, error) {
 	}
 	if len(s.jobs) > 0 {
 		j.V, j.Jobs = 3, s.jobs
+	}
+	if s.hasOwnership() {
+		j.V = 4
 	}
 	b, err := json.Marshal(j)
 	if err != nil {
@@ -94,6 +99,9 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 		if err := n.fillMaps(); err != nil {
 			return nil, err
 		}
+	}
+	if j.V < 4 && s.hasOwnership() {
+		return nil, errcode.New(errcode.CorruptData, "metadata snapshot version %d carries partition ownership, which version 4 added", j.V)
 	}
 	if err := s.checkPlacement(); err != nil {
 		return nil, err

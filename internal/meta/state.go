@@ -66,7 +66,10 @@ type Namespace struct {
 	// Offsets holds committed offsets: group name → hub → partition → checkpoint. Groups are
 	// namespace-wide names, so Kafka consumers and HTTP checkpoints of the same group share them.
 	Offsets map[string]map[string]map[int32]Checkpoint `json:"offsets"`
-	Labels  map[string]string                          `json:"labels,omitempty"`
+	// Ownership is the event processors' partition ownership: group name → hub → partition
+	// (ownership.go); absent until a processor claims a partition.
+	Ownership map[string]map[string]map[int32]Ownership `json:"ownership,omitempty"`
+	Labels    map[string]string                         `json:"labels,omitempty"`
 	// Alias is the namespace's geo-DR configuration, nil when it is in no pairing.
 	Alias     *AliasConfig `json:"alias,omitempty"`
 	CreatedAt time.Time    `json:"createdAt"`
@@ -288,6 +291,7 @@ func (n *Namespace) clone() *Namespace {
 			c.Offsets[g][h] = maps.Clone(parts)
 		}
 	}
+	c.Ownership = cloneOwnership(n.Ownership)
 	c.Labels = maps.Clone(n.Labels)
 	if n.Alias != nil {
 		a := *n.Alias
