@@ -106,12 +106,24 @@ func (c *conn) serve() {
 		if err == nil && c.hc != nil {
 			c.hc.Close()
 		}
-		c.nc.Close()
+		c.lingerClose()
 		c.closed(err)
 		return
 	}
 	err = c.run()
 	c.closed(err)
+}
+
+// lingerClose closes a connection that never reached its loop: our side first, then what
+// the client still sends is read and dropped for a moment, so it reads our last bytes (a
+// protocol header, a close) instead of a reset.
+func (c *conn) lingerClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, io.LimitReader(c.nc, 1<<20))
+	c.nc.Close()
 }
 
 // closed counts and logs why the connection ended.
