@@ -271,7 +271,11 @@ func (c *conn) connect(open *frames.Open) error {
 		c.peerMaxFrame = c.s.opts.MaxFrameSize
 	}
 	c.peerIdle = time.Duration(open.IdleTimeout) * time.Millisecond
-	hc, ferr := c.s.opts.Handler.Connect(c.ctx, c.info)
+	var hc Conn
+	ferr := c.guard("Connect", func() (ferr *frames.Error) {
+		hc, ferr = c.s.opts.Handler.Connect(c.ctx, c.info)
+		return ferr
+	})
 	if ferr != nil {
 		c.refuseOpen(ferr)
 		return closing("refused", ferr)
