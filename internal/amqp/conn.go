@@ -106,12 +106,24 @@ func (c *conn) serve() {
 		if err == nil && c.hc != nil {
 			c.hc.Close()
 		}
-		c.nc.Close()
+		c.lingerClose()
 		c.closed(err)
 		return
 	}
 	err = c.run()
 	c.closed(err)
+}
+
+// lingerClose closes a connection that never reached its loop: our side first, then what
+// the client still sends is read and dropped for a moment, so it reads our last bytes (a
+// protocol header, a close) instead of a reset.
+func (c *conn) lingerClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, io.LimitReader(c.nc, 1<<20))
+	c.nc.Close()
 }
 
 // closed counts and logs why the connection ended.
@@ -259,7 +271,11 @@ func (c *conn) connect(open *frames.Open) error {
 		c.peerMaxFrame = c.s.opts.MaxFrameSize
 	}
 	c.peerIdle = time.Duration(open.IdleTimeout) * time.Millisecond
-	hc, ferr := c.s.opts.Handler.Connect(c.ctx, c.info)
+	var hc Conn
+	ferr := c.guard("Connect", func() (ferr *frames.Error) {
+		hc, ferr = c.s.opts.Handler.Connect(c.ctx, c.info)
+		return ferr
+	})
 	if ferr != nil {
 		c.refuseOpen(ferr)
 		return closing("refused", ferr)

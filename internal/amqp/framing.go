@@ -100,8 +100,9 @@ func readFrame(br *bufio.Reader, limit uint32) (rawFrame, error) {
 }
 
 // writer owns the writing side of a connection: frames queued by the state goroutine are
-// written in order and flushed when the queue is empty; an empty frame is sent when nothing
-// was written for one heartbeat interval (half the peer's idle-time-out).
+// written in order and flushed when the queue is empty. heartbeat is the longest silence
+// allowed (half the peer's idle-time-out): a ticker at half of it sends an empty frame when
+// nothing was written since the last tick, so no gap exceeds heartbeat.
 type writer struct {
 	nc           net.Conn
 	m            *metrics
@@ -128,7 +129,7 @@ func (w *writer) run() {
 	bw := bufio.NewWriterSize(w.nc, 64<<10)
 	var tick <-chan time.Time
 	if w.heartbeat > 0 {
-		t := time.NewTicker(w.heartbeat)
+		t := time.NewTicker(w.heartbeat / 2)
 		defer t.Stop()
 		tick = t.C
 	}

@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"context"
+	"runtime/debug"
 
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
 )
@@ -60,13 +61,21 @@ func (c *conn) attach(s *session, p *frames.Attach) {
 		SndSettleMode: p.SndSettleMode, RcvSettleMode: p.RcvSettleMode,
 		Source: p.Source, Target: p.Target, OfferedCapabilities: p.DesiredCapabilities}
 	o := c.s.opts
+	if (p.Role == frames.RoleSender && p.Target == nil) || (p.Role == frames.RoleReceiver && p.Source == nil) {
+		c.refuseAttach(l, reply, amqpErr(condNotAllowed, "attach of link %q without the terminus naming the node (target for a sender, source for a receiver)", p.Name))
+		return
+	}
 	if len(s.links) > o.MaxLinksPerSession || p.Handle > uint32(o.MaxLinksPerSession-1) {
 		c.refuseAttach(l, reply, amqpErr(condResourceLimit,
 			"a session may have %d links (handle-max %d); detach one or begin another session", o.MaxLinksPerSession, o.MaxLinksPerSession-1))
 		return
 	}
 	if p.Role == frames.RoleSender {
-		in, ferr := c.hc.AttachIncoming(l.ctx, p)
+		var in Incoming
+		ferr := c.guard("AttachIncoming", func() (ferr *frames.Error) {
+			in, ferr = c.hc.AttachIncoming(l.ctx, p)
+			return ferr
+		})
 		if ferr == nil && in == nil {
 			ferr = amqpErr(condInternal, "the handler accepted the link without state")
 		}
@@ -92,7 +101,11 @@ func (c *conn) attach(s *session, p *frames.Attach) {
 		c.incomingFlow(l)
 		return
 	}
-	out, ferr := c.hc.AttachOutgoing(l.ctx, p)
+	var out Outgoing
+	ferr := c.guard("AttachOutgoing", func() (ferr *frames.Error) {
+		out, ferr = c.hc.AttachOutgoing(l.ctx, p)
+		return ferr
+	})
 	if ferr == nil && out == nil {
 		ferr = amqpErr(condInternal, "the handler accepted the link without state")
 	}
@@ -209,4 +222,16 @@ func (c *conn) outgoingLinkFlow(l *link, drain bool) {
 	dc, credit, h := l.outCount, l.outCredit, l.handle
 	var avail uint32
 	c.sendLinkFlow(l.s, &frames.Flow{Handle: &h, DeliveryCount: &dc, LinkCredit: &credit, Available: &avail, Drain: drain})
+}
+
+// guard runs a handler call; a panic in it is logged and becomes amqp:internal-error, so one
+// bad request cannot take the node down.
+func (c *conn) guard(what string, f func() *frames.Error) (ferr *frames.Error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("AMQP handler panicked", "call", what, "panic", p, "stack", string(debug.Stack()))
+			ferr = amqpErr(condInternal, "the server failed handling %s; this is a bug, please report it", what)
+		}
+	}()
+	return f()
 }

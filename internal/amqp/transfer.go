@@ -107,7 +107,14 @@ func (c *conn) runIncoming(l *link, jobs <-chan job) {
 		case <-l.ctx.Done():
 			return
 		}
-		state, replies := l.in.Message(l.ctx, j.format, j.msg)
+		var state frames.DeliveryState
+		var replies []Reply
+		if ferr := c.guard("Message", func() *frames.Error {
+			state, replies = l.in.Message(l.ctx, j.format, j.msg)
+			return nil
+		}); ferr != nil {
+			state = &frames.Rejected{Error: ferr}
+		}
 		if len(replies) > 0 {
 			if rej := c.routeReplies(replies); rej != nil {
 				state = rej
@@ -195,7 +202,14 @@ func (c *conn) runOutgoing(l *link, grants <-chan grant) {
 		case <-l.ctx.Done():
 			return
 		}
-		ds, err := l.out.Next(g.ctx, g.max)
+		var ds []Delivery
+		var err error
+		if ferr := c.guard("Next", func() *frames.Error {
+			ds, err = l.out.Next(g.ctx, g.max)
+			return nil
+		}); ferr != nil {
+			err = ferr
+		}
 		select {
 		case c.events <- deliveredEvent{l: l, ctx: g.ctx, ds: ds, err: err}:
 		case <-l.ctx.Done():
