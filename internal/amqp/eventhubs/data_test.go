@@ -271,7 +271,7 @@ func TestEpochOverLinks(t *testing.T) {
 		t.Fatal(ferr)
 	}
 	defer b.Close()
-	err := <-errc
+	err := waitErr(t, errc)
 	var fe *frames.Error
 	if !errors.As(err, &fe) || fe.Condition != condStolen || !strings.Contains(fe.Description, "'reader-B'") || !strings.Contains(fe.Description, "'reader-A'") {
 		t.Fatalf("the old receiver's Next: %v", err)

@@ -209,7 +209,7 @@ func TestE2EGoAMQP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("epoch 1 receiver: %v", err)
 	}
-	err = <-errc
+	err = waitErr(t, errc)
 	var le *goamqp.LinkError
 	if !errors.As(err, &le) || le.RemoteErr == nil || le.RemoteErr.Condition != goamqp.ErrCond("amqp:link:stolen") ||
 		!strings.Contains(le.RemoteErr.Description, "instance-2") || !strings.Contains(le.RemoteErr.Description, "instance-1") {
