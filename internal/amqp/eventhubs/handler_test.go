@@ -78,6 +78,21 @@ func TestAttachNeedsClaim(t *testing.T) {
 		t.Fatalf("receiver with a Listen claim: %v", ferr)
 	}
 	out.Close()
+	// A hub-level rule: its token binds the connection, and the hub is found ignoring case.
+	hubPol, err := f.b.PutPolicy(ctx, "amqpns1", "hub1", "hub-send", []string{"Send"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := f.connect("localhost:5672")
+	if reply := putToken(t, hc, "sb://localhost/hub1", f.token("sb://localhost/hub1", "hub-send", hubPol.PrimaryKey)); status(reply) != int32(202) {
+		t.Fatalf("hub-level token: %v", reply.ApplicationProperties)
+	}
+	if _, ferr := hc.AttachIncoming(ctx, &frames.Attach{Name: "s", Target: &frames.Target{Address: "HUB1/Partitions/0"}}); ferr != nil {
+		t.Fatalf("sender with a hub-level Send claim: %v", ferr)
+	}
+	if _, ferr := hc.AttachOutgoing(ctx, receiverAttach("hub1/ConsumerGroups/$Default/Partitions/0", "", nil, "r2")); ferr == nil || ferr.Condition != condUnauthorized {
+		t.Fatalf("receiver with a Send-only claim: %v", ferr)
+	}
 	// Anonymous connections are refused outside dev mode, and act as the dev principal in it.
 	anon := f.connect("localhost")
 	if _, ferr := anon.AttachIncoming(ctx, &frames.Attach{Target: &frames.Target{Address: "hub1"}}); ferr == nil || ferr.Condition != condUnauthorized {

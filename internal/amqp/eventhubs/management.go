@@ -79,12 +79,15 @@ func (c *conn) read(m *msgView) (*codec.Map, error) {
 	if hubName == "" {
 		return nil, errcode.New(errcode.InvalidArgument, "the READ request needs the event hub in application property name")
 	}
+	hub, herr := c.resolveHub(ns, hubName)
+	if herr == nil {
+		hubName = hub.Name
+	}
 	if err := c.authorizeManagement(name, hubName, appString(m, "security_token")); err != nil {
 		return nil, err
 	}
-	hub, err := c.resolveHub(ns, hubName)
-	if err != nil {
-		return nil, err
+	if herr != nil {
+		return nil, herr
 	}
 	switch typ := appString(m, "type"); typ {
 	case typeEventHub:

@@ -59,12 +59,15 @@ func (c *conn) attachReceiver(ctx context.Context, a *frames.Attach, addr string
 	if err != nil {
 		return nil, amqpError(err)
 	}
+	hub, herr := c.resolveHub(ns, hubName)
+	if herr == nil {
+		hubName = hub.Name
+	}
 	if _, err := c.authorize(addr, hubName, broker.RightListen); err != nil {
 		return nil, amqpError(err)
 	}
-	hub, err := c.resolveHub(ns, hubName)
-	if err != nil {
-		return nil, amqpError(err)
+	if herr != nil {
+		return nil, amqpError(herr)
 	}
 	group, found := "", false
 	for _, g := range hub.ConsumerGroups {

@@ -36,12 +36,15 @@ func (c *conn) attachSender(ctx context.Context, a *frames.Attach, addr string) 
 	if err != nil {
 		return nil, amqpError(err)
 	}
+	hub, herr := c.resolveHub(ns, hubName)
+	if herr == nil {
+		hubName = hub.Name // rights of hub-scoped rules name the hub as stored
+	}
 	if _, err := c.authorize(addr, hubName, broker.RightSend); err != nil {
 		return nil, amqpError(err)
 	}
-	hub, err := c.resolveHub(ns, hubName)
-	if err != nil {
-		return nil, amqpError(err)
+	if herr != nil {
+		return nil, amqpError(herr)
 	}
 	l := &senderLink{c: c, ns: ns, hub: hub, entity: addr, partition: -1}
 	if rest != "" {
