@@ -13,6 +13,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/amqp"
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/broker"
 )
@@ -90,7 +91,7 @@ func TestSendBatchReceiveEverywhere(t *testing.T) {
 		return &goamqp.Message{Data: [][]byte{[]byte(body)}, ApplicationProperties: props,
 			Properties: &goamqp.MessageProperties{MessageID: "mid-" + body}}
 	}
-	send(t, s, batchMessageFormat, batchOf(t, "alphabet",
+	send(t, s, message.BatchFormat, batchOf(t, "alphabet",
 		ev("e1", map[string]any{"color": "red"}), ev("e2", map[string]any{"color": "blue", "n": int64(2)})))
 	part := KeyPartition("alphabet", 4)
 

@@ -12,6 +12,7 @@ import (
 	goamqp "github.com/Azure/go-amqp"
 
 	"github.com/tandem-streaming/tandem/internal/amqp"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/broker"
 )
 
@@ -146,7 +147,7 @@ func TestE2EGoAMQP(t *testing.T) {
 	}
 	// Pad the batch past one 64 KiB frame so it arrives in several transfers.
 	inner = append(inner, marshal(t, &goamqp.Message{Data: [][]byte{make([]byte, 200<<10)}}))
-	env := &goamqp.Message{Format: batchMessageFormat, Data: inner, Annotations: goamqp.Annotations{"x-opt-partition-key": "TheBestParitionEver"}}
+	env := &goamqp.Message{Format: message.BatchFormat, Data: inner, Annotations: goamqp.Annotations{"x-opt-partition-key": "TheBestParitionEver"}}
 	if err := snd.Send(ctx, env, nil); err != nil {
 		t.Fatalf("send batch: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/amqp"
 	"github.com/tandem-streaming/tandem/internal/amqp/codec"
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
@@ -36,7 +37,7 @@ func (l *managementLink) MaxMessageSize() uint64 { return requestMaxBytes }
 func (l *managementLink) Close()                 {}
 
 func (l *managementLink) Message(ctx context.Context, format uint32, msg []byte) (frames.DeliveryState, []amqp.Reply) {
-	m, err := parseMessage(msg)
+	m, err := message.Parse(msg)
 	if err != nil {
 		return &frames.Rejected{Error: errorf(condDecodeError, "the $management request is not an AMQP message: %v", err)}, nil
 	}
@@ -65,7 +66,7 @@ func managementStatus(err error) (int32, codec.Symbol) {
 }
 
 // read answers a READ request.
-func (c *conn) read(m *msgView) (*codec.Map, error) {
+func (c *conn) read(m *message.Message) (*codec.Map, error) {
 	op := appString(m, "operation")
 	if op != "READ" {
 		return nil, &frames.Error{Condition: condNotImplemented,
