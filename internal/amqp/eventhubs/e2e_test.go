@@ -106,14 +106,26 @@ func cbsPut(t *testing.T, c *goamqp.Conn, aud, token string) {
 func TestE2EGoAMQP(t *testing.T) {
 	f := newFixture(t, false)
 	addr := f.serve()
-	ctx := ctxT(t)
 	aud := "amqp://" + addr + "/hub1"
-
-	// Management, as GetEventHubProperties does it.
 	c := dial(t, addr)
+	e2eManagement(t, f, c, aud)
+	e2eSendBatch(t, f, c, aud)
+	rcv := e2eReceive(t, f, addr, aud)
+	sess := e2eSteal(t, f, addr, aud, rcv)
+	e2eReaderQuota(t, sess)
+	ctx := ctxT(t)
+	// The sent events read over HTTP with the same numbers.
+	evs, _, err := f.b.Receive(ctx, "amqpns1", "hub1", 2, broker.Position{Kind: broker.FromStart}, 10, 0)
+	if err != nil || len(evs) != 4 || evs[1].SequenceNumber != 1 || evs[1].PartitionKey != "TheBestParitionEver" || evs[1].Properties["i"] == "" {
+		t.Fatalf("HTTP receive: %+v, %v", evs, err)
+	}
+}
+
+// e2eManagement is GetEventHubProperties: a claim for <hub>/$management, then READ.
+func e2eManagement(t *testing.T, f *fixture, c *goamqp.Conn, aud string) {
+	// Management, as GetEventHubProperties does it.
 	tok := f.token(aud+"/$management", "RootManageSharedAccessKey", f.key)
 	cbsPut(t, c, aud+"/$management", tok)
-	geo := []string{"com.microsoft:georeplication"}
 	reply := rpc(t, c, "$management", map[string]any{"operation": "READ", "name": "hub1", "type": typeEventHub, "security_token": tok}, nil, geo)
 	props, ok := reply.Value.(map[string]any)
 	if reply.ApplicationProperties["status-code"] != int32(200) || !ok {
@@ -126,6 +138,13 @@ func TestE2EGoAMQP(t *testing.T) {
 		t.Fatalf("created_at %#v", props["created_at"])
 	}
 
+}
+
+var geo = []string{"com.microsoft:georeplication"}
+
+// e2eSendBatch is SendEventDataBatch with a partition key, past one frame.
+func e2eSendBatch(t *testing.T, f *fixture, c *goamqp.Conn, aud string) {
+	ctx := ctxT(t)
 	// Send a batch with a partition key, as a ProducerClient does.
 	cbsPut(t, c, aud, f.token(aud, "RootManageSharedAccessKey", f.key))
 	ss, err := c.NewSession(ctx, nil)
@@ -165,6 +184,12 @@ func TestE2EGoAMQP(t *testing.T) {
 		t.Fatal("a message over max-message-size was sent")
 	}
 
+}
+
+// e2eReceive is a PartitionClient from the earliest event (epoch 0, credit 300); the receiver
+// is left waiting for more.
+func e2eReceive(t *testing.T, f *fixture, addr, aud string) *goamqp.Receiver {
+	ctx := ctxT(t)
 	// Receive from the start, as a PartitionClient does; pre-settled deliveries, credit 300.
 	rc := dial(t, addr)
 	cbsPut(t, rc, aud+"/ConsumerGroups/$Default/Partitions/2", f.token(aud+"/ConsumerGroups/$Default/Partitions/2", "RootManageSharedAccessKey", f.key))
@@ -198,13 +223,19 @@ func TestE2EGoAMQP(t *testing.T) {
 		}
 	}
 
+	return rcv
+}
+
+// e2eSteal: a processor with epoch 1 on another connection takes the partition from rcv.
+func e2eSteal(t *testing.T, f *fixture, addr, aud string, rcv *goamqp.Receiver) *goamqp.Session {
+	ctx := ctxT(t)
 	// A processor with epoch 1 on another connection steals the partition.
 	errc := make(chan error, 1)
 	go func() { _, err := rcv.Receive(ctx, nil); errc <- err }()
 	oc := dial(t, addr)
 	cbsPut(t, oc, aud, f.token(aud, "RootManageSharedAccessKey", f.key))
-	os, _ := oc.NewSession(ctx, nil)
-	thief, err := os.NewReceiver(ctx, "hub1/ConsumerGroups/$default/Partitions/2", &goamqp.ReceiverOptions{
+	sess, _ := oc.NewSession(ctx, nil)
+	thief, err := sess.NewReceiver(ctx, "hub1/ConsumerGroups/$default/Partitions/2", &goamqp.ReceiverOptions{
 		Credit: 10, TargetAddress: "instance-2", Filters: []goamqp.LinkFilter{goamqp.NewSelectorFilter("amqp.annotation.x-opt-sequence-number > '1'")},
 		Properties: map[string]any{"com.microsoft:receiver-name": "instance-2", "com.microsoft:epoch": int64(1)}})
 	if err != nil {
@@ -222,10 +253,16 @@ func TestE2EGoAMQP(t *testing.T) {
 	}
 	thief.Close(ctx)
 
+	return sess
+}
+
+// e2eReaderQuota: five non-epoch readers share a partition; the sixth is refused.
+func e2eReaderQuota(t *testing.T, sess *goamqp.Session) {
+	ctx := ctxT(t)
 	// Five non-epoch readers share a partition; the sixth is refused.
 	var readers []*goamqp.Receiver
 	for i := 0; i < 6; i++ {
-		r, err := os.NewReceiver(ctx, "hub1/ConsumerGroups/$Default/Partitions/0", &goamqp.ReceiverOptions{
+		r, err := sess.NewReceiver(ctx, "hub1/ConsumerGroups/$Default/Partitions/0", &goamqp.ReceiverOptions{
 			Credit: 1, TargetAddress: fmt.Sprint("reader-", i), Properties: map[string]any{"com.microsoft:receiver-name": fmt.Sprint("reader-", i)}})
 		if i < 5 {
 			if err != nil {
@@ -243,11 +280,6 @@ func TestE2EGoAMQP(t *testing.T) {
 		r.Close(ctx)
 	}
 
-	// The sent events read over HTTP with the same numbers.
-	evs, _, err := f.b.Receive(ctx, "amqpns1", "hub1", 2, broker.Position{Kind: broker.FromStart}, 10, 0)
-	if err != nil || len(evs) != 4 || evs[1].SequenceNumber != 1 || evs[1].PartitionKey != "TheBestParitionEver" || evs[1].Properties["i"] == "" {
-		t.Fatalf("HTTP receive: %+v, %v", evs, err)
-	}
 }
 
 // Unauthorized attaches are refused with amqp:unauthorized-access naming the hub and the right.
