@@ -187,8 +187,9 @@ func TestManagementRead(t *testing.T) {
 		status int32
 		cond   string
 	}{
-		{map[string]any{"type": typePartition, "name": "hub1", "partition": "4"}, 400, string(condArgumentOutRange)},
-		{map[string]any{"type": typePartition, "name": "hub1", "partition": "x"}, 400, string(condArgumentOutRange)},
+		{map[string]any{"type": typePartition, "name": "hub1", "partition": "4"}, 404, string(condArgumentOutRange)},
+		{map[string]any{"type": typePartition, "name": "hub1", "partition": "x"}, 404, string(condArgumentOutRange)},
+		{map[string]any{"type": "com.microsoft:nothing", "name": "hub1"}, 400, string(condNotImplemented)},
 		{map[string]any{"type": typeEventHub, "name": "nohub", "security_token": f.token("sb://h/nohub", "RootManageSharedAccessKey", f.key)}, 404, string(condNotFound)},
 		{map[string]any{"type": typeEventHub, "name": "hub1", "security_token": "SharedAccessSignature sr=x&sig=y&se=1&skn=z"}, 200, ""}, // the claim suffices
 	} {

@@ -53,7 +53,9 @@ func (l *managementLink) Message(ctx context.Context, format uint32, msg []byte)
 func managementStatus(err error) (int32, codec.Symbol) {
 	fe := amqpError(err)
 	switch fe.Condition {
-	case condNotFound:
+	case condNotFound, condArgumentOutRange:
+		// 404, not 400, for a bad partition too: the Go SDK treats RPC statuses other than 401
+		// and 404 as retriable and would retry a request that cannot succeed for ~45 s.
 		return 404, fe.Condition
 	case condUnauthorized:
 		return 401, fe.Condition
