@@ -278,9 +278,15 @@ func TestEpochOverLinks(t *testing.T) {
 		t.Fatalf("the old receiver's Next: %v", err)
 	}
 	a.Close()
-	if _, ferr := c.AttachOutgoing(context.Background(), receiverAttach(addr, "", ptr(int64(0)), "reader-C")); ferr == nil || ferr.Condition != condStolen {
-		t.Fatalf("a lower epoch: %v", ferr)
+	// A lower epoch attaches and is detached with amqp:link:stolen at its first receive.
+	low, ferr := c.AttachOutgoing(context.Background(), receiverAttach(addr, "", ptr(int64(0)), "reader-C"))
+	if ferr != nil {
+		t.Fatalf("a lower epoch's attach: %v", ferr)
 	}
+	if _, err := low.Next(context.Background(), 1); !errors.As(err, &fe) || fe.Condition != condStolen || !strings.Contains(fe.Description, "'reader-B'") {
+		t.Fatalf("a lower epoch's receive: %v", err)
+	}
+	low.Close()
 	b.Close()
 	var open []amqp.Outgoing
 	for i := 0; i < 5; i++ {

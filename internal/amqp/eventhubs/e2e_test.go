@@ -251,6 +251,17 @@ func e2eSteal(t *testing.T, f *fixture, addr, aud string, rcv *goamqp.Receiver) 
 	if err != nil || m.Annotations["x-opt-sequence-number"] != int64(2) {
 		t.Fatalf("the new owner's first event: %v %v", m, err)
 	}
+	// A lower owner level attaches and loses ownership at its first receive, which is how
+	// azeventhubs recognises it (IsOwnershipLostError wants a *LinkError).
+	low, err := sess.NewReceiver(ctx, "hub1/ConsumerGroups/$default/Partitions/2", &goamqp.ReceiverOptions{
+		Credit: 10, TargetAddress: "instance-3", Properties: map[string]any{"com.microsoft:receiver-name": "instance-3", "com.microsoft:epoch": int64(0)}})
+	if err != nil {
+		t.Fatalf("lower owner level attach: %v", err)
+	}
+	_, err = low.Receive(ctx, nil)
+	if !errors.As(err, &le) || le.RemoteErr == nil || le.RemoteErr.Condition != goamqp.ErrCond("amqp:link:stolen") {
+		t.Fatalf("lower owner level receive: %v", err)
+	}
 	thief.Close(ctx)
 
 	return sess
