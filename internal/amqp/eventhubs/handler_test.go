@@ -209,4 +209,34 @@ func TestManagementRead(t *testing.T) {
 	}
 }
 
-var _ = amqp.Reply{}
+
+// SASL PLAIN authenticates the whole connection: $ConnectionString with a connection string,
+// or a rule name with its key; wrong credentials refuse the connection.
+func TestSASLPlain(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		host, user, pass string
+		ok               bool
+	}{
+		"connection string": {"localhost:5672", broker.ConnectionStringUser, "Endpoint=sb://amqpns1/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=" + f.key, true},
+		"rule and key":      {"amqpns1:5672", "RootManageSharedAccessKey", f.key, true},
+		"wrong key":         {"amqpns1:5672", "RootManageSharedAccessKey", "d3Jvbmc=", false},
+		"no namespace":      {"localhost:5672", "RootManageSharedAccessKey", f.key, false},
+	} {
+		c, ferr := f.h.Connect(ctx, amqp.ConnInfo{Hostname: tc.host, SASLMechanism: "PLAIN", SASLUser: tc.user, SASLPassword: tc.pass})
+		if !tc.ok {
+			if ferr == nil || ferr.Condition != condUnauthorized {
+				t.Errorf("%s: connection %v", name, ferr)
+			}
+			continue
+		}
+		if ferr != nil {
+			t.Fatalf("%s: %v", name, ferr)
+		}
+		if _, ferr := c.AttachIncoming(ctx, &frames.Attach{Target: &frames.Target{Address: "hub1"}}); ferr != nil {
+			t.Errorf("%s: sender without CBS: %v", name, ferr)
+		}
+		c.Close()
+	}
+}
