@@ -236,7 +236,8 @@ func e2eSteal(t *testing.T, f *fixture, addr, aud string, rcv *goamqp.Receiver) 
 	cbsPut(t, oc, aud, f.token(aud, "RootManageSharedAccessKey", f.key))
 	sess, _ := oc.NewSession(ctx, nil)
 	thief, err := sess.NewReceiver(ctx, "hub1/ConsumerGroups/$default/Partitions/2", &goamqp.ReceiverOptions{
-		Credit: 10, TargetAddress: "instance-2", Filters: []goamqp.LinkFilter{goamqp.NewSelectorFilter("amqp.annotation.x-opt-sequence-number > '1'")},
+		Credit: 10, TargetAddress: "instance-2", // .NET's form: unquoted, descriptor 0x00000137000000A.
+		Filters:    []goamqp.LinkFilter{goamqp.NewLinkFilter(selectorFilterName, selectorCodeDotNet, "amqp.annotation.x-opt-sequence-number > 1")},
 		Properties: map[string]any{"com.microsoft:receiver-name": "instance-2", "com.microsoft:epoch": int64(1)}})
 	if err != nil {
 		t.Fatalf("epoch 1 receiver: %v", err)
