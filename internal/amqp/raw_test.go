@@ -297,3 +297,99 @@ func TestIdleClientClosed(t *testing.T) {
 		t.Fatalf("close %+v, want %s", cl.Error, condConnForced)
 	}
 }
+
+// openWith is open with the client's max-frame-size.
+func (r *rawClient) openWith(maxFrame uint32) *frames.Open {
+	r.t.Helper()
+	r.write(protoHeader(frames.ProtoAMQP))
+	r.header()
+	r.send(frames.TypeAMQP, 0, &frames.Open{ContainerID: "raw", MaxFrameSize: maxFrame, ChannelMax: 65535}, nil)
+	return expect[*frames.Open](r)
+}
+
+// nextSized is next with the frame's size on the wire.
+func (r *rawClient) nextSized() (int, frames.Performative) {
+	r.t.Helper()
+	for {
+		f, err := readFrame(r.br, 1<<24)
+		if err != nil {
+			r.t.Fatalf("reading a frame: %v", err)
+		}
+		if len(f.body) == 0 {
+			continue
+		}
+		p, err := decodeBody(f.body)
+		if err != nil {
+			r.t.Fatalf("decoding a frame: %v", err)
+		}
+		return len(f.body) + 8, p
+	}
+}
+
+// TestOutgoingHonoursClientWindowAndFrameSize: transfers to a client stop when its session
+// incoming-window is used up and resume with its next flow; each frame fits the client's
+// max-frame-size (512 here), a message spanning frames with more=true.
+func TestOutgoingHonoursClientWindowAndFrameSize(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	q := h.queue("echo/window-out")
+	msgs := [][]byte{mustMarshal(t, bytes.Repeat([]byte("a"), 2000)), mustMarshal(t, []byte("b")), mustMarshal(t, []byte("c"))}
+	for _, m := range msgs {
+		q.ch <- m
+	}
+	r := rawDial(t, addr)
+	r.openWith(512)
+	const window = 3
+	r.send(frames.TypeAMQP, 0, &frames.Begin{IncomingWindow: window, OutgoingWindow: 100, HandleMax: 10}, nil)
+	expect[*frames.Begin](r)
+	r.send(frames.TypeAMQP, 0, &frames.Attach{Name: "rcv", Handle: 0, Role: frames.RoleReceiver,
+		Source: &frames.Source{Address: "echo/window-out"}, Target: &frames.Target{Address: "me"}}, nil)
+	expect[*frames.Attach](r)
+	credit, zero, in := uint32(10), uint32(0), uint32(0)
+	handle := uint32(0)
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &in, IncomingWindow: window, OutgoingWindow: 100,
+		Handle: &handle, DeliveryCount: &zero, LinkCredit: &credit}, nil)
+
+	var got [][]byte
+	var cur []byte
+	transfers := 0
+	read := func(until func(frames.Performative) bool) {
+		for {
+			size, p := r.nextSized()
+			if size > 512 {
+				t.Fatalf("a %d-byte frame to a client whose max-frame-size is 512", size)
+			}
+			if tr, ok := p.(*frames.Transfer); ok {
+				transfers++
+				if tr.Settled == nil || !*tr.Settled {
+					t.Fatalf("transfer not settled: %+v", tr)
+				}
+				cur = append(cur, tr.Payload...)
+				if !tr.More {
+					got, cur = append(got, cur), nil
+				}
+			}
+			if until(p) {
+				return
+			}
+		}
+	}
+	// The window of 3 frames is used up; an echo flow's answer comes after whatever the
+	// server sent before it.
+	read(func(frames.Performative) bool { return transfers == window })
+	next := uint32(window)
+	noWindow := uint32(0)
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &next, IncomingWindow: noWindow, OutgoingWindow: 100, Echo: true}, nil)
+	read(func(p frames.Performative) bool { f, ok := p.(*frames.Flow); return ok && f.Handle == nil })
+	if transfers != window {
+		t.Fatalf("%d transfers with a session incoming-window of %d", transfers, window)
+	}
+	// Open the window: the rest arrives.
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &next, IncomingWindow: 1000, OutgoingWindow: 100}, nil)
+	read(func(frames.Performative) bool { return len(got) == len(msgs) })
+	for i := range msgs {
+		if !bytes.Equal(got[i], msgs[i]) {
+			t.Fatalf("message %d: %d bytes, want %d", i, len(got[i]), len(msgs[i]))
+		}
+	}
+}
