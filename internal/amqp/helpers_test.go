@@ -257,3 +257,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 var _ = codec.Symbol("")
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// serveBench serves srv on a loopback port for a benchmark.
+func serveBench(b *testing.B, srv *Server) (string, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	return ln.Addr().String(), func() {
+		srv.Close()
+		<-done
+	}
+}
