@@ -183,10 +183,10 @@ type grant struct {
 
 // deliveredEvent is what one Outgoing.Next call returned.
 type deliveredEvent struct {
-	l      *link
-	ctx    context.Context
-	ds     []Delivery
-	err    error
+	l   *link
+	ctx context.Context
+	ds  []Delivery
+	err error
 }
 
 // runOutgoing is an outgoing link's pump: for each grant it asks the handler for at most
