@@ -393,3 +393,66 @@ func TestOutgoingHonoursClientWindowAndFrameSize(t *testing.T) {
 		}
 	}
 }
+
+// TestProtocolViolations: each violation gets the error the spec names, at the level it
+// names (link, session or connection).
+func TestProtocolViolations(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	id := uint32(0)
+	for _, tc := range []struct {
+		name string
+		run  func(r *rawClient) (string, *frames.Error)
+		want string
+	}{
+		{"second open", func(r *rawClient) (string, *frames.Error) {
+			r.send(frames.TypeAMQP, 0, &frames.Open{ContainerID: "again"}, nil)
+			return "close", expect[*frames.Close](r).Error
+		}, condNotAllowed},
+		{"frame on a channel without session", func(r *rawClient) (string, *frames.Error) {
+			r.send(frames.TypeAMQP, 9, &frames.Detach{Handle: 0, Closed: true}, nil)
+			return "close", expect[*frames.Close](r).Error
+		}, condNotAllowed},
+		{"attach on a handle in use", func(r *rawClient) (string, *frames.Error) {
+			r.begin(0)
+			r.attachSender(0, 4, "echo/v")
+			r.send(frames.TypeAMQP, 0, &frames.Attach{Name: "other", Handle: 4, Role: frames.RoleSender,
+				Source: &frames.Source{}, Target: &frames.Target{Address: "echo/v"}}, nil)
+			return "end", expect[*frames.End](r).Error
+		}, condHandleInUse},
+		{"detach of an unattached handle", func(r *rawClient) (string, *frames.Error) {
+			r.begin(0)
+			r.send(frames.TypeAMQP, 0, &frames.Detach{Handle: 5, Closed: true}, nil)
+			return "end", expect[*frames.End](r).Error
+		}, condUnattachedHandle},
+		{"transfer beyond the link credit", func(r *rawClient) (string, *frames.Error) {
+			r.begin(0)
+			_, fl := r.attachSender(0, 0, "hold/v")
+			var d *frames.Detach
+			for i := uint32(0); i <= *fl.LinkCredit && d == nil; i++ {
+				id = i
+				settled := true
+				r.send(frames.TypeAMQP, 0, &frames.Transfer{Handle: 0, DeliveryID: &id, DeliveryTag: []byte{1}, Settled: &settled}, []byte{0x00, 0x53, 0x75, 0xa0, 0x00})
+			}
+			d = expect[*frames.Detach](r)
+			return "detach", d.Error
+		}, condTransferLimit},
+		{"transfer on a link the client receives on", func(r *rawClient) (string, *frames.Error) {
+			r.begin(0)
+			r.send(frames.TypeAMQP, 0, &frames.Attach{Name: "r", Handle: 1, Role: frames.RoleReceiver,
+				Source: &frames.Source{Address: "echo/v2"}, Target: &frames.Target{Address: "me"}}, nil)
+			expect[*frames.Attach](r)
+			r.send(frames.TypeAMQP, 0, &frames.Transfer{Handle: 1, DeliveryID: &id, DeliveryTag: []byte{1}}, []byte("x"))
+			return "detach", expect[*frames.Detach](r).Error
+		}, condNotAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rawDial(t, addr)
+			r.open()
+			what, e := tc.run(r)
+			if errCond(e) != tc.want {
+				t.Fatalf("%s with %+v, want %s", what, e, tc.want)
+			}
+		})
+	}
+}
