@@ -133,8 +133,12 @@ func (in *testIncoming) Message(ctx context.Context, format uint32, msg []byte) 
 		<-ctx.Done()
 		return &frames.Released{}, nil
 	}
-	in.h.queue(in.addr).ch <- msg
-	return &frames.Accepted{}, nil
+	select {
+	case in.h.queue(in.addr).ch <- msg:
+		return &frames.Accepted{}, nil
+	case <-ctx.Done():
+		return &frames.Released{}, nil
+	}
 }
 
 func (in *testIncoming) Close() { in.h.closed.Add(1) }
