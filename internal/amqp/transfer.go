@@ -92,9 +92,10 @@ func (c *conn) transfer(s *session, p *frames.Transfer) {
 }
 
 // runIncoming is an incoming link's worker: it hands messages to the handler in order and
-// reports their states; it closes the handler's link when the link ends.
+// reports their states; when the link ends (jobs closed) it closes the handler's link.
 func (c *conn) runIncoming(l *link, jobs <-chan job) {
 	defer c.links.Done()
+	defer l.cancel()
 	defer l.in.Close()
 	for {
 		var j job
@@ -102,7 +103,7 @@ func (c *conn) runIncoming(l *link, jobs <-chan job) {
 		select {
 		case j, ok = <-jobs:
 			if !ok {
-				return
+				return // the link ended and every message received is handled
 			}
 		case <-l.ctx.Done():
 			return
