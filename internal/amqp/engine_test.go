@@ -387,6 +387,7 @@ func TestDrainWhileWaiting(t *testing.T) {
 	if err := rcv.IssueCredit(5); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the handler's Next to wait with the credit of 5", func() bool { return h.maxAsk.Load() == 5 })
 	if err := rcv.DrainCredit(ctx, nil); err != nil {
 		t.Fatalf("drain with nothing to send: %v", err)
 	}
