@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/tandem-streaming/tandem/internal/amqp/codec"
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
 )
@@ -454,5 +456,62 @@ func TestProtocolViolations(t *testing.T) {
 				t.Fatalf("%s with %+v, want %s", what, e, tc.want)
 			}
 		})
+	}
+}
+
+// TestWriteTimeout: a client that stops reading is disconnected after the write timeout,
+// and its connection's goroutines end.
+func TestWriteTimeout(t *testing.T) {
+	h := newTestHandler()
+	srv, addr := startServer(t, Options{Handler: h, WriteTimeout: 300 * time.Millisecond})
+	q := h.queue("echo/unread")
+	big := mustMarshal(t, make([]byte, 60<<10))
+	for range 400 { // 24 MB: more than the socket buffers hold
+		q.ch <- big
+	}
+	r := rawDial(t, addr)
+	if tc, ok := r.nc.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4096)
+	}
+	r.open()
+	r.begin(0)
+	r.send(frames.TypeAMQP, 0, &frames.Attach{Name: "rcv", Handle: 0, Role: frames.RoleReceiver,
+		Source: &frames.Source{Address: "echo/unread"}, Target: &frames.Target{Address: "me"}}, nil)
+	credit, zero, in, handle := uint32(1000), uint32(0), uint32(0), uint32(0)
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &in, IncomingWindow: 1 << 20, OutgoingWindow: 100,
+		Handle: &handle, DeliveryCount: &zero, LinkCredit: &credit}, nil)
+	// The client reads nothing more.
+	waitFor(t, "the write timeout to close the connection", func() bool {
+		return testutil.ToFloat64(srv.metrics.closed.WithLabelValues("write_timeout")) == 1
+	})
+}
+
+// TestFlowEcho: a link flow with echo=true is answered with our link state, on both kinds
+// of link; a session flow with echo=true with our session state.
+func TestFlowEcho(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h, MaxCredit: 7})
+	r := rawDial(t, addr)
+	r.open()
+	r.begin(0)
+	r.attachSender(0, 0, "echo/e")
+	r.send(frames.TypeAMQP, 0, &frames.Attach{Name: "rcv", Handle: 1, Role: frames.RoleReceiver,
+		Source: &frames.Source{Address: "echo/e"}, Target: &frames.Target{Address: "me"}}, nil)
+	expect[*frames.Attach](r)
+	in, zero, h0, h1, three := uint32(0), uint32(0), uint32(0), uint32(1), uint32(3)
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &in, IncomingWindow: 100, Handle: &h0, DeliveryCount: &zero, Echo: true}, nil)
+	f := expect[*frames.Flow](r)
+	if f.Handle == nil || *f.Handle != 0 || f.LinkCredit == nil || *f.LinkCredit != 7 || f.DeliveryCount == nil || *f.DeliveryCount != 0 {
+		t.Fatalf("echo on the link the client sends on: %+v", f)
+	}
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &in, IncomingWindow: 100, Handle: &h1, DeliveryCount: &zero, LinkCredit: &three, Echo: true}, nil)
+	f = expect[*frames.Flow](r)
+	if f.Handle == nil || *f.Handle != 1 || f.LinkCredit == nil || *f.LinkCredit != 3 {
+		t.Fatalf("echo on the link the client receives on: %+v", f)
+	}
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &in, IncomingWindow: 100, Echo: true}, nil)
+	f = expect[*frames.Flow](r)
+	if f.Handle != nil || f.NextIncomingID == nil || f.IncomingWindow != DefaultSessionWindow {
+		t.Fatalf("echo on the session: %+v", f)
 	}
 }
