@@ -209,7 +209,6 @@ func TestManagementRead(t *testing.T) {
 	}
 }
 
-
 // SASL PLAIN authenticates the whole connection: $ConnectionString with a connection string,
 // or a rule name with its key; wrong credentials refuse the connection.
 func TestSASLPlain(t *testing.T) {
