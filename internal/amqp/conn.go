@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
@@ -51,6 +52,11 @@ type conn struct {
 	replies map[string]*replyLink // reply links by their attach's target address
 
 	closeSent bool
+
+	// held is the budget this connection holds; pendingHeld is the part of it that belongs to
+	// the frame being handled (released after it unless a transfer kept its payload).
+	held        atomic.Int64
+	pendingHeld int64
 }
 
 func newConn(s *Server, nc net.Conn, tls bool) *conn {

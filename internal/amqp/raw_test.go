@@ -515,3 +515,42 @@ func TestFlowEcho(t *testing.T) {
 		t.Fatalf("echo on the session: %+v", f)
 	}
 }
+
+// sendHeld sends settled single-frame messages of size bytes on handle 0 of channel 0 to a
+// "hold/" target until the server stops reading; it returns how many it wrote.
+func (r *rawClient) sendSettled(n, size int, first uint32) {
+	r.t.Helper()
+	settled := true
+	for i := range n {
+		id := first + uint32(i)
+		r.send(frames.TypeAMQP, 0, &frames.Transfer{Handle: 0, DeliveryID: &id, DeliveryTag: []byte{byte(i)}, Settled: &settled}, make([]byte, size))
+	}
+}
+
+// TestMemoryBudget: payload bytes held (here by a handler that never finishes) count in the
+// budget; a connection over its share waits, and is closed with
+// amqp:resource-limit-exceeded after MemoryWait; its bytes are given back. Another
+// connection keeps working meanwhile.
+func TestMemoryBudget(t *testing.T) {
+	h := newTestHandler()
+	srv, addr := startServer(t, Options{Handler: h, MemoryBudget: 256 << 10, ConnMemoryShare: 64 << 10, MemoryWait: 2 * time.Second})
+	r := rawDial(t, addr)
+	r.open()
+	r.begin(0)
+	r.attachSender(0, 0, "hold/budget")
+	go r.sendSettled(20, 10<<10, 0) // 200 KiB: more than the share
+	waitFor(t, "the connection to fill its share", func() bool { return srv.budget.inUse() >= 60<<10 })
+	if n := srv.budget.inUse(); n > 64<<10 {
+		t.Fatalf("one connection holds %d bytes, its share is %d", n, 64<<10)
+	}
+	// Another connection is not starved.
+	roundTrip(t, dial(t, addr, nil), "echo/budget", make([]byte, 30<<10))
+	cl := expect[*frames.Close](r)
+	if errCond(cl.Error) != condResourceLimit {
+		t.Fatalf("close %+v, want %s", cl.Error, condResourceLimit)
+	}
+	waitFor(t, "the closed connection's bytes to be given back", func() bool { return srv.budget.inUse() == 0 })
+	if got := testutil.ToFloat64(srv.metrics.closed.WithLabelValues("memory_budget")); got != 1 {
+		t.Fatalf("closed{memory_budget} = %v", got)
+	}
+}
