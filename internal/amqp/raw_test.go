@@ -554,3 +554,45 @@ func TestMemoryBudget(t *testing.T) {
 		t.Fatalf("closed{memory_budget} = %v", got)
 	}
 }
+
+// TestSASLRefusals: an unknown mechanism and a malformed PLAIN response get outcome auth (1)
+// and the end of the connection.
+func TestSASLRefusals(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	for _, init := range []*frames.SASLInit{
+		{Mechanism: "SCRAM-SHA-256", InitialResponse: []byte("n,,n=user")},
+		{Mechanism: "PLAIN", InitialResponse: []byte("no-separators")},
+	} {
+		r := rawDial(t, addr)
+		r.write(protoHeader(frames.ProtoSASL))
+		r.header()
+		expect[*frames.SASLMechanisms](r)
+		r.send(frames.TypeSASL, 0, init, nil)
+		out := expect[*frames.SASLOutcome](r)
+		if out.Code != frames.SASLAuth {
+			t.Errorf("%s: outcome %d, want %d", init.Mechanism, out.Code, frames.SASLAuth)
+		}
+		if rest, _ := io.ReadAll(r.br); len(rest) != 0 {
+			t.Errorf("%s: %d bytes after the outcome, want the end", init.Mechanism, len(rest))
+		}
+	}
+}
+
+// TestOpenExpected: a frame other than open after the AMQP header gets our open and a
+// close with the error.
+func TestOpenExpected(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	r := rawDial(t, addr)
+	r.write(protoHeader(frames.ProtoAMQP))
+	r.header()
+	r.send(frames.TypeAMQP, 0, &frames.Begin{IncomingWindow: 1}, nil)
+	_, p := r.next()
+	if _, ok := p.(*frames.Open); !ok {
+		t.Fatalf("first frame %T, want our open", p)
+	}
+	if cl := expect[*frames.Close](r); errCond(cl.Error) != condNotAllowed {
+		t.Fatalf("close %+v, want %s", cl.Error, condNotAllowed)
+	}
+}
