@@ -27,7 +27,11 @@ type Options struct {
 	Endpoint string
 	Kafka    string
 	NodeID   int32
-	Logger   *slog.Logger
+	// AMQP is this node's AMQP 1.0 listener as clients reach it (host:port, "" for none): the
+	// partner region proxies Event Hubs SDKs that name the alias there while the alias is
+	// active here (meta.Peer.AMQP).
+	AMQP   string
+	Logger *slog.Logger
 	// Registerer receives the replication metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// CheckEvery is how often each side checks its peer: a primary learns from it that a
@@ -263,7 +267,23 @@ func (m *Manager) self(ns string) meta.Peer {
 			p.Kafka = append(p.Kafka, n.Kafka)
 		}
 	}
+	p.AMQP = selfAMQP(m.opts.AMQP, p.Nodes)
 	return p
+}
+
+// selfAMQP lists the region's AMQP listeners: every cluster node's that recorded one, else
+// this node's own (nil when it serves no AMQP).
+func selfAMQP(own string, nodes []meta.PeerNode) []string {
+	var out []string
+	for _, n := range nodes {
+		if n.AMQP != "" {
+			out = append(out, n.AMQP)
+		}
+	}
+	if len(out) == 0 && own != "" {
+		out = []string{own}
+	}
+	return out
 }
 
 // checkPeers asks each alias's peer for its state, with the pairing's link key. A side that
@@ -335,7 +355,7 @@ func lostTo(cfg meta.AliasConfig, st Status) (uint64, bool) {
 
 func peerMoved(now, stored meta.Peer) bool {
 	return !slices.Equal(now.Kafka, stored.Kafka) || now.NodeID != stored.NodeID || now.Endpoint != stored.Endpoint ||
-		!slices.Equal(now.Nodes, stored.Nodes)
+		!slices.Equal(now.Nodes, stored.Nodes) || !slices.Equal(now.AMQP, stored.AMQP)
 }
 
 // refreshPeer records the peer's current addresses (a region restarted on other ports or

@@ -37,6 +37,11 @@ type Peer struct {
 	// zone): alias clients sent to this region get all of them in Kafka Metadata and find the
 	// partitions' leaders there. Empty for a single node (Kafka and NodeID say it all).
 	Nodes []PeerNode `json:"nodes,omitempty"`
+	// AMQP are the region's AMQP 1.0 listeners (host:port) as its nodes advertise them: an
+	// Event Hubs SDK that names the alias in its endpoint and reaches this region while the
+	// alias is active there is proxied to one of them (internal/amqp's front door). Empty for
+	// a region that serves no AMQP, or one older than this field.
+	AMQP []string `json:"amqp,omitempty"`
 }
 
 // PeerNode is one Kafka broker of a cluster region, as the partner region records it.
@@ -44,6 +49,7 @@ type PeerNode struct {
 	ID    int32  `json:"id"`
 	Kafka string `json:"kafka"`          // host:port
 	Zone  string `json:"zone,omitempty"` // the Kafka rack
+	AMQP  string `json:"amqp,omitempty"` // the node's AMQP listener, host:port ("" for none)
 }
 
 // AliasConfig is a namespace's side of a geo-DR alias. Epoch increases with every failover;
