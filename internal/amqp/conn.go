@@ -57,6 +57,8 @@ type conn struct {
 	// the frame being handled (released after it unless a transfer kept its payload).
 	held        atomic.Int64
 	pendingHeld int64
+
+	capture *capture // the client's bytes until the open is handled (frontdoor.go)
 }
 
 func newConn(s *Server, nc net.Conn, tls bool) *conn {
@@ -103,11 +105,12 @@ func (c *conn) serve() {
 	// Until the loop runs, a server shutdown interrupts the handshake by closing the socket.
 	stop := context.AfterFunc(c.ctx, func() { c.nc.Close() })
 	c.nc.SetDeadline(time.Now().Add(c.s.opts.AuthTimeout))
-	c.br = bufio.NewReaderSize(c.nc, 32<<10)
+	c.br = bufio.NewReaderSize(c.startCapture(), 32<<10)
 	open, err := c.handshake()
 	if err == nil {
 		err = c.connect(open)
 	}
+	c.stopCapture()
 	if !stop() || err != nil {
 		if err == nil && c.hc != nil {
 			c.hc.Close()
@@ -286,6 +289,9 @@ func (c *conn) connect(open *frames.Open) error {
 		return ferr
 	})
 	if ferr != nil {
+		if err, ok := c.frontDoor(ferr); ok {
+			return err
+		}
 		c.refuseOpen(ferr)
 		return closing("refused", ferr)
 	}

@@ -80,8 +80,14 @@ func (c *conn) handle(ev event) (err error) {
 	case readEnd:
 		return ev.err
 	case deliveredEvent:
+		if err := forcedClose(ev.err); err != nil {
+			return err
+		}
 		c.delivered(ev)
 	case handledEvent:
+		if err := forcedState(ev.state); err != nil {
+			return err
+		}
 		c.handled(ev)
 	}
 	return nil

@@ -90,6 +90,11 @@ type Options struct {
 	MemoryBudget    int64
 	ConnMemoryShare int64
 	MemoryWait      time.Duration
+	// DisableFrontDoor sends a handler's amqp:connection:redirect to the client as the close
+	// error instead of forwarding the connection to the redirect's target (frontdoor.go).
+	DisableFrontDoor bool
+	// FrontDoorDialTimeout bounds the front door's dial (default 5 s).
+	FrontDoorDialTimeout time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -127,6 +132,7 @@ func (o *Options) setDefaults() {
 	defDur(&o.IdleTimeout, DefaultIdleTimeout)
 	defDur(&o.WriteTimeout, DefaultWriteTimeout)
 	defDur(&o.MemoryWait, DefaultMemoryWait)
+	defDur(&o.FrontDoorDialTimeout, DefaultFrontDoorDialTimeout)
 	if o.MemoryBudget <= 0 {
 		o.MemoryBudget = DefaultMemoryBudget
 	}

@@ -161,7 +161,7 @@ func (c *conn) authorize(entity, hub string, right broker.Right) (broker.Princip
 			continue
 		}
 		if err := c.h.b.CheckAliasActive(p); err != nil {
-			return broker.Principal{}, err
+			return broker.Principal{}, aliasMoved(err)
 		}
 		return p, nil
 	}

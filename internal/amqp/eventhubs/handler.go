@@ -71,7 +71,9 @@ func New(opts Options) *Handler {
 }
 
 // Connect starts a connection's state: its namespace, when open.hostname names one (or a
-// geo-DR alias held here), and its principal when it authenticated with SASL PLAIN.
+// geo-DR alias held here), and its principal when it authenticated with SASL PLAIN. A
+// connection that names an alias active in the partner region is refused with
+// amqp:connection:redirect to that region's AMQP listener (alias.go).
 func (h *Handler) Connect(ctx context.Context, info amqp.ConnInfo) (amqp.Conn, *frames.Error) {
 	c := &conn{h: h, info: info}
 	if info.RemoteAddr != nil {
@@ -83,6 +85,12 @@ func (h *Handler) Connect(ctx context.Context, info amqp.ConnInfo) (amqp.Conn, *
 				c.mu.ns, c.mu.alias, c.mu.name, c.mu.bound = ns, alias, name, true
 				break
 			}
+		}
+	}
+	if c.mu.alias != "" {
+		if ferr := h.aliasRedirect(c.mu.alias, info.Hostname); ferr != nil {
+			h.log.Debug("redirect", "remote", c.remote, "hostname", info.Hostname, "err", ferr)
+			return nil, ferr
 		}
 	}
 	if info.SASLMechanism == "PLAIN" {

@@ -190,6 +190,7 @@ func (l *receiverLink) Next(ctx context.Context, max int) ([]amqp.Delivery, erro
 		select {
 		case <-changed:
 		case <-l.owner.Stolen():
+		case <-l.c.aliasTick(): // the alias may have moved: authorize again
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
