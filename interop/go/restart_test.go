@@ -93,7 +93,7 @@ func TestAMQPRestartMidStream(t *testing.T) {
 				}
 				mu.Unlock()
 				if err != nil && !isDeadline(err) && ctx.Err() == nil {
-					t.Logf("receive failed (%v); resuming after sequence number %d", err, *start.SequenceNumber)
+					t.Logf("receive failed (%v); resuming after %d events", err, received())
 					resumes.Add(1)
 					break
 				}
