@@ -231,7 +231,7 @@ func sharedEnv(t testing.TB) env {
 	t.Helper()
 	shared.once.Do(func() {
 		dir := filepath.Join(tmpRoot, "shared")
-		if shared.n, shared.err = startNode(dir, readyLine{}); shared.err != nil {
+		if shared.n, shared.err = startNode(dir, readyLine{}, strings.Fields(os.Getenv("TANDEM_INTEROP_SERVE_ARGS"))...); shared.err != nil {
 			return
 		}
 		shared.keys, shared.err = setupNamespace(shared.n, sharedNS)
