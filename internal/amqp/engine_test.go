@@ -136,7 +136,10 @@ func TestSessionWindowRefreshed(t *testing.T) {
 	h := newTestHandler()
 	_, addr := startServer(t, Options{Handler: h, MaxCredit: 20000})
 	c := dial(t, addr, nil)
-	ctx := testCtx(t)
+	// Without the window's refresh the sends stall at the window: fail well before the
+	// test binary's own timeout.
+	ctx, cancel := context.WithTimeout(testCtx(t), 30*time.Second)
+	defer cancel()
 	s := beginSession(t, c)
 	snd, err := s.NewSender(ctx, "echo/window", nil)
 	if err != nil {
@@ -291,7 +294,7 @@ func TestConnectRefused(t *testing.T) {
 		t.Fatal("a refused connection could begin a session")
 	}
 	if condition(err) != "amqp:unauthorized-access" {
-		t.Logf("refused connection: %v", err)
+		t.Fatalf("refused connection: %v, want amqp:unauthorized-access", err)
 	}
 }
 
@@ -366,5 +369,68 @@ func TestServerCloseEndsConnections(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatal("a receive survived the server's close")
+	}
+}
+
+// TestDrainWhileWaiting: a drain while the handler has nothing (Next is waiting) ends at
+// once with the credit used up; credit given afterwards works again.
+func TestDrainWhileWaiting(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	c := dial(t, addr, nil)
+	ctx := testCtx(t)
+	s := beginSession(t, c)
+	rcv, err := s.NewReceiver(ctx, "echo/drain", &goamqp.ReceiverOptions{Credit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rcv.IssueCredit(5); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the handler's Next to wait with the credit of 5", func() bool { return h.maxAsk.Load() == 5 })
+	if err := rcv.DrainCredit(ctx, nil); err != nil {
+		t.Fatalf("drain with nothing to send: %v", err)
+	}
+	h.queue("echo/drain").ch <- mustMarshal(t, []byte("after"))
+	if err := rcv.IssueCredit(1); err != nil {
+		t.Fatal(err)
+	}
+	m, err := rcv.Receive(ctx, nil)
+	if err != nil || string(m.GetData()) != "after" {
+		t.Fatalf("receive after a drain: %v", err)
+	}
+}
+
+// TestReplyEdgeCases: a reply to an address no reply link has is dropped (the request is
+// still accepted); a full reply queue rejects the request with amqp:resource-limit-exceeded.
+func TestReplyEdgeCases(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	c := dial(t, addr, nil)
+	ctx := testCtx(t)
+	s := beginSession(t, c)
+	snd, err := s.NewSender(ctx, "rpc", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(to string) error {
+		m := goamqp.NewMessage([]byte("q"))
+		m.Properties = &goamqp.MessageProperties{ReplyTo: &to}
+		return snd.Send(ctx, m, nil)
+	}
+	if err := send("nobody"); err != nil {
+		t.Fatalf("a request whose reply-to has no link: %v", err)
+	}
+	// A reply link without credit keeps its replies queued until the queue is full.
+	if _, err := s.NewReceiver(ctx, "rpc", &goamqp.ReceiverOptions{TargetAddress: "slow", Credit: -1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range DefaultReplyQueue {
+		if err := send("slow"); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if err := send("slow"); condition(err) != condResourceLimit {
+		t.Fatalf("a request with a full reply queue: %v, want %s", err, condResourceLimit)
 	}
 }

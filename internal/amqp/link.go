@@ -164,11 +164,15 @@ func (c *conn) detachFromPeer(s *session, p *frames.Detach) {
 }
 
 // stopLink ends l's goroutine (which then calls the handler's Close) and its reply route.
+// An incoming link's worker first hands the handler the whole messages already received
+// (a client may detach right after a pre-settled send), then cancels the link's context;
+// the connection's end cancels it sooner.
 func (c *conn) stopLink(l *link) {
-	l.cancel()
 	if l.jobs != nil {
 		close(l.jobs)
 		l.jobs = nil
+	} else {
+		l.cancel()
 	}
 	l.buf = nil
 	if l.reply != nil {

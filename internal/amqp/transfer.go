@@ -92,9 +92,10 @@ func (c *conn) transfer(s *session, p *frames.Transfer) {
 }
 
 // runIncoming is an incoming link's worker: it hands messages to the handler in order and
-// reports their states; it closes the handler's link when the link ends.
+// reports their states; when the link ends (jobs closed) it closes the handler's link.
 func (c *conn) runIncoming(l *link, jobs <-chan job) {
 	defer c.links.Done()
+	defer l.cancel()
 	defer l.in.Close()
 	for {
 		var j job
@@ -102,7 +103,7 @@ func (c *conn) runIncoming(l *link, jobs <-chan job) {
 		select {
 		case j, ok = <-jobs:
 			if !ok {
-				return
+				return // the link ended and every message received is handled
 			}
 		case <-l.ctx.Done():
 			return
@@ -183,18 +184,25 @@ type grant struct {
 
 // deliveredEvent is what one Outgoing.Next call returned.
 type deliveredEvent struct {
-	l      *link
-	ctx    context.Context
-	ds     []Delivery
-	err    error
-	parent bool // the link itself ended (not only the call)
+	l   *link
+	ctx context.Context
+	ds  []Delivery
+	err error
 }
 
 // runOutgoing is an outgoing link's pump: for each grant it asks the handler for at most
-// max deliveries; it closes the handler's link when the link ends.
+// max deliveries; it closes the handler's link when the link ends. A link the handler ends
+// with an *frames.Error (amqp:link:stolen) is closed at once, before the state goroutine
+// detaches it, so a handler that waits for the old link's Close in another link's attach
+// is not kept waiting on this connection.
 func (c *conn) runOutgoing(l *link, grants <-chan grant) {
 	defer c.links.Done()
-	defer l.out.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			l.out.Close()
+		}
+	}()
 	for {
 		var g grant
 		select {
@@ -210,9 +218,18 @@ func (c *conn) runOutgoing(l *link, grants <-chan grant) {
 		}); ferr != nil {
 			err = ferr
 		}
+		var fe *frames.Error
+		if errors.As(err, &fe) {
+			closed = true
+			l.out.Close()
+		}
 		select {
 		case c.events <- deliveredEvent{l: l, ctx: g.ctx, ds: ds, err: err}:
 		case <-l.ctx.Done():
+			return
+		}
+		if closed {
+			<-l.ctx.Done() // the state goroutine detaches the link
 			return
 		}
 	}
@@ -312,6 +329,11 @@ func (c *conn) sendDelivery(l *link, d Delivery) {
 	t := &frames.Transfer{Handle: l.handle, DeliveryID: &id, DeliveryTag: tag, MessageFormat: &format,
 		Settled: &settled, More: true}
 	msg := d.Message
+	if len(msg)+maxTransferFrameHeader <= int(c.peerMaxFrame) { // one frame: no need to measure
+		t.More = false
+		c.queueTransfer(s, l, appendFrame(make([]byte, 0, len(msg)+maxTransferFrameHeader), frames.TypeAMQP, s.ch, t, msg))
+		return
+	}
 	for {
 		room := int(c.peerMaxFrame) - len(appendFrame(nil, frames.TypeAMQP, s.ch, t, nil))
 		chunk := msg[:min(len(msg), max(room, 1))]
