@@ -3,7 +3,6 @@ package interop
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,10 +61,6 @@ func TestAMQPProperties(t *testing.T) {
 // names it. The Go SDK retries a $management reply of status 400 as a lost connection (3
 // retries with back-off, ~50 s, and a new connection each time) and gives up only at a 404.
 func TestAMQPBadPartitionFailsFast(t *testing.T) {
-	if os.Getenv("TANDEM_INTEROP_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: the hub answers a missing partition with status 400, which the SDK retries for ~45 s " +
-			"(/work/wt/BUGS-interop.md 1); TANDEM_INTEROP_KNOWN_BUGS=1 runs it")
-	}
 	t.Parallel()
 	e := sharedEnv(t)
 	hub := e.newHub(t, 4)
