@@ -203,6 +203,9 @@ func startServer(t *testing.T, opts Options) (*Server, string) {
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
+		if n := s.budget.inUse(); n != 0 {
+			t.Errorf("%d bytes of the memory budget still held after Close", n)
+		}
 	})
 	return s, ln.Addr().String()
 }
