@@ -27,7 +27,6 @@ type link struct {
 	inflight      uint32 // whole messages handed to the worker, not yet handled
 	jobs          chan job
 	assembling    bool // a delivery with more=true is in progress
-	tooBig        bool // the delivery in progress is over maxMsg: discarded to its end
 	cur           job
 	buf           []byte
 	held          int64 // budget held by buf

@@ -58,7 +58,7 @@ func (c *conn) transfer(s *session, p *frames.Transfer) {
 		}
 		l.credit--
 		l.deliveryCount++
-		l.assembling, l.tooBig = true, false
+		l.assembling = true
 		l.cur = job{id: *p.DeliveryID}
 		if p.MessageFormat != nil {
 			l.cur.format = *p.MessageFormat
