@@ -298,7 +298,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		endpoint = lns.scheme() + "://" + advertised(cfg, hln.Addr())
 	}
 	geo := geodr.New(geodr.Options{Broker: b, Endpoint: endpoint, TLS: peerTrust,
-		Kafka: lns.geoKafka(cfg), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck,
+		Kafka: lns.geoKafka(cfg), AMQP: lns.geoAMQP(cfg), NodeID: cfg.NodeID, Logger: logger, Registerer: reg, CheckEvery: cfg.AliasCheck,
 		PeerAllow: cfg.PeerAllow, RegionsFile: cfg.PeerRegions})
 	defer geo.Close()
 	// A former primary that lost its alias to a failover while it was down learns it here,
