@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,7 +113,11 @@ func TestAliasFailoverGoSDK(t *testing.T) {
 // startRegion starts a node of region name for the test.
 func startRegion(t *testing.T, name string) *node {
 	t.Helper()
-	n, err := startNode(filepath.Join(tmpRoot, "alias-"+name), readyLine{}, "--region", name)
+	dir, err := os.MkdirTemp(tmpRoot, "alias-"+name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := startNode(filepath.Join(dir, "data"), readyLine{}, "--region", name)
 	if err != nil {
 		t.Fatal(err)
 	}
