@@ -1,6 +1,7 @@
 package eventhubs
 
 import (
+	"errors"
 	"net"
 	"strconv"
 	"time"
@@ -76,6 +77,15 @@ func aliasMoved(err error) error {
 		return err
 	}
 	return &frames.Error{Condition: condConnForced, Description: err.Error() + " (this connection is closed; reconnect)"}
+}
+
+// forcedError is err when it is aliasMoved's amqp:connection:forced, else nil.
+func forcedError(err error) *frames.Error {
+	var fe *frames.Error
+	if errors.As(err, &fe) && fe.Condition == condConnForced {
+		return fe
+	}
+	return nil
 }
 
 // aliasTick is a channel that fires after aliasRecheck for a connection that named an alias,

@@ -7,6 +7,7 @@ import (
 
 	goamqp "github.com/Azure/go-amqp"
 
+	"github.com/tandem-streaming/tandem/internal/amqp/frames"
 	"github.com/tandem-streaming/tandem/internal/meta"
 )
 
@@ -89,6 +90,18 @@ func TestAliasRedirectAndFailover(t *testing.T) {
 	recvErr := make(chan error, 1)
 	go func() { _, err := rcv.Receive(ctx, nil); recvErr <- err }()
 
+	// A $management request on an alias connection to east (handler level).
+	mc := east.connect("geoalias:5672")
+	if st := status(putToken(t, mc, aud, east.token(aud, "RootManageSharedAccessKey", east.key))); st != int32(202) {
+		t.Fatalf("put-token on east: %v", st)
+	}
+	mgmt := incoming(t, mc, "$management")
+	read := marshalMsg(t, &goamqp.Message{Properties: &goamqp.MessageProperties{MessageID: "m1", ReplyTo: ptr("r")},
+		ApplicationProperties: map[string]any{"operation": "READ", "type": typeEventHub, "name": "hub1"}})
+	if st, replies := mgmt.Message(ctx, 0, read); len(replies) != 1 {
+		t.Fatalf("READ on east before the failover: %#v, %d replies", st, len(replies))
+	}
+
 	// Failover: west holds the alias, east lost it.
 	west.setAlias(meta.AliasConfig{Role: meta.RolePrimaryNotReplicating, Epoch: 2, Former: &eastPeer})
 	east.setAlias(meta.AliasConfig{Role: meta.RolePrimary, Epoch: 1, Lost: true, Former: &westPeer})
@@ -99,6 +112,9 @@ func TestAliasRedirectAndFailover(t *testing.T) {
 	}
 	if err := sendEvent(t, viaWest); !errors.As(err, &ce) {
 		t.Fatalf("send on a connection proxied to the old primary after failover: %v, want a closed connection", err)
+	}
+	if st, _ := mgmt.Message(ctx, 0, read); condition(rejected(st)) != "amqp:connection:forced" {
+		t.Fatalf("READ on east after the failover: %#v, want rejected with amqp:connection:forced", st)
 	}
 	for name, addr := range map[string]string{"west": westAddr, "east": eastAddr} {
 		if err := sendEvent(t, sender(t, dialHost(t, addr, "geoalias:5672"), west, aud)); err != nil {
@@ -117,4 +133,21 @@ func condition(err error) string {
 		return string(e.Condition)
 	}
 	return ""
+}
+
+func marshalMsg(t *testing.T, m *goamqp.Message) []byte {
+	t.Helper()
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// rejected is the error of a Rejected state as a go-amqp error, for condition.
+func rejected(st frames.DeliveryState) error {
+	if r, ok := st.(*frames.Rejected); ok && r.Error != nil {
+		return &goamqp.Error{Condition: goamqp.ErrCond(r.Error.Condition), Description: r.Error.Description}
+	}
+	return nil
 }

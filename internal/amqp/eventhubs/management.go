@@ -42,6 +42,9 @@ func (l *managementLink) Message(ctx context.Context, format uint32, msg []byte)
 		return &frames.Rejected{Error: errorf(condDecodeError, "the $management request is not an AMQP message: %v", err)}, nil
 	}
 	body, err := l.c.read(m)
+	if fe := forcedError(err); fe != nil {
+		return &frames.Rejected{Error: fe}, nil // the alias moved: the engine closes the connection
+	}
 	if err != nil {
 		status, cond := managementStatus(err)
 		return replyTo(m, status, err.Error(), &cond, nil)
@@ -116,8 +119,8 @@ func (c *conn) authorizeManagement(name, hub, token string) error {
 	entity := hub + "/$management"
 	var err error
 	for _, r := range []broker.Right{broker.RightListen, broker.RightSend, broker.RightManage} {
-		if _, err = c.authorize(entity, hub, r); err == nil {
-			return nil
+		if _, err = c.authorize(entity, hub, r); err == nil || forcedError(err) != nil {
+			return err
 		}
 	}
 	if token == "" {
