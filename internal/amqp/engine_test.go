@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -219,19 +220,20 @@ func mustMarshal(t *testing.T, payload []byte) []byte {
 	return b
 }
 
-// TestHeartbeats: with idle time-outs of 1s on both sides, an idle connection stays up for
-// several of them, because both sides send empty frames.
+// TestHeartbeats: with idle time-outs of 2s on both sides, an idle connection stays up for
+// several of them, because both sides send empty frames (ours at most 0.5s apart: go-amqp
+// advertises half its time-out).
 func TestHeartbeats(t *testing.T) {
 	h := newTestHandler()
-	_, addr := startServer(t, Options{Handler: h, IdleTimeout: time.Second})
-	c := dial(t, addr, &goamqp.ConnOptions{SASLType: goamqp.SASLTypeAnonymous(), IdleTimeout: time.Second})
+	_, addr := startServer(t, Options{Handler: h, IdleTimeout: 2 * time.Second})
+	c := dial(t, addr, &goamqp.ConnOptions{SASLType: goamqp.SASLTypeAnonymous(), IdleTimeout: 2 * time.Second})
 	ctx := testCtx(t)
 	s := beginSession(t, c)
 	rcv, err := s.NewReceiver(ctx, "echo/idle", &goamqp.ReceiverOptions{Credit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	idle, cancel := context.WithTimeout(ctx, 3500*time.Millisecond)
+	idle, cancel := context.WithTimeout(ctx, 6*time.Second)
 	_, err = rcv.Receive(idle, nil)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -433,4 +435,36 @@ func TestReplyEdgeCases(t *testing.T) {
 	if err := send("slow"); condition(err) != condResourceLimit {
 		t.Fatalf("a request with a full reply queue: %v, want %s", err, condResourceLimit)
 	}
+}
+
+// TestLinkChurn: links attached and detached many times on one connection leave nothing
+// behind: every handler link is closed and no goroutine accumulates.
+func TestLinkChurn(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	c := dial(t, addr, nil)
+	ctx := testCtx(t)
+	s := beginSession(t, c)
+	before := runtime.NumGoroutine()
+	const rounds = 200
+	for i := range rounds {
+		snd, err := s.NewSender(ctx, "echo/churn", nil)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if err := snd.Send(ctx, goamqp.NewMessage([]byte{byte(i)}), nil); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		snd.Close(ctx)
+		rcv, err := s.NewReceiver(ctx, "echo/churn", &goamqp.ReceiverOptions{Credit: 1})
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if m, err := rcv.Receive(ctx, nil); err != nil || m.GetData()[0] != byte(i) {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		rcv.Close(ctx)
+	}
+	waitFor(t, "every handler link closed", func() bool { return h.closed.Load() == 2*rounds })
+	waitFor(t, "the link goroutines to end", func() bool { return runtime.NumGoroutine() <= before+5 })
 }

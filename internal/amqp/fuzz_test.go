@@ -157,6 +157,9 @@ func FuzzConnection(f *testing.F) {
 	f.Cleanup(func() {
 		srv.Close()
 		<-done
+		if n := srv.budget.inUse(); n != 0 {
+			f.Errorf("%d bytes of the memory budget still held after Close", n)
+		}
 	})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		nc, err := ln.dial()

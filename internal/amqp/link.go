@@ -27,9 +27,9 @@ type link struct {
 	inflight      uint32 // whole messages handed to the worker, not yet handled
 	jobs          chan job
 	assembling    bool // a delivery with more=true is in progress
-	tooBig        bool // the delivery in progress is over maxMsg: discarded to its end
 	cur           job
 	buf           []byte
+	held          int64 // budget held by buf
 
 	// A link the client receives on (we are the sender).
 	out        Outgoing
@@ -175,6 +175,8 @@ func (c *conn) stopLink(l *link) {
 		l.cancel()
 	}
 	l.buf = nil
+	c.release(l.held)
+	l.held = 0
 	if l.reply != nil {
 		c.replyMu.Lock()
 		if c.replies[l.replyTo] == l.reply {

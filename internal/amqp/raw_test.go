@@ -515,3 +515,84 @@ func TestFlowEcho(t *testing.T) {
 		t.Fatalf("echo on the session: %+v", f)
 	}
 }
+
+// sendHeld sends settled single-frame messages of size bytes on handle 0 of channel 0 to a
+// "hold/" target until the server stops reading; it returns how many it wrote.
+func (r *rawClient) sendSettled(n, size int, first uint32) {
+	r.t.Helper()
+	settled := true
+	for i := range n {
+		id := first + uint32(i)
+		r.send(frames.TypeAMQP, 0, &frames.Transfer{Handle: 0, DeliveryID: &id, DeliveryTag: []byte{byte(i)}, Settled: &settled}, make([]byte, size))
+	}
+}
+
+// TestMemoryBudget: payload bytes held (here by a handler that never finishes) count in the
+// budget; a connection over its share waits, and is closed with
+// amqp:resource-limit-exceeded after MemoryWait; its bytes are given back. Another
+// connection keeps working meanwhile.
+func TestMemoryBudget(t *testing.T) {
+	h := newTestHandler()
+	srv, addr := startServer(t, Options{Handler: h, MemoryBudget: 256 << 10, ConnMemoryShare: 64 << 10, MemoryWait: 2 * time.Second})
+	r := rawDial(t, addr)
+	r.open()
+	r.begin(0)
+	r.attachSender(0, 0, "hold/budget")
+	go r.sendSettled(20, 10<<10, 0) // 200 KiB: more than the share
+	waitFor(t, "the connection to fill its share", func() bool { return srv.budget.inUse() >= 60<<10 })
+	if n := srv.budget.inUse(); n > 64<<10 {
+		t.Fatalf("one connection holds %d bytes, its share is %d", n, 64<<10)
+	}
+	// Another connection is not starved.
+	roundTrip(t, dial(t, addr, nil), "echo/budget", make([]byte, 30<<10))
+	cl := expect[*frames.Close](r)
+	if errCond(cl.Error) != condResourceLimit {
+		t.Fatalf("close %+v, want %s", cl.Error, condResourceLimit)
+	}
+	waitFor(t, "the closed connection's bytes to be given back", func() bool { return srv.budget.inUse() == 0 })
+	waitFor(t, "closed{memory_budget} to count the connection", func() bool {
+		return testutil.ToFloat64(srv.metrics.closed.WithLabelValues("memory_budget")) == 1
+	})
+}
+
+// TestSASLRefusals: an unknown mechanism and a malformed PLAIN response get outcome auth (1)
+// and the end of the connection.
+func TestSASLRefusals(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	for _, init := range []*frames.SASLInit{
+		{Mechanism: "SCRAM-SHA-256", InitialResponse: []byte("n,,n=user")},
+		{Mechanism: "PLAIN", InitialResponse: []byte("no-separators")},
+	} {
+		r := rawDial(t, addr)
+		r.write(protoHeader(frames.ProtoSASL))
+		r.header()
+		expect[*frames.SASLMechanisms](r)
+		r.send(frames.TypeSASL, 0, init, nil)
+		out := expect[*frames.SASLOutcome](r)
+		if out.Code != frames.SASLAuth {
+			t.Errorf("%s: outcome %d, want %d", init.Mechanism, out.Code, frames.SASLAuth)
+		}
+		if rest, _ := io.ReadAll(r.br); len(rest) != 0 {
+			t.Errorf("%s: %d bytes after the outcome, want the end", init.Mechanism, len(rest))
+		}
+	}
+}
+
+// TestOpenExpected: a frame other than open after the AMQP header gets our open and a
+// close with the error.
+func TestOpenExpected(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	r := rawDial(t, addr)
+	r.write(protoHeader(frames.ProtoAMQP))
+	r.header()
+	r.send(frames.TypeAMQP, 0, &frames.Begin{IncomingWindow: 1}, nil)
+	_, p := r.next()
+	if _, ok := p.(*frames.Open); !ok {
+		t.Fatalf("first frame %T, want our open", p)
+	}
+	if cl := expect[*frames.Close](r); errCond(cl.Error) != condNotAllowed {
+		t.Fatalf("close %+v, want %s", cl.Error, condNotAllowed)
+	}
+}
