@@ -88,11 +88,11 @@ func (c *conn) attachReceiver(ctx context.Context, a *frames.Attach, addr string
 	if err != nil {
 		return nil, errorf(condArgument, "%v", err)
 	}
-	p, err := c.h.b.Partition(ns, hub.Name, id)
+	p, err := c.h.b.LocalPartition(ns, hub.Name, id)
 	if err != nil {
 		return nil, amqpError(err)
 	}
-	start, err := pos.Resolve(Bounds{Start: p.StartOffset(), End: p.EndOffset(), OffsetForTime: p.OffsetForTime})
+	start, err := resolveStart(ctx, c.h.b.InCluster(), p, pos)
 	if err != nil {
 		return nil, amqpError(err)
 	}
@@ -166,7 +166,7 @@ func (l *receiverLink) Next(ctx context.Context, max int) ([]amqp.Delivery, erro
 		if _, err := l.c.authorize(l.entity, l.hub, broker.RightListen); err != nil {
 			return nil, amqpError(err)
 		}
-		p, err := l.c.h.b.Partition(l.ns, l.hub, l.id)
+		p, err := l.c.h.b.LocalPartition(l.ns, l.hub, l.id)
 		if err != nil {
 			return nil, amqpError(err)
 		}
@@ -206,7 +206,7 @@ func (l *receiverLink) read(ctx context.Context, p *broker.Partition, max int, e
 		}
 	}
 	var ds []amqp.Delivery
-	next, err := l.c.h.b.ReadRecords(ctx, l.ns, l.hub, l.id, l.next, broker.ReadLimits{Max: max, MaxBytes: maxNextBytes}, func(r batch.Record) error {
+	next, err := l.c.h.b.ReadReplicaRecords(ctx, p, l.next, broker.ReadLimits{Max: max, MaxBytes: maxNextBytes}, func(r batch.Record) error {
 		msg, err := appendDelivery(nil, r, rt)
 		if err != nil {
 			return errcode.New(errcode.Internal, "encoding event %d of partition %d of %s/%s: %w", r.Offset, l.id, l.ns, l.hub, err)
