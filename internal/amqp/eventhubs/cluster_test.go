@@ -289,3 +289,99 @@ func TestClusterLeaderStops(t *testing.T) {
 		t.Fatalf("the resumed receiver did not reach the last event: %q", rest)
 	}
 }
+
+// stolenWithin waits for r's next receive to fail with amqp:link:stolen; it returns the
+// description.
+func stolenWithin(t *testing.T, r *goamqp.Receiver, what string) string {
+	t.Helper()
+	m, err := r.Receive(ctxFor(t), nil)
+	return stolenError(t, m, err, what)
+}
+
+func stolenError(t *testing.T, m *goamqp.Message, err error, what string) string {
+	t.Helper()
+	var le *goamqp.LinkError
+	if !errors.As(err, &le) || le.RemoteErr == nil || le.RemoteErr.Condition != goamqp.ErrCond("amqp:link:stolen") {
+		t.Fatalf("%s: receive gave %v, %v; want amqp:link:stolen", what, m, err)
+	}
+	return le.RemoteErr.Description
+}
+
+func sendOn(t *testing.T, n *clustertest.Node, data string) {
+	t.Helper()
+	_, s := connect(t, n.AMQPAddr)
+	if err := newSender(t, s, "hub1/Partitions/0").Send(ctxFor(t), &goamqp.Message{Data: [][]byte{[]byte(data)}}, nil); err != nil {
+		t.Fatalf("send on node %d: %v", n.ID, err)
+	}
+}
+
+// Owner levels across nodes: a higher epoch on node B steals from node A; a lower epoch or a
+// receiver without one on other nodes is detached while B's receiver lives, and admitted
+// once it closed.
+func TestClusterEpochs(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{AMQP: true})
+	c.CreateHub("hub1", 1)
+	a, b, cc := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+	for i := range 3 {
+		sendOn(t, a, fmt.Sprint("e", i))
+	}
+	one, two := int64(1), int64(2)
+	_, sa := connect(t, a.AMQPAddr)
+	r1, err := newReceiver(t, sa, "hub1", 0, -1, "r1-on-a", &one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receiveN(t, r1, -1, 3)
+	type result struct {
+		m   *goamqp.Message
+		err error
+	}
+	errc := make(chan result, 1)
+	go func() {
+		m, err := r1.Receive(ctxFor(t), nil)
+		errc <- result{m, err}
+	}()
+
+	_, sb := connect(t, b.AMQPAddr)
+	r2, err := newReceiver(t, sb, "hub1", 0, -1, "r2-on-b", &two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := <-errc
+	if d := stolenError(t, res.m, res.err, "epoch 1 on node A after epoch 2 on node B"); !strings.Contains(d, "r2-on-b") || !strings.Contains(d, "r1-on-a") {
+		t.Fatalf("the stolen receiver's error: %q", d)
+	}
+	receiveN(t, r2, -1, 3)
+
+	// A lower epoch on node C attaches and is detached (node B answers its claim).
+	_, sc := connect(t, cc.AMQPAddr)
+	r3, err := newReceiver(t, sc, "hub1", 0, 2, "r3-on-c", &one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := stolenWithin(t, r3, "epoch 1 on node C beside epoch 2 on node B"); !strings.Contains(d, "r2-on-b") {
+		t.Fatalf("lower epoch refusal: %q", d)
+	}
+	// So is a receiver without an epoch on node A.
+	r4, err := newReceiver(t, sa, "hub1", 0, 2, "r4-on-a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stolenWithin(t, r4, "no epoch on node A beside epoch 2 on node B")
+
+	// Node B's receiver was not disturbed by its answers.
+	sendOn(t, cc, "e3")
+	receiveN(t, r2, 2, 1)
+
+	// Once it closed, a receiver without an epoch works anywhere.
+	if err := r2.Close(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	r5, err := newReceiver(t, sc, "hub1", 0, 2, "r5-on-c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receiveN(t, r5, 2, 1)
+	sendOn(t, a, "e4")
+	receiveN(t, r5, 3, 1)
+}
