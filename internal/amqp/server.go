@@ -188,6 +188,10 @@ func (s *Server) ServePlain(ln net.Listener) error {
 // ECONNABORTED, …) never ends it: it is logged and retried after a back-off of 5ms doubling
 // to 1s, as net/http does.
 func (s *Server) serve(ln net.Listener, tlsConf *tls.Config) error {
+	if s.opts.Handler == nil {
+		ln.Close()
+		return errors.New("amqp: Options.Handler is nil; the engine needs a handler to give links meaning")
+	}
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()

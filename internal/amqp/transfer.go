@@ -329,6 +329,11 @@ func (c *conn) sendDelivery(l *link, d Delivery) {
 	t := &frames.Transfer{Handle: l.handle, DeliveryID: &id, DeliveryTag: tag, MessageFormat: &format,
 		Settled: &settled, More: true}
 	msg := d.Message
+	if len(msg)+maxTransferFrameHeader <= int(c.peerMaxFrame) { // one frame: no need to measure
+		t.More = false
+		c.queueTransfer(s, l, appendFrame(make([]byte, 0, len(msg)+maxTransferFrameHeader), frames.TypeAMQP, s.ch, t, msg))
+		return
+	}
 	for {
 		room := int(c.peerMaxFrame) - len(appendFrame(nil, frames.TypeAMQP, s.ch, t, nil))
 		chunk := msg[:min(len(msg), max(room, 1))]
