@@ -163,3 +163,20 @@ func (b *Broker) eachReplicaRecord(ctx context.Context, p *Partition, bb []byte,
 	}
 	return next, n, used, false, nil
 }
+
+// PartitionWritable reports whether an append to partition id of h can be taken now from this
+// node: always on a single node; in a cluster when this node holds a replica whose group
+// knows a leader (an election in progress, or a partition cut off from a quorum, says no).
+// Sends that let the service choose a partition (AMQP round-robin) skip the partitions it
+// says no for, as Event Hubs routes around an unavailable partition.
+func (b *Broker) PartitionWritable(h HubInfo, id int32) bool {
+	if b.cl == nil {
+		return true
+	}
+	r, g, err := b.localReplica(h, id)
+	if err != nil || r == nil {
+		return false
+	}
+	st, err := b.cl.node.Status(g)
+	return err == nil && st.Leader != 0
+}
