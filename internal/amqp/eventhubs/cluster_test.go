@@ -385,3 +385,39 @@ func TestClusterEpochs(t *testing.T) {
 	sendOn(t, a, "e4")
 	receiveN(t, r5, 3, 1)
 }
+
+// BenchmarkClusterSend measures one link's sequential sends (each accepted once durable) on
+// the partition's leader and on a follower, which proposes through raft's forwarding.
+func BenchmarkClusterSend(b *testing.B) {
+	for _, where := range []string{"leader", "follower"} {
+		b.Run(where, func(b *testing.B) {
+			c := clustertest.Start(b, clustertest.Options{AMQP: true})
+			c.CreateHub("hub1", 1)
+			n := c.PartitionLeader("hub1", 0)
+			if where == "follower" {
+				n = follower(c, "hub1", 0)
+			}
+			ctx := context.Background()
+			conn, err := goamqp.Dial(ctx, "amqp://"+n.AMQPAddr, &goamqp.ConnOptions{SASLType: goamqp.SASLTypeAnonymous(), HostName: n.AMQPAddr})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			s, err := conn.NewSession(ctx, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			snd, err := s.NewSender(ctx, "hub1/Partitions/0", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg := &goamqp.Message{Data: [][]byte{make([]byte, 1024)}}
+			b.ResetTimer()
+			for range b.N {
+				if err := snd.Send(ctx, msg, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
