@@ -3,10 +3,12 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/meta"
 	"github.com/tandem-streaming/tandem/internal/multiraft"
 )
 
@@ -55,8 +57,11 @@ func (b *Broker) appendAnyReplica(ctx context.Context, h HubInfo, id int32, raw 
 			return AppendResult{}, nil, err
 		}
 		if r == nil {
-			// Placement does not name this node, or its replica is not started yet.
 			last = b.replicaMissing(h, id, g)
+			if !b.placedHere(h, id) { // a cluster larger than the replicas: nothing to wait for
+				return AppendResult{}, nil, last
+			}
+			// Placed here, the replica not started yet (a hub just created): wait for it.
 		} else {
 			res, err := r.rp.Append(ctx, prop, g, raw, b.opts.Now(), int(h.MaxEventBytes))
 			if err == nil {
@@ -162,6 +167,17 @@ func (b *Broker) eachReplicaRecord(ctx context.Context, p *Partition, bb []byte,
 		next = h.NextOffset()
 	}
 	return next, n, used, false, nil
+}
+
+// placedHere reports whether the placement of partition id of h names this node.
+func (b *Broker) placedHere(h HubInfo, id int32) bool {
+	here := false
+	b.meta.View(func(s *meta.State) {
+		if _, reps, err := s.HubPlacement(h.Namespace, h.Name); err == nil && int(id) < len(reps) {
+			here = slices.Contains(reps[id], b.cl.self)
+		}
+	})
+	return here
 }
 
 // PartitionWritable reports whether an append to partition id of h can be taken now from this
