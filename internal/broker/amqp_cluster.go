@@ -93,11 +93,9 @@ func (b *Broker) replicaMissing(h HubInfo, id int32, g uint64) error {
 	return notLeader(h, id, leader)
 }
 
-// ReadReplicaRecords is ReadRecords from partition p as LocalPartition (cluster_lease.go) returned
-// it: on a follower it reads the committed entries this node has applied.
-//
-// The loop is ReadRecords' (data.go) with the partition given: ReadRecords could become
-// "p, err := b.Partition(…); return b.ReadReplicaRecords(ctx, p, …)".
+// ReadReplicaRecords is ReadRecords from partition p as Partition or LocalPartition
+// (cluster_lease.go) returned it: on a follower it reads the committed entries this node has
+// applied. ReadRecords, and through it ReadEach, are this loop with the leader's partition.
 func (b *Broker) ReadReplicaRecords(ctx context.Context, p *Partition, offset int64, lim ReadLimits, fn func(batch.Record) error) (int64, error) {
 	if lim.Max <= 0 {
 		lim.Max = 100
