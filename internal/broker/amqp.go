@@ -168,7 +168,13 @@ func (b *Broker) AppendRecords(ctx context.Context, ns, hub string, id int32, re
 		return AppendResult{}, errcode.New(errcode.InvalidArgument, "no events to append to %s/%s partition %d", ns, hub, id)
 	}
 	raw := batch.Build(recs, batch.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Timestamp: b.opts.Now().UnixMilli()})
-	res, p, err := b.appendValidated(h, id, [][]byte{raw}, len(recs), len(raw))
+	var res AppendResult
+	var p *Partition
+	if b.cl != nil { // from any replica, leader or not (amqp_cluster.go)
+		res, p, err = b.appendAnyReplica(ctx, h, id, raw, len(recs))
+	} else {
+		res, p, err = b.appendValidated(h, id, [][]byte{raw}, len(recs), len(raw))
+	}
 	if err != nil {
 		return AppendResult{}, err
 	}

@@ -188,62 +188,7 @@ func (b *Broker) ReadRecords(ctx context.Context, ns, hub string, partition int3
 	if err != nil {
 		return offset, err
 	}
-	if lim.Max <= 0 {
-		lim.Max = 100
-	}
-	if lim.MaxBytes <= 0 {
-		lim.MaxBytes = DefaultReceiveBytes
-	}
-	mem := readMemory{ctx: ctx, m: b.decodeMem, wait: lim.MemoryWait}
-	n, used, next := 0, 0, offset
-	for n < lim.Max && next < p.EndOffset() {
-		raw, err := b.Read(nil, p, next, 1<<20)
-		if err != nil {
-			return next, err
-		}
-		if len(raw) == 0 {
-			break
-		}
-		batches, err := batch.Split(raw)
-		if err != nil {
-			return next, errcode.New(errcode.Internal, "reading partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
-		}
-		for _, bb := range batches {
-			full := false
-			var fnErr error
-			err := batch.EachRecordIn(bb, mem, func(r batch.Record) (bool, error) {
-				if r.Offset < next {
-					return true, nil
-				}
-				size := eventSize(r)
-				if n >= lim.Max || (n > 0 && used+size > lim.MaxBytes) {
-					full = true
-					return false, nil
-				}
-				if fnErr = fn(r); fnErr != nil {
-					return false, fnErr
-				}
-				n, used, next = n+1, used+size, r.Offset+1
-				return true, nil
-			})
-			switch {
-			case fnErr != nil:
-				return next, fnErr
-			case err != nil && n > 0 && errcode.CodeOf(err) == errcode.Unavailable:
-				return next, nil // no decode memory for more: answer what was read
-			case err != nil && (errcode.CodeOf(err) == errcode.Unavailable || ctx.Err() != nil):
-				return next, err // no decode memory: the data is fine
-			case err != nil:
-				return next, errcode.New(errcode.Internal, "decoding partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
-			case full:
-				return next, nil
-			}
-			if h, err := batch.PeekHeader(bb); err == nil && h.NextOffset() > next {
-				next = h.NextOffset()
-			}
-		}
-	}
-	return next, nil
+	return b.ReadReplicaRecords(ctx, p, offset, lim, fn)
 }
 
 // eventSize is what an event counts against ReadLimits.MaxBytes.

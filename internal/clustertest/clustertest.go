@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-streaming/tandem/internal/amqp"
+	"github.com/tandem-streaming/tandem/internal/amqp/eventhubs"
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/cluster"
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -35,6 +37,9 @@ type Options struct {
 	// node-to-node segment route mounted as `tandem serve` does) and records its URL with
 	// broker.SetEndpoints.
 	HTTP bool
+	// AMQP, when set, starts an AMQP listener per node (the Event Hubs handler in dev mode on
+	// the engine, as `tandem serve --amqp-addr` does).
+	AMQP bool
 	// Broker, when set, adjusts a node's broker options before the broker opens (a test clock
 	// in Now, RetentionCheck, SegmentBytes, …); it is called again at every Restart.
 	Broker func(id uint64, o *broker.Options)
@@ -52,11 +57,15 @@ type Node struct {
 	KafkaAddr string // host:port of the Kafka listener
 	HTTPURL   string // http://host:port of the HTTP API ("" without Options.HTTP)
 	HTTP      *httpapi.Server
+	AMQP      *amqp.Server
+	AMQPAddr  string // host:port of the AMQP listener ("" without Options.AMQP)
 
 	kafkaDone chan error
 	httpSrv   *http.Server
 	httpDone  chan error
 	httpAddr  string // host:port of the HTTP listener, kept for Restart
+	amqpDone  chan error
+	amqpLn    net.Listener // the listener of the next start (Start's; Restart listens again)
 }
 
 // Cluster is a running test cluster; Start registers its Close with t.Cleanup.
@@ -87,10 +96,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	kafkaLns := make([]net.Listener, opts.Nodes)
 	httpLns := make([]net.Listener, opts.Nodes)
+	amqpLns := make([]net.Listener, opts.Nodes)
 	for i := range opts.Nodes {
 		kafkaLns[i] = listen(t, i)
 		if opts.HTTP {
 			httpLns[i] = listen(t, i)
+		}
+		if opts.AMQP {
+			amqpLns[i] = listen(t, i)
 		}
 	}
 	c := &Cluster{t: t, opts: opts, spec: spec}
@@ -102,6 +115,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	t.Cleanup(c.Close)
 	for i, n := range c.Nodes {
+		if amqpLns[i] != nil {
+			n.AMQPAddr, n.amqpLn = amqpLns[i].Addr().String(), amqpLns[i]
+		}
 		if err := c.start(n, kafkaLns[i], httpLns[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -160,6 +176,26 @@ func (c *Cluster) start(n *Node, kafkaLn, httpLn net.Listener) error {
 		ep.HTTP = n.HTTPURL
 	}
 	b.SetEndpoints(ep)
+	return c.startAMQP(n, b, log)
+}
+
+// startAMQP serves AMQP on n.AMQPAddr (when the cluster has AMQP listeners).
+func (c *Cluster) startAMQP(n *Node, b *broker.Broker, log *slog.Logger) error {
+	if !c.opts.AMQP {
+		return nil
+	}
+	ln := n.amqpLn
+	n.amqpLn = nil
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", n.AMQPAddr); err != nil {
+			return err
+		}
+	}
+	n.AMQP = amqp.NewServer(amqp.Options{Handler: eventhubs.New(eventhubs.Options{Broker: b, Dev: true, Logger: log}), Logger: log})
+	n.amqpDone = make(chan error, 1)
+	srv := n.AMQP
+	go func() { n.amqpDone <- srv.Serve(ln) }()
 	return nil
 }
 
@@ -216,6 +252,11 @@ func (n *Node) Stop() {
 		return
 	}
 	n.StopHTTP()
+	if n.AMQP != nil {
+		n.AMQP.Close()
+		<-n.amqpDone
+		n.AMQP = nil
+	}
 	n.Kafka.Close()
 	<-n.kafkaDone
 	n.Broker.Close()

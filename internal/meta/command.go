@@ -247,7 +247,8 @@ var decoders = map[CommandType]func([]byte) (Command, error){
 	TypeClusterMembers:     decodeAs[ClusterMembers],
 	TypeSetMemberEndpoints: decodeAs[SetMemberEndpoints],
 	TypePutJob:             decodeAs[PutJob], TypeDeleteJob: decodeAs[DeleteJob], TypeAcquireJobLease: decodeAs[AcquireJobLease], TypeReleaseJobLease: decodeAs[ReleaseJobLease], TypeSaveJobCheckpoint: decodeAs[SaveJobCheckpoint],
-	TypeClaimOwnership: decodeAs[ClaimOwnership],
+	TypeClaimOwnership:  decodeAs[ClaimOwnership],
+	TypeClaimOwnerLevel: decodeAs[ClaimOwnerLevel],
 }
 
 // CommandTypes lists the command types this code understands, sorted.

@@ -47,6 +47,7 @@ func allCommands() []Command {
 		ReleaseJobLease{Name: "j", Node: 2, Seq: 3},
 		SaveJobCheckpoint{Name: "j", Node: 2, Seq: 3, Number: 5, Data: []byte{1, 2}},
 		ClaimOwnership{Namespace: ns, Hub: "h", Group: "g", Claims: []OwnershipClaim{{Partition: 1, OwnerID: "o", IfMatch: "e1", ETag: "e2"}}, Time: t0},
+		ClaimOwnerLevel{Namespace: ns, Hub: "h", Group: "g", Partition: 1, Epoch: ptr[int64](3), Node: 2, Receiver: "r", ID: 9, Reassert: true},
 	}
 }
 

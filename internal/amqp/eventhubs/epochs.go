@@ -2,6 +2,7 @@ package eventhubs
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 
@@ -17,7 +18,9 @@ import (
 //   - at most MaxReceiversPerPartition (5) receivers without an epoch share a partition.
 //
 // The registry is the node's (every connection's receivers), so processors on different
-// connections steal from each other as they do on Event Hubs.
+// connections steal from each other as they do on Event Hubs. In a cluster the nodes also
+// announce their receivers to each other (cluster_epochs.go); the limit of receivers without
+// an epoch stays per node.
 
 // epochKey names a consumer group's partition; the group is lower-cased (Event Hubs group
 // names are case-insensitive: Go says $Default, JS $default).
@@ -29,6 +32,7 @@ type epochKey struct {
 // receiverEntry is one registered receiver. stolen is closed when a newer receiver takes the
 // partition; reason says why (set before the close).
 type receiverEntry struct {
+	id       uint64 // tells the node's receivers apart in cluster claims (cluster_epochs.go)
 	name     string
 	epoch    int64
 	hasEpoch bool
@@ -67,7 +71,7 @@ func epochText(e *receiverEntry) string {
 // an optional epoch, disconnecting the receivers it supersedes, or refuses it.
 func (r *epochRegistry) register(k epochKey, name string, epoch *int64) (*receiverEntry, *frames.Error) {
 	k.group = strings.ToLower(k.group)
-	e := &receiverEntry{name: name, stolen: make(chan struct{})}
+	e := &receiverEntry{id: rand.Uint64(), name: name, stolen: make(chan struct{})}
 	if epoch != nil {
 		e.epoch, e.hasEpoch = *epoch, true
 	}

@@ -103,7 +103,7 @@ func (c *conn) read(m *message.Message) (*codec.Map, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := c.h.b.Partition(ns, hub.Name, id)
+		p, err := c.h.b.LocalPartition(ns, hub.Name, id)
 		if err != nil {
 			return nil, err
 		}

@@ -38,6 +38,9 @@ type receiverLink struct {
 	owner   *receiverEntry
 	metrics bool // delivery annotations with the partition's last enqueued event
 	next    int64
+	// cursor is the metadata index up to which other nodes' claims are handled, answered the
+	// index of this receiver's last answer to a lower claim (cluster_epochs.go).
+	cursor, answered uint64
 }
 
 // receiverAddress splits <hub>/ConsumerGroups/<group>/Partitions/<id>.
@@ -88,11 +91,11 @@ func (c *conn) attachReceiver(ctx context.Context, a *frames.Attach, addr string
 	if err != nil {
 		return nil, errorf(condArgument, "%v", err)
 	}
-	p, err := c.h.b.Partition(ns, hub.Name, id)
+	p, err := c.h.b.LocalPartition(ns, hub.Name, id)
 	if err != nil {
 		return nil, amqpError(err)
 	}
-	start, err := pos.Resolve(Bounds{Start: p.StartOffset(), End: p.EndOffset(), OffsetForTime: p.OffsetForTime})
+	start, err := resolveStart(ctx, c.h.b.InCluster(), p, pos)
 	if err != nil {
 		return nil, amqpError(err)
 	}
@@ -117,8 +120,13 @@ func (c *conn) attachReceiver(ctx context.Context, a *frames.Attach, addr string
 	if ferr != nil {
 		return nil, ferr
 	}
+	cursor, err := c.announce(ctx, key, owner)
+	if err != nil {
+		c.h.epochs.unregister(key, owner)
+		return nil, amqpError(err)
+	}
 	return &receiverLink{c: c, ns: ns, hub: hub.Name, entity: addr, id: id, key: key, owner: owner,
-		metrics: slices.Contains(a.DesiredCapabilities, codec.Symbol(capRuntimeMetric)), next: start}, nil
+		metrics: slices.Contains(a.DesiredCapabilities, codec.Symbol(capRuntimeMetric)), next: start, cursor: cursor}, nil
 }
 
 // linkEpoch reads com.microsoft:epoch (an AMQP long; other integer types are taken too).
@@ -158,6 +166,7 @@ func linkEpoch(props *codec.Map) (*int64, error) {
 func (l *receiverLink) Next(ctx context.Context, max int) ([]amqp.Delivery, error) {
 	max = min(max, maxNextEvents)
 	for {
+		claimed := l.syncClaims(ctx)
 		select {
 		case <-l.owner.Stolen():
 			return nil, l.owner.Reason()
@@ -166,7 +175,7 @@ func (l *receiverLink) Next(ctx context.Context, max int) ([]amqp.Delivery, erro
 		if _, err := l.c.authorize(l.entity, l.hub, broker.RightListen); err != nil {
 			return nil, amqpError(err)
 		}
-		p, err := l.c.h.b.Partition(l.ns, l.hub, l.id)
+		p, err := l.c.h.b.LocalPartition(l.ns, l.hub, l.id)
 		if err != nil {
 			return nil, amqpError(err)
 		}
@@ -189,6 +198,7 @@ func (l *receiverLink) Next(ctx context.Context, max int) ([]amqp.Delivery, erro
 		}
 		select {
 		case <-changed:
+		case <-claimed:
 		case <-l.owner.Stolen():
 		case <-l.c.aliasTick(): // the alias may have moved: authorize again
 		case <-ctx.Done():
@@ -207,7 +217,7 @@ func (l *receiverLink) read(ctx context.Context, p *broker.Partition, max int, e
 		}
 	}
 	var ds []amqp.Delivery
-	next, err := l.c.h.b.ReadRecords(ctx, l.ns, l.hub, l.id, l.next, broker.ReadLimits{Max: max, MaxBytes: maxNextBytes}, func(r batch.Record) error {
+	next, err := l.c.h.b.ReadReplicaRecords(ctx, p, l.next, broker.ReadLimits{Max: max, MaxBytes: maxNextBytes}, func(r batch.Record) error {
 		msg, err := appendDelivery(nil, r, rt)
 		if err != nil {
 			return errcode.New(errcode.Internal, "encoding event %d of partition %d of %s/%s: %w", r.Offset, l.id, l.ns, l.hub, err)

@@ -97,7 +97,7 @@ func (l *senderLink) send(ctx context.Context, format uint32, msg []byte) error 
 			p = KeyPartition(ev.key, l.hub.Partitions)
 		default:
 			if rr < 0 { // one partition for a whole keyless batch, as Event Hubs does
-				rr = int32(l.c.h.rr.Add(1) % uint32(l.hub.Partitions))
+				rr = l.roundRobin()
 			}
 			p = rr
 		}
@@ -114,6 +114,21 @@ func (l *senderLink) send(ctx context.Context, format uint32, msg []byte) error 
 		}
 	}
 	return nil
+}
+
+// roundRobin picks the partition of a send without key or partition: the next in turn, over
+// every partition (each node forwards to the partition's leader, so the events spread evenly
+// whichever node the client is on), skipping, in a cluster, partitions with no leader now.
+func (l *senderLink) roundRobin() int32 {
+	n := uint32(l.hub.Partitions)
+	first := l.c.h.rr.Add(1) % n
+	for i := range n {
+		p := int32((first + i) % n)
+		if l.c.h.b.PartitionWritable(l.hub, p) {
+			return p
+		}
+	}
+	return int32(first) // none: the append waits for an election
 }
 
 // event is one event of a transfer and its partition key.
