@@ -113,6 +113,12 @@ func (c *conn) frontDoor(ferr *frames.Error) (err error, handled bool) {
 	if !ok || c.s.opts.DisableFrontDoor || c.capture == nil || c.capture.over {
 		return nil, false
 	}
+	if addr == c.nc.LocalAddr().String() {
+		// The target is this very listener (a region advertising itself to its partner by
+		// mistake): forwarding would loop, so the client gets the redirect.
+		c.log.Warn("AMQP redirect names this listener; not forwarding", "to", addr)
+		return nil, false
+	}
 	replay := c.capture.buf
 	c.stopCapture()
 	d := net.Dialer{Timeout: c.s.opts.FrontDoorDialTimeout}

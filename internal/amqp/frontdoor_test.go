@@ -114,8 +114,31 @@ func TestFrontDoorDisabled(t *testing.T) {
 	if condition(err) != condRedirect {
 		t.Fatalf("front door off: %v, want amqp:connection:redirect", err)
 	}
-	if len(hb.infos) != 0 {
-		t.Fatalf("the upstream saw %d connections with the front door off", len(hb.infos))
+	if info := hb.lastInfo(); info.RemoteAddr != nil {
+		t.Fatalf("the upstream saw a connection with the front door off: %+v", info)
+	}
+}
+
+// TestFrontDoorNoSelfLoop: a redirect to the listener itself is not followed.
+func TestFrontDoorNoSelfLoop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha := newTestHandler()
+	ha.refuseConn = redirectTo(t, ln.Addr().String())
+	srv := NewServer(Options{Handler: ha, Logger: discardLogger(), Registerer: nil})
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	defer func() { srv.Close(); <-done }()
+	if err := dialAndBegin(t, ln.Addr().String()); condition(err) != condRedirect {
+		t.Fatalf("redirect to itself: %v, want amqp:connection:redirect", err)
+	}
+	ha.mu.Lock()
+	n := len(ha.infos)
+	ha.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("the handler saw %d connections, want 1 (no forwarding loop)", n)
 	}
 }
 
