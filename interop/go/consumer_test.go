@@ -184,3 +184,37 @@ func TestAMQPIdleReceivers(t *testing.T) {
 		}
 	}
 }
+
+// The SDK's prefetch modes all read a backlog through: manual credit (-1: each ReceiveEvents
+// issues its own), the default window (300), and the largest (5000).
+func TestAMQPPrefetchModes(t *testing.T) {
+	t.Parallel()
+	e := sharedEnv(t)
+	hub := e.newHub(t, 1)
+	p, c := e.producer(t, hub), e.consumer(t, hub)
+	const total = 6000
+	mustSend(t, p, bodies("pf", total), &azeventhubs.EventDataBatchOptions{PartitionID: ptr("0")})
+	for _, prefetch := range []int32{-1, 0, 5000} {
+		pc, err := c.NewPartitionClient("0", &azeventhubs.PartitionClientOptions{Prefetch: prefetch,
+			StartPosition: azeventhubs.StartPosition{Earliest: ptr(true)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := int64(0)
+		for next < total {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			evs, err := pc.ReceiveEvents(ctx, 1000, nil) // ≤ 5000: the most one manual-credit call may ask
+			cancel()
+			if len(evs) == 0 {
+				t.Fatalf("prefetch %d: stalled at sequence number %d of %d: %v", prefetch, next, total, err)
+			}
+			for _, ev := range evs {
+				if ev.SequenceNumber != next {
+					t.Fatalf("prefetch %d: expected sequence number %d, got %d", prefetch, next, ev.SequenceNumber)
+				}
+				next++
+			}
+		}
+		pc.Close(context.Background())
+	}
+}
