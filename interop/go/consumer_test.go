@@ -177,6 +177,15 @@ func TestAMQPIdleReceivers(t *testing.T) {
 	if _, err := conn.NewSession(within(t, 30*time.Second), nil); err != nil {
 		t.Errorf("the bare connection after %v idle: %v (heartbeats missing?)", idle, err)
 	}
+	// The node's metrics: its AMQP connections are counted (the engine's metrics are wired), and
+	// none of them was closed for silence.
+	metrics := e.n.metrics(t)
+	if v, ok := metrics[`tandem_amqp_connections`]; !ok || v < 2 {
+		t.Errorf("tandem_amqp_connections = %v (present: %v), want at least this test's 2 connections", v, ok)
+	}
+	if v := metrics[`tandem_amqp_connections_closed_total{reason="idle_timeout"}`]; v != 0 {
+		t.Errorf("%v AMQP connections were closed for an idle time-out", v)
+	}
 	for i, pc := range pcs {
 		mustSend(t, p, bodies("after-idle", 1), &azeventhubs.EventDataBatchOptions{PartitionID: ptr(strconv.Itoa(i))})
 		if evs, err := pc.ReceiveEvents(within(t, time.Minute), 1, nil); len(evs) != 1 || string(evs[0].Body) != "after-idle-0" {
