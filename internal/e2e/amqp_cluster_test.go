@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -16,14 +15,9 @@ import (
 // region a client reaches over AMQP, it sends to and reads every partition, as over HTTP. The
 // nodes run with --dev, whose anonymous connections act in namespace "default" (go-amqp
 // speaks SASL ANONYMOUS and no $cbs here).
-//
-// Known open bug (the interop helper's BUGS-interop.md 3): a node refuses the partitions it
-// does not lead with com.microsoft:server-busy "led by node N; refresh metadata", which the SDKs
-// cannot do. TANDEM_E2E_KNOWN_BUGS=1 runs the test.
+// A node sends to a partition it does not lead through the partition's raft group, and reads
+// its own replica (broker/amqp_cluster.go).
 func TestAMQPClusterEveryNodeServesEveryPartition(t *testing.T) {
-	if os.Getenv("TANDEM_E2E_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: AMQP on a cluster serves only the partitions the connected node leads; TANDEM_E2E_KNOWN_BUGS=1 runs it")
-	}
 	r := startClusterGeoRegion(t, "east")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
