@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/errcode"
 	"github.com/tandem-streaming/tandem/internal/meta"
 	"github.com/tandem-streaming/tandem/internal/multiraft"
@@ -91,80 +90,6 @@ func (b *Broker) replicaMissing(h HubInfo, id int32, g uint64) error {
 		leader = st.Leader
 	}
 	return notLeader(h, id, leader)
-}
-
-// ReadReplicaRecords is ReadRecords from partition p as Partition or LocalPartition
-// (cluster_lease.go) returned it: on a follower it reads the committed entries this node has
-// applied. ReadRecords, and through it ReadEach, are this loop with the leader's partition.
-func (b *Broker) ReadReplicaRecords(ctx context.Context, p *Partition, offset int64, lim ReadLimits, fn func(batch.Record) error) (int64, error) {
-	if lim.Max <= 0 {
-		lim.Max = 100
-	}
-	if lim.MaxBytes <= 0 {
-		lim.MaxBytes = DefaultReceiveBytes
-	}
-	mem := readMemory{ctx: ctx, m: b.decodeMem, wait: lim.MemoryWait}
-	n, used, next := 0, 0, offset
-	for n < lim.Max && next < p.EndOffset() {
-		raw, err := b.Read(nil, p, next, 1<<20)
-		if err != nil {
-			return next, err
-		}
-		if len(raw) == 0 {
-			break
-		}
-		batches, err := batch.Split(raw)
-		if err != nil {
-			return next, errcode.New(errcode.Internal, "reading partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
-		}
-		for _, bb := range batches {
-			var stop bool
-			next, n, used, stop, err = b.eachReplicaRecord(ctx, p, bb, mem, lim, next, n, used, fn)
-			if err != nil || stop {
-				return next, err
-			}
-		}
-	}
-	return next, nil
-}
-
-// eachReplicaRecord hands fn the records of one batch from next on, within lim; stop says the
-// read is complete.
-func (b *Broker) eachReplicaRecord(ctx context.Context, p *Partition, bb []byte, mem readMemory, lim ReadLimits,
-	next int64, n, used int, fn func(batch.Record) error) (int64, int, int, bool, error) {
-	full := false
-	var fnErr error
-	err := batch.EachRecordIn(bb, mem, func(r batch.Record) (bool, error) {
-		if r.Offset < next {
-			return true, nil
-		}
-		size := eventSize(r)
-		if n >= lim.Max || (n > 0 && used+size > lim.MaxBytes) {
-			full = true
-			return false, nil
-		}
-		if fnErr = fn(r); fnErr != nil {
-			return false, fnErr
-		}
-		n, used, next = n+1, used+size, r.Offset+1
-		return true, nil
-	})
-	switch {
-	case fnErr != nil:
-		return next, n, used, true, fnErr
-	case err != nil && n > 0 && errcode.CodeOf(err) == errcode.Unavailable:
-		return next, n, used, true, nil // no decode memory for more: answer what was read
-	case err != nil && (errcode.CodeOf(err) == errcode.Unavailable || ctx.Err() != nil):
-		return next, n, used, true, err // no decode memory: the data is fine
-	case err != nil:
-		return next, n, used, true, errcode.New(errcode.Internal, "decoding partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
-	case full:
-		return next, n, used, true, nil
-	}
-	if h, err := batch.PeekHeader(bb); err == nil && h.NextOffset() > next {
-		next = h.NextOffset()
-	}
-	return next, n, used, false, nil
 }
 
 // placedHere reports whether the placement of partition id of h names this node.

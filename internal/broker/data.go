@@ -191,6 +191,98 @@ func (b *Broker) ReadRecords(ctx context.Context, ns, hub string, partition int3
 	return b.ReadReplicaRecords(ctx, p, offset, lim, fn)
 }
 
+// ReadReplicaRecords is ReadRecords from partition p as Partition or LocalPartition
+// (cluster_lease.go) returned it: on a follower it reads the committed entries this node has
+// applied. ReadRecords, and through it ReadEach, are this loop with the leader's partition.
+func (b *Broker) ReadReplicaRecords(ctx context.Context, p *Partition, offset int64, lim ReadLimits, fn func(batch.Record) error) (int64, error) {
+	if lim.Max <= 0 {
+		lim.Max = 100
+	}
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = DefaultReceiveBytes
+	}
+	mem := readMemory{ctx: ctx, m: b.decodeMem, wait: lim.MemoryWait}
+	n, used, next := 0, 0, offset
+	var stored, records int // bytes of batches read and the records in them, for readSize
+	for n < lim.Max && next < p.EndOffset() {
+		raw, err := b.Read(nil, p, next, readSize(lim.Max-n, stored, records))
+		if err != nil {
+			return next, err
+		}
+		if len(raw) == 0 {
+			break
+		}
+		batches, err := batch.Split(raw)
+		if err != nil {
+			return next, errcode.New(errcode.Internal, "reading partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
+		}
+		stored += len(raw)
+		for _, bb := range batches {
+			if h, err := batch.PeekHeader(bb); err == nil {
+				records += int(h.NumRecords)
+			}
+			var stop bool
+			next, n, used, stop, err = b.eachRecordFrom(ctx, p, bb, mem, lim, next, n, used, fn)
+			if err != nil || stop {
+				return next, err
+			}
+		}
+	}
+	return next, nil
+}
+
+// eachRecordFrom hands fn the records of one batch from next on, within lim; stop says the
+// read is complete.
+func (b *Broker) eachRecordFrom(ctx context.Context, p *Partition, bb []byte, mem readMemory, lim ReadLimits,
+	next int64, n, used int, fn func(batch.Record) error) (int64, int, int, bool, error) {
+	full := false
+	var fnErr error
+	err := batch.EachRecordIn(bb, mem, func(r batch.Record) (bool, error) {
+		if r.Offset < next {
+			return true, nil
+		}
+		size := eventSize(r)
+		if n >= lim.Max || (n > 0 && used+size > lim.MaxBytes) {
+			full = true
+			return false, nil
+		}
+		if fnErr = fn(r); fnErr != nil {
+			return false, fnErr
+		}
+		n, used, next = n+1, used+size, r.Offset+1
+		return true, nil
+	})
+	switch {
+	case fnErr != nil:
+		return next, n, used, true, fnErr
+	case err != nil && n > 0 && errcode.CodeOf(err) == errcode.Unavailable:
+		return next, n, used, true, nil // no decode memory for more: answer what was read
+	case err != nil && (errcode.CodeOf(err) == errcode.Unavailable || ctx.Err() != nil):
+		return next, n, used, true, err // no decode memory: the data is fine
+	case err != nil:
+		return next, n, used, true, errcode.New(errcode.Internal, "decoding partition %d of %s/%s: %w", p.ID, p.Namespace, p.Hub, err)
+	case full:
+		return next, n, used, true, nil
+	}
+	if h, err := batch.PeekHeader(bb); err == nil && h.NextOffset() > next {
+		next = h.NextOffset()
+	}
+	return next, n, used, false, nil
+}
+
+// readSize is how many bytes of stored batches a read asks the log for when events more are
+// wanted and stored bytes held records in the batches read so far: what they will take at that
+// size per record (1 KiB each before the first read), at least 64 KiB and at most 1 MiB. The
+// log returns whole batches, at least one whatever its size. Reading 1 MiB for the 150 events
+// an AMQP receiver's credit asks for copied seven times the bytes it sent.
+func readSize(events, stored, records int) int {
+	per := 1 << 10
+	if records > 0 {
+		per = stored/records + 1
+	}
+	return min(1<<20, max(64<<10, events*per))
+}
+
 // eventSize is what an event counts against ReadLimits.MaxBytes.
 func eventSize(r batch.Record) int {
 	n := len(r.Key) + len(r.Value)

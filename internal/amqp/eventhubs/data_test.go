@@ -27,7 +27,7 @@ func (f *fixture) authed() *conn {
 	return c
 }
 
-func marshal(t *testing.T, m *goamqp.Message) []byte {
+func marshal(t testing.TB, m *goamqp.Message) []byte {
 	t.Helper()
 	b, err := m.MarshalBinary()
 	if err != nil {
@@ -38,7 +38,7 @@ func marshal(t *testing.T, m *goamqp.Message) []byte {
 
 // batchOf builds the envelope azeventhubs sends: one data section per encoded event, the
 // partition key on the envelope.
-func batchOf(t *testing.T, key string, events ...*goamqp.Message) []byte {
+func batchOf(t testing.TB, key string, events ...*goamqp.Message) []byte {
 	t.Helper()
 	env := &goamqp.Message{}
 	for _, e := range events {
@@ -50,7 +50,7 @@ func batchOf(t *testing.T, key string, events ...*goamqp.Message) []byte {
 	return marshal(t, env)
 }
 
-func send(t *testing.T, l amqp.Incoming, format uint32, msg []byte) {
+func send(t testing.TB, l amqp.Incoming, format uint32, msg []byte) {
 	t.Helper()
 	st, _ := l.Message(context.Background(), format, msg)
 	if _, ok := st.(*frames.Accepted); !ok {

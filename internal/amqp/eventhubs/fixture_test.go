@@ -20,7 +20,7 @@ import (
 
 // fixture is a real broker with namespace ns1 (hub hub1, 4 partitions) and the handler on it.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	b   *broker.Broker
 	h   *Handler
 	key string // ns1's RootManageSharedAccessKey
@@ -28,7 +28,7 @@ type fixture struct {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newFixture(t *testing.T, dev bool) *fixture {
+func newFixture(t testing.TB, dev bool) *fixture {
 	t.Helper()
 	b, err := broker.Open(context.Background(), broker.Options{
 		DataDir: t.TempDir(), Dev: dev, Logger: quiet(),
@@ -69,7 +69,7 @@ func (f *fixture) token(aud, keyName, key string) string {
 }
 
 // request sends a request message on l and decodes the one reply with go-amqp.
-func request(t *testing.T, l amqp.Incoming, id any, props map[string]any, value any) *goamqp.Message {
+func request(t testing.TB, l amqp.Incoming, id any, props map[string]any, value any) *goamqp.Message {
 	t.Helper()
 	m := &goamqp.Message{Properties: &goamqp.MessageProperties{MessageID: id, ReplyTo: ptr("$cbs$$cbs-reply-to-1")},
 		ApplicationProperties: props, Value: value}
@@ -93,7 +93,7 @@ func request(t *testing.T, l amqp.Incoming, id any, props map[string]any, value 
 
 func ptr[T any](v T) *T { return &v }
 
-func incoming(t *testing.T, c *conn, addr string) amqp.Incoming {
+func incoming(t testing.TB, c *conn, addr string) amqp.Incoming {
 	t.Helper()
 	l, ferr := c.AttachIncoming(context.Background(), &frames.Attach{Name: "l-" + addr, Target: &frames.Target{Address: addr}})
 	if ferr != nil {
@@ -102,7 +102,7 @@ func incoming(t *testing.T, c *conn, addr string) amqp.Incoming {
 	return l
 }
 
-func putToken(t *testing.T, c *conn, aud, token string) *goamqp.Message {
+func putToken(t testing.TB, c *conn, aud, token string) *goamqp.Message {
 	t.Helper()
 	return request(t, incoming(t, c, "$cbs"), "put-1", map[string]any{
 		"operation": "put-token", "type": tokenTypeSAS, "name": aud, "expiration": "123",
