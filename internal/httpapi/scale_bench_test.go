@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tandem-streaming/tandem/internal/auth"
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/meta"
+)
+
+// scaleServer is a node's HTTP API on a broker whose namespace "scale-ns" holds hubs h0 …
+// h(hubs-1) of one partition, written straight into the metadata log (a thousand per write)
+// before the broker opens. It returns the server and a SAS token of the namespace's root rule.
+func scaleServer(tb testing.TB, hubs int) (*httptest.Server, *broker.Broker, string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	ms, err := meta.Open(meta.StoreOptions{Dir: filepath.Join(dir, "meta"), Logger: quiet})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k1, _ := auth.GenerateKey()
+	k2, _ := auth.GenerateKey()
+	now := time.Now().UTC()
+	ctx := context.Background()
+	cmds := []meta.Command{meta.CreateNamespace{Namespace: "scale-ns", Tier: meta.Premium,
+		NetworkRules: meta.NetworkRules{DefaultAction: meta.Allow}, RootPrimaryKey: k1, RootSecondaryKey: k2, Time: now}}
+	for i := range hubs {
+		cmds = append(cmds, meta.CreateHub{Namespace: "scale-ns", Hub: fmt.Sprintf("h%d", i), PartitionCount: 1, Time: now.Add(time.Duration(i))})
+		if len(cmds) == 1000 {
+			if err := ms.ProposeBatch(ctx, cmds); err != nil {
+				tb.Fatal(err)
+			}
+			cmds = nil
+		}
+	}
+	if err := ms.ProposeBatch(ctx, cmds); err != nil {
+		tb.Fatal(err)
+	}
+	if err := ms.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	b, err := broker.Open(ctx, broker.Options{DataDir: dir, Region: "test", Logger: quiet,
+		Registerer: prometheus.NewRegistry(), Quotas: broker.Quotas{HubsPerNamespace: -1, PartitionsPerNode: -1}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Options{Broker: b, Gatherer: prometheus.NewRegistry(), Logger: quiet}))
+	tb.Cleanup(func() {
+		srv.Close()
+		b.Close()
+	})
+	token := auth.NewSASToken("sb://scale-ns.servicebus.windows.net/", meta.RootPolicyName, k1, now.Add(time.Hour))
+	return srv, b, token
+}
+
+// BenchmarkHTTPSendAt sends one event of about 100 bytes per request from 32 concurrent
+// clients, to a namespace of 1 and of 10,000 hubs: the rates must be within 20% (issue 17).
+//
+//	go test -run '^$' -bench HTTPSendAt -benchtime 3s ./internal/httpapi/
+func BenchmarkHTTPSendAt(b *testing.B) {
+	for _, hubs := range []int{1, 10000} {
+		b.Run(fmt.Sprintf("hubs=%d", hubs), func(b *testing.B) {
+			srv, _, token := scaleServer(b, hubs)
+			url := srv.URL + "/namespaces/scale-ns/eventhubs/h0/messages"
+			body := `{"body":{"id":12345,"kind":"order","amount":17.25,"note":"abcdefghijklmnopqrstuvwxyz"},"partitionKey":"k1"}`
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer client.CloseIdleConnections()
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+					req.Header.Set("Authorization", token)
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusCreated {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
+		})
+	}
+}
