@@ -10,15 +10,34 @@ type NamespaceFacts struct {
 	Tier      Tier
 	CreatedAt time.Time // the namespace's incarnation: a namespace deleted and created again differs
 	Hubs      int       // number of event hubs
+	Cluster   string
+	UpdatedAt time.Time
+	// NetworkRules is a copy of the namespace's network rules.
+	NetworkRules NetworkRules
+	// Alias is a copy of the namespace's geo-DR configuration, nil when it is in no pairing.
+	Alias *AliasConfig
 }
 
-// NamespaceFacts returns the tier, creation time and hub count of namespace ns.
+// NamespaceFacts returns the settings and hub count of namespace ns, at a cost that does not
+// grow with its hubs.
 func (s *State) NamespaceFacts(ns string) (NamespaceFacts, error) {
 	n, err := s.ns(ns)
 	if err != nil {
 		return NamespaceFacts{}, err
 	}
-	return NamespaceFacts{Tier: n.Tier, CreatedAt: n.CreatedAt, Hubs: len(n.Hubs)}, nil
+	f := NamespaceFacts{Tier: n.Tier, CreatedAt: n.CreatedAt, Hubs: len(n.Hubs), Cluster: n.Cluster,
+		UpdatedAt: n.UpdatedAt, NetworkRules: n.NetworkRules.clone()}
+	if n.Alias != nil {
+		a := *n.Alias
+		f.Alias = &a
+	}
+	return f, nil
+}
+
+// HasNamespace reports whether namespace ns exists.
+func (s *State) HasNamespace(ns string) bool {
+	_, ok := s.namespaces[ns]
+	return ok
 }
 
 // GroupCount returns the number of consumer groups of hub ($Default included) and whether

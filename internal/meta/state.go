@@ -141,6 +141,8 @@ type State struct {
 	cursor      uint64
 	incarnation uint64
 	jobs        map[string]*Job // stream jobs of a cluster, by lower-case name (jobs.go)
+	// touched lists what recent commands changed, for derived indexes (touch.go).
+	touched touchJournal
 }
 
 // NewState returns an empty state at index 0.
