@@ -99,3 +99,46 @@ func BenchmarkHTTPSendAt(b *testing.B) {
 		})
 	}
 }
+
+// TestHTTPRequestAllocsDoNotGrowWithHubs: a send and a hub read allocate as much with 1,000
+// hubs in the namespace as with 10 (the cliff of issue 17 was two copies of the whole
+// namespace per request: thousands of allocations at 1,000 hubs).
+func TestHTTPRequestAllocsDoNotGrowWithHubs(t *testing.T) {
+	body := `{"body":{"id":12345,"kind":"order"},"partitionKey":"k1"}`
+	cases := []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"send", "POST", "/namespaces/scale-ns/eventhubs/h0/messages", body, http.StatusCreated},
+		{"get hub", "GET", "/namespaces/scale-ns/eventhubs/h0", "", http.StatusOK},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			allocs := func(hubs int) float64 {
+				srv, _, token := scaleServer(t, hubs)
+				h := srv.Config.Handler
+				call := func() {
+					var rd io.Reader
+					if c.body != "" {
+						rd = strings.NewReader(c.body)
+					}
+					req := httptest.NewRequest(c.method, c.path, rd)
+					req.Header.Set("Authorization", token)
+					req.Header.Set("Content-Type", "application/json")
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != c.want {
+						t.Fatalf("%s %s: %d %s", c.method, c.path, rec.Code, rec.Body)
+					}
+				}
+				call()
+				return testing.AllocsPerRun(40, call)
+			}
+			few, many := allocs(10), allocs(1000)
+			t.Logf("%s: %.0f allocations per request at 10 hubs, %.0f at 1,000", c.name, few, many)
+			if many > few*1.1+5 {
+				t.Fatalf("%s allocates %.0f times per request with 1,000 hubs and %.0f with 10: its cost grows with the hubs it does not touch", c.name, many, few)
+			}
+		})
+	}
+}
