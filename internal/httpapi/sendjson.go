@@ -76,10 +76,14 @@ func (e errReader) Read([]byte) (int, error) {
 	return 0, e.err
 }
 
-// fastScan is a cursor over a send body.
+// fastScan is a cursor over a send body. Event bodies are copied into arena, one buffer for
+// the whole request (a decoded body is never longer than its JSON), and an event's partition
+// key that repeats the one before shares its string.
 type fastScan struct {
-	b []byte
-	i int
+	b       []byte
+	i       int
+	arena   []byte
+	lastKey string
 }
 
 func (p *fastScan) ws() {
@@ -136,7 +140,7 @@ func (p *fastScan) plainString() ([]byte, bool) {
 // "partitionKey" (a plain string), each at most once, with every event within the hub's
 // maximum size and at most maxEvents events. ok is false for any other body, valid or not.
 func decodeEventsFast(body []byte, h broker.HubInfo, maxEvents int) (events []broker.Event, ok bool) {
-	p := &fastScan{b: body}
+	p := &fastScan{b: body, arena: make([]byte, 0, len(body))}
 	p.ws()
 	if p.i == len(p.b) {
 		return nil, false
@@ -227,27 +231,28 @@ func (p *fastScan) event(h broker.HubInfo) (broker.Event, bool) {
 	if !haveBody {
 		return broker.Event{}, false
 	}
-	var b []byte
+	start := len(p.arena)
 	switch {
 	case len(enc) == 0:
-		b = bytes.Clone(raw)
+		p.arena = append(p.arena, raw...)
 	case strings.ToLower(string(enc)) == "base64" && !rawJSON: // as eventbody.Decode compares
-		b = make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
-		n, err := base64.StdEncoding.Decode(b, raw)
+		dst := p.arena[start : start+base64.StdEncoding.DecodedLen(len(raw))]
+		n, err := base64.StdEncoding.Decode(dst, raw)
 		if err != nil {
 			return broker.Event{}, false
 		}
-		b = b[:n]
+		p.arena = p.arena[:start+n]
 	default:
 		return broker.Event{}, false
 	}
-	if b == nil {
-		b = []byte{}
-	}
+	b := p.arena[start:len(p.arena):len(p.arena)]
 	if len(b) > int(h.MaxEventBytes) {
 		return broker.Event{}, false
 	}
-	return broker.Event{Body: b, PartitionKey: string(key)}, true
+	if string(key) != p.lastKey {
+		p.lastKey = string(key)
+	}
+	return broker.Event{Body: b, PartitionKey: p.lastKey}, true
 }
 
 // writePlacements answers a send with where its events landed: the bytes writeJSON writes
@@ -255,6 +260,8 @@ func (p *fastScan) event(h broker.HubInfo) (broker.Event, bool) {
 func writePlacements(w http.ResponseWriter, out []placementJSON) {
 	buf := make([]byte, 0, 16+len(out)*96)
 	buf = append(buf, `{"events":[`...)
+	var lastT time.Time // the events of a batch share their enqueued time: format it once
+	var lastS []byte
 	for i, p := range out {
 		if y := p.EnqueuedTime.Year(); y < 0 || y > 9999 {
 			writeJSON(w, http.StatusCreated, map[string]any{"events": out}) // encoding/json's error
@@ -270,7 +277,10 @@ func writePlacements(w http.ResponseWriter, out []placementJSON) {
 		buf = append(buf, `,"sequenceNumber":`...)
 		buf = strconv.AppendInt(buf, p.SequenceNumber, 10)
 		buf = append(buf, `,"enqueuedTime":"`...)
-		buf = p.EnqueuedTime.AppendFormat(buf, time.RFC3339Nano)
+		if i == 0 || p.EnqueuedTime != lastT {
+			lastT, lastS = p.EnqueuedTime, p.EnqueuedTime.AppendFormat(lastS[:0], time.RFC3339Nano)
+		}
+		buf = append(buf, lastS...)
 		buf = append(buf, `"}`...)
 	}
 	buf = append(buf, "]}\n"...)
