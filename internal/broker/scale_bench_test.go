@@ -21,7 +21,7 @@ import (
 func openScaleBroker(tb testing.TB) *Broker {
 	tb.Helper()
 	b, err := Open(context.Background(), Options{DataDir: tb.TempDir(),
-		Quotas: Quotas{HubsPerNamespace: -1, PartitionsPerNode: -1},
+		Quotas: Quotas{HubsPerNamespace: -1, PartitionsPerNode: 1 << 20}, // the partition quota on: its check is part of the cost
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		tb.Fatal(err)

@@ -99,6 +99,7 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 	if err := s.checkPlacement(); err != nil {
 		return nil, err
 	}
+	s.indexCounts()
 	return s, nil
 }
 
