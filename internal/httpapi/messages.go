@@ -63,13 +63,15 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
+	sc := getSendScratch()
+	defer sc.release()
 	var events []broker.Event
 	switch {
 	case opts.PartitionID != nil:
 		if done, err := s.toLeader(w, r, h, *opts.PartitionID, nil); done {
 			return err
 		}
-		events, err = s.readSendEvents(w, r, h)
+		events, err = s.readSendEvents(w, r, h, sc)
 	case s.b.InCluster():
 		// The events decide where the send goes: read the body once, to decode it here
 		// or to forward it.
@@ -78,7 +80,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 			return err
 		}
 		var ok bool
-		if events, ok = decodeEventsFast(body, h, s.limits.MaxSendEvents); !ok {
+		if events, ok = decodeEventsFast(body, h, s.limits.MaxSendEvents, sc); !ok {
 			if events, err = decodeEvents(bytes.NewReader(body), h, s.limits.MaxSendEvents); err != nil {
 				return err
 			}
@@ -88,7 +90,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 			return err
 		}
 	default:
-		events, err = s.readSendEvents(w, r, h)
+		events, err = s.readSendEvents(w, r, h, sc)
 	}
 	if err != nil {
 		return err
@@ -101,7 +103,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 	for i, p := range res {
 		out[i] = placementJSON{PartitionID: p.Partition, Offset: p.Offset, SequenceNumber: p.SequenceNumber, EnqueuedTime: p.EnqueuedTime}
 	}
-	writePlacements(w, out)
+	writePlacements(w, out, sc)
 	return nil
 }
 

@@ -25,22 +25,37 @@ import (
 // bodies stream through decodeEvents, which refuses them event by event.
 const fastSendMax = 4 << 20
 
-var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+// sendScratch is the memory of one send request that the fast path reuses across requests:
+// the body, the arena the event bodies are copied into, the events and the answer. Nothing
+// holds any of it once the send has answered (the broker copies the events into a batch).
+type sendScratch struct {
+	body, arena, answer []byte
+	events              []broker.Event
+}
 
-// readSendEvents decodes the events of a send request's body.
-func (s *Server) readSendEvents(w http.ResponseWriter, r *http.Request, h broker.HubInfo) ([]broker.Event, error) {
+var sendScratches = sync.Pool{New: func() any { return new(sendScratch) }}
+
+func getSendScratch() *sendScratch { return sendScratches.Get().(*sendScratch) }
+
+// release returns sc to the pool; nothing may use what it held afterwards.
+func (sc *sendScratch) release() {
+	clear(sc.events) // no body or key kept alive by the pool
+	sc.body, sc.arena, sc.answer, sc.events = sc.body[:0], sc.arena[:0], sc.answer[:0], sc.events[:0]
+	sendScratches.Put(sc)
+}
+
+// readSendEvents decodes the events of a send request's body; the fast path's events live in
+// sc.
+func (s *Server) readSendEvents(w http.ResponseWriter, r *http.Request, h broker.HubInfo, sc *sendScratch) ([]broker.Event, error) {
 	body := http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes)
 	n := r.ContentLength
 	if n < 0 || n > fastSendMax {
 		return decodeEvents(body, h, s.limits.MaxSendEvents)
 	}
-	bp := sendBufs.Get().(*[]byte)
-	defer sendBufs.Put(bp)
-	buf := (*bp)[:0]
-	buf, err := readAllInto(buf, body)
-	*bp = buf[:0]
+	buf, err := readAllInto(sc.body[:0], body)
+	sc.body = buf
 	if err == nil {
-		if events, ok := decodeEventsFast(buf, h, s.limits.MaxSendEvents); ok {
+		if events, ok := decodeEventsFast(buf, h, s.limits.MaxSendEvents, sc); ok {
 			return events, nil
 		}
 	}
@@ -139,8 +154,17 @@ func (p *fastScan) plainString() ([]byte, bool) {
 // whose members are "body" (a plain string), "bodyEncoding" ("" or base64) and
 // "partitionKey" (a plain string), each at most once, with every event within the hub's
 // maximum size and at most maxEvents events. ok is false for any other body, valid or not.
-func decodeEventsFast(body []byte, h broker.HubInfo, maxEvents int) (events []broker.Event, ok bool) {
-	p := &fastScan{b: body, arena: make([]byte, 0, len(body))}
+func decodeEventsFast(body []byte, h broker.HubInfo, maxEvents int, sc *sendScratch) (events []broker.Event, ok bool) {
+	if cap(sc.arena) < len(body) {
+		sc.arena = make([]byte, 0, len(body))
+	}
+	p := &fastScan{b: body, arena: sc.arena[:0]}
+	events = sc.events[:0]
+	defer func() {
+		if cap(events) > cap(sc.events) {
+			sc.events = events[:0] // keep the larger slice for the next request
+		}
+	}()
 	p.ws()
 	if p.i == len(p.b) {
 		return nil, false
@@ -150,7 +174,7 @@ func decodeEventsFast(body []byte, h broker.HubInfo, maxEvents int) (events []br
 		if !ok || maxEvents < 1 {
 			return nil, false
 		}
-		events = []broker.Event{ev}
+		events = append(events, ev)
 	} else {
 		p.i++
 		for {
@@ -256,10 +280,10 @@ func (p *fastScan) event(h broker.HubInfo) (broker.Event, bool) {
 }
 
 // writePlacements answers a send with where its events landed: the bytes writeJSON writes
-// for {"events": out}, without reflection.
-func writePlacements(w http.ResponseWriter, out []placementJSON) {
-	buf := make([]byte, 0, 16+len(out)*96)
-	buf = append(buf, `{"events":[`...)
+// for {"events": out}, without reflection, built in sc.answer.
+func writePlacements(w http.ResponseWriter, out []placementJSON, sc *sendScratch) {
+	buf := append(sc.answer[:0], `{"events":[`...)
+	defer func() { sc.answer = buf[:0] }()
 	var lastT time.Time // the events of a batch share their enqueued time: format it once
 	var lastS []byte
 	for i, p := range out {

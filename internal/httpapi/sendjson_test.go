@@ -49,7 +49,7 @@ func FuzzDecodeEventsFast(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		const maxEvents = 3
-		fast, ok := decodeEventsFast(body, fuzzHub, maxEvents)
+		fast, ok := decodeEventsFast(body, fuzzHub, maxEvents, new(sendScratch))
 		if !ok {
 			return
 		}
@@ -80,7 +80,7 @@ func TestDecodeEventsFastShapes(t *testing.T) {
 		{`[{"body":"x"}] x`, nil},
 		{`[{"body":"a\"b"}]`, nil},
 	} {
-		got, ok := decodeEventsFast([]byte(c.body), fuzzHub, 100)
+		got, ok := decodeEventsFast([]byte(c.body), fuzzHub, 100, new(sendScratch))
 		if ok != (c.want != nil) || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: fast decoder gave %+v, %v; want %+v", c.body, got, ok, c.want)
 		}
@@ -101,7 +101,7 @@ func TestWritePlacementsMatchesEncodingJSON(t *testing.T) {
 			}
 		}
 		fast, slow := httptest.NewRecorder(), httptest.NewRecorder()
-		writePlacements(fast, out)
+		writePlacements(fast, out, new(sendScratch))
 		writeJSON(slow, 201, map[string]any{"events": out})
 		if fast.Code != slow.Code || fast.Body.String() != slow.Body.String() || fast.Header().Get("Content-Type") != slow.Header().Get("Content-Type") {
 			t.Fatalf("%d placements:\nfast %d %q\nslow %d %q", n, fast.Code, fast.Body, slow.Code, slow.Body)
