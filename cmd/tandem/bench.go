@@ -92,5 +92,7 @@ TANDEM_CONNECTION_STRING: it is sent as the SASL PLAIN password of user $Connect
 	f.StringVar(&mode, "mode", string(bench.ModeBoth), "produce, consume, both or e2e")
 	f.StringVar(&connStr, "connection-string", "", "Event Hubs connection string for SASL PLAIN (default $TANDEM_CONNECTION_STRING)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f.StringVar(&o.HTTP, "http", "", "base URL of a Tandem node's HTTP API (http://host:port): produce through its send API instead of Kafka (--mode produce; namespace from --connection-string, else the dev namespace)")
+	f.IntVar(&o.HTTPBatch, "http-batch", bench.DefaultHTTPBatch, "events per HTTP send request (with --http)")
 	return cmd
 }

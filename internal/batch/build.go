@@ -30,16 +30,20 @@ func Build(records []Record, opts BuildOptions) []byte {
 	if len(records) == 0 {
 		first, maxTS = opts.Timestamp, opts.Timestamp
 	}
-	var body []byte
-	var scratch []byte
+	// The records are encoded once into a buffer sized for them: after the header when the
+	// batch is not compressed (no second copy), else into the body to compress.
+	est := 0
 	for i := range records {
-		scratch = appendRecord(scratch[:0], &records[i], int32(i), recordTimestamp(&records[i], opts)-first)
-		body = binary.AppendVarint(body, int64(len(scratch)))
-		body = append(body, scratch...)
+		est += recordEstimate(&records[i])
 	}
-	body = compress(opts.Compression, body)
-
-	b := make([]byte, HeaderSize, HeaderSize+len(body))
+	var b, body []byte
+	if opts.Compression == None {
+		b = appendRecords(make([]byte, HeaderSize, HeaderSize+est), records, opts, first)
+		body = b[HeaderSize:]
+	} else {
+		body = compress(opts.Compression, appendRecords(make([]byte, 0, est), records, opts, first))
+		b = make([]byte, HeaderSize, HeaderSize+len(body))
+	}
 	be := binary.BigEndian
 	be.PutUint32(b[offLength:], uint32(HeaderSize-lengthOverhead+len(body)))
 	be.PutUint32(b[offLeaderEpoch:], 0xffffffff) // -1: unknown, set by the broker
@@ -52,9 +56,33 @@ func Build(records []Record, opts BuildOptions) []byte {
 	be.PutUint16(b[offProducerEp:], uint16(opts.ProducerEpoch))
 	be.PutUint32(b[offBaseSequence:], uint32(opts.BaseSequence))
 	be.PutUint32(b[offNumRecords:], uint32(len(records)))
-	b = append(b, body...)
+	if opts.Compression != None {
+		b = append(b, body...)
+	}
 	be.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
 	return b
+}
+
+// appendRecords appends the records, each prefixed with its length, to dst.
+func appendRecords(dst []byte, records []Record, opts BuildOptions, first int64) []byte {
+	var scratch []byte
+	for i := range records {
+		scratch = appendRecord(scratch[:0], &records[i], int32(i), recordTimestamp(&records[i], opts)-first)
+		dst = binary.AppendVarint(dst, int64(len(scratch)))
+		dst = append(dst, scratch...)
+	}
+	return dst
+}
+
+// recordEstimate is at least the encoded size of r with its length prefix: the varints of
+// the length, attributes, timestamp and offset deltas, key, value and header count take at
+// most 10 bytes each.
+func recordEstimate(r *Record) int {
+	n := 7*binary.MaxVarintLen64 + len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += 2*binary.MaxVarintLen64 + len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 func recordTimestamp(r *Record, opts BuildOptions) int64 {

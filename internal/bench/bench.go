@@ -87,6 +87,13 @@ type Options struct {
 	// TLS is not supported.
 	SASLUser     string
 	SASLPassword string
+
+	// HTTP, when set, is the base URL of a Tandem node's HTTP API (http://host:port): the run
+	// produces through its send API instead of Kafka (http.go), HTTPBatch events per request
+	// (default DefaultHTTPBatch), as anonymous dev access or, with a connection string as
+	// SASLPassword, with a SAS token of it. Only ModeProduce.
+	HTTP      string
+	HTTPBatch int
 }
 
 // withDefaults returns o with defaults filled in, or an error naming the first invalid field.
@@ -151,6 +158,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	defer cancel()
 
 	res := Result{Mode: o.Mode, Topic: o.Topic, RecordSize: o.RecordSize, Acks: o.Acks, Compression: o.Compression}
+	if o.HTTP != "" {
+		res.Acks, res.Compression = "http", "none"
+		return runHTTP(ctx, o, res)
+	}
 	adm, err := newAdmin(o)
 	if err != nil {
 		return res, err

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,6 +91,8 @@ type Broker struct {
 	pids    *producerIDs
 	metrics *metrics
 	hubs    atomicHubs
+	// hubsAt is the metadata index hubs reflects; stored after hubs.
+	hubsAt atomic.Uint64
 	// refreshMu serialises refreshHubs, so a slower refresh never stores an older index
 	// over a newer one.
 	refreshMu sync.Mutex

@@ -160,7 +160,7 @@ func (b *Broker) SyncMetadata(ctx context.Context) error {
 		}
 		return errcode.New(errcode.Unavailable, "the region's metadata group did not answer (no leader or no quorum reachable from this node): %w; retry", err)
 	}
-	if h := b.hubs.Load(); h == nil || h.index < b.meta.Index() {
+	if b.hubs.Load() == nil || b.hubsAt.Load() < b.meta.Index() {
 		b.refreshHubs() // the reconciler would, a moment later
 	}
 	return nil

@@ -128,15 +128,14 @@ func (b *Broker) ApplyReplicated(ctx context.Context, changes []meta.Replicated)
 	err := b.meta.ProposeBatch(ctx, cmds)
 	b.refreshHubs()
 	after := b.hubs.Load()
-	for k, old := range before.hubs {
-		cur, ok := after.hubs[k]
+	eachChanged(before, after, func(old, cur HubInfo, ok bool) {
 		switch {
 		case !ok || cur.Incarnation != old.Incarnation:
 			b.removeHubFiles(old)
 		case cur.RetentionTime != old.RetentionTime || cur.RetentionBytes != old.RetentionBytes:
-			b.closeHub(k[0], k[1])
+			b.closeHub(old.Namespace, old.Name)
 		}
-	}
+	})
 	return err
 }
 

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,24 +15,6 @@ import (
 	"github.com/tandem-streaming/tandem/internal/errcode"
 	"github.com/tandem-streaming/tandem/internal/meta"
 )
-
-// hubIndex is an immutable snapshot of every hub, rebuilt after each metadata change, so
-// the produce and fetch paths look hubs up without locks or copies. secondaryOf maps each
-// namespace that is a paired geo-DR secondary to its alias name; rules holds each
-// namespace's network rules, checked on every HTTP request and Kafka connection; aliases
-// maps each alias name held here (lower case) to its namespace and configuration.
-type hubIndex struct {
-	index       uint64 // the metadata index it was built at
-	hubs        map[[2]string]HubInfo
-	secondaryOf map[string]string
-	rules       map[string]meta.NetworkRules
-	aliases     map[string]aliasEntry
-}
-
-type aliasEntry struct {
-	ns  string
-	cfg meta.AliasConfig
-}
 
 func openMeta(opts Options) (*meta.Store, error) {
 	return meta.Open(meta.StoreOptions{Dir: filepath.Join(opts.DataDir, "meta"), Logger: opts.Logger})
@@ -63,35 +44,35 @@ func (b *Broker) proposeView(ctx context.Context, c meta.Command, view func(*met
 	return nil
 }
 
+// refreshHubs brings the hub index up to the metadata's last applied command: it applies
+// what the commands since the index's own touched (meta.State.TouchesSince), or rebuilds it
+// when the metadata cannot say (first call, a state restored from a snapshot, a command the
+// journal does not know). Commands that touch no hub, namespace setting or policy (committed
+// offsets, job checkpoints) leave the index as it is, the same pointer.
 func (b *Broker) refreshHubs() {
 	b.refreshMu.Lock()
 	defer b.refreshMu.Unlock()
-	idx := hubIndex{hubs: map[[2]string]HubInfo{}, secondaryOf: map[string]string{},
-		rules: map[string]meta.NetworkRules{}, aliases: map[string]aliasEntry{}}
 	b.meta.View(func(s *meta.State) {
-		idx.index = s.Index()
-		for _, ns := range s.Namespaces() {
-			n, err := s.Namespace(ns)
-			if err != nil {
-				continue
-			}
-			idx.rules[ns] = n.NetworkRules
-			if n.Alias.Paired() && n.Alias.Role == meta.RoleSecondary {
-				idx.secondaryOf[ns] = n.Alias.Name
-			}
-			if n.Alias != nil {
-				idx.aliases[strings.ToLower(n.Alias.Name)] = aliasEntry{ns, *n.Alias}
-			}
-			hubs, _ := s.Hubs(ns)
-			for _, name := range hubs {
-				h, err := s.Hub(ns, name)
-				if err == nil {
-					idx.hubs[[2]string{ns, name}] = b.hubInfo(ns, h)
+		cur, at := b.hubs.Load(), b.hubsAt.Load()
+		if cur != nil && at == s.Index() {
+			return
+		}
+		var next *hubIndex
+		if cur != nil {
+			if touches, ok := s.TouchesSince(at); ok {
+				if len(touches) == 0 {
+					next = cur
+				} else {
+					next = b.applyTouches(cur, s, touches)
 				}
 			}
 		}
+		if next == nil {
+			next = b.buildHubIndex(s)
+		}
+		b.hubs.Store(next)
+		b.hubsAt.Store(s.Index())
 	})
-	b.hubs.Store(&idx)
 }
 
 // checkNotSecondary refuses a change to a namespace that is a paired geo-DR secondary,
@@ -103,7 +84,7 @@ func (b *Broker) checkNotSecondary(c meta.Command) error {
 	}
 	ns := meta.NamespaceOf(c)
 	idx := b.hubs.Load()
-	if alias, ok := idx.secondaryOf[ns]; ok && !ownSetting(c, idx.rules[ns]) {
+	if alias, ok := idx.secondaryOf(ns); ok && !ownSetting(c, rulesOrZero(idx, ns)) {
 		b.metrics.refusedWrites.WithLabelValues(ns).Inc()
 		return errcode.New(errcode.ReadOnly,
 			"namespace %q is the secondary of alias %q and is read-only while paired; make changes on the primary (they replicate here) or fail the alias over",
@@ -174,9 +155,10 @@ func (b *Broker) removeOrphanHubDirs() {
 	root := filepath.Join(b.opts.DataDir, "hubs")
 	nss, _ := os.ReadDir(root)
 	live := map[string]bool{}
-	for _, h := range b.hubs.Load().hubs {
+	b.hubs.Load().eachHub(func(h HubInfo) bool {
 		live[b.hubDir(h.Namespace, h.Name, h.Incarnation)] = true
-	}
+		return true
+	})
 	for _, ns := range nss {
 		dirs, _ := os.ReadDir(filepath.Join(root, ns.Name()))
 		for _, d := range dirs {
@@ -191,11 +173,14 @@ func (b *Broker) removeOrphanHubDirs() {
 
 // Hub returns an event hub; errcode.NotFound names what is missing.
 func (b *Broker) Hub(ns, name string) (HubInfo, error) {
-	if h, ok := b.hubs.Load().hubs[[2]string{ns, name}]; ok {
+	idx := b.hubs.Load()
+	if h, ok := idx.hub(ns, name); ok {
 		return h, nil
 	}
-	if _, err := b.Namespace(ns); err != nil {
-		return HubInfo{}, err
+	if _, ok := idx.ns[ns]; !ok {
+		if _, err := b.Namespace(ns); err != nil {
+			return HubInfo{}, err
+		}
 	}
 	return HubInfo{}, errcode.New(errcode.NotFound,
 		"event hub %q not found in namespace %q; create it with 'tandem hub create %s/%s'", name, ns, ns, name)
@@ -203,7 +188,7 @@ func (b *Broker) Hub(ns, name string) (HubInfo, error) {
 
 // writableHub is Hub for the write path: a paired geo-DR secondary takes no events.
 func (b *Broker) writableHub(ns, name string) (HubInfo, error) {
-	if alias, ok := b.hubs.Load().secondaryOf[ns]; ok {
+	if alias, ok := b.hubs.Load().secondaryOf(ns); ok {
 		b.metrics.refusedWrites.WithLabelValues(ns).Inc()
 		return HubInfo{}, errcode.New(errcode.ReadOnly,
 			"namespace %q is the secondary of alias %q and takes no events while paired; send through the alias connection string",
@@ -214,14 +199,7 @@ func (b *Broker) writableHub(ns, name string) (HubInfo, error) {
 
 // Hubs lists the event hubs of ns, sorted by name.
 func (b *Broker) Hubs(ns string) []HubInfo {
-	var out []HubInfo
-	for k, h := range b.hubs.Load().hubs {
-		if k[0] == ns {
-			out = append(out, h)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return b.hubs.Load().hubsOf(ns)
 }
 
 // CreateNamespace creates a namespace with a fresh RootManageSharedAccessKey policy.
@@ -263,24 +241,31 @@ func (b *Broker) UpdateNamespace(ctx context.Context, spec NamespaceSpec) (Names
 	return b.Namespace(spec.Name)
 }
 
-// Namespace returns one namespace.
+// Namespace returns one namespace, at a cost that does not grow with its hubs.
 func (b *Broker) Namespace(name string) (NamespaceInfo, error) {
 	var info NamespaceInfo
 	var err error
 	b.meta.View(func(s *meta.State) {
-		var n *meta.Namespace
-		if n, err = s.Namespace(name); err == nil {
-			info = b.namespaceInfo(n)
+		var f meta.NamespaceFacts
+		if f, err = s.NamespaceFacts(name); err == nil {
+			info = b.namespaceInfo(name, f)
 		}
 	})
 	return info, err
 }
 
-func (b *Broker) namespaceInfo(n *meta.Namespace) NamespaceInfo {
-	info := NamespaceInfo{NamespaceSpec: NamespaceSpec{Name: n.Name, Tier: string(n.Tier), Cluster: n.Cluster,
-		DefaultAction: string(n.NetworkRules.DefaultAction), PrivateEndpoints: n.NetworkRules.PrivateEndpoints},
-		Region: b.opts.Region, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, HubCount: len(n.Hubs)}
-	for _, r := range n.NetworkRules.IPRules {
+// HasNamespace reports whether namespace name exists here, without copying anything.
+func (b *Broker) HasNamespace(name string) bool {
+	var ok bool
+	b.meta.View(func(s *meta.State) { ok = s.HasNamespace(name) })
+	return ok
+}
+
+func (b *Broker) namespaceInfo(name string, f meta.NamespaceFacts) NamespaceInfo {
+	info := NamespaceInfo{NamespaceSpec: NamespaceSpec{Name: name, Tier: string(f.Tier), Cluster: f.Cluster,
+		DefaultAction: string(f.NetworkRules.DefaultAction), PrivateEndpoints: f.NetworkRules.PrivateEndpoints},
+		Region: b.opts.Region, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, HubCount: f.Hubs}
+	for _, r := range f.NetworkRules.IPRules {
 		info.IPRules = append(info.IPRules, r.CIDR)
 	}
 	return info
@@ -291,8 +276,8 @@ func (b *Broker) Namespaces() []NamespaceInfo {
 	var out []NamespaceInfo
 	b.meta.View(func(s *meta.State) {
 		for _, name := range s.Namespaces() {
-			if n, err := s.Namespace(name); err == nil {
-				out = append(out, b.namespaceInfo(n))
+			if f, err := s.NamespaceFacts(name); err == nil {
+				out = append(out, b.namespaceInfo(name, f))
 			}
 		}
 	})
@@ -439,3 +424,9 @@ func (b *Broker) now() time.Time { return b.opts.Now().UTC() }
 
 // atomicHubs holds the current hub index.
 type atomicHubs = atomic.Pointer[hubIndex]
+
+// rulesOrZero is namespace ns's network rules, zero when it does not exist.
+func rulesOrZero(x *hubIndex, ns string) meta.NetworkRules {
+	r, _ := x.rules(ns)
+	return r
+}

@@ -14,7 +14,7 @@ import (
 // a Deny rule refuses its range whatever the default. The node admin key is not subject to it,
 // so an operator can always repair the rules.
 func (b *Broker) CheckClientAddress(ns, remote string) error {
-	rules, ok := b.hubs.Load().rules[ns]
+	rules, ok := b.hubs.Load().rules(ns)
 	if !ok {
 		_, err := b.Namespace(ns) // the NotFound error naming the namespace
 		return err

@@ -82,6 +82,9 @@ func (b *Broker) scopeHub(ns, name string) (string, error) {
 	if name == "" {
 		return "", nil
 	}
+	if _, ok := b.hubs.Load().hub(ns, name); ok {
+		return name, nil // the exact name: no list of every hub to fold through
+	}
 	var hubs []string
 	b.meta.View(func(s *meta.State) { hubs, _ = s.Hubs(ns) })
 	var folded []string

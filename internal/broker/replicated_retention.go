@@ -29,7 +29,7 @@ func (b *Broker) applyReplicaRetention() {
 	}
 	b.cl.mu.Unlock()
 	for _, r := range reps {
-		h, ok := hubs.hubs[[2]string{r.ns, r.hub}]
+		h, ok := hubs.hub(r.ns, r.hub)
 		if !ok || b.partitionDir(h, r.id) != r.dir { // deleted, or another incarnation
 			continue
 		}

@@ -240,7 +240,7 @@ func (s *Server) aliasRedirect(w http.ResponseWriter, r *http.Request, name stri
 	if name == "" {
 		return false
 	}
-	if _, err := s.b.Namespace(name); err == nil {
+	if s.b.HasNamespace(name) {
 		return false
 	}
 	_, cfg, ok := s.b.AliasHolder(name)
@@ -263,7 +263,7 @@ func (s *Server) aliasHere(name string) (string, bool) {
 	if name == "" {
 		return "", false
 	}
-	if _, err := s.b.Namespace(name); err == nil {
+	if s.b.HasNamespace(name) {
 		return "", false
 	}
 	ns, cfg, ok := s.b.AliasHolder(name)

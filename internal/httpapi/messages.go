@@ -63,13 +63,15 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
+	sc := getSendScratch()
+	defer sc.release()
 	var events []broker.Event
 	switch {
 	case opts.PartitionID != nil:
 		if done, err := s.toLeader(w, r, h, *opts.PartitionID, nil); done {
 			return err
 		}
-		events, err = decodeEvents(http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes), h, s.limits.MaxSendEvents)
+		events, err = s.readSendEvents(w, r, h, sc)
 	case s.b.InCluster():
 		// The events decide where the send goes: read the body once, to decode it here
 		// or to forward it.
@@ -77,15 +79,18 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 		if body, err = readBody(w, r, s.limits.MaxSendBytes); err != nil {
 			return err
 		}
-		if events, err = decodeEvents(bytes.NewReader(body), h, s.limits.MaxSendEvents); err != nil {
-			return err
+		var ok bool
+		if events, ok = decodeEventsFast(body, h, s.limits.MaxSendEvents, sc); !ok {
+			if events, err = decodeEvents(bytes.NewReader(body), h, s.limits.MaxSendEvents); err != nil {
+				return err
+			}
 		}
 		var done bool
 		if opts.PartitionID, done, err = s.sendTarget(w, r, c, h, events, body); done {
 			return err
 		}
 	default:
-		events, err = decodeEvents(http.MaxBytesReader(w, r.Body, s.limits.MaxSendBytes), h, s.limits.MaxSendEvents)
+		events, err = s.readSendEvents(w, r, h, sc)
 	}
 	if err != nil {
 		return err
@@ -98,7 +103,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c *call) error {
 	for i, p := range res {
 		out[i] = placementJSON{PartitionID: p.Partition, Offset: p.Offset, SequenceNumber: p.SequenceNumber, EnqueuedTime: p.EnqueuedTime}
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"events": out})
+	writePlacements(w, out, sc)
 	return nil
 }
 

@@ -72,8 +72,10 @@ type request struct {
 	unsupported bool
 	// raw, when set, is written as a bare length-prefixed frame (SASL v0 exchange).
 	raw []byte
-	// held is the memory budget the request frame holds until the request is finished.
-	held int64
+	// held is the memory budget the request frame holds until the request is finished;
+	// frame is the frame, recycled then when frameRecyclable(key).
+	held  int64
+	frame []byte
 	// sizeHint, when set by the finish step, sizes the encoding buffer. respHeld is the
 	// memory budget the response holds and release, when set, returns pooled buffers; both
 	// are given back once the response is written or dropped.
@@ -224,9 +226,10 @@ func (c *conn) handleFrame(ctx context.Context, queue chan<- *request, frame []b
 		var err error
 		if r, err = c.parse(frame); err != nil {
 			c.s.budget.release(held)
+			putFrameBuf(frame) // a request that failed to decode is dropped with it
 			return closing("bad_request", err)
 		}
-		r.held = held
+		r.held, r.frame = held, frame
 		c.start(ctx, r)
 	}
 	c.pending.Add(1)
@@ -297,11 +300,15 @@ func (c *conn) parse(frame []byte) (*request, error) {
 	return r, nil
 }
 
-// finished marks r done and gives back its frame's budget: the frame is not used after the
-// handler returns.
+// finished marks r done and gives back its frame's budget, and its frame's buffer when no
+// part of the decoded request can still point into it (frameRecyclable): the frame is not
+// used after the handler returns.
 func (c *conn) finished(r *request) {
 	c.s.budget.release(r.held)
-	r.held = 0
+	if frameRecyclable(r.key) {
+		putFrameBuf(r.frame)
+	}
+	r.held, r.frame = 0, nil
 	close(r.done)
 }
 

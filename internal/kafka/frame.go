@@ -89,9 +89,11 @@ func (fr *frameReader) next(ctx context.Context, lim frameLimit) ([]byte, int64,
 				return nil, 0, err
 			}
 		}
-		if fr.r == fr.w && cap(fr.frame)-len(fr.frame) >= len(fr.rbuf) {
+		// A pooled buffer may be larger than the frame: never read past the frame's end.
+		room := min(cap(fr.frame), size)
+		if fr.r == fr.w && room-len(fr.frame) >= len(fr.rbuf) {
 			// Large reads go straight into the frame, not through the read-ahead.
-			n, err := fr.src.Read(fr.frame[len(fr.frame):cap(fr.frame)])
+			n, err := fr.src.Read(fr.frame[len(fr.frame):room])
 			fr.frame = fr.frame[:len(fr.frame)+n]
 			if n == 0 && err != nil {
 				return nil, 0, unexpectedEOF(err)
@@ -101,7 +103,7 @@ func (fr *frameReader) next(ctx context.Context, lim frameLimit) ([]byte, int64,
 		if err := fr.fill(true); err != nil {
 			return nil, 0, err
 		}
-		n := copy(fr.frame[len(fr.frame):min(cap(fr.frame), size)], fr.rbuf[fr.r:fr.w])
+		n := copy(fr.frame[len(fr.frame):room], fr.rbuf[fr.r:fr.w])
 		fr.frame = fr.frame[:len(fr.frame)+n]
 		fr.r += n
 	}
@@ -110,10 +112,11 @@ func (fr *frameReader) next(ctx context.Context, lim frameLimit) ([]byte, int64,
 	return frame, held, nil
 }
 
-// grow replaces the frame buffer with one of capacity n, taking the difference from the
-// budget.
+// grow replaces the frame buffer with a (pooled) one of at least n bytes, taking the
+// difference of their capacities from the budget, and recycles the one it replaces.
 func (fr *frameReader) grow(ctx context.Context, n int) error {
-	more := int64(n - cap(fr.frame))
+	c := frameCap(n)
+	more := int64(c - cap(fr.frame))
 	if err := fr.budget.acquire(ctx, more, fr.wait); err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -121,8 +124,9 @@ func (fr *frameReader) grow(ctx context.Context, n int) error {
 		return closing("memory_budget", err)
 	}
 	fr.held += more
-	nb := make([]byte, len(fr.frame), n)
+	nb := getFrameBuf(c)[:len(fr.frame)]
 	copy(nb, fr.frame)
+	putFrameBuf(fr.frame)
 	fr.frame = nb
 	return nil
 }
@@ -149,9 +153,10 @@ func (fr *frameReader) fill(midFrame bool) error {
 	}
 }
 
-// close returns the budget of a frame left half read.
+// close returns the budget and the buffer of a frame left half read.
 func (fr *frameReader) close() {
 	fr.budget.release(fr.held)
+	putFrameBuf(fr.frame)
 	fr.frame, fr.held = nil, 0
 }
 

@@ -19,6 +19,7 @@ func (s *State) Apply(index uint64, c Command) error {
 	}
 	c.apply(s)
 	s.index = index
+	s.touched.note(index, c)
 	return nil
 }
 

@@ -71,7 +71,10 @@ func (c CreateHub) hub() *Hub {
 
 func (c CreateHub) apply(s *State) {
 	h := c.hub()
-	s.namespaces[c.Namespace].Hubs[c.Hub] = h
+	n := s.namespaces[c.Namespace]
+	n.Hubs[c.Hub] = h
+	n.addFolded(c.Hub)
+	s.countPartitions(int64(h.PartitionCount))
 	s.placeHub(h)
 }
 
@@ -114,6 +117,7 @@ func (c UpdateHub) check(s *State) error {
 func (c UpdateHub) apply(s *State) {
 	h := s.namespaces[c.Namespace].Hubs[c.Hub]
 	if c.PartitionCount != 0 {
+		s.countPartitions(int64(c.PartitionCount - h.PartitionCount))
 		h.PartitionCount = c.PartitionCount
 		s.placePartitions(h)
 	}
@@ -139,7 +143,9 @@ func (c DeleteHub) check(s *State) error {
 
 func (c DeleteHub) apply(s *State) {
 	n := s.namespaces[c.Namespace]
+	s.countPartitions(-int64(n.Hubs[c.Hub].PartitionCount))
 	delete(n.Hubs, c.Hub)
+	n.dropFolded(c.Hub)
 	for g := range n.Offsets {
 		n.dropOffsets(g, c.Hub)
 	}

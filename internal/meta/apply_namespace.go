@@ -59,6 +59,7 @@ func (c CreateNamespace) apply(s *State) {
 		}},
 		NetworkRules: normalizeNetworkRules(c.NetworkRules),
 		Hubs:         map[string]*Hub{},
+		folded:       map[string][]string{},
 		Offsets:      map[string]map[string]map[int32]Checkpoint{},
 		Labels:       cloneLabels(c.Labels),
 		CreatedAt:    c.Time,
@@ -147,7 +148,12 @@ func (c DeleteNamespace) check(s *State) error {
 	return nil
 }
 
-func (c DeleteNamespace) apply(s *State) { delete(s.namespaces, c.Namespace) }
+func (c DeleteNamespace) apply(s *State) {
+	for _, h := range s.namespaces[c.Namespace].Hubs {
+		s.countPartitions(-int64(h.PartitionCount))
+	}
+	delete(s.namespaces, c.Namespace)
+}
 
 func (c PutPolicy) check(s *State) error {
 	ps, err := s.policies(c.Namespace, c.Hub)

@@ -68,6 +68,7 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 			"metadata snapshot version %d is not supported (this node reads 1 to %d); upgrade tandem on this node", j.V, SnapshotVersion)
 	}
 	s := &State{index: j.Index, namespaces: j.Namespaces, reservations: j.Reservations}
+	s.touched.floor = j.Index // what came before is not known: a derived index rebuilds
 	if c := j.Cluster; c != nil {
 		if j.V < 2 {
 			return nil, errcode.New(errcode.CorruptData, "metadata snapshot version %d carries placement, which version 2 added", j.V)
@@ -106,6 +107,7 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 	if err := s.checkPlacement(); err != nil {
 		return nil, err
 	}
+	s.indexCounts()
 	return s, nil
 }
 

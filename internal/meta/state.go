@@ -74,6 +74,10 @@ type Namespace struct {
 	Alias     *AliasConfig `json:"alias,omitempty"`
 	CreatedAt time.Time    `json:"createdAt"`
 	UpdatedAt time.Time    `json:"updatedAt"`
+
+	// folded indexes the hub names by their case-folded form (counts.go), built on first use;
+	// nil until then and in copies.
+	folded map[string][]string
 }
 
 // NetworkRules filters client connections to a namespace.
@@ -144,10 +148,15 @@ type State struct {
 	cursor      uint64
 	incarnation uint64
 	jobs        map[string]*Job // stream jobs of a cluster, by lower-case name (jobs.go)
+	// touched lists what recent commands changed, for derived indexes (touch.go).
+	touched touchJournal
+	// partitions counts the partitions of every hub once partitionsKnown (counts.go).
+	partitions      int64
+	partitionsKnown bool
 }
 
 // NewState returns an empty state at index 0.
-func NewState() *State { return &State{namespaces: map[string]*Namespace{}} }
+func NewState() *State { return &State{namespaces: map[string]*Namespace{}, partitionsKnown: true} }
 
 // Index returns the index of the last applied command.
 func (s *State) Index() uint64 { return s.index }
@@ -278,6 +287,7 @@ func (s *State) policy(ns, hub, name string) (*Policy, error) {
 
 func (n *Namespace) clone() *Namespace {
 	c := *n
+	c.folded = nil
 	c.Policies = clonePolicies(n.Policies)
 	c.NetworkRules = n.NetworkRules.clone()
 	c.Hubs = make(map[string]*Hub, len(n.Hubs))
