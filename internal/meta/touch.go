@@ -33,7 +33,8 @@ type touchJournal struct {
 }
 
 // note records what c, applied at index, touched. Commands that change nothing a derived
-// index holds (committed offsets, jobs, cluster members, reservations) are not recorded.
+// index holds (committed offsets, jobs, cluster members, reservations, partition ownership,
+// receiver owner levels) are not recorded.
 func (j *touchJournal) note(index uint64, c Command) {
 	t, ok := touchOf(c)
 	if !ok {
@@ -52,7 +53,8 @@ func (j *touchJournal) note(index uint64, c Command) {
 func touchOf(c Command) (Touch, bool) {
 	switch c := c.(type) {
 	case CommitOffsets, DeleteOffsets, ReleaseAlias, ClusterMembers, SetMemberEndpoints,
-		PutJob, DeleteJob, AcquireJobLease, ReleaseJobLease, SaveJobCheckpoint:
+		PutJob, DeleteJob, AcquireJobLease, ReleaseJobLease, SaveJobCheckpoint,
+		ClaimOwnership, ClaimOwnerLevel: // partition ownership and receiver owner levels are not indexed
 		return Touch{}, false
 	case CreateNamespace:
 		return Touch{Namespace: c.Namespace, Settings: true, AllHubs: true}, true
