@@ -83,7 +83,11 @@ FROM readings TIMESTAMP BY t GROUP BY k, TumblingWindow(second, 10)`), 0o600); e
 		t.Fatalf("send --wait with west back should replay its spool:\n%s", out)
 	}
 
-	// Windows up to base+50 close (the last events are at base+59 in both partitions).
+	// Windows up to base+50 close (the last events are at base+59 in both partitions). Events
+	// stamped ahead of the wall clock are adjusted to their arrival time (the late-arrival
+	// policy), so the watermark follows the wall clock here: the wait must outlast base+50 plus
+	// the job's tolerances even when the sends above were slow (they took over a minute once
+	// under CI load).
 	type shown struct {
 		Status struct {
 			OutputRows int64 `json:"outputRows"`
@@ -93,7 +97,7 @@ FROM readings TIMESTAMP BY t GROUP BY k, TumblingWindow(second, 10)`), 0o600); e
 			} `json:"outputs"`
 		} `json:"status"`
 	}
-	waitFor(t, 60*time.Second, "both regions' outputs at the same high-water mark past base+50", func() (bool, string) {
+	waitFor(t, 150*time.Second, "both regions' outputs at the same high-water mark past base+50", func() (bool, string) {
 		out, err := geo("", "job", "show", "counts", "--regions", "east,west", "-o", "json")
 		if err != nil {
 			return false, err.Error()
