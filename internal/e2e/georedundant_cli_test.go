@@ -83,11 +83,9 @@ FROM readings TIMESTAMP BY t GROUP BY k, TumblingWindow(second, 10)`), 0o600); e
 		t.Fatalf("send --wait with west back should replay its spool:\n%s", out)
 	}
 
-	// Windows up to base+50 close (the last events are at base+59 in both partitions). Events
-	// stamped ahead of the wall clock are adjusted to their arrival time (the late-arrival
-	// policy), so the watermark follows the wall clock here: the wait must outlast base+50 plus
-	// the job's tolerances even when the sends above were slow (they took over a minute once
-	// under CI load).
+	// Windows up to base+50 close (the last events are at base+59 in both partitions). Under CI
+	// load the watermarks once stood at base+49 after 60 s (every event read, 3 counted late),
+	// so the wait is generous.
 	type shown struct {
 		Status struct {
 			OutputRows int64 `json:"outputRows"`
