@@ -1,35 +1,34 @@
 // Command natscmp measures NATS JetStream with the shape `tandem bench --mode both` uses, so the
-// two can be compared on one machine: publish fixed-size records to a file-backed stream with
-// asynchronous publish acks and a bounded window of unacknowledged messages, then read back
-// exactly the messages the run published with an ordered consumer. It prints its result with
-// Tandem's own bench.Result, so the lines have the same shape and the same histogram.
+// two can be compared on one machine: publish fixed-size records with asynchronous publish acks
+// and a bounded window of unacknowledged messages, then read back exactly the messages the run
+// published with ordered consumers. It prints its result with Tandem's own bench.Result, so the
+// lines have the same shape and the same histogram.
 //
-// It is a separate module so that Tandem's main module never depends on NATS. Group fsync is a
-// server option (jetstream { sync_interval: 10ms }); scripts/bench-compare sets it.
+// A JetStream stream is one ordered log, the analogue of one partition, so --partitions N
+// creates N file-backed streams (<stream>-0 … <stream>-N-1, subject <stream>-i.data, one
+// replica each). Each publisher sends its messages round-robin over the streams, and the read
+// back runs one ordered consumer per stream, all at once.
+//
+// It is a separate module so that Tandem's main module never depends on NATS. Durability is a
+// server option, not a client one: jetstream { sync_interval: 10ms } acknowledges a message
+// before the fsync that covers it (the fsync runs on a timer), jetstream { sync_interval:
+// always } acknowledges after it. scripts/bench-compare runs both.
 package main
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/tandem-streaming/tandem/internal/bench"
 )
 
 type options struct {
 	url         string
-	stream      string
+	stream      string // stream name prefix
+	partitions  int    // streams, one per partition
 	recordSize  int
 	producers   int
 	maxInFlight int
@@ -43,18 +42,19 @@ func main() {
 	var o options
 	var output string
 	flag.StringVar(&o.url, "url", "nats://127.0.0.1:4222", "NATS server URL")
-	flag.StringVar(&o.stream, "stream", "bench", "stream to create (file storage, one replica) and use; its subject is <stream>.data")
+	flag.StringVar(&o.stream, "stream", "bench", "stream name prefix: the run creates (file storage, one replica) and uses <stream>-0 … <stream>-N-1, subjects <stream>-i.data")
+	flag.IntVar(&o.partitions, "partitions", 1, "streams to spread the messages over, one per partition (a stream is one ordered log)")
 	flag.IntVar(&o.recordSize, "record-size", 1024, "bytes of each message (>= 8: the first 8 carry the send time)")
 	flag.IntVar(&o.producers, "producers", 1, "concurrent publishers, one connection each")
-	flag.IntVar(&o.maxInFlight, "max-in-flight", 4096, "unacknowledged messages each publisher may have before it waits")
+	flag.IntVar(&o.maxInFlight, "max-in-flight", 4096, "unacknowledged messages each publisher may have, over all streams, before it waits")
 	flag.Int64Var(&o.records, "records", 0, "messages to publish (0: publish for --duration)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to publish (ignored when --records is set)")
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (0: duration + 2m, or 10m with --records)")
 	flag.StringVar(&output, "o", "text", "output format: text or json")
 	flag.Parse()
 	o.json = output == "json"
-	if o.recordSize < 8 || o.producers < 1 || o.maxInFlight < 1 || (output != "text" && output != "json") {
-		fmt.Fprintln(os.Stderr, "natscmp: need --record-size >= 8, --producers >= 1, --max-in-flight >= 1 and -o text|json")
+	if err := o.check(output); err != nil {
+		fmt.Fprintln(os.Stderr, "natscmp:", err)
 		os.Exit(2)
 	}
 	if o.timeout == 0 {
@@ -82,171 +82,19 @@ func main() {
 	}
 }
 
-// run creates the stream if missing, publishes, then reads back what it published.
-func run(ctx context.Context, o options) (bench.Result, error) {
-	res := bench.Result{Mode: bench.ModeBoth, Topic: o.stream, Partitions: 1, RecordSize: o.recordSize, Acks: "all", Compression: "none"}
-	nc, err := nats.Connect(o.url, nats.Name("natscmp-admin"))
-	if err != nil {
-		return res, fmt.Errorf("connect to %s: %w", o.url, err)
+// check says which option is out of range, if any.
+func (o options) check(output string) error {
+	switch {
+	case o.recordSize < 8:
+		return fmt.Errorf("--record-size %d is too small: each message carries an 8-byte send time", o.recordSize)
+	case o.partitions < 1:
+		return fmt.Errorf("--partitions %d: need at least one stream", o.partitions)
+	case o.producers < 1 || o.maxInFlight < 1:
+		return fmt.Errorf("--producers and --max-in-flight must be at least 1 (got %d and %d)", o.producers, o.maxInFlight)
+	case o.records < 0 || o.duration < 0 || o.timeout < 0:
+		return fmt.Errorf("--records, --duration and --timeout must not be negative")
+	case output != "text" && output != "json":
+		return fmt.Errorf("-o %q: use text or json", output)
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return res, err
-	}
-	subject := o.stream + ".data"
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: o.stream, Subjects: []string{subject}, Storage: jetstream.FileStorage, Replicas: 1,
-	})
-	if err != nil {
-		return res, fmt.Errorf("create stream %s: %w", o.stream, err)
-	}
-	before, err := s.Info(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.Produce, err = publish(ctx, o, subject)
-	if err != nil {
-		return res, err
-	}
-	after, err := s.Info(ctx)
-	if err != nil {
-		return res, err
-	}
-	first, last := before.State.LastSeq+1, after.State.LastSeq
-	res.Consume, err = consume(ctx, js, o, subject, first, last)
-	return res, err
-}
-
-// publish runs o.producers publishers, each on its own connection, and measures the time from
-// PublishAsync to the ack. Each publisher hands its futures, in order, to a collector goroutine;
-// the channel between them is the in-flight window.
-func publish(ctx context.Context, o options, subject string) (*bench.Phase, error) {
-	var (
-		lat     bench.Histogram
-		acked   atomic.Int64
-		claimed atomic.Int64
-		stopped atomic.Bool
-		errMu   sync.Mutex
-		first   error
-		wg      sync.WaitGroup
-	)
-	fail := func(err error) {
-		errMu.Lock()
-		if first == nil {
-			first = err
-		}
-		errMu.Unlock()
-		stopped.Store(true)
-	}
-	// Connect every publisher before any starts, so a failed connection leaves nothing running.
-	pubs := make([]jetstream.JetStream, o.producers)
-	for i := range pubs {
-		nc, err := nats.Connect(o.url, nats.Name(fmt.Sprintf("natscmp-pub-%d", i)))
-		if err != nil {
-			return nil, fmt.Errorf("connect to %s: %w", o.url, err)
-		}
-		defer nc.Close()
-		// The library's own cap is set above ours so it never stalls first.
-		if pubs[i], err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*o.maxInFlight+1)); err != nil {
-			return nil, err
-		}
-	}
-	began := time.Now()
-	var deadline time.Time
-	if o.records == 0 {
-		deadline = began.Add(o.duration)
-	}
-	for _, js := range pubs {
-		type sent struct {
-			at  time.Time
-			fut jetstream.PubAckFuture
-		}
-		window := make(chan sent, o.maxInFlight)
-		wg.Go(func() { // collector: ends when the publisher closes window
-			for s := range window {
-				select {
-				case <-s.fut.Ok():
-					lat.Record(time.Since(s.at))
-					acked.Add(1)
-				case err := <-s.fut.Err():
-					fail(err)
-				case <-ctx.Done():
-					fail(ctx.Err())
-				}
-			}
-		})
-		wg.Go(func() { // publisher
-			defer close(window)
-			data := make([]byte, o.recordSize)
-			for i := range data[8:] {
-				data[8+i] = byte(i*7 + 13)
-			}
-			for ctx.Err() == nil && !stopped.Load() {
-				if o.records > 0 && claimed.Add(1) > o.records {
-					return
-				}
-				now := time.Now()
-				if !deadline.IsZero() && now.After(deadline) {
-					return
-				}
-				msg := make([]byte, len(data)) // NATS may hold the slice until it is flushed
-				copy(msg, data)
-				binary.BigEndian.PutUint64(msg, uint64(now.UnixNano()))
-				fut, err := js.PublishAsync(subject, msg)
-				if err != nil {
-					fail(err)
-					return
-				}
-				window <- sent{now, fut}
-			}
-		})
-	}
-	wg.Wait()
-	n := acked.Load()
-	p := bench.NewPhase(n, n*int64(o.recordSize), time.Since(began), &lat)
-	errMu.Lock()
-	defer errMu.Unlock()
-	if first != nil {
-		return p, fmt.Errorf("publish: %w", first)
-	}
-	return p, nil
-}
-
-// consume reads stream sequences first..last with one ordered consumer, the JetStream analogue
-// of one Kafka consumer reading a partition from an offset.
-func consume(ctx context.Context, js jetstream.JetStream, o options, subject string, first, last uint64) (*bench.Phase, error) {
-	if last < first {
-		return bench.NewPhase(0, 0, 0, nil), nil
-	}
-	want := int64(last - first + 1)
-	began := time.Now()
-	c, err := js.OrderedConsumer(ctx, o.stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    first,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ordered consumer: %w", err)
-	}
-	it, err := c.Messages(jetstream.PullMaxMessages(4096))
-	if err != nil {
-		return nil, err
-	}
-	stopIt := context.AfterFunc(ctx, it.Stop) // a timeout ends a blocked Next
-	defer stopIt()
-	defer it.Stop()
-	var n, bytes int64
-	for n < want {
-		m, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			return bench.NewPhase(n, bytes, time.Since(began), nil), fmt.Errorf("consume after %d of %d messages: %w", n, want, err)
-		}
-		n++
-		bytes += int64(len(m.Data()))
-	}
-	return bench.NewPhase(n, bytes, time.Since(began), nil), nil
+	return nil
 }
