@@ -1,0 +1,294 @@
+// The Azure Event Hubs JavaScript SDK (@azure/event-hubs 6.0.4) against a real `tandem serve`
+// over plain AMQP: the test plan's Layer 2 (docs: design "amqp-and-console" §A.4).
+//
+// Every client uses the emulator-style connection string
+//   Endpoint=sb://127.0.0.1:PORT/;SharedAccessKeyName=…;SharedAccessKey=…;UseDevelopmentEmulator=true
+// with the dev namespace's real key. The suite skips, saying why, only when the tandem binary
+// has no AMQP listener (serve without --amqp-addr).
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import {
+  EventHubBufferedProducerClient,
+  EventHubConsumerClient,
+  EventHubProducerClient,
+  earliestEventPosition,
+} from "@azure/event-hubs";
+// The SDK's own partition-key hash (lookup3), which its buffered producer uses to pick a
+// partition on the client side; not exported, so imported by path.
+import { mapPartitionKeyToId } from "../node_modules/@azure/event-hubs/dist/esm/impl/partitionKeyToIdMapper.js";
+
+import {
+  amqpConnectionString,
+  cli,
+  collect,
+  createHub,
+  rootKey,
+  sasToken,
+  serveHasFlag,
+  startTandem,
+  tandemBinary,
+} from "../lib/tandem.mjs";
+
+const DEFAULT_GROUP = "$Default";
+const bin = await tandemBinary();
+const hasAMQP = await serveHasFlag(bin, "--amqp-addr");
+const skip = hasAMQP ? false : "this tandem has no AMQP listener (tandem serve --help lists no --amqp-addr); the JS SDK tests need it";
+if (skip) console.log(`# SKIP the @azure/event-hubs suite: ${skip}`);
+
+describe("@azure/event-hubs 6.0.4 against tandem serve", { skip, timeout: 300_000 }, () => {
+  let node;
+  let key;
+  let cs; // the namespace's emulator-style connection string
+
+  before(async () => {
+    node = await startTandem(bin);
+    key = await rootKey(node);
+    cs = amqpConnectionString(node, key);
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  test("getEventHubProperties and getPartitionProperties, empty and not", async () => {
+    await createHub(node, "props", 3);
+    const producer = new EventHubProducerClient(cs, "props");
+    try {
+      const props = await producer.getEventHubProperties();
+      assert.equal(props.name, "props");
+      assert.deepEqual(props.partitionIds, ["0", "1", "2"]);
+      assert.ok(props.createdOn instanceof Date && !Number.isNaN(props.createdOn.getTime()), `createdOn ${props.createdOn}`);
+
+      const empty = await producer.getPartitionProperties("1");
+      assert.equal(empty.eventHubName, "props");
+      assert.equal(empty.partitionId, "1");
+      assert.equal(empty.isEmpty, true);
+
+      const batch = await producer.createBatch({ partitionId: "1" });
+      for (let i = 0; i < 5; i++) assert.ok(batch.tryAdd({ body: `event ${i}` }));
+      await producer.sendBatch(batch);
+      const p = await producer.getPartitionProperties("1");
+      assert.equal(p.isEmpty, false);
+      assert.equal(p.beginningSequenceNumber, 0);
+      assert.equal(p.lastEnqueuedSequenceNumber, 4);
+      assert.equal(String(p.lastEnqueuedOffset), "4");
+      assert.ok(p.lastEnqueuedOnUtc instanceof Date && Math.abs(Date.now() - p.lastEnqueuedOnUtc.getTime()) < 600_000,
+        `lastEnqueuedOnUtc ${p.lastEnqueuedOnUtc}`);
+    } finally {
+      await producer.close();
+    }
+  });
+
+  test("sendBatch with a partition key and the buffered producer land where lookup3 says", async () => {
+    const partitions = 4;
+    await createHub(node, "keys", partitions);
+    const keys = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"];
+    const producer = new EventHubProducerClient(cs, "keys");
+    try {
+      for (const k of keys) {
+        const batch = await producer.createBatch({ partitionKey: k });
+        assert.ok(batch.tryAdd({ body: { via: "batch", key: k }, properties: { key: k } }));
+        await producer.sendBatch(batch);
+      }
+    } finally {
+      await producer.close();
+    }
+    const errors = [];
+    const buffered = new EventHubBufferedProducerClient(cs, "keys", {
+      maxWaitTimeInMs: 100,
+      onSendEventsErrorHandler: (ctx) => errors.push(ctx.error),
+    });
+    try {
+      for (const k of keys) await buffered.enqueueEvent({ body: { via: "buffered", key: k }, properties: { key: k } }, { partitionKey: k });
+      await buffered.flush();
+    } finally {
+      await buffered.close({ flush: true });
+    }
+    assert.deepEqual(errors.map(String), []);
+
+    const consumer = new EventHubConsumerClient(DEFAULT_GROUP, cs, "keys");
+    try {
+      const events = await collect(consumer, { count: 2 * keys.length, options: { startPosition: earliestEventPosition } });
+      for (const e of events) {
+        const want = String(mapPartitionKeyToId(e.body.key, partitions));
+        assert.equal(e.partitionId, want, `event ${JSON.stringify(e.body)} is in partition ${e.partitionId}; the SDK's lookup3 says ${want}`);
+        assert.equal(e.partitionKey, e.body.key, "x-opt-partition-key comes back as partitionKey");
+        assert.equal(e.properties.key, e.body.key);
+      }
+      assert.equal(events.filter((e) => e.body.via === "buffered").length, keys.length);
+    } finally {
+      await consumer.close();
+    }
+  });
+
+  test("subscribe without a checkpoint store reads every event of every partition, with its properties", async () => {
+    await createHub(node, "all", 3);
+    const producer = new EventHubProducerClient(cs, "all");
+    const n = 60;
+    try {
+      let batch = await producer.createBatch();
+      for (let i = 0; i < n; i++) {
+        const event = { body: { i }, properties: { i, kind: "test" }, messageId: `m-${i}`, contentType: "application/json", correlationId: `c-${i}` };
+        if (!batch.tryAdd(event)) {
+          await producer.sendBatch(batch);
+          batch = await producer.createBatch();
+          assert.ok(batch.tryAdd(event));
+        }
+      }
+      await producer.sendBatch(batch);
+    } finally {
+      await producer.close();
+    }
+    const consumer = new EventHubConsumerClient(DEFAULT_GROUP, cs, "all");
+    try {
+      const events = await collect(consumer, { count: n, options: { startPosition: earliestEventPosition } });
+      const seen = new Set(events.map((e) => e.body.i));
+      assert.equal(seen.size, n, "every event once");
+      for (const e of events) {
+        assert.deepEqual(e.properties, { i: e.body.i, kind: "test" });
+        assert.equal(e.messageId, `m-${e.body.i}`);
+        assert.equal(e.correlationId, `c-${e.body.i}`);
+        assert.equal(e.contentType, "application/json");
+        assert.equal(typeof e.sequenceNumber, "number");
+        assert.ok(e.enqueuedTimeUtc instanceof Date);
+      }
+      // Within a partition, sequence numbers count from 0 without gaps.
+      for (const p of ["0", "1", "2"]) {
+        const seqs = events.filter((e) => e.partitionId === p).map((e) => e.sequenceNumber).sort((a, b) => a - b);
+        assert.deepEqual(seqs, seqs.map((_, i) => i), `partition ${p} sequence numbers`);
+      }
+    } finally {
+      await consumer.close();
+    }
+  });
+
+  test("start positions: sequenceNumber and offset (exclusive and inclusive), enqueuedOn", async () => {
+    await createHub(node, "positions", 1);
+    const producer = new EventHubProducerClient(cs, "positions");
+    try {
+      for (let i = 0; i < 10; i++) {
+        // One batch per event, so enqueued times grow with the sequence number.
+        const batch = await producer.createBatch({ partitionId: "0" });
+        batch.tryAdd({ body: i });
+        await producer.sendBatch(batch);
+      }
+    } finally {
+      await producer.close();
+    }
+    const consumer = new EventHubConsumerClient(DEFAULT_GROUP, cs, "positions");
+    try {
+      const first = async (startPosition) => (await collect(consumer, { count: 1, partitionId: "0", options: { startPosition } }))[0];
+      assert.equal((await first({ sequenceNumber: 5 })).sequenceNumber, 6);
+      assert.equal((await first({ sequenceNumber: 5, isInclusive: true })).sequenceNumber, 5);
+      assert.equal((await first({ offset: "3" })).body, 4);
+      assert.equal((await first({ offset: "3", isInclusive: true })).body, 3);
+      const all = await collect(consumer, { count: 10, partitionId: "0", options: { startPosition: earliestEventPosition } });
+      assert.deepEqual(all.map((e) => e.body), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      // enqueuedOn is exclusive: the first event read is the first enqueued after that instant.
+      const t = all[4].enqueuedTimeUtc;
+      const want = all.find((e) => e.enqueuedTimeUtc.getTime() > t.getTime());
+      if (want) {
+        assert.equal((await first({ enqueuedOn: t })).sequenceNumber, want.sequenceNumber);
+      }
+      assert.equal((await first({ enqueuedOn: new Date(0) })).sequenceNumber, 0);
+    } finally {
+      await consumer.close();
+    }
+  });
+
+  test("trackLastEnqueuedEventProperties reports the partition's last event", async () => {
+    await createHub(node, "metric", 1);
+    const producer = new EventHubProducerClient(cs, "metric");
+    try {
+      const batch = await producer.createBatch({ partitionId: "0" });
+      for (let i = 0; i < 7; i++) batch.tryAdd({ body: i });
+      await producer.sendBatch(batch);
+    } finally {
+      await producer.close();
+    }
+    const consumer = new EventHubConsumerClient(DEFAULT_GROUP, cs, "metric");
+    let last;
+    try {
+      await collect(consumer, {
+        count: 7,
+        partitionId: "0",
+        options: { startPosition: earliestEventPosition, trackLastEnqueuedEventProperties: true },
+        onContext: (ctx) => { last = { ...ctx.lastEnqueuedEventProperties }; },
+      });
+    } finally {
+      await consumer.close();
+    }
+    assert.equal(last?.sequenceNumber, 6, `lastEnqueuedEventProperties ${JSON.stringify(last)}`);
+    assert.equal(String(last.offset), "6");
+    assert.ok(last.enqueuedOn instanceof Date, `enqueuedOn ${last.enqueuedOn}`);
+    assert.ok(last.retrievedOn instanceof Date, `retrievedOn ${last.retrievedOn}`);
+  });
+
+  test("a connection string with SharedAccessSignature= (a fixed token, no key)", async () => {
+    await createHub(node, "sas", 1);
+    const expiry = Math.floor(Date.now() / 1000) + 3600;
+    const token = sasToken(`sb://${node.amqp}/sas`, key.keyName, key.key, expiry);
+    const sasCS = `Endpoint=sb://${node.amqp}/;SharedAccessSignature=${token};EntityPath=sas;UseDevelopmentEmulator=true`;
+    const producer = new EventHubProducerClient(sasCS);
+    try {
+      const batch = await producer.createBatch();
+      batch.tryAdd({ body: "signed" });
+      await producer.sendBatch(batch);
+    } finally {
+      await producer.close();
+    }
+    const consumer = new EventHubConsumerClient(DEFAULT_GROUP, sasCS);
+    try {
+      const [e] = await collect(consumer, { count: 1, options: { startPosition: earliestEventPosition } });
+      assert.equal(e.body, "signed");
+    } finally {
+      await consumer.close();
+    }
+    // A token signed with another key is refused, not retried forever.
+    const forged = sasToken(`sb://${node.amqp}/sas`, key.keyName, "not-the-key", expiry);
+    const bad = new EventHubProducerClient(`Endpoint=sb://${node.amqp}/;SharedAccessSignature=${forged};EntityPath=sas;UseDevelopmentEmulator=true`,
+      { retryOptions: { maxRetries: 0, timeoutInMs: 10_000 } });
+    try {
+      await assert.rejects(bad.getEventHubProperties(), (err) => {
+        assert.match(`${err.code} ${err.name} ${err.message}`, /Unauthorized|unauthorized|401/);
+        return true;
+      });
+    } finally {
+      await bad.close();
+    }
+  });
+
+  test("UseDevelopmentEmulator=True (not lowercase) makes the JS SDK use TLS, which a plain AMQP port refuses", async () => {
+    // core-amqp compares the value with "true" exactly, so "True" silently means AMQPS: the
+    // pitfall `tandem connection-string --amqp` avoids by always writing lowercase true.
+    await createHub(node, "pitfall", 1);
+    const upper = amqpConnectionString(node, key, { emulatorFlag: "True" });
+    const producer = new EventHubProducerClient(upper, "pitfall", { retryOptions: { maxRetries: 0, timeoutInMs: 10_000 } });
+    try {
+      await assert.rejects(producer.getEventHubProperties());
+    } finally {
+      await producer.close();
+    }
+    const lower = new EventHubProducerClient(amqpConnectionString(node, key), "pitfall");
+    try {
+      assert.equal((await lower.getEventHubProperties()).name, "pitfall");
+    } finally {
+      await lower.close();
+    }
+  });
+
+  test("tandem connection-string --amqp prints a string the SDK connects with", async () => {
+    await createHub(node, "clistr", 2);
+    const out = await cli(bin, ["connection-string", "default/clistr", "--amqp", "--server", node.http, "--data", node.dataDir]);
+    assert.equal(out.code, 0, `tandem connection-string --amqp: ${out.stderr}${out.stdout}`);
+    const printed = out.stdout.trim();
+    assert.equal(printed, `Endpoint=sb://${node.amqp}/;SharedAccessKeyName=${key.keyName};SharedAccessKey=${key.key};EntityPath=clistr;UseDevelopmentEmulator=true`);
+    const producer = new EventHubProducerClient(printed);
+    try {
+      assert.deepEqual((await producer.getEventHubProperties()).partitionIds, ["0", "1"]);
+    } finally {
+      await producer.close();
+    }
+  });
+});
