@@ -423,8 +423,15 @@ func (b *Broker) Append(ns, hub string, id int32, records []byte) (AppendResult,
 		}
 		events += int(hdr.NumRecords)
 	}
+	return b.appendValidated(h, id, batches, events, len(records))
+}
+
+// appendValidated applies validated batches holding events events (bytes in all) to partition
+// id of h, on this node or through the partition's raft group, and counts them.
+func (b *Broker) appendValidated(h HubInfo, id int32, batches [][]byte, events, bytes int) (AppendResult, *Partition, error) {
 	var res AppendResult
 	var p *Partition
+	var err error
 	if b.cl != nil {
 		res, p, err = b.clusterAppend(h, id, batches)
 	} else {
@@ -433,8 +440,8 @@ func (b *Broker) Append(ns, hub string, id int32, records []byte) (AppendResult,
 	if err != nil {
 		return AppendResult{}, nil, err
 	}
-	b.metrics.inEvents.WithLabelValues(ns, hub).Add(float64(events))
-	b.metrics.inBytes.WithLabelValues(ns, hub).Add(float64(len(records)))
+	b.metrics.inEvents.WithLabelValues(h.Namespace, h.Name).Add(float64(events))
+	b.metrics.inBytes.WithLabelValues(h.Namespace, h.Name).Add(float64(bytes))
 	return res, p, nil
 }
 

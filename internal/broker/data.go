@@ -176,6 +176,14 @@ func resolvePosition(p *Partition, from Position) (int64, error) {
 // zstd window or whole snappy batch a batch needs is reserved from the node's decode memory
 // while the batch is decoded (see ReadLimits.MemoryWait).
 func (b *Broker) ReadEach(ctx context.Context, ns, hub string, partition int32, offset int64, lim ReadLimits, fn func(ReceivedEvent) error) (int64, error) {
+	return b.ReadRecords(ctx, ns, hub, partition, offset, lim, func(r batch.Record) error {
+		return fn(receivedEvent(partition, r))
+	})
+}
+
+// ReadRecords is ReadEach for front ends that map records themselves (AMQP): fn gets each
+// record as stored, its Timestamp the enqueued time and its Offset the sequence number.
+func (b *Broker) ReadRecords(ctx context.Context, ns, hub string, partition int32, offset int64, lim ReadLimits, fn func(batch.Record) error) (int64, error) {
 	p, err := b.Partition(ns, hub, partition)
 	if err != nil {
 		return offset, err
@@ -212,7 +220,7 @@ func (b *Broker) ReadEach(ctx context.Context, ns, hub string, partition int32, 
 					full = true
 					return false, nil
 				}
-				if fnErr = fn(receivedEvent(p.ID, r)); fnErr != nil {
+				if fnErr = fn(r); fnErr != nil {
 					return false, fnErr
 				}
 				n, used, next = n+1, used+size, r.Offset+1
@@ -253,7 +261,13 @@ func receivedEvent(partition int32, r batch.Record) ReceivedEvent {
 	if len(r.Headers) > 0 {
 		ev.Properties = make(map[string]string, len(r.Headers))
 		for _, h := range r.Headers {
+			if h.Key == AMQPMessageHeader {
+				continue // the AMQP front end's own copy of the message's sections
+			}
 			ev.Properties[h.Key] = string(h.Value)
+		}
+		if len(ev.Properties) == 0 {
+			ev.Properties = nil
 		}
 	}
 	return ev
