@@ -87,11 +87,13 @@ function tail(file) {
   }
 }
 
-/** An HTTP API call in dev mode (anonymous); throws with the answer on a non-2xx status. */
+/** An HTTP API call with the node's admin key (<data>/admin-key); throws with the answer on a non-2xx status. */
 export async function api(node, method, path, body) {
+  const headers = { authorization: `TandemKey ${readFileSync(join(node.dataDir, "admin-key"), "utf8").trim()}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(node.http + path, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
