@@ -208,7 +208,7 @@ func TestDevSettings(t *testing.T) {
 
 func TestDevSummary(t *testing.T) {
 	mk := func(region, kafka, http string) *devSide {
-		c := &devChild{region: region, kafkaAddr: kafka, httpAddr: http,
+		c := &devChild{region: region, kafkaAddr: kafka, httpAddr: http, amqpAddr: "127.0.0.1:5672",
 			spec: nodeproc.Spec{DataDir: "td/" + region, Log: "td/" + region + ".log"}}
 		return &devSide{child: c, namespace: "tandem-" + region}
 	}
@@ -230,6 +230,7 @@ func TestDevSummary(t *testing.T) {
 		"kcat -F td/kcat.conf -t sample -C -o beginning -e",
 		"secondary tandem-west in west",
 		"td/west.log",
+		"Endpoint=sb://127.0.0.1:5672/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=a+b/c=;UseDevelopmentEmulator=true",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())

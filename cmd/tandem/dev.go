@@ -51,6 +51,7 @@ type devSettings struct {
 	dir       string
 	kafkaPort int
 	httpPort  int
+	amqpPort  int
 	timeout   time.Duration
 	tls       bool
 	nodes     int // per region: 1, or 3 for a cluster (dev_cluster.go)
@@ -62,8 +63,8 @@ func newDevCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a complete local two-region setup: two nodes, a paired alias and a sample event hub",
-		Long: `Run two region nodes on 127.0.0.1 as child processes, east (Kafka --kafka-port, HTTP --http-port)
-and west (the same ports + 100), with data in --dir/east and --dir/west and their logs in
+		Long: `Run two region nodes on 127.0.0.1 as child processes, east (Kafka --kafka-port, HTTP --http-port,
+AMQP --amqp-port for the Azure Event Hubs SDKs) and west (the same ports + 100), with data in --dir/east and --dir/west and their logs in
 --dir/east.log and --dir/west.log. Then, reusing whatever already exists:
 
   namespace tandem-east in east, the primary, and tandem-west in west, the secondary
@@ -71,7 +72,8 @@ and west (the same ports + 100), with data in --dir/east and --dir/west and thei
   event hub sample (4 partitions) on the primary, waited on until the secondary has it
 
 It prints both regions' addresses, the alias connection string, the Kafka bootstrap list of
-both regions, kcat command lines, and writes --dir/kcat.conf for 'kcat -F'. Its last line is
+both regions, kcat command lines, the connection string of the Azure Event Hubs SDKs (AMQP,
+UseDevelopmentEmulator=true), and writes --dir/kcat.conf for 'kcat -F'. Its last line is
 
   tandem dev ready alias=tandem-dev bootstrap=EAST_KAFKA,WEST_KAFKA east=EAST_HTTP west=WEST_HTTP
 
@@ -109,6 +111,7 @@ region's health.`,
 	f.StringVar(&s.dir, "dir", "./tandem-dev", "directory of both regions' data, logs and kcat.conf")
 	f.IntVar(&s.kafkaPort, "kafka-port", 9092, "Kafka port of east; west uses it + 100; 0 picks free ports")
 	f.IntVar(&s.httpPort, "http-port", 8080, "HTTP port of east; west uses it + 100; 0 picks free ports")
+	f.IntVar(&s.amqpPort, "amqp-port", 5672, "AMQP port of east (the Azure Event Hubs SDKs); west uses it + 100; 0 picks free ports")
 	f.DurationVar(&s.timeout, "timeout", 2*time.Minute, "how long setting up the alias and the sample hub may take")
 	f.BoolVar(&s.tls, "tls", false, "serve Kafka over TLS only (SASL_SSL, on --kafka-port) and the API over HTTPS, "+
 		"with a dev CA in --dir/tls that both regions share; clients trust --dir/tls/ca.pem")
@@ -121,7 +124,7 @@ func (s devSettings) check() error {
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"--kafka-port", s.kafkaPort}, {"--http-port", s.httpPort}} {
+	}{{"--kafka-port", s.kafkaPort}, {"--http-port", s.httpPort}, {"--amqp-port", s.amqpPort}} {
 		if p.port < 0 || p.port > 65535-devPortShift {
 			return errcode.New(errcode.InvalidArgument,
 				"%s %d is out of range; use 1 to %d (west listens on it + %d), or 0 for free ports",
@@ -130,6 +133,14 @@ func (s devSettings) check() error {
 	}
 	if s.kafkaPort != 0 && s.kafkaPort == s.httpPort {
 		return errcode.New(errcode.InvalidArgument, "--kafka-port and --http-port are both %d; give two different ports", s.kafkaPort)
+	}
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--kafka-port", s.kafkaPort}, {"--http-port", s.httpPort}} {
+		if s.amqpPort != 0 && s.amqpPort == p.port {
+			return errcode.New(errcode.InvalidArgument, "--amqp-port and %s are both %d; give two different ports", p.flag, p.port)
+		}
 	}
 	if s.dir == "" {
 		return errcode.New(errcode.InvalidArgument, "--dir is empty; name the directory for the regions' data")
@@ -358,13 +369,17 @@ type devChild struct {
 	ready  nodeproc.Ready // once ready
 
 	kafkaAddr, httpAddr string // once ready; the TLS Kafka listener with TLS
+	amqpAddr            string // once ready: the plaintext AMQP listener, or "off"
 }
 
 // devSpec is region's `serve` with data in dir/region and stdout and stderr in dir/region.log;
-// with tls, its Kafka listener is TLS only and its API HTTPS.
-func devSpec(exe, region, dir, kafkaAddr, httpAddr string, tls *devTLS) nodeproc.Spec {
+// with tls, its Kafka listener is TLS only and its API HTTPS. AMQP is plaintext on amqpAddr
+// either way (the SDKs' UseDevelopmentEmulator=true speaks no TLS).
+func devSpec(exe, region, dir, kafkaAddr, httpAddr, amqpAddr string, tls *devTLS) nodeproc.Spec {
+	l := tls.listen(kafkaAddr, httpAddr)
+	l.AMQP = amqpAddr
 	return nodeproc.Spec{Name: "region " + region, Exe: exe, Args: append([]string{"--region", region}, tls.serveArgs()...),
-		DataDir: filepath.Join(dir, region), Listen: tls.listen(kafkaAddr, httpAddr), Log: filepath.Join(dir, region+".log")}
+		DataDir: filepath.Join(dir, region), Listen: l, Log: filepath.Join(dir, region+".log")}
 }
 
 // startDevChild starts region's `serve` as spec says.
@@ -414,7 +429,7 @@ func (c *devChild) waitReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.ready, c.kafkaAddr, c.httpAddr = r, clientKafka(r), r.HTTP
+	c.ready, c.kafkaAddr, c.httpAddr, c.amqpAddr = r, clientKafka(r), r.HTTP, r.AMQP
 	return nil
 }
 
@@ -664,16 +679,16 @@ func (info *devInfo) print(w io.Writer) error {
 	var b strings.Builder
 	if info.nodes[0] != nil {
 		fmt.Fprintf(&b, "Tandem dev: two regions of %d nodes each on 127.0.0.1, data in %s\n\n", len(info.nodes[0]), info.dir)
-		printTable(&b, []string{"REGION", "NAMESPACE", "NODE", "ZONE", "KAFKA", "HTTP", "PID", "LOG"}, info.clusterRows())
+		printTable(&b, []string{"REGION", "NAMESPACE", "NODE", "ZONE", "KAFKA", "HTTP", "AMQP", "PID", "LOG"}, info.clusterRows())
 	} else {
 		fmt.Fprintf(&b, "Tandem dev: two regions on 127.0.0.1, data in %s\n\n", info.dir)
 		rows := [][]string{}
 		for _, s := range info.sides {
 			c := s.child
-			rows = append(rows, []string{c.region, s.namespace, c.kafkaAddr, c.url(),
+			rows = append(rows, []string{c.region, s.namespace, c.kafkaAddr, c.url(), orDash(c.amqpAddr),
 				fmt.Sprint(c.pid()), c.spec.Log})
 		}
-		printTable(&b, []string{"REGION", "NAMESPACE", "KAFKA", "HTTP", "PID", "LOG"}, rows)
+		printTable(&b, []string{"REGION", "NAMESPACE", "KAFKA", "HTTP", "AMQP", "PID", "LOG"}, rows)
 	}
 	if info.tls != nil {
 		fmt.Fprintf(&b, "\nTLS: Kafka is SASL_SSL only and the API HTTPS; clients trust the dev CA %s\n", info.tls.caFile)
@@ -698,6 +713,9 @@ func (info *devInfo) print(w io.Writer) error {
 	fmt.Fprintf(&b, "or with the properties in %s:\n", info.kcatConf)
 	fmt.Fprintf(&b, "  kcat -F %s -t %s -P\n", shellQuote(info.kcatConf), devHub)
 	fmt.Fprintf(&b, "  kcat -F %s -t %s -C -o beginning -e\n", shellQuote(info.kcatConf), devHub)
+	if cs := info.amqpConnString(); cs != "" {
+		fmt.Fprintf(&b, "\nAzure Event Hubs SDKs (AMQP, region %s; event hub %s):\n  %s\n", p.child.region, devHub, cs)
+	}
 	east, west := info.sides[0], info.sides[1]
 	eastDir, westDir := east.child.spec.DataDir, west.child.spec.DataDir
 	if info.nodes[0] != nil {

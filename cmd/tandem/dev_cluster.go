@@ -40,7 +40,7 @@ func (s devSettings) checkNodes() error {
 	ports := []struct {
 		flag string
 		port int
-	}{{"--kafka-port", s.kafkaPort}, {"--http-port", s.httpPort}, {"--raft-port", s.raftPort}}
+	}{{"--kafka-port", s.kafkaPort}, {"--http-port", s.httpPort}, {"--raft-port", s.raftPort}, {"--amqp-port", s.amqpPort}}
 	type span struct {
 		flag, region string
 		first        int
@@ -90,7 +90,8 @@ func (d *devRun) regionSpecs(exe string, i int) ([]nodeproc.Spec, error) {
 			return nil, errcode.New(errcode.Conflict,
 				"%s holds the nodes of a 3-node region (an earlier tandem dev --nodes 3); run with --nodes 3, or give another --dir", dir)
 		}
-		return []nodeproc.Spec{devSpec(exe, name, s.dir, s.listenAddr(s.kafkaPort, i), s.listenAddr(s.httpPort, i), d.tls)}, nil
+		return []nodeproc.Spec{devSpec(exe, name, s.dir, s.listenAddr(s.kafkaPort, i), s.listenAddr(s.httpPort, i),
+			s.listenAddr(s.amqpPort, i), d.tls)}, nil
 	}
 	if exists(filepath.Join(dir, "meta")) {
 		return nil, errcode.New(errcode.Conflict,
@@ -98,7 +99,8 @@ func (d *devRun) regionSpecs(exe string, i int) ([]nodeproc.Spec, error) {
 	}
 	r := nodeproc.Region{Name: name, Exe: exe, Dir: dir, Nodes: devClusterNodes,
 		KafkaPort: shifted(s.kafkaPort, i), HTTPPort: shifted(s.httpPort, i), RaftPort: shifted(s.raftPort, i),
-		Args: d.tls.serveArgs(), Listen: d.tls.listen}
+		AMQPPort: shifted(s.amqpPort, i),
+		Args:     d.tls.serveArgs(), Listen: d.tls.listen}
 	specs, err := r.Prepare()
 	if err != nil {
 		return nil, errcode.New(errcode.InvalidArgument, "%w", err)
@@ -228,7 +230,7 @@ func (info *devInfo) clusterRows() [][]string {
 	for i, s := range info.sides {
 		for k, c := range info.regionNodes(i) {
 			rows = append(rows, []string{c.region, s.namespace, fmt.Sprint(k + 1), nodeproc.Zone(k + 1), c.kafkaAddr, c.url(),
-				fmt.Sprint(c.pid()), c.spec.Log})
+				orDash(c.amqpAddr), fmt.Sprint(c.pid()), c.spec.Log})
 		}
 	}
 	return rows

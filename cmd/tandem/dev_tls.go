@@ -37,12 +37,14 @@ func ensureDevTLS(dir string, stderr io.Writer) (*devTLS, error) {
 }
 
 // listen are a region's listen addresses: with TLS, no plaintext Kafka listener and the Kafka
-// port on the TLS listener.
+// port on the TLS listener, and no AMQPS listener (AMQP stays plaintext, as the SDKs'
+// UseDevelopmentEmulator=true dials it; CBS sends signed tokens, never the key). The AMQP
+// address is left to the caller.
 func (t *devTLS) listen(kafkaAddr, httpAddr string) nodeproc.Listen {
 	if t == nil {
 		return nodeproc.Listen{Kafka: kafkaAddr, HTTP: httpAddr}
 	}
-	return nodeproc.Listen{Kafka: "off", KafkaTLS: kafkaAddr, HTTP: httpAddr}
+	return nodeproc.Listen{Kafka: "off", KafkaTLS: kafkaAddr, HTTP: httpAddr, AMQPS: "off"}
 }
 
 // serveArgs are the TLS arguments of a region's `serve`.

@@ -23,7 +23,7 @@ func newDrillDev(s drillSettings, cmd *cobra.Command) *devRun {
 // as tandem dev does: namespaces, the alias, the sample hub.
 func startDrillRegions(ctx context.Context, dev *devRun, exe, dir string) (*devInfo, error) {
 	for i, r := range devRegions {
-		specs := []nodeproc.Spec{devSpec(exe, r.name, dir, "127.0.0.1:0", "127.0.0.1:0", nil)}
+		specs := []nodeproc.Spec{devSpec(exe, r.name, dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", nil)}
 		if dev.s.clustered() {
 			var err error
 			if specs, err = dev.regionSpecs(exe, i); err != nil {

@@ -59,6 +59,7 @@ type serveConfig struct {
 	TLSDev       bool          `yaml:"tls-dev"`
 	TLSCA        string        `yaml:"tls-ca"`
 	KafkaTLSAddr string        `yaml:"kafka-tls-addr"`
+	AMQP         amqpConfig    `yaml:",inline"` // --amqp-addr, --amqps-addr, … (serve_amqp.go)
 	HTTP         httpConfig    `yaml:",inline"` // HTTP listener bounds, /metrics access, Host check (serve_http.go)
 	Kafka        kafkaLimits   `yaml:",inline"`
 	Quotas       broker.Quotas `yaml:"-"`       // flags in serve_quotas.go
@@ -118,6 +119,10 @@ namespace "default" with every right (for kcat and local testing).
 TLS: --tls-cert and --tls-key (PEM), or --tls-dev for a local CA and node certificate created
 in <data>/tls, add a SASL_SSL Kafka listener (--kafka-tls-addr, default 127.0.0.1:9093) and
 serve the API over HTTPS on --http-addr; --kafka-addr "" drops the plaintext Kafka listener.
+
+AMQP: the Azure Event Hubs SDKs connect on --amqp-addr (default 127.0.0.1:5672, the port of
+connection strings with UseDevelopmentEmulator=true) and, with TLS, on --amqps-addr (default
+127.0.0.1:5671); "off" turns either off.
 Clients trust the CA (kcat -X ssl.ca.location=<data>/tls/ca.pem, the CLI's --ca), and geo-DR
 calls to https partners trust --tls-ca (default: the system roots; the dev CA with --tls-dev).`,
 		Args: cobra.NoArgs,
@@ -134,6 +139,7 @@ calls to https partners trust --tls-ca (default: the system roots; the dev CA wi
 	f.StringVar(&cfg.KafkaAddr, "kafka-addr", "127.0.0.1:9092", `plaintext Kafka listener address; "" for none (with TLS, clients use --kafka-tls-addr)`)
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listener address (API, /metrics, /healthz); HTTPS when TLS is on")
 	addTLSFlags(f, &cfg)
+	addAMQPFlags(f, &cfg.AMQP)
 	f.StringVar(&cfg.AdvertiseHost, "advertise-host", "", "host name Kafka clients are told to connect to (default: the listener's host)")
 	f.StringVar(&cfg.Region, "region", "local", "region name of this node")
 	f.BoolVar(&cfg.Dev, "dev", false, "allow anonymous clients as namespace \"default\" with every right")
@@ -284,6 +290,8 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		PreAuthFrameBytes: cfg.Kafka.SASLMaxBytes, MaxRequestBytes: cfg.Kafka.MaxRequest,
 		MemoryBudget: cfg.Kafka.MemoryBudget, FetchMaxBytes: cfg.Kafka.FetchMaxBytes, ConnMemoryShare: cfg.Kafka.ConnMemory}
 	ks := lns.kafkaServers(kopts)
+	as := lns.amqpServer(b, cfg, logger, reg)
+	closeServers := func() { ks.Close(); as.Close() }
 	hln := lns.http
 	endpoint := cfg.AdvertiseHTTP
 	if endpoint == "" {
@@ -298,7 +306,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	geo.Start(ctx)
 	jobs, err := job.NewManager(cfg.Jobs.options(b, cfg.Data, reg))
 	if err != nil {
-		ks.Close()
+		closeServers()
 		return err
 	}
 	defer jobs.Close()
@@ -306,7 +314,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		ForwardTLS: peerTrust},
 		hln, cfg.AdvertiseHost, endpoint)
 	if err != nil {
-		ks.Close()
+		closeServers()
 		return err
 	}
 	api := httpapi.New(apiOpts)
@@ -323,13 +331,14 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	hln = httpapi.LimitListener(hln, cfg.HTTP.MaxConns)
 	stopMetrics, err := cfg.HTTP.serveMetrics(reg, b, logger)
 	if err != nil {
-		ks.Close()
+		closeServers()
 		return err
 	}
 	defer stopMetrics()
 
-	errc := make(chan error, 1+len(ks))
+	errc := make(chan error, 1+len(ks)+as.listeners())
 	ks.serve(errc)
+	as.serve(errc)
 	go func() {
 		if err := lns.serveHTTP(hs, hln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -342,6 +351,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	lns.printDevTrust(os.Stdout, cfg)
 	fmt.Fprintln(os.Stdout, lns.readyLine(cfg.Region)+nodePart)
 	logger.Info("serving", "kafka", addr(lns.kafka), "kafka-tls", addr(lns.kafkaTLS), "http", lns.scheme()+"://"+hln.Addr().String(),
+		"amqp", addr(lns.amqp), "amqps", addr(lns.amqps),
 		"data", cfg.Data, "dev", cfg.Dev,
 		"fsync", cfg.Fsync+"/"+strconv.Itoa(int(cfg.FsyncInterval.Milliseconds()))+"ms")
 
@@ -355,7 +365,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	hs.Shutdown(shutdown)
-	ks.Close()
+	closeServers() // Kafka and AMQP connections end before the broker closes (deferred above)
 	logger.Info("stopped")
 	return serveErr
 }

@@ -61,7 +61,7 @@ func checkListenerConfig(cfg serveConfig) error {
 		return errors.New(`--kafka-addr is "" and there is no TLS Kafka listener; give a Kafka listener address, ` +
 			"or turn on TLS (--tls-cert and --tls-key, or --tls-dev) for --kafka-tls-addr")
 	}
-	return nil
+	return checkAMQPConfig(cfg, tlsOn)
 }
 
 // loadNodeTLS builds the node's TLS from --tls-cert/--tls-key or --tls-dev; nil when off.
@@ -77,7 +77,7 @@ func loadNodeTLS(cfg serveConfig) (*nodeTLS, error) {
 		return nil, nil
 	}
 	hosts := []string{cfg.AdvertiseHost}
-	for _, a := range []string{cfg.KafkaAddr, cfg.KafkaTLSAddr, cfg.HTTPAddr} {
+	for _, a := range []string{cfg.KafkaAddr, cfg.KafkaTLSAddr, cfg.HTTPAddr, cfg.AMQP.TLSAddr} {
 		if h, _, err := net.SplitHostPort(a); err == nil {
 			hosts = append(hosts, h)
 		}
@@ -97,9 +97,10 @@ func loadNodeTLS(cfg serveConfig) (*nodeTLS, error) {
 }
 
 // listeners are a node's bound sockets: the plaintext and TLS Kafka listeners (either may be
-// nil) and the API's.
+// nil), the API's, and the plaintext and TLS AMQP listeners (either may be nil).
 type listeners struct {
 	kafka, kafkaTLS, http net.Listener
+	amqp, amqps           net.Listener
 	tls                   *nodeTLS
 }
 
@@ -135,11 +136,14 @@ func openListeners(cfg serveConfig) (*listeners, error) {
 	if l.http, err = bind("http", cfg.HTTPAddr); err != nil {
 		return nil, err
 	}
+	if err := l.bindAMQP(cfg, bind); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 
 func (l *listeners) close() {
-	for _, ln := range []net.Listener{l.kafka, l.kafkaTLS, l.http} {
+	for _, ln := range []net.Listener{l.kafka, l.kafkaTLS, l.http, l.amqp, l.amqps} {
 		if ln != nil {
 			ln.Close()
 		}
@@ -232,16 +236,17 @@ func addr(ln net.Listener) string {
 	return ln.Addr().String()
 }
 
-// readyLine is the line scripts wait for. Without TLS it is
+// readyLine is the line scripts wait for (internal/nodeproc.ParseReady reads it). Without TLS
+// it is
 //
-//	tandem ready region=R kafka=HOST:PORT http=HOST:PORT
+//	tandem ready region=R kafka=HOST:PORT http=HOST:PORT amqp=HOST:PORT
 //
-// and with TLS it goes on with " kafka-tls=HOST:PORT api=https" (kafka= or kafka-tls= is "off"
-// for a listener turned off).
+// and with TLS it goes on with " amqps=HOST:PORT kafka-tls=HOST:PORT api=https" (a listener
+// turned off is "off").
 func (l *listeners) readyLine(region string) string {
-	line := fmt.Sprintf("tandem ready region=%s kafka=%s http=%s", region, addr(l.kafka), addr(l.http))
+	line := fmt.Sprintf("tandem ready region=%s kafka=%s http=%s amqp=%s", region, addr(l.kafka), addr(l.http), addr(l.amqp))
 	if l.tls != nil {
-		line += fmt.Sprintf(" kafka-tls=%s api=https", addr(l.kafkaTLS))
+		line += fmt.Sprintf(" amqps=%s kafka-tls=%s api=https", addr(l.amqps), addr(l.kafkaTLS))
 	}
 	return line
 }

@@ -11,7 +11,8 @@ import (
 )
 
 func TestCheckListenerConfig(t *testing.T) {
-	base := serveConfig{KafkaAddr: "127.0.0.1:9092", HTTPAddr: "127.0.0.1:8080", KafkaTLSAddr: defaultKafkaTLSAddr}
+	base := serveConfig{KafkaAddr: "127.0.0.1:9092", HTTPAddr: "127.0.0.1:8080", KafkaTLSAddr: defaultKafkaTLSAddr,
+		AMQP: amqpConfig{Addr: defaultAMQPAddr, TLSAddr: defaultAMQPSAddr}}
 	for _, tc := range []struct {
 		name string
 		edit func(*serveConfig)
@@ -27,6 +28,10 @@ func TestCheckListenerConfig(t *testing.T) {
 		{"TLS listener without TLS", func(c *serveConfig) { c.KafkaTLSAddr = "127.0.0.1:9999" }, "--kafka-tls-addr 127.0.0.1:9999 needs TLS"},
 		{"no Kafka listener", func(c *serveConfig) { c.KafkaAddr = "" }, "no TLS Kafka listener"},
 		{"no Kafka listener with TLS", func(c *serveConfig) { c.TLSDev, c.KafkaAddr, c.KafkaTLSAddr = true, "", "" }, "no TLS Kafka listener"},
+		{"AMQPS without TLS", func(c *serveConfig) { c.AMQP.TLSAddr = "127.0.0.1:5999" }, "--amqps-addr 127.0.0.1:5999 needs TLS"},
+		{"AMQPS off without TLS", func(c *serveConfig) { c.AMQP.TLSAddr = "off" }, ""},
+		{"AMQPS with TLS", func(c *serveConfig) { c.TLSDev, c.AMQP.TLSAddr = true, "127.0.0.1:5999" }, ""},
+		{"AMQP off", func(c *serveConfig) { c.AMQP.Addr = "off" }, ""},
 	} {
 		cfg := base
 		tc.edit(&cfg)
@@ -51,21 +56,24 @@ func TestReadyLineParses(t *testing.T) {
 		t.Cleanup(func() { l.Close() })
 		return l
 	}
-	plain := &listeners{kafka: ln(), http: ln()}
-	withTLS := &listeners{kafkaTLS: ln(), http: ln(), tls: &nodeTLS{}}
+	plain := &listeners{kafka: ln(), http: ln(), amqp: ln()}
+	withTLS := &listeners{kafkaTLS: ln(), http: ln(), amqps: ln(), tls: &nodeTLS{}}
 	for _, tc := range []struct {
-		l         *listeners
-		wantKafka string
+		l                   *listeners
+		wantKafka           string
+		wantAMQP, wantAMQPS string
 	}{
-		{plain, plain.kafka.Addr().String()},
-		{withTLS, withTLS.kafkaTLS.Addr().String()},
+		{plain, plain.kafka.Addr().String(), plain.amqp.Addr().String(), ""},
+		{withTLS, withTLS.kafkaTLS.Addr().String(), "off", withTLS.amqps.Addr().String()},
 	} {
 		line := tc.l.readyLine("east")
 		r, ok := nodeproc.ParseReady(line)
 		if !ok {
 			t.Errorf("tandem dev does not recognise the ready line %q", line)
-		} else if clientKafka(r) != tc.wantKafka || r.HTTP != tc.l.http.Addr().String() || r.Region != "east" {
-			t.Errorf("%q parsed as kafka=%s http=%s, want %s and %s", line, clientKafka(r), r.HTTP, tc.wantKafka, tc.l.http.Addr())
+		} else if clientKafka(r) != tc.wantKafka || r.HTTP != tc.l.http.Addr().String() || r.Region != "east" ||
+			r.AMQP != tc.wantAMQP || r.AMQPS != tc.wantAMQPS {
+			t.Errorf("%q parsed as kafka=%s http=%s amqp=%s amqps=%s, want %s, %s, %s and %s", line, clientKafka(r), r.HTTP,
+				r.AMQP, r.AMQPS, tc.wantKafka, tc.l.http.Addr(), tc.wantAMQP, tc.wantAMQPS)
 		}
 	}
 	if got := withTLS.readyLine("east"); !strings.Contains(got, " kafka=off ") || !strings.HasSuffix(got, " api=https") {

@@ -138,8 +138,7 @@ func (c *conn) closed(reason error) {
 	case "client_closed", "server_closed":
 		level = slog.LevelDebug
 	}
-	c.s.closeLog.log(c.log, level, "closing AMQP connection", "container", c.info.ContainerID,
-		"reason_kind", kind, "reason", reason)
+	c.s.closeLog.log(c.log, level, "closing AMQP connection", "reason_kind", kind, "reason", reason)
 }
 
 // writeNow writes frames directly (handshake, before the writer runs).

@@ -136,7 +136,10 @@ func TestSessionWindowRefreshed(t *testing.T) {
 	h := newTestHandler()
 	_, addr := startServer(t, Options{Handler: h, MaxCredit: 20000})
 	c := dial(t, addr, nil)
-	ctx := testCtx(t)
+	// Without the window's refresh the sends stall at the window: fail well before the
+	// test binary's own timeout.
+	ctx, cancel := context.WithTimeout(testCtx(t), 30*time.Second)
+	defer cancel()
 	s := beginSession(t, c)
 	snd, err := s.NewSender(ctx, "echo/window", nil)
 	if err != nil {
@@ -291,7 +294,7 @@ func TestConnectRefused(t *testing.T) {
 		t.Fatal("a refused connection could begin a session")
 	}
 	if condition(err) != "amqp:unauthorized-access" {
-		t.Logf("refused connection: %v", err)
+		t.Fatalf("refused connection: %v, want amqp:unauthorized-access", err)
 	}
 }
 

@@ -28,6 +28,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 //	  source "echo/X" gets them back);
 //	client sender to "rpc": each message is answered on the reply link whose target is the
 //	  message's reply-to, with the same body;
+//	client sender to "hold/X": each message is held until the link ends;
 //	client sender to "refuse": amqp:not-found;
 //	client receiver on "rpc": NewReplyLink;
 //	client receiver on "stolen": Next fails with amqp:link:stolen;
@@ -87,7 +88,7 @@ func (c *testConn) AttachIncoming(ctx context.Context, a *frames.Attach) (Incomi
 	switch {
 	case addr == "refuse":
 		return nil, &frames.Error{Condition: "amqp:not-found", Description: "no such node"}
-	case addr == "rpc", strings.HasPrefix(addr, "echo/"):
+	case addr == "rpc", strings.HasPrefix(addr, "echo/"), strings.HasPrefix(addr, "hold/"):
 		return &testIncoming{h: c.h, addr: addr}, nil
 	}
 	return nil, &frames.Error{Condition: "amqp:not-found", Description: "unknown target " + addr}
@@ -127,6 +128,10 @@ func (in *testIncoming) Message(ctx context.Context, format uint32, msg []byte) 
 			panic(err)
 		}
 		return &frames.Accepted{}, []Reply{{To: *m.Properties.ReplyTo, Message: b}}
+	}
+	if strings.HasPrefix(in.addr, "hold/") { // never done: the link's credit is never refilled
+		<-ctx.Done()
+		return &frames.Released{}, nil
 	}
 	in.h.queue(in.addr).ch <- msg
 	return &frames.Accepted{}, nil
@@ -257,3 +262,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 var _ = codec.Symbol("")
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// serveBench serves srv on a loopback port for a benchmark.
+func serveBench(b *testing.B, srv *Server) (string, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	return ln.Addr().String(), func() {
+		srv.Close()
+		<-done
+	}
+}

@@ -3,6 +3,7 @@ package amqp
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
@@ -58,7 +59,15 @@ func (c *conn) loop() error {
 	}
 }
 
-func (c *conn) handle(ev event) error {
+// handle handles one event; a panic (a bug, or a value the frames encoder refuses) closes
+// this connection with amqp:internal-error instead of taking the node down.
+func (c *conn) handle(ev event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("AMQP connection state panicked", "panic", p, "stack", string(debug.Stack()))
+			err = closeWith("internal_error", amqpErr(condInternal, "the server failed on this connection; this is a bug, please report it"))
+		}
+	}()
 	switch ev := ev.(type) {
 	case frameEvent:
 		return c.handleFrame(ev.channel, ev.p)

@@ -183,18 +183,25 @@ type grant struct {
 
 // deliveredEvent is what one Outgoing.Next call returned.
 type deliveredEvent struct {
-	l      *link
-	ctx    context.Context
-	ds     []Delivery
-	err    error
-	parent bool // the link itself ended (not only the call)
+	l   *link
+	ctx context.Context
+	ds  []Delivery
+	err error
 }
 
 // runOutgoing is an outgoing link's pump: for each grant it asks the handler for at most
-// max deliveries; it closes the handler's link when the link ends.
+// max deliveries; it closes the handler's link when the link ends. A link the handler ends
+// with an *frames.Error (amqp:link:stolen) is closed at once, before the state goroutine
+// detaches it, so a handler that waits for the old link's Close in another link's attach
+// is not kept waiting on this connection.
 func (c *conn) runOutgoing(l *link, grants <-chan grant) {
 	defer c.links.Done()
-	defer l.out.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			l.out.Close()
+		}
+	}()
 	for {
 		var g grant
 		select {
@@ -210,9 +217,18 @@ func (c *conn) runOutgoing(l *link, grants <-chan grant) {
 		}); ferr != nil {
 			err = ferr
 		}
+		var fe *frames.Error
+		if errors.As(err, &fe) {
+			closed = true
+			l.out.Close()
+		}
 		select {
 		case c.events <- deliveredEvent{l: l, ctx: g.ctx, ds: ds, err: err}:
 		case <-l.ctx.Done():
+			return
+		}
+		if closed {
+			<-l.ctx.Done() // the state goroutine detaches the link
 			return
 		}
 	}

@@ -128,7 +128,7 @@ func tryZoneRegion(t *testing.T, secrets []string, tweak func(i, raftPort int, s
 		spec := nodeproc.Spec{
 			DataDir: filepath.Join(t.TempDir(), fmt.Sprintf("node%d", i)),
 			Listen: nodeproc.Listen{Kafka: fmt.Sprintf("%s:%d", host, kafkaPort),
-				HTTP: fmt.Sprintf("%s:%d", host, httpPort)},
+				HTTP: fmt.Sprintf("%s:%d", host, httpPort), AMQP: host + ":0"},
 			Args: []string{"--region", "east", "--dev", "--node-id", fmt.Sprint(i), "--cluster", members,
 				"--cluster-secret-file", writeSecret(t, secret), "--segment-bytes", "65536"},
 		}
@@ -602,6 +602,7 @@ func TestClusterRaftInsideTLS(t *testing.T) {
 			}
 		}
 		spec.Listen.KafkaTLS = fmt.Sprintf("127.0.0.%d:%d", i, tlsPort)
+		spec.Listen.AMQPS = fmt.Sprintf("127.0.0.%d:0", i)
 		spec.Args = append(spec.Args, "--tls-dev", "--tls-ca", first.CAFile)
 	})
 	pool, err := tlsconf.CAPool(first.CAFile)

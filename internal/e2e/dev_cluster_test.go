@@ -20,7 +20,7 @@ import (
 var (
 	devClusterReadyRe = regexp.MustCompile(`^tandem dev ready alias=tandem-dev bootstrap=(\S+) east=(\S+) west=(\S+) nodes=3$`)
 	// A row of the summary: REGION NAMESPACE NODE ZONE KAFKA HTTP PID LOG.
-	devNodeRe = regexp.MustCompile(`^(east|west)\s+\S+\s+([123])\s+([abc])\s+\S+\s+http://\S+\s+(\d+)\s+\S+$`)
+	devNodeRe = regexp.MustCompile(`^(east|west)\s+\S+\s+([123])\s+([abc])\s+\S+\s+http://\S+\s+\S+\s+(\d+)\s+\S+$`) // … HTTP AMQP PID LOG
 )
 
 // startDevCluster runs `tandem dev --nodes 3` on free ports in dir and waits for its ready
@@ -29,7 +29,7 @@ func startDevCluster(t *testing.T, dir string) *devProcess {
 	t.Helper()
 	d := &devProcess{t: t, exited: make(chan struct{}), ready: make(chan string, 1), pids: map[string]int{},
 		stderr: filepath.Join(t.TempDir(), "dev-stderr")}
-	d.cmd = exec.Command(tandemBin, "dev", "--dir", dir, "--nodes", "3", "--kafka-port", "0", "--http-port", "0", "--raft-port", "0")
+	d.cmd = exec.Command(tandemBin, "dev", "--dir", dir, "--nodes", "3", "--kafka-port", "0", "--http-port", "0", "--raft-port", "0", "--amqp-port", "0")
 	errf, err := os.Create(d.stderr)
 	if err != nil {
 		t.Fatal(err)

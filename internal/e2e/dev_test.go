@@ -40,7 +40,7 @@ type devProcess struct {
 
 var (
 	devReadyRe   = regexp.MustCompile(`^tandem dev ready alias=tandem-dev bootstrap=(\S+),(\S+) east=(\S+) west=(\S+)$`)
-	devRegionRe  = regexp.MustCompile(`^(east|west)\s+\S+\s+\S+\s+http://\S+\s+(\d+)\s+\S+$`)
+	devRegionRe  = regexp.MustCompile(`^(east|west)\s+\S+\s+\S+\s+http://\S+\s+\S+\s+(\d+)\s+\S+$`) // … HTTP AMQP PID LOG
 	devConnStrRe = regexp.MustCompile(`Endpoint=sb://tandem-dev/;SharedAccessKeyName=[^;\s]+;SharedAccessKey=[^;\s']+`)
 )
 
@@ -49,7 +49,7 @@ func startDev(t *testing.T, dir string) *devProcess {
 	t.Helper()
 	d := &devProcess{t: t, exited: make(chan struct{}), ready: make(chan string, 1), pids: map[string]int{},
 		stderr: filepath.Join(t.TempDir(), "dev-stderr")}
-	d.cmd = exec.Command(tandemBin, "dev", "--dir", dir, "--kafka-port", "0", "--http-port", "0")
+	d.cmd = exec.Command(tandemBin, "dev", "--dir", dir, "--kafka-port", "0", "--http-port", "0", "--amqp-port", "0")
 	errf, err := os.Create(d.stderr)
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func startTLSNode(t *testing.T, plaintextKafka string, extra ...string) (*node, 
 	t.Helper()
 	dir := t.TempDir()
 	n := startSpec(t, nodeproc.Spec{DataDir: dir, Args: append([]string{"--tls-dev"}, extra...),
-		Listen: nodeproc.Listen{Kafka: plaintextKafka, KafkaTLS: "127.0.0.1:0", HTTP: "127.0.0.1:0"}})
+		Listen: nodeproc.Listen{Kafka: plaintextKafka, KafkaTLS: "127.0.0.1:0", HTTP: "127.0.0.1:0", AMQP: "127.0.0.1:0", AMQPS: "127.0.0.1:0"}})
 	if n.Scheme != "https" || n.KafkaTLSAddr == "" || n.KafkaTLSAddr == "off" {
 		t.Fatalf("a node with --tls-dev has API scheme %q and TLS Kafka listener %q", n.Scheme, n.KafkaTLSAddr)
 	}
@@ -250,7 +250,7 @@ var devTLSReadyRe = regexp.MustCompile(`^tandem dev ready alias=tandem-dev boots
 // kcat with the kcat.conf it wrote (SASL_SSL, ssl.ca.location) reads the records back.
 func TestTLS_DevTwoRegionsOverTLS(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(tandemBin, "dev", "--tls", "--dir", dir, "--kafka-port", "0", "--http-port", "0")
+	cmd := exec.Command(tandemBin, "dev", "--tls", "--dir", dir, "--kafka-port", "0", "--http-port", "0", "--amqp-port", "0")
 	errPath := filepath.Join(t.TempDir(), "dev-stderr")
 	errf, err := os.Create(errPath)
 	if err != nil {

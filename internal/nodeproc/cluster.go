@@ -28,11 +28,14 @@ type Region struct {
 	// gives every node a free port (raft ports are picked by Prepare: the members' list names
 	// them before any node starts).
 	KafkaPort, HTTPPort, RaftPort int
+	// AMQPPort is node 1's AMQP port (node k: port+k-1); 0, the zero value, gives every node a
+	// free port, so that nodes never collide on serve's default 5672.
+	AMQPPort int
 	// Args are more serve flags for every node, such as --dev.
 	Args []string
 	// Listen, when set, turns a node's Kafka and HTTP addresses into its listeners (a TLS
 	// setup moves the Kafka port to the TLS listener); nil takes them as the plaintext Kafka
-	// listener and the API.
+	// listener and the API. An AMQP address it leaves "" is the node's AMQPPort.
 	Listen func(kafka, http string) Listen
 }
 
@@ -86,6 +89,9 @@ func (r Region) Prepare() ([]Spec, error) {
 		l := Listen{Kafka: kafka, HTTP: http}
 		if r.Listen != nil {
 			l = r.Listen(kafka, http)
+		}
+		if l.AMQP == "" {
+			l.AMQP = r.addr(r.AMQPPort, k)
 		}
 		args := append([]string{"--region", r.Name, "--node-id", strconv.Itoa(k), "--zone", Zone(k),
 			"--cluster", members, "--cluster-secret-file", r.SecretFile(), "--admin-key-file", r.AdminKeyFile()}, r.Args...)

@@ -11,7 +11,8 @@ import (
 
 func TestRegionPrepare(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "east")
-	r := Region{Name: "east", Exe: "/bin/tandem", Dir: dir, Nodes: 3, KafkaPort: 9092, HTTPPort: 8080, RaftPort: 7001, Args: []string{"--dev"}}
+	r := Region{Name: "east", Exe: "/bin/tandem", Dir: dir, Nodes: 3, KafkaPort: 9092, HTTPPort: 8080, RaftPort: 7001, AMQPPort: 5672,
+		Args: []string{"--dev"}}
 	specs, err := r.Prepare()
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +27,8 @@ func TestRegionPrepare(t *testing.T) {
 			"--cluster", members, "--cluster-secret-file", filepath.Join(dir, "cluster-secret"),
 			"--admin-key-file", filepath.Join(dir, "admin-key"), "--dev",
 			"--data", filepath.Join(dir, fmt.Sprintf("node-%d", k)),
-			"--kafka-addr", fmt.Sprintf("127.0.0.1:%d", 9092+i), "--http-addr", fmt.Sprintf("127.0.0.1:%d", 8080+i)}
+			"--kafka-addr", fmt.Sprintf("127.0.0.1:%d", 9092+i), "--http-addr", fmt.Sprintf("127.0.0.1:%d", 8080+i),
+			"--amqp-addr", fmt.Sprintf("127.0.0.1:%d", 5672+i)}
 		if got := s.Command(); !slices.Equal(got, want) {
 			t.Errorf("node %d:\n got %q\nwant %q", k, got, want)
 		}

@@ -7,7 +7,8 @@
 //     listen addresses and its log file, and the command line they make;
 //   - starting a node as a child process with stdout and stderr in its log file (Start);
 //   - reading serve's ready line, in its plaintext form and its TLS form
-//     (`kafka-tls=… api=https`, with `kafka=off` for a listener turned off) (ParseReady,
+//     (`kafka-tls=… api=https`, with `kafka=off` for a listener turned off), with the AMQP
+//     listeners (`amqp=…`, and `amqps=…` with TLS) (ParseReady,
 //     Process.WaitReady);
 //   - kill -9, SIGSTOP, SIGCONT and graceful stop (SIGTERM, then SIGKILL after a grace period)
 //     of the processes it started, by their pid, never by name (Process.Kill, Pause, Resume,

@@ -26,7 +26,17 @@ func TestParseReady(t *testing.T) {
 			Ready{Region: "east", Kafka: "127.0.0.1:9092", HTTP: "127.0.0.1:8080", Node: "1"}, true},
 		{"tandem ready region=east kafka=off http=127.0.0.1:2 kafka-tls=127.0.0.1:3 api=https node=3",
 			Ready{Region: "east", Kafka: "off", HTTP: "127.0.0.1:2", KafkaTLS: "127.0.0.1:3", TLS: true, Node: "3"}, true},
+		{"tandem ready region=east kafka=127.0.0.1:1 http=127.0.0.1:2 amqp=127.0.0.1:5672",
+			Ready{Region: "east", Kafka: "127.0.0.1:1", HTTP: "127.0.0.1:2", AMQP: "127.0.0.1:5672"}, true},
+		{"tandem ready region=east kafka=127.0.0.1:1 http=127.0.0.1:2 amqp=off node=2",
+			Ready{Region: "east", Kafka: "127.0.0.1:1", HTTP: "127.0.0.1:2", AMQP: "off", Node: "2"}, true},
+		{"tandem ready region=east kafka=off http=127.0.0.1:2 amqp=127.0.0.1:4 amqps=127.0.0.1:5 kafka-tls=127.0.0.1:3 api=https node=1",
+			Ready{Region: "east", Kafka: "off", HTTP: "127.0.0.1:2", AMQP: "127.0.0.1:4", AMQPS: "127.0.0.1:5",
+				KafkaTLS: "127.0.0.1:3", TLS: true, Node: "1"}, true},
 		// Not ready lines.
+		{"tandem ready region=east kafka=a http=b amqps=c", Ready{}, false}, // amqps= only in the TLS form
+		{"tandem ready region=east kafka=a http=b amqps=c amqp=d kafka-tls=e api=https", Ready{}, false},
+		{"tandem ready region=east kafka=a http=b amqp=", Ready{}, false},
 		{"tandem ready region=east kafka=a http=b node=", Ready{}, false},
 		{"tandem ready region=east kafka=a http=b node=x", Ready{}, false},
 		{"", Ready{}, false},
@@ -59,6 +69,7 @@ func TestReadyURL(t *testing.T) {
 func FuzzParseReady(f *testing.F) {
 	f.Add("tandem ready region=east kafka=127.0.0.1:1 http=127.0.0.1:2")
 	f.Add("tandem ready region=east kafka=off http=127.0.0.1:2 kafka-tls=127.0.0.1:3 api=https")
+	f.Add("tandem ready region=east kafka=off http=127.0.0.1:2 amqp=127.0.0.1:4 amqps=off kafka-tls=127.0.0.1:3 api=https node=1")
 	f.Fuzz(func(t *testing.T, line string) {
 		r, ok := ParseReady(line)
 		if !ok {

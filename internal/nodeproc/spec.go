@@ -13,12 +13,14 @@ type Listen struct {
 	Kafka    string // --kafka-addr: the plaintext Kafka listener
 	KafkaTLS string // --kafka-tls-addr: the TLS Kafka listener (with TLS settings in Args)
 	HTTP     string // --http-addr: the HTTP API (HTTPS with TLS settings in Args)
+	AMQP     string // --amqp-addr: the plaintext AMQP listener (serve's default is 127.0.0.1:5672)
+	AMQPS    string // --amqps-addr: the AMQP-over-TLS listener (with TLS settings in Args)
 }
 
-// Loopback is a Listen with the plaintext Kafka listener and the API on free ports of
-// 127.0.0.1.
+// Loopback is a Listen with the plaintext Kafka listener, the API and the AMQP listener on
+// free ports of 127.0.0.1.
 func Loopback() Listen {
-	return Listen{Kafka: "127.0.0.1:0", HTTP: "127.0.0.1:0"}
+	return Listen{Kafka: "127.0.0.1:0", HTTP: "127.0.0.1:0", AMQP: "127.0.0.1:0"}
 }
 
 // Spec describes a node: how to run `tandem serve` for it and where its files go.
@@ -44,7 +46,7 @@ type Spec struct {
 }
 
 // ownFlags are the serve flags a Spec holds in fields rather than in Args.
-var ownFlags = []string{"--data", "--kafka-addr", "--kafka-tls-addr", "--http-addr"}
+var ownFlags = []string{"--data", "--kafka-addr", "--kafka-tls-addr", "--http-addr", "--amqp-addr", "--amqps-addr"}
 
 // check reports what is wrong with the spec, or nil.
 func (s Spec) check() error {
@@ -74,6 +76,7 @@ func (s Spec) Command() []string {
 	}
 	for _, f := range []struct{ flag, addr string }{
 		{"--kafka-addr", s.Listen.Kafka}, {"--kafka-tls-addr", s.Listen.KafkaTLS}, {"--http-addr", s.Listen.HTTP},
+		{"--amqp-addr", s.Listen.AMQP}, {"--amqps-addr", s.Listen.AMQPS},
 	} {
 		switch f.addr {
 		case "":
@@ -93,7 +96,8 @@ func (s Spec) WithAddrs(r Ready) Spec {
 	for _, a := range []struct {
 		dst *string
 		src string
-	}{{&s.Listen.Kafka, r.Kafka}, {&s.Listen.KafkaTLS, r.KafkaTLS}, {&s.Listen.HTTP, r.HTTP}} {
+	}{{&s.Listen.Kafka, r.Kafka}, {&s.Listen.KafkaTLS, r.KafkaTLS}, {&s.Listen.HTTP, r.HTTP},
+		{&s.Listen.AMQP, r.AMQP}, {&s.Listen.AMQPS, r.AMQPS}} {
 		if a.src != "" {
 			*a.dst = a.src
 		}

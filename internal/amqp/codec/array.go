@@ -14,8 +14,8 @@ import (
 // Array is written as an empty array of symbols (the common case: capabilities), an empty
 // []string as one of strings.
 func appendArray(dst []byte, a Array, depth int, force32 bool, empty byte) ([]byte, error) {
-	if depth > MaxDepth {
-		return dst, fmt.Errorf("amqp codec: value nests deeper than %d levels", MaxDepth)
+	if depth >= MaxDepth {
+		return dst, errDepth
 	}
 	code, desc, err := arrayConstructor(a)
 	if err != nil {
@@ -162,7 +162,10 @@ func elementCode(a Array) (byte, error) {
 }
 
 func varCode(v any, short bool) byte {
-	codes := map[bool][3]byte{true: {codeVbin8, codeStr8, codeSym8}, false: {codeVbin32, codeStr32, codeSym32}}[short]
+	codes := [3]byte{codeVbin32, codeStr32, codeSym32}
+	if short {
+		codes = [3]byte{codeVbin8, codeStr8, codeSym8}
+	}
 	switch v.(type) {
 	case []byte:
 		return codes[0]
@@ -181,7 +184,11 @@ func appendBody(dst []byte, code byte, v any, depth int) ([]byte, error) {
 	case codeBool:
 		var b bool
 		b, ok = v.(bool)
-		dst = append(dst, map[bool]byte{false: 0, true: 1}[b])
+		if b {
+			dst = append(dst, 1)
+		} else {
+			dst = append(dst, 0)
+		}
 	case codeUbyte:
 		var x uint8
 		x, ok = v.(uint8)

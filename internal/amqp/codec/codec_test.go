@@ -311,6 +311,20 @@ func TestDecodeHostile(t *testing.T) {
 	if _, _, err := Decode(mk(MaxDepth + 1)); err == nil {
 		t.Errorf("lists nested %d deep decoded", MaxDepth+1)
 	}
+	// Append has the same limit.
+	nest := func(d int) any {
+		v := any([]any{})
+		for i := 1; i < d; i++ {
+			v = []any{v}
+		}
+		return v
+	}
+	if _, err := Append(nil, nest(MaxDepth)); err != nil {
+		t.Errorf("Append of lists nested %d deep: %v", MaxDepth, err)
+	}
+	if _, err := Append(nil, nest(MaxDepth+1)); err == nil {
+		t.Errorf("Append of lists nested %d deep succeeded", MaxDepth+1)
+	}
 	// Every strict prefix of a valid value is an ErrShort (or a size) error, never a panic.
 	full, _ := Append(nil, []any{"abc", map[string]any{"k": Array{int32(1)}}, Described{uint64(9), []byte("xyz")}})
 	for i := 0; i < len(full); i++ {

@@ -166,9 +166,6 @@ func appendVar(dst []byte, c8, c32 byte, v string) []byte {
 func Append(dst []byte, v any) ([]byte, error) { return appendValue(dst, v, 0) }
 
 func appendValue(dst []byte, v any, depth int) ([]byte, error) {
-	if depth > MaxDepth {
-		return dst, fmt.Errorf("amqp codec: value nests deeper than %d levels", MaxDepth)
-	}
 	switch v := v.(type) {
 	case nil:
 		return AppendNull(dst), nil
@@ -283,7 +280,12 @@ func decimalWidth(code byte) int {
 	return 0
 }
 
+var errDepth = fmt.Errorf("amqp codec: value nests deeper than %d levels", MaxDepth)
+
 func appendDescribed(dst []byte, d *Described, depth int) ([]byte, error) {
+	if depth >= MaxDepth {
+		return dst, errDepth
+	}
 	dst, err := appendValue(append(dst, codeDescribed), d.Descriptor, depth+1)
 	if err != nil {
 		return dst, err
@@ -311,6 +313,9 @@ func finishCompound(dst []byte, at int, c8, c32 byte, count int, force32 bool) [
 }
 
 func appendList(dst []byte, l []any, depth int, force32 bool) ([]byte, error) {
+	if depth >= MaxDepth {
+		return dst, errDepth
+	}
 	if len(l) == 0 && !force32 {
 		return append(dst, codeList0), nil
 	}
@@ -325,6 +330,9 @@ func appendList(dst []byte, l []any, depth int, force32 bool) ([]byte, error) {
 }
 
 func appendMap(dst []byte, pairs []Pair, depth int, force32 bool) ([]byte, error) {
+	if depth >= MaxDepth {
+		return dst, errDepth
+	}
 	dst, at := compound(dst)
 	for _, p := range pairs {
 		var err error

@@ -10,6 +10,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/amqp"
 	"github.com/tandem-streaming/tandem/internal/amqp/codec"
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
+	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
@@ -157,6 +158,11 @@ func (c *conn) verifyToken(aud, token string) (broker.Principal, error) {
 		}
 		switch len(nss) {
 		case 0:
+			if c.h.opts.DefaultNamespace == "" && !c.h.opts.Dev {
+				return broker.Principal{}, errcode.New(errcode.Unauthorized,
+					"no namespace of this region has a rule %q whose key signed this token, and the connection's host name %q names no namespace; check the connection string's key name and key",
+					tokenKeyName(token), c.info.Hostname)
+			}
 			// Checked against the default namespace below, for its precise error.
 		case 1:
 			if _, _, err := c.bind(nss[0]); err != nil {
@@ -181,4 +187,13 @@ func (c *conn) verifyToken(aud, token string) (broker.Principal, error) {
 		return broker.Principal{}, err
 	}
 	return p, nil
+}
+
+// tokenKeyName is a token's skn, for messages.
+func tokenKeyName(token string) string {
+	tok, err := auth.ParseSASToken(token)
+	if err != nil {
+		return ""
+	}
+	return tok.KeyName
 }

@@ -189,7 +189,7 @@ type ErrPositionAhead struct{ Position, End int64 }
 
 func (e *ErrPositionAhead) Error() string {
 	last := e.End - 1
-	return fmt.Sprintf("the supplied sequence number '%d' is invalid. The last sequence number in the system is '%d'; start from a sequence number at most %d, or from the earliest or latest event",
+	return fmt.Sprintf("The supplied sequence number '%d' is invalid. The last sequence number in the system is '%d'; start from a sequence number at most %d, or from the earliest or latest event",
 		e.Position, last, e.End)
 }
 
