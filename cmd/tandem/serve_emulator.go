@@ -36,7 +36,22 @@ func (e emulatorFlags) load() (*emulator.Config, error) {
 	return &cfg, nil
 }
 
-// apply creates in b what cfg declares and b lacks, and logs each change; nil cfg does nothing.
+// prepare loads the file (nil without one) before anything starts and, when the file declares
+// exactly one namespace and --amqp-default-namespace is not given, makes that namespace the
+// AMQP listener's default: the emulator's connection strings (Endpoint=sb://localhost, key
+// SAS_KEY_VALUE) name no namespace, and their EntityPath is a hub of the file's namespace.
+func (e emulatorFlags) prepare(cfg *serveConfig) (*emulator.Config, error) {
+	emu, err := e.load()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AMQP.DefaultNamespace == "" {
+		cfg.AMQP.DefaultNamespace = emulatorDefaultNamespace(emu)
+	}
+	return emu, nil
+}
+
+// applyEmulatorConfig creates in b what cfg declares and b lacks, and logs each change; nil cfg does nothing.
 func applyEmulatorConfig(ctx context.Context, b *broker.Broker, cfg *emulator.Config, log *slog.Logger) error {
 	if cfg == nil {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,9 +30,14 @@ func TestServeEmulatorConfig(t *testing.T) {
 	if err := f.Parse([]string{"--emulator-config", path}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := e.load()
-	if err != nil || emulatorDefaultNamespace(cfg) != "emulatorNs1" {
-		t.Fatalf("load: %+v, %v", cfg, err)
+	var sc serveConfig
+	cfg, err := e.prepare(&sc)
+	if err != nil || sc.AMQP.DefaultNamespace != "emulatorNs1" {
+		t.Fatalf("prepare: %+v, %v; AMQP default namespace %q", cfg, err, sc.AMQP.DefaultNamespace)
+	}
+	sc.AMQP.DefaultNamespace = "shop-ns" // a flag given wins
+	if _, err := e.prepare(&sc); err != nil || sc.AMQP.DefaultNamespace != "shop-ns" {
+		t.Fatalf("prepare with --amqp-default-namespace: %v, %q", err, sc.AMQP.DefaultNamespace)
 	}
 	b, err := broker.Open(context.Background(), broker.Options{DataDir: t.TempDir(), Region: "test", NodeID: 1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -64,5 +70,27 @@ func TestServeEmulatorConfig(t *testing.T) {
 	}
 	if _, err := e.load(); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "Entities[0].PartitionCount") {
 		t.Fatalf("bad file: %v", err)
+	}
+}
+
+func TestAMQPEndpoint(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, tc := range []struct {
+		lns  listeners
+		cfg  serveConfig
+		want string
+	}{
+		{listeners{}, serveConfig{}, ""},
+		{listeners{amqp: ln}, serveConfig{}, "127.0.0.1:" + port},
+		{listeners{amqp: ln}, serveConfig{AdvertiseHost: "eh.example"}, "eh.example:" + port},
+	} {
+		if got := tc.lns.amqpEndpoint(tc.cfg); got != tc.want {
+			t.Errorf("amqpEndpoint = %q, want %q", got, tc.want)
+		}
 	}
 }
