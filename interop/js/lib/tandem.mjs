@@ -7,6 +7,7 @@
 
 import { execFile, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
+import { connect, createServer } from "node:net";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -172,4 +173,39 @@ export function collect(consumer, { count, partitionId, options = {}, timeoutMs 
     const opts = { maxBatchSize: 100, maxWaitTimeInSeconds: 1, ...options };
     sub = partitionId === undefined ? consumer.subscribe(handlers, opts) : consumer.subscribe(partitionId, handlers, opts);
   });
+}
+
+/**
+ * A TCP relay to `target` (host:port) that records the 8-byte protocol header each client
+ * connection opens with: "AMQP" 3 1 0 0 is SASL, "AMQP" 0 1 0 0 plain AMQP without SASL.
+ * Resolves with { addr, headers, close() }.
+ */
+export async function headerSpy(target) {
+  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+  const headers = [];
+  const sockets = new Set();
+  const server = createServer((client) => {
+    const upstream = connect(port, host);
+    sockets.add(client).add(upstream);
+    let first = Buffer.alloc(0);
+    client.on("data", (chunk) => {
+      if (first.length < 8) {
+        first = Buffer.concat([first, chunk]);
+        if (first.length >= 8) headers.push(first.subarray(0, 8));
+      }
+    });
+    client.pipe(upstream).pipe(client);
+    const end = () => { client.destroy(); upstream.destroy(); };
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise((res) => server.listen(0, "127.0.0.1", res));
+  return {
+    addr: `127.0.0.1:${server.address().port}`,
+    headers,
+    close: () => new Promise((res) => {
+      for (const s of sockets) s.destroy();
+      server.close(res);
+    }),
+  };
 }

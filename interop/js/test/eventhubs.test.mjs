@@ -24,6 +24,7 @@ import {
   cli,
   collect,
   createHub,
+  headerSpy,
   rootKey,
   sasToken,
   serveHasFlag,
@@ -231,25 +232,43 @@ describe("@azure/event-hubs 6.0.4 against tandem serve", { skip, timeout: 300_00
     assert.ok(last.retrievedOn instanceof Date, `retrievedOn ${last.retrievedOn}`);
   });
 
-  test("a connection string with SharedAccessSignature= (a fixed token, no key)", T, async () => {
+  test("a connection string with SharedAccessSignature= (a fixed token, no key): no SASL layer", T, async () => {
     await createHub(node, "sas", 1);
+    // Through a relay that records each connection's protocol header: with a key the SDK (rhea)
+    // opens with SASL (ANONYMOUS, key name as trace); with only a signature it has no user name
+    // and sends the bare AMQP header, which the server must take (design §A.2.2).
+    const spy = await headerSpy(node.amqp);
     const expiry = Math.floor(Date.now() / 1000) + 3600;
-    const token = sasToken(`sb://${node.amqp}/sas`, key.keyName, key.key, expiry);
-    const sasCS = `Endpoint=sb://${node.amqp}/;SharedAccessSignature=${token};EntityPath=sas;UseDevelopmentEmulator=true`;
-    const producer = new EventHubProducerClient(sasCS, opts);
+    const token = sasToken(`sb://${spy.addr}/sas`, key.keyName, key.key, expiry);
+    const sasCS = `Endpoint=sb://${spy.addr}/;SharedAccessSignature=${token};EntityPath=sas;UseDevelopmentEmulator=true`;
     try {
-      const batch = await producer.createBatch();
-      batch.tryAdd({ body: "signed" });
-      await producer.sendBatch(batch);
+      const producer = new EventHubProducerClient(sasCS, opts);
+      try {
+        const batch = await producer.createBatch();
+        batch.tryAdd({ body: "signed" });
+        await producer.sendBatch(batch);
+      } finally {
+        await producer.close();
+      }
+      const consumer = new EventHubConsumerClient(DEFAULT_GROUP, sasCS, opts);
+      try {
+        const [e] = await collect(consumer, { count: 1, options: { startPosition: earliestEventPosition } });
+        assert.equal(e.body, "signed");
+      } finally {
+        await consumer.close();
+      }
+      assert.ok(spy.headers.length >= 2, `connections seen: ${spy.headers.length}`);
+      for (const h of spy.headers) assert.deepEqual([...h], [0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0], `protocol header ${h.toString("hex")}`);
+
+      const keyed = new EventHubProducerClient(amqpConnectionString({ amqp: spy.addr }, key), "sas", opts);
+      try {
+        await keyed.getEventHubProperties();
+      } finally {
+        await keyed.close();
+      }
+      assert.deepEqual([...spy.headers.at(-1)], [0x41, 0x4d, 0x51, 0x50, 3, 1, 0, 0], "a keyed string opens with SASL");
     } finally {
-      await producer.close();
-    }
-    const consumer = new EventHubConsumerClient(DEFAULT_GROUP, sasCS, opts);
-    try {
-      const [e] = await collect(consumer, { count: 1, options: { startPosition: earliestEventPosition } });
-      assert.equal(e.body, "signed");
-    } finally {
-      await consumer.close();
+      await spy.close();
     }
     // A token signed with another key is refused, not retried forever.
     const forged = sasToken(`sb://${node.amqp}/sas`, key.keyName, "not-the-key", expiry);
