@@ -70,6 +70,10 @@ export async function startTandem(bin, extraArgs = []) {
     return m[1];
   };
   const node = { ready, http: `http://${field("http")}`, amqp: field("amqp"), kafka: field("kafka"), dataDir, logFile };
+  if (node.amqp === "off") {
+    child.kill("SIGKILL");
+    throw new Error(`tandem serve ${args.join(" ")} reports no AMQP listener: ${ready}`);
+  }
   node.stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
