@@ -32,8 +32,8 @@ type ClusterNodeStatus struct {
 	KafkaTLS    string `json:"kafkaTLS,omitempty"`
 	HTTP        string `json:"http,omitempty"`
 	AMQP        string `json:"amqp,omitempty"` // host:port of the plain AMQP listener; "" when none
-	Reachable   *bool  `json:"reachable"` // nil: not known
-	LeaderOf    int    `json:"leaderOf"`  // partitions it leads
+	Reachable   *bool  `json:"reachable"`      // nil: not known
+	LeaderOf    int    `json:"leaderOf"`       // partitions it leads
 	Answered    *bool  `json:"answered,omitempty"`
 	Error       string `json:"error,omitempty"`
 }
