@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
@@ -51,6 +52,11 @@ type conn struct {
 	replies map[string]*replyLink // reply links by their attach's target address
 
 	closeSent bool
+
+	// held is the budget this connection holds; pendingHeld is the part of it that belongs to
+	// the frame being handled (released after it unless a transfer kept its payload).
+	held        atomic.Int64
+	pendingHeld int64
 }
 
 func newConn(s *Server, nc net.Conn, tls bool) *conn {
@@ -164,11 +170,11 @@ func (c *conn) readHandshakeFrame(typ byte) (frames.Performative, error) {
 			continue
 		}
 		if f.typ != typ {
-			return nil, closing("protocol_error", fmt.Errorf("frame type %d where type %d was expected", f.typ, typ))
+			return nil, closeWith("protocol_error", amqpErr(condFramingError, "frame type %d where type %d was expected", f.typ, typ))
 		}
 		p, err := decodeBody(f.body)
 		if err != nil {
-			return nil, closing("decode_error", fmt.Errorf("malformed frame: %w", err))
+			return nil, closeWith("decode_error", amqpErr(condDecode, "malformed frame: %v", err))
 		}
 		if p == nil {
 			continue
@@ -227,6 +233,10 @@ func (c *conn) handshake() (*frames.Open, error) {
 	}
 	p, err := c.readHandshakeFrame(frames.TypeAMQP)
 	if err != nil {
+		// After the AMQP header a refusal is our open and a close with the error (part 2.4.1).
+		if ce := (*closeError)(nil); errors.As(err, &ce) && ce.amqp != nil {
+			c.refuseOpen(ce.amqp)
+		}
 		return nil, err
 	}
 	open, ok := p.(*frames.Open)

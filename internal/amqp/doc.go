@@ -23,4 +23,9 @@
 // client's session window, and split to the client's max-frame-size. Settle modes are echoed
 // exactly; a refused attach is an attach without terminus and a closing detach; every detach
 // closes.
+//
+// Memory: transfer payloads held (reassembling, queued, being handled) draw on one budget
+// shared by all connections (budget.go), of which one connection holds at most a share; a
+// reader that finds no room stops reading, so TCP pushes back on the client, and after
+// MemoryWait its connection is closed with amqp:resource-limit-exceeded.
 package amqp

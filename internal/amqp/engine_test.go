@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -370,4 +371,99 @@ func TestServerCloseEndsConnections(t *testing.T) {
 	if err == nil {
 		t.Fatal("a receive survived the server's close")
 	}
+}
+
+// TestDrainWhileWaiting: a drain while the handler has nothing (Next is waiting) ends at
+// once with the credit used up; credit given afterwards works again.
+func TestDrainWhileWaiting(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	c := dial(t, addr, nil)
+	ctx := testCtx(t)
+	s := beginSession(t, c)
+	rcv, err := s.NewReceiver(ctx, "echo/drain", &goamqp.ReceiverOptions{Credit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rcv.IssueCredit(5); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the handler's Next to wait with the credit of 5", func() bool { return h.maxAsk.Load() == 5 })
+	if err := rcv.DrainCredit(ctx, nil); err != nil {
+		t.Fatalf("drain with nothing to send: %v", err)
+	}
+	h.queue("echo/drain").ch <- mustMarshal(t, []byte("after"))
+	if err := rcv.IssueCredit(1); err != nil {
+		t.Fatal(err)
+	}
+	m, err := rcv.Receive(ctx, nil)
+	if err != nil || string(m.GetData()) != "after" {
+		t.Fatalf("receive after a drain: %v", err)
+	}
+}
+
+// TestReplyEdgeCases: a reply to an address no reply link has is dropped (the request is
+// still accepted); a full reply queue rejects the request with amqp:resource-limit-exceeded.
+func TestReplyEdgeCases(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	c := dial(t, addr, nil)
+	ctx := testCtx(t)
+	s := beginSession(t, c)
+	snd, err := s.NewSender(ctx, "rpc", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(to string) error {
+		m := goamqp.NewMessage([]byte("q"))
+		m.Properties = &goamqp.MessageProperties{ReplyTo: &to}
+		return snd.Send(ctx, m, nil)
+	}
+	if err := send("nobody"); err != nil {
+		t.Fatalf("a request whose reply-to has no link: %v", err)
+	}
+	// A reply link without credit keeps its replies queued until the queue is full.
+	if _, err := s.NewReceiver(ctx, "rpc", &goamqp.ReceiverOptions{TargetAddress: "slow", Credit: -1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range DefaultReplyQueue {
+		if err := send("slow"); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if err := send("slow"); condition(err) != condResourceLimit {
+		t.Fatalf("a request with a full reply queue: %v, want %s", err, condResourceLimit)
+	}
+}
+
+// TestLinkChurn: links attached and detached many times on one connection leave nothing
+// behind: every handler link is closed and no goroutine accumulates.
+func TestLinkChurn(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	c := dial(t, addr, nil)
+	ctx := testCtx(t)
+	s := beginSession(t, c)
+	before := runtime.NumGoroutine()
+	const rounds = 200
+	for i := range rounds {
+		snd, err := s.NewSender(ctx, "echo/churn", nil)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if err := snd.Send(ctx, goamqp.NewMessage([]byte{byte(i)}), nil); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		snd.Close(ctx)
+		rcv, err := s.NewReceiver(ctx, "echo/churn", &goamqp.ReceiverOptions{Credit: 1})
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if m, err := rcv.Receive(ctx, nil); err != nil || m.GetData()[0] != byte(i) {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		rcv.Close(ctx)
+	}
+	waitFor(t, "every handler link closed", func() bool { return h.closed.Load() == 2*rounds })
+	waitFor(t, "the link goroutines to end", func() bool { return runtime.NumGoroutine() <= before+5 })
 }

@@ -20,18 +20,14 @@ import (
 const (
 	condInternal           = "amqp:internal-error"
 	condNotAllowed         = "amqp:not-allowed"
-	condNotImplemented     = "amqp:not-implemented"
 	condResourceLimit      = "amqp:resource-limit-exceeded"
 	condDecode             = "amqp:decode-error"
-	condUnauthorized       = "amqp:unauthorized-access"
 	condConnForced         = "amqp:connection:forced"
 	condFramingError       = "amqp:connection:framing-error"
 	condUnattachedHandle   = "amqp:session:unattached-handle"
 	condHandleInUse        = "amqp:session:handle-in-use"
-	condWindowViolation    = "amqp:session:window-violation"
 	condMessageSize        = "amqp:link:message-size-exceeded"
 	condTransferLimit      = "amqp:link:transfer-limit-exceeded"
-	condLinkDetachForced   = "amqp:link:detach-forced"
 	protoHeaderLen         = 8
 	heartbeatFloor         = 50 * time.Millisecond
 	maxTransferFrameHeader = 128 // a transfer performative with a 32-byte tag is well under this

@@ -133,8 +133,12 @@ func (in *testIncoming) Message(ctx context.Context, format uint32, msg []byte) 
 		<-ctx.Done()
 		return &frames.Released{}, nil
 	}
-	in.h.queue(in.addr).ch <- msg
-	return &frames.Accepted{}, nil
+	select {
+	case in.h.queue(in.addr).ch <- msg:
+		return &frames.Accepted{}, nil
+	case <-ctx.Done():
+		return &frames.Released{}, nil
+	}
 }
 
 func (in *testIncoming) Close() { in.h.closed.Add(1) }
@@ -198,6 +202,9 @@ func startServer(t *testing.T, opts Options) (*Server, string) {
 		s.Close()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
+		}
+		if n := s.budget.inUse(); n != 0 {
+			t.Errorf("%d bytes of the memory budget still held after Close", n)
 		}
 	})
 	return s, ln.Addr().String()

@@ -27,9 +27,9 @@ type link struct {
 	inflight      uint32 // whole messages handed to the worker, not yet handled
 	jobs          chan job
 	assembling    bool // a delivery with more=true is in progress
-	tooBig        bool // the delivery in progress is over maxMsg: discarded to its end
 	cur           job
 	buf           []byte
+	held          int64 // budget held by buf
 
 	// A link the client receives on (we are the sender).
 	out        Outgoing
@@ -164,13 +164,19 @@ func (c *conn) detachFromPeer(s *session, p *frames.Detach) {
 }
 
 // stopLink ends l's goroutine (which then calls the handler's Close) and its reply route.
+// An incoming link's worker first hands the handler the whole messages already received
+// (a client may detach right after a pre-settled send), then cancels the link's context;
+// the connection's end cancels it sooner.
 func (c *conn) stopLink(l *link) {
-	l.cancel()
 	if l.jobs != nil {
 		close(l.jobs)
 		l.jobs = nil
+	} else {
+		l.cancel()
 	}
 	l.buf = nil
+	c.release(l.held)
+	l.held = 0
 	if l.reply != nil {
 		c.replyMu.Lock()
 		if c.replies[l.replyTo] == l.reply {

@@ -20,6 +20,7 @@ type event any
 type frameEvent struct {
 	channel uint16
 	p       frames.Performative
+	held    int64 // budget taken for a transfer's payload
 }
 
 type readEnd struct{ err error }
@@ -70,6 +71,11 @@ func (c *conn) handle(ev event) (err error) {
 	}()
 	switch ev := ev.(type) {
 	case frameEvent:
+		c.pendingHeld = ev.held
+		defer func() { // a payload no transfer kept
+			c.release(c.pendingHeld)
+			c.pendingHeld = 0
+		}()
 		return c.handleFrame(ev.channel, ev.p)
 	case readEnd:
 		return ev.err
@@ -110,7 +116,17 @@ func (c *conn) readLoop() {
 		if p == nil {
 			continue
 		}
-		c.post(frameEvent{channel: f.channel, p: p})
+		var held int64
+		if t, ok := p.(*frames.Transfer); ok && len(t.Payload) > 0 && c.ctx.Err() == nil {
+			held = int64(len(t.Payload))
+			if err := c.s.budget.acquire(c.ctx, &c.held, held, c.s.opts.MemoryWait); err != nil {
+				if c.ctx.Err() == nil {
+					c.post(readEnd{closeWith("memory_budget", amqpErr(condResourceLimit, "%v", err))})
+				}
+				return
+			}
+		}
+		c.post(frameEvent{channel: f.channel, p: p, held: held})
 	}
 }
 
@@ -119,8 +135,14 @@ func (c *conn) post(ev event) {
 	select {
 	case c.events <- ev:
 	case <-c.ctx.Done():
+		if fe, ok := ev.(frameEvent); ok {
+			c.release(fe.held)
+		}
 	}
 }
+
+// release gives back budget this connection held.
+func (c *conn) release(n int64) { c.s.budget.release(&c.held, n) }
 
 // send queues one frame for the writer.
 func (c *conn) send(channel uint16, p frames.Performative, payload []byte) {
@@ -163,6 +185,25 @@ func (c *conn) shutdown(err error) {
 	c.nc.Close()
 	<-c.readerDone
 	c.links.Wait()
+	// Every goroutine that posts is done: give back what frames not handled and partial
+	// messages held.
+	for {
+		select {
+		case ev := <-c.events:
+			if fe, ok := ev.(frameEvent); ok {
+				c.release(fe.held)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	for _, s := range c.sessions {
+		for _, l := range s.links {
+			c.release(l.held)
+			l.held = 0
+		}
+	}
 	c.hc.Close()
 }
 

@@ -18,6 +18,8 @@ type metrics struct {
 	acceptErrs prometheus.Counter
 	framesIn   prometheus.Counter
 	framesOut  prometheus.Counter
+	memUsed    prometheus.Gauge
+	memLimit   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,9 +36,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "AMQP frames received (heartbeats included)."}),
 		framesOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "tandem_amqp_frames_sent_total",
 			Help: "AMQP frames sent (heartbeats included)."}),
+		memUsed: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tandem_amqp_memory_in_use_bytes",
+			Help: "Transfer payload bytes held by AMQP connections (reassembling, queued or being handled)."}),
+		memLimit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tandem_amqp_memory_budget_bytes",
+			Help: "The AMQP memory budget."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.open, m.refused, m.closed, m.acceptErrs, m.framesIn, m.framesOut)
+		reg.MustRegister(m.open, m.refused, m.closed, m.acceptErrs, m.framesIn, m.framesOut, m.memUsed, m.memLimit)
 	}
 	return m
 }

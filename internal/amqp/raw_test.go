@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/tandem-streaming/tandem/internal/amqp/codec"
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
 )
@@ -454,5 +456,143 @@ func TestProtocolViolations(t *testing.T) {
 				t.Fatalf("%s with %+v, want %s", what, e, tc.want)
 			}
 		})
+	}
+}
+
+// TestWriteTimeout: a client that stops reading is disconnected after the write timeout,
+// and its connection's goroutines end.
+func TestWriteTimeout(t *testing.T) {
+	h := newTestHandler()
+	srv, addr := startServer(t, Options{Handler: h, WriteTimeout: 300 * time.Millisecond})
+	q := h.queue("echo/unread")
+	big := mustMarshal(t, make([]byte, 60<<10))
+	for range 400 { // 24 MB: more than the socket buffers hold
+		q.ch <- big
+	}
+	r := rawDial(t, addr)
+	if tc, ok := r.nc.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4096)
+	}
+	r.open()
+	r.begin(0)
+	r.send(frames.TypeAMQP, 0, &frames.Attach{Name: "rcv", Handle: 0, Role: frames.RoleReceiver,
+		Source: &frames.Source{Address: "echo/unread"}, Target: &frames.Target{Address: "me"}}, nil)
+	credit, zero, in, handle := uint32(1000), uint32(0), uint32(0), uint32(0)
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &in, IncomingWindow: 1 << 20, OutgoingWindow: 100,
+		Handle: &handle, DeliveryCount: &zero, LinkCredit: &credit}, nil)
+	// The client reads nothing more.
+	waitFor(t, "the write timeout to close the connection", func() bool {
+		return testutil.ToFloat64(srv.metrics.closed.WithLabelValues("write_timeout")) == 1
+	})
+}
+
+// TestFlowEcho: a link flow with echo=true is answered with our link state, on both kinds
+// of link; a session flow with echo=true with our session state.
+func TestFlowEcho(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h, MaxCredit: 7})
+	r := rawDial(t, addr)
+	r.open()
+	r.begin(0)
+	r.attachSender(0, 0, "echo/e")
+	r.send(frames.TypeAMQP, 0, &frames.Attach{Name: "rcv", Handle: 1, Role: frames.RoleReceiver,
+		Source: &frames.Source{Address: "echo/e"}, Target: &frames.Target{Address: "me"}}, nil)
+	expect[*frames.Attach](r)
+	in, zero, h0, h1, three := uint32(0), uint32(0), uint32(0), uint32(1), uint32(3)
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &in, IncomingWindow: 100, Handle: &h0, DeliveryCount: &zero, Echo: true}, nil)
+	f := expect[*frames.Flow](r)
+	if f.Handle == nil || *f.Handle != 0 || f.LinkCredit == nil || *f.LinkCredit != 7 || f.DeliveryCount == nil || *f.DeliveryCount != 0 {
+		t.Fatalf("echo on the link the client sends on: %+v", f)
+	}
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &in, IncomingWindow: 100, Handle: &h1, DeliveryCount: &zero, LinkCredit: &three, Echo: true}, nil)
+	f = expect[*frames.Flow](r)
+	if f.Handle == nil || *f.Handle != 1 || f.LinkCredit == nil || *f.LinkCredit != 3 {
+		t.Fatalf("echo on the link the client receives on: %+v", f)
+	}
+	r.send(frames.TypeAMQP, 0, &frames.Flow{NextIncomingID: &in, IncomingWindow: 100, Echo: true}, nil)
+	f = expect[*frames.Flow](r)
+	if f.Handle != nil || f.NextIncomingID == nil || f.IncomingWindow != DefaultSessionWindow {
+		t.Fatalf("echo on the session: %+v", f)
+	}
+}
+
+// sendHeld sends settled single-frame messages of size bytes on handle 0 of channel 0 to a
+// "hold/" target until the server stops reading; it returns how many it wrote.
+func (r *rawClient) sendSettled(n, size int, first uint32) {
+	r.t.Helper()
+	settled := true
+	for i := range n {
+		id := first + uint32(i)
+		r.send(frames.TypeAMQP, 0, &frames.Transfer{Handle: 0, DeliveryID: &id, DeliveryTag: []byte{byte(i)}, Settled: &settled}, make([]byte, size))
+	}
+}
+
+// TestMemoryBudget: payload bytes held (here by a handler that never finishes) count in the
+// budget; a connection over its share waits, and is closed with
+// amqp:resource-limit-exceeded after MemoryWait; its bytes are given back. Another
+// connection keeps working meanwhile.
+func TestMemoryBudget(t *testing.T) {
+	h := newTestHandler()
+	srv, addr := startServer(t, Options{Handler: h, MemoryBudget: 256 << 10, ConnMemoryShare: 64 << 10, MemoryWait: 2 * time.Second})
+	r := rawDial(t, addr)
+	r.open()
+	r.begin(0)
+	r.attachSender(0, 0, "hold/budget")
+	go r.sendSettled(20, 10<<10, 0) // 200 KiB: more than the share
+	waitFor(t, "the connection to fill its share", func() bool { return srv.budget.inUse() >= 60<<10 })
+	if n := srv.budget.inUse(); n > 64<<10 {
+		t.Fatalf("one connection holds %d bytes, its share is %d", n, 64<<10)
+	}
+	// Another connection is not starved.
+	roundTrip(t, dial(t, addr, nil), "echo/budget", make([]byte, 30<<10))
+	cl := expect[*frames.Close](r)
+	if errCond(cl.Error) != condResourceLimit {
+		t.Fatalf("close %+v, want %s", cl.Error, condResourceLimit)
+	}
+	waitFor(t, "the closed connection's bytes to be given back", func() bool { return srv.budget.inUse() == 0 })
+	if got := testutil.ToFloat64(srv.metrics.closed.WithLabelValues("memory_budget")); got != 1 {
+		t.Fatalf("closed{memory_budget} = %v", got)
+	}
+}
+
+// TestSASLRefusals: an unknown mechanism and a malformed PLAIN response get outcome auth (1)
+// and the end of the connection.
+func TestSASLRefusals(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	for _, init := range []*frames.SASLInit{
+		{Mechanism: "SCRAM-SHA-256", InitialResponse: []byte("n,,n=user")},
+		{Mechanism: "PLAIN", InitialResponse: []byte("no-separators")},
+	} {
+		r := rawDial(t, addr)
+		r.write(protoHeader(frames.ProtoSASL))
+		r.header()
+		expect[*frames.SASLMechanisms](r)
+		r.send(frames.TypeSASL, 0, init, nil)
+		out := expect[*frames.SASLOutcome](r)
+		if out.Code != frames.SASLAuth {
+			t.Errorf("%s: outcome %d, want %d", init.Mechanism, out.Code, frames.SASLAuth)
+		}
+		if rest, _ := io.ReadAll(r.br); len(rest) != 0 {
+			t.Errorf("%s: %d bytes after the outcome, want the end", init.Mechanism, len(rest))
+		}
+	}
+}
+
+// TestOpenExpected: a frame other than open after the AMQP header gets our open and a
+// close with the error.
+func TestOpenExpected(t *testing.T) {
+	h := newTestHandler()
+	_, addr := startServer(t, Options{Handler: h})
+	r := rawDial(t, addr)
+	r.write(protoHeader(frames.ProtoAMQP))
+	r.header()
+	r.send(frames.TypeAMQP, 0, &frames.Begin{IncomingWindow: 1}, nil)
+	_, p := r.next()
+	if _, ok := p.(*frames.Open); !ok {
+		t.Fatalf("first frame %T, want our open", p)
+	}
+	if cl := expect[*frames.Close](r); errCond(cl.Error) != condNotAllowed {
+		t.Fatalf("close %+v, want %s", cl.Error, condNotAllowed)
 	}
 }

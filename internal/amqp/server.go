@@ -52,6 +52,11 @@ const (
 	DefaultWriteTimeout = 30 * time.Second
 	// DefaultReplyQueue is the capacity of a reply link (NewReplyLink).
 	DefaultReplyQueue = 256
+	// DefaultMemoryBudget bounds the transfer payload bytes held at once by all connections
+	// (messages being reassembled, queued or handled); DefaultMemoryWait is how long a
+	// connection's reader waits for room before the connection is closed.
+	DefaultMemoryBudget = 256 << 20
+	DefaultMemoryWait   = 30 * time.Second
 )
 
 // Options configure a Server. Zero limits take the defaults above.
@@ -79,6 +84,12 @@ type Options struct {
 	AuthTimeout         time.Duration
 	IdleTimeout         time.Duration
 	WriteTimeout        time.Duration
+	// MemoryBudget bounds the transfer payload bytes held at once for all connections; one
+	// connection holds at most ConnMemoryShare of it (default max(budget/4, two largest
+	// messages)); a reader waits at most MemoryWait for room, then its connection is closed.
+	MemoryBudget    int64
+	ConnMemoryShare int64
+	MemoryWait      time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -115,6 +126,13 @@ func (o *Options) setDefaults() {
 	defDur(&o.AuthTimeout, DefaultAuthTimeout)
 	defDur(&o.IdleTimeout, DefaultIdleTimeout)
 	defDur(&o.WriteTimeout, DefaultWriteTimeout)
+	defDur(&o.MemoryWait, DefaultMemoryWait)
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
+	if o.ConnMemoryShare <= 0 {
+		o.ConnMemoryShare = max(o.MemoryBudget/4, min(2*int64(min(o.MaxMessageBytes, 1<<40)), o.MemoryBudget))
+	}
 	if o.ContainerID == "" {
 		o.ContainerID = "tandem"
 	}
@@ -136,6 +154,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
+	budget  *budget
 	// Rate-limited log lines, one gate per kind so one flood does not hide the others.
 	acceptLog, refuseLog, closeLog *logGate
 
@@ -161,6 +180,8 @@ func NewServer(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Logger.With("component", "amqp"),
 		metrics:   newMetrics(opts.Registerer),
 		acceptLog: newLogGate(), refuseLog: newLogGate(), closeLog: newLogGate()}
+	s.metrics.memLimit.Set(float64(opts.MemoryBudget))
+	s.budget = newBudget(opts.MemoryBudget, opts.ConnMemoryShare, func(used int64) { s.metrics.memUsed.Set(float64(used)) })
 	s.mu.lns = make(map[net.Listener]struct{})
 	s.mu.conns = make(map[*conn]struct{})
 	s.mu.perIP = make(map[string]int)
@@ -188,6 +209,10 @@ func (s *Server) ServePlain(ln net.Listener) error {
 // ECONNABORTED, …) never ends it: it is logged and retried after a back-off of 5ms doubling
 // to 1s, as net/http does.
 func (s *Server) serve(ln net.Listener, tlsConf *tls.Config) error {
+	if s.opts.Handler == nil {
+		ln.Close()
+		return errors.New("amqp: Options.Handler is nil; the engine needs a handler to give links meaning")
+	}
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()

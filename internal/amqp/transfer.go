@@ -18,6 +18,7 @@ type job struct {
 	format  uint32
 	settled bool
 	msg     []byte
+	held    int64 // budget held by msg
 }
 
 // handledEvent is a message handled by a worker: its delivery state for the disposition.
@@ -57,7 +58,7 @@ func (c *conn) transfer(s *session, p *frames.Transfer) {
 		}
 		l.credit--
 		l.deliveryCount++
-		l.assembling, l.tooBig = true, false
+		l.assembling = true
 		l.cur = job{id: *p.DeliveryID}
 		if p.MessageFormat != nil {
 			l.cur.format = *p.MessageFormat
@@ -68,16 +69,22 @@ func (c *conn) transfer(s *session, p *frames.Transfer) {
 	}
 	if p.Aborted {
 		l.assembling, l.buf = false, nil
+		c.release(l.held)
+		l.held = 0
 		c.refill(l)
 		return
 	}
 	if uint64(len(l.buf))+uint64(len(p.Payload)) > l.maxMsg {
 		l.buf = nil
+		c.release(l.held)
+		l.held = 0
 		c.detach(l, amqpErr(condMessageSize, "a message on link %q is larger than its max-message-size of %d bytes; send smaller messages or batches", l.name, l.maxMsg))
 		return
 	}
 	if p.More {
 		l.buf = append(l.buf, p.Payload...)
+		l.held += c.pendingHeld
+		c.pendingHeld = 0
 		return
 	}
 	msg := p.Payload
@@ -85,6 +92,8 @@ func (c *conn) transfer(s *session, p *frames.Transfer) {
 		msg = append(l.buf, p.Payload...)
 	}
 	l.cur.msg = msg
+	l.cur.held = l.held + c.pendingHeld
+	l.held, c.pendingHeld = 0, 0
 	l.assembling, l.buf = false, nil
 	l.inflight++
 	l.jobs <- l.cur // never blocks: inflight ≤ MaxCredit = cap(jobs)
@@ -92,9 +101,10 @@ func (c *conn) transfer(s *session, p *frames.Transfer) {
 }
 
 // runIncoming is an incoming link's worker: it hands messages to the handler in order and
-// reports their states; it closes the handler's link when the link ends.
+// reports their states; when the link ends (jobs closed) it closes the handler's link.
 func (c *conn) runIncoming(l *link, jobs <-chan job) {
 	defer c.links.Done()
+	defer l.cancel()
 	defer l.in.Close()
 	for {
 		var j job
@@ -102,9 +112,10 @@ func (c *conn) runIncoming(l *link, jobs <-chan job) {
 		select {
 		case j, ok = <-jobs:
 			if !ok {
-				return
+				return // the link ended and every message received is handled
 			}
 		case <-l.ctx.Done():
+			c.dropJobs(jobs)
 			return
 		}
 		var state frames.DeliveryState
@@ -115,6 +126,7 @@ func (c *conn) runIncoming(l *link, jobs <-chan job) {
 		}); ferr != nil {
 			state = &frames.Rejected{Error: ferr}
 		}
+		c.release(j.held)
 		if len(replies) > 0 {
 			if rej := c.routeReplies(replies); rej != nil {
 				state = rej
@@ -126,6 +138,23 @@ func (c *conn) runIncoming(l *link, jobs <-chan job) {
 		select {
 		case c.events <- handledEvent{l: l, id: j.id, settled: j.settled, state: state}:
 		case <-l.ctx.Done():
+			c.dropJobs(jobs)
+			return
+		}
+	}
+}
+
+// dropJobs gives back the budget of the messages still queued for a worker whose connection
+// ended (nothing is queued after that).
+func (c *conn) dropJobs(jobs <-chan job) {
+	for {
+		select {
+		case j, ok := <-jobs:
+			if !ok {
+				return
+			}
+			c.release(j.held)
+		default:
 			return
 		}
 	}
@@ -328,6 +357,11 @@ func (c *conn) sendDelivery(l *link, d Delivery) {
 	t := &frames.Transfer{Handle: l.handle, DeliveryID: &id, DeliveryTag: tag, MessageFormat: &format,
 		Settled: &settled, More: true}
 	msg := d.Message
+	if len(msg)+maxTransferFrameHeader <= int(c.peerMaxFrame) { // one frame: no need to measure
+		t.More = false
+		c.queueTransfer(s, l, appendFrame(make([]byte, 0, len(msg)+maxTransferFrameHeader), frames.TypeAMQP, s.ch, t, msg))
+		return
+	}
 	for {
 		room := int(c.peerMaxFrame) - len(appendFrame(nil, frames.TypeAMQP, s.ch, t, nil))
 		chunk := msg[:min(len(msg), max(room, 1))]

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,16 +42,21 @@ func TestAMQPUnauthorized(t *testing.T) {
 		return fmt.Sprintf("Endpoint=sb://%s;SharedAccessSignature=%s;UseDevelopmentEmulator=true", addr,
 			sasToken("amqp://"+addr+"/"+hub, e.keyName, e.key, expiry))
 	}
+	accepted := int64(0)
 	for _, tc := range []struct {
 		name, connString string
 		ok               bool
 	}{
 		{"the namespace's key", e.connString(), true},
+		{"the namespace's key, the endpoint with a slash", emulatorString(addr+"/", e.keyName, e.key), true},
 		{"a wrong key", emulatorString(addr, e.keyName, wrongKey), false},
 		{"a wrong key name", emulatorString(addr, "NoSuchRule", e.key), false},
 		{"a token valid for an hour", sasString(time.Now().Add(time.Hour)), true},
 		{"a token expired a minute ago", sasString(time.Now().Add(-time.Minute)), false},
 	} {
+		if tc.ok {
+			accepted++
+		}
 		p, err := azeventhubs.NewProducerClientFromConnectionString(tc.connString, hub, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -74,10 +81,10 @@ func TestAMQPUnauthorized(t *testing.T) {
 			t.Errorf("%s: GetEventHubProperties returned %v, want the $cbs reply's status code 401", tc.name, perr)
 		}
 	}
-	// Nothing the refused clients sent was stored: only the two accepted sends.
+	// Nothing the refused clients sent was stored: one event per accepted client.
 	pp, err := e.producer(t, hub).GetPartitionProperties(within(t, time.Minute), "0", nil)
-	if err != nil || pp.LastEnqueuedSequenceNumber != 1 {
-		t.Errorf("after 2 accepted and 3 refused sends the partition is %+v, %v; want sequence numbers 0 and 1", pp, err)
+	if err != nil || pp.LastEnqueuedSequenceNumber != accepted-1 {
+		t.Errorf("after %d accepted and 3 refused sends the partition is %+v, %v; want %d events", accepted, pp, err, accepted)
 	}
 }
 
@@ -110,5 +117,61 @@ func TestAMQPEmulatorPlaceholderKey(t *testing.T) {
 	got, err := e.n.api.Receive(within(t, time.Minute), "default", hub, 1, client.ReceiveOptions{From: client.Start, Max: 10})
 	if err != nil || len(got.Events) != 2 {
 		t.Errorf("HTTP receive from default/%s: %+v, %v", hub, got, err)
+	}
+}
+
+// With TLS (--tls-dev) the AMQPS listener speaks AMQP inside TLS with the node's certificate:
+// the SDK, trusting the dev CA and with no UseDevelopmentEmulator, sends and receives on it.
+func TestAMQPSOverTLS(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(tmpRoot, "tls-"+hubName(t))
+	n, err := startNode(dir, readyLine{}, "--tls-dev", "--amqps-addr", "127.0.0.1:0", "--kafka-tls-addr", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.stop)
+	n.logOnFailure(t)
+	if !n.ready.tls || n.ready.amqps == "" || n.ready.amqps == "off" {
+		t.Fatalf("a node with --tls-dev reports amqps=%q (TLS form: %v)", n.ready.amqps, n.ready.tls)
+	}
+	keys, err := setupNamespace(n, sharedNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := env{n: n, ns: sharedNS, keyName: keys.KeyName, key: keys.PrimaryKey}
+	hub := e.newHub(t, 1)
+	tc, err := n.tlsConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// go-amqp verifies the endpoint's host:port as the server name; the dev certificate names
+	// localhost and 127.0.0.1.
+	tc.ServerName = "localhost"
+	cs := fmt.Sprintf("Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", n.ready.amqps, e.keyName, e.key)
+	p, err := azeventhubs.NewProducerClientFromConnectionString(cs, hub, &azeventhubs.ProducerClientOptions{TLSConfig: tc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	mustSend(t, p, bodies("tls", 2), nil)
+	c, err := azeventhubs.NewConsumerClientFromConnectionString(cs, hub, azeventhubs.DefaultConsumerGroup,
+		&azeventhubs.ConsumerClientOptions{TLSConfig: tc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	evs := receive(t, c, "0", azeventhubs.StartPosition{Earliest: ptr(true)}, 2, time.Minute)
+	if string(evs[0].Body) != "tls-0" || string(evs[1].Body) != "tls-1" {
+		t.Errorf("received %q, %q", evs[0].Body, evs[1].Body)
+	}
+	// A client that does not trust the CA is refused in the handshake.
+	untrusting, err := azeventhubs.NewProducerClientFromConnectionString(cs, hub,
+		&azeventhubs.ProducerClientOptions{TLSConfig: &tls.Config{}, RetryOptions: azeventhubs.RetryOptions{MaxRetries: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer untrusting.Close(context.Background())
+	if _, err := untrusting.GetEventHubProperties(within(t, time.Minute), nil); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a client without the dev CA: %v, want a certificate error", err)
 	}
 }

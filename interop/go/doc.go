@@ -12,6 +12,8 @@
 //   - TANDEM_BIN: a tandem binary to test instead of building ../../cmd/tandem.
 //   - TANDEM_INTEROP_KEEP=1: keep the nodes' data directories and logs (their paths are
 //     printed).
+//   - TANDEM_INTEROP_SERVE_ARGS: more flags for the shared node (such as --pprof).
+//   - TANDEM_INTEROP_IDLE: how long TestAMQPIdleReceivers stays idle (default 3m).
 //
 // The benchmarks (go test -run '^$' -bench . -benchtime 20000x) compare the Go SDK over AMQP
 // with franz-go over Kafka against the same process, for 1 KiB events in batches of 100.

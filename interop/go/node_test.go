@@ -3,9 +3,12 @@ package interop
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,10 +81,16 @@ type node struct {
 	api      *client.Client
 }
 
-// readyLine is what serve's ready line says.
-type readyLine struct{ kafka, http, amqp string }
+// readyLine is what serve's ready line says; amqps and tls with TLS (the API is then HTTPS).
+type readyLine struct {
+	kafka, http, amqp, amqps string
+	tls                      bool
+}
 
-var readyRe = regexp.MustCompile(`^tandem ready region=\S+ kafka=(\S+) http=(\S+) amqp=(\S+)`)
+var (
+	readyRe = regexp.MustCompile(`^tandem ready region=\S+ kafka=(\S+) http=(\S+) amqp=(\S+)`)
+	amqpsRe = regexp.MustCompile(` amqps=(\S+) .* api=https`)
+)
 
 // startNode starts `tandem serve --dev` with data in dir on free ports (or, restarting, on the
 // ports of r) and waits for its ready line.
@@ -96,11 +105,33 @@ func startNode(dir string, r readyLine, args ...string) (*node, error) {
 		return nil, fmt.Errorf("reading the admin key: %w", err)
 	}
 	n.adminKey = strings.TrimSpace(string(key))
-	if n.api, err = client.New("http://"+n.ready.http, client.WithAdminKey(n.adminKey)); err != nil {
+	opts, scheme := []client.Option{client.WithAdminKey(n.adminKey)}, "http://"
+	if n.ready.tls {
+		tc, err := n.tlsConfig()
+		if err != nil {
+			n.stop()
+			return nil, err
+		}
+		opts, scheme = append(opts, client.WithHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: tc}})), "https://"
+	}
+	if n.api, err = client.New(scheme+n.ready.http, opts...); err != nil {
 		n.stop()
 		return nil, err
 	}
 	return n, nil
+}
+
+// tlsConfig trusts the node's dev CA (--tls-dev: <data>/tls/ca.pem).
+func (n *node) tlsConfig() (*tls.Config, error) {
+	pem, err := os.ReadFile(filepath.Join(n.dir, "tls", "ca.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the dev CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("the dev CA file holds no certificate")
+	}
+	return &tls.Config{RootCAs: pool}, nil
 }
 
 func (n *node) start(r readyLine) error {
@@ -136,7 +167,11 @@ func (n *node) start(r readyLine) error {
 			fmt.Fprintln(logf, sc.Text())
 			if m := readyRe.FindStringSubmatch(sc.Text()); m != nil && !found {
 				found = true
-				readyc <- readyLine{kafka: m[1], http: m[2], amqp: m[3]}
+				r := readyLine{kafka: m[1], http: m[2], amqp: m[3]}
+				if m := amqpsRe.FindStringSubmatch(sc.Text()); m != nil {
+					r.amqps, r.tls = m[1], true
+				}
+				readyc <- r
 			}
 		}
 		io.Copy(io.Discard, stdout)
@@ -231,7 +266,7 @@ func sharedEnv(t testing.TB) env {
 	t.Helper()
 	shared.once.Do(func() {
 		dir := filepath.Join(tmpRoot, "shared")
-		if shared.n, shared.err = startNode(dir, readyLine{}); shared.err != nil {
+		if shared.n, shared.err = startNode(dir, readyLine{}, strings.Fields(os.Getenv("TANDEM_INTEROP_SERVE_ARGS"))...); shared.err != nil {
 			return
 		}
 		shared.keys, shared.err = setupNamespace(shared.n, sharedNS)

@@ -111,9 +111,13 @@ func TestAMQPRestartMidStream(t *testing.T) {
 		}
 	}
 	waitFor("100 events read before the restart", func() bool { return received() >= 100 })
-	if err := e.n.restart(); err != nil {
-		t.Fatalf("restarting tandem serve: %v", err)
+	restartAt := time.Now()
+	e.n.stop()
+	stopped := time.Since(restartAt)
+	if err := e.n.start(e.n.addrs()); err != nil {
+		t.Fatalf("starting tandem serve again: %v", err)
 	}
+	t.Logf("SIGTERM to exit %v, start to ready %v", stopped.Round(time.Millisecond), (time.Since(restartAt) - stopped).Round(time.Millisecond))
 	atRestart := nAcked.Load()
 	waitFor("200 events acknowledged after the restart", func() bool { return nAcked.Load() >= atRestart+200 })
 	close(stop)

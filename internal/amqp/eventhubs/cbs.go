@@ -10,6 +10,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/amqp"
 	"github.com/tandem-streaming/tandem/internal/amqp/codec"
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -41,7 +42,7 @@ func (l *cbsLink) MaxMessageSize() uint64 { return requestMaxBytes }
 func (l *cbsLink) Close()                 {}
 
 func (l *cbsLink) Message(ctx context.Context, format uint32, msg []byte) (frames.DeliveryState, []amqp.Reply) {
-	m, err := parseMessage(msg)
+	m, err := message.Parse(msg)
 	if err != nil {
 		return &frames.Rejected{Error: errorf(condDecodeError, "the $cbs request is not an AMQP message: %v", err)}, nil
 	}
@@ -54,21 +55,21 @@ func (l *cbsLink) Message(ctx context.Context, format uint32, msg []byte) (frame
 
 // replyTo accepts a request and answers it on its reply-to (a request without one gets no
 // answer). cond, when set, goes in the error-condition property (JS reads it).
-func replyTo(req *msgView, status int32, desc string, cond *codec.Symbol, body any) (frames.DeliveryState, []amqp.Reply) {
-	if req.ReplyTo == "" {
+func replyTo(req *message.Message, status int32, desc string, cond *codec.Symbol, body any) (frames.DeliveryState, []amqp.Reply) {
+	if req.Properties == nil || req.Properties.ReplyTo == "" {
 		return &frames.Accepted{}, nil
 	}
-	out, err := appendReply(nil, req.MessageID, status, desc, cond, body)
+	out, err := appendReply(nil, req.Properties.MessageID, status, desc, cond, body)
 	if err != nil {
 		return &frames.Rejected{Error: errorf(condInternal, "encoding the reply: %v", err)}, nil
 	}
-	return &frames.Accepted{}, []amqp.Reply{{To: req.ReplyTo, Message: out}}
+	return &frames.Accepted{}, []amqp.Reply{{To: req.Properties.ReplyTo, Message: out}}
 }
 
 // appendReply encodes a reply message: correlation-id, status-code as an int32 (Go requires
 // it), status-description, and a body amqp-value when body is not nil.
 func appendReply(dst []byte, correlationID any, status int32, desc string, cond *codec.Symbol, body any) ([]byte, error) {
-	dst, err := appendCorrelationProperties(dst, correlationID)
+	dst, err := message.AppendProperties(dst, &message.Properties{CorrelationID: correlationID})
 	if err != nil {
 		return dst, err
 	}
@@ -78,18 +79,18 @@ func appendReply(dst []byte, correlationID any, status int32, desc string, cond 
 	if cond != nil {
 		ap.Set("error-condition", *cond)
 	}
-	if dst, err = appendSection(dst, secAppProperties, ap); err != nil {
+	if dst, err = message.AppendApplicationProperties(dst, ap); err != nil {
 		return dst, err
 	}
 	if body != nil {
-		return appendSection(dst, secValue, body)
+		return message.AppendValue(dst, body)
 	}
 	return dst, nil
 }
 
 // appString returns a string application property ("" when absent or not a string).
-func appString(m *msgView, key string) string {
-	v, _ := m.AppProps.Get(key)
+func appString(m *message.Message, key string) string {
+	v, _ := m.ApplicationProperties.Get(key)
 	switch v := v.(type) {
 	case string:
 		return v
@@ -101,7 +102,7 @@ func appString(m *msgView, key string) string {
 
 // putToken verifies a put-token request and records the claim: 202 when it verified, 401
 // when it did not, 400 for a malformed request.
-func (c *conn) putToken(m *msgView) (int32, string) {
+func (c *conn) putToken(m *message.Message) (int32, string) {
 	if op := appString(m, "operation"); op != "put-token" {
 		return 400, fmt.Sprintf("$cbs supports operation put-token only, not %q", clip(op))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/amqp"
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/broker"
 )
@@ -90,7 +91,7 @@ func TestSendBatchReceiveEverywhere(t *testing.T) {
 		return &goamqp.Message{Data: [][]byte{[]byte(body)}, ApplicationProperties: props,
 			Properties: &goamqp.MessageProperties{MessageID: "mid-" + body}}
 	}
-	send(t, s, batchMessageFormat, batchOf(t, "alphabet",
+	send(t, s, message.BatchFormat, batchOf(t, "alphabet",
 		ev("e1", map[string]any{"color": "red"}), ev("e2", map[string]any{"color": "blue", "n": int64(2)})))
 	part := KeyPartition("alphabet", 4)
 
@@ -271,15 +272,21 @@ func TestEpochOverLinks(t *testing.T) {
 		t.Fatal(ferr)
 	}
 	defer b.Close()
-	err := <-errc
+	err := waitErr(t, errc)
 	var fe *frames.Error
 	if !errors.As(err, &fe) || fe.Condition != condStolen || !strings.Contains(fe.Description, "'reader-B'") || !strings.Contains(fe.Description, "'reader-A'") {
 		t.Fatalf("the old receiver's Next: %v", err)
 	}
 	a.Close()
-	if _, ferr := c.AttachOutgoing(context.Background(), receiverAttach(addr, "", ptr(int64(0)), "reader-C")); ferr == nil || ferr.Condition != condStolen {
-		t.Fatalf("a lower epoch: %v", ferr)
+	// A lower epoch attaches and is detached with amqp:link:stolen at its first receive.
+	low, ferr := c.AttachOutgoing(context.Background(), receiverAttach(addr, "", ptr(int64(0)), "reader-C"))
+	if ferr != nil {
+		t.Fatalf("a lower epoch's attach: %v", ferr)
 	}
+	if _, err := low.Next(context.Background(), 1); !errors.As(err, &fe) || fe.Condition != condStolen || !strings.Contains(fe.Description, "'reader-B'") {
+		t.Fatalf("a lower epoch's receive: %v", err)
+	}
+	low.Close()
 	b.Close()
 	var open []amqp.Outgoing
 	for i := 0; i < 5; i++ {

@@ -12,6 +12,7 @@ import (
 	goamqp "github.com/Azure/go-amqp"
 
 	"github.com/tandem-streaming/tandem/internal/amqp"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/broker"
 )
 
@@ -105,14 +106,26 @@ func cbsPut(t *testing.T, c *goamqp.Conn, aud, token string) {
 func TestE2EGoAMQP(t *testing.T) {
 	f := newFixture(t, false)
 	addr := f.serve()
-	ctx := ctxT(t)
 	aud := "amqp://" + addr + "/hub1"
-
-	// Management, as GetEventHubProperties does it.
 	c := dial(t, addr)
+	e2eManagement(t, f, c, aud)
+	e2eSendBatch(t, f, c, aud)
+	rcv := e2eReceive(t, f, addr, aud)
+	sess := e2eSteal(t, f, addr, aud, rcv)
+	e2eReaderQuota(t, sess)
+	ctx := ctxT(t)
+	// The sent events read over HTTP with the same numbers.
+	evs, _, err := f.b.Receive(ctx, "amqpns1", "hub1", 2, broker.Position{Kind: broker.FromStart}, 10, 0)
+	if err != nil || len(evs) != 4 || evs[1].SequenceNumber != 1 || evs[1].PartitionKey != "TheBestParitionEver" || evs[1].Properties["i"] == "" {
+		t.Fatalf("HTTP receive: %+v, %v", evs, err)
+	}
+}
+
+// e2eManagement is GetEventHubProperties: a claim for <hub>/$management, then READ.
+func e2eManagement(t *testing.T, f *fixture, c *goamqp.Conn, aud string) {
+	// Management, as GetEventHubProperties does it.
 	tok := f.token(aud+"/$management", "RootManageSharedAccessKey", f.key)
 	cbsPut(t, c, aud+"/$management", tok)
-	geo := []string{"com.microsoft:georeplication"}
 	reply := rpc(t, c, "$management", map[string]any{"operation": "READ", "name": "hub1", "type": typeEventHub, "security_token": tok}, nil, geo)
 	props, ok := reply.Value.(map[string]any)
 	if reply.ApplicationProperties["status-code"] != int32(200) || !ok {
@@ -125,6 +138,13 @@ func TestE2EGoAMQP(t *testing.T) {
 		t.Fatalf("created_at %#v", props["created_at"])
 	}
 
+}
+
+var geo = []string{"com.microsoft:georeplication"}
+
+// e2eSendBatch is SendEventDataBatch with a partition key, past one frame.
+func e2eSendBatch(t *testing.T, f *fixture, c *goamqp.Conn, aud string) {
+	ctx := ctxT(t)
 	// Send a batch with a partition key, as a ProducerClient does.
 	cbsPut(t, c, aud, f.token(aud, "RootManageSharedAccessKey", f.key))
 	ss, err := c.NewSession(ctx, nil)
@@ -146,7 +166,7 @@ func TestE2EGoAMQP(t *testing.T) {
 	}
 	// Pad the batch past one 64 KiB frame so it arrives in several transfers.
 	inner = append(inner, marshal(t, &goamqp.Message{Data: [][]byte{make([]byte, 200<<10)}}))
-	env := &goamqp.Message{Format: batchMessageFormat, Data: inner, Annotations: goamqp.Annotations{"x-opt-partition-key": "TheBestParitionEver"}}
+	env := &goamqp.Message{Format: message.BatchFormat, Data: inner, Annotations: goamqp.Annotations{"x-opt-partition-key": "TheBestParitionEver"}}
 	if err := snd.Send(ctx, env, nil); err != nil {
 		t.Fatalf("send batch: %v", err)
 	}
@@ -164,6 +184,12 @@ func TestE2EGoAMQP(t *testing.T) {
 		t.Fatal("a message over max-message-size was sent")
 	}
 
+}
+
+// e2eReceive is a PartitionClient from the earliest event (epoch 0, credit 300); the receiver
+// is left waiting for more.
+func e2eReceive(t *testing.T, f *fixture, addr, aud string) *goamqp.Receiver {
+	ctx := ctxT(t)
 	// Receive from the start, as a PartitionClient does; pre-settled deliveries, credit 300.
 	rc := dial(t, addr)
 	cbsPut(t, rc, aud+"/ConsumerGroups/$Default/Partitions/2", f.token(aud+"/ConsumerGroups/$Default/Partitions/2", "RootManageSharedAccessKey", f.key))
@@ -197,19 +223,26 @@ func TestE2EGoAMQP(t *testing.T) {
 		}
 	}
 
+	return rcv
+}
+
+// e2eSteal: a processor with epoch 1 on another connection takes the partition from rcv.
+func e2eSteal(t *testing.T, f *fixture, addr, aud string, rcv *goamqp.Receiver) *goamqp.Session {
+	ctx := ctxT(t)
 	// A processor with epoch 1 on another connection steals the partition.
 	errc := make(chan error, 1)
 	go func() { _, err := rcv.Receive(ctx, nil); errc <- err }()
 	oc := dial(t, addr)
 	cbsPut(t, oc, aud, f.token(aud, "RootManageSharedAccessKey", f.key))
-	os, _ := oc.NewSession(ctx, nil)
-	thief, err := os.NewReceiver(ctx, "hub1/ConsumerGroups/$default/Partitions/2", &goamqp.ReceiverOptions{
-		Credit: 10, TargetAddress: "instance-2", Filters: []goamqp.LinkFilter{goamqp.NewSelectorFilter("amqp.annotation.x-opt-sequence-number > '1'")},
+	sess, _ := oc.NewSession(ctx, nil)
+	thief, err := sess.NewReceiver(ctx, "hub1/ConsumerGroups/$default/Partitions/2", &goamqp.ReceiverOptions{
+		Credit: 10, TargetAddress: "instance-2", // .NET's form: unquoted, descriptor 0x00000137000000A.
+		Filters:    []goamqp.LinkFilter{goamqp.NewLinkFilter(selectorFilterName, selectorCodeDotNet, "amqp.annotation.x-opt-sequence-number > 1")},
 		Properties: map[string]any{"com.microsoft:receiver-name": "instance-2", "com.microsoft:epoch": int64(1)}})
 	if err != nil {
 		t.Fatalf("epoch 1 receiver: %v", err)
 	}
-	err = <-errc
+	err = waitErr(t, errc)
 	var le *goamqp.LinkError
 	if !errors.As(err, &le) || le.RemoteErr == nil || le.RemoteErr.Condition != goamqp.ErrCond("amqp:link:stolen") ||
 		!strings.Contains(le.RemoteErr.Description, "instance-2") || !strings.Contains(le.RemoteErr.Description, "instance-1") {
@@ -219,12 +252,29 @@ func TestE2EGoAMQP(t *testing.T) {
 	if err != nil || m.Annotations["x-opt-sequence-number"] != int64(2) {
 		t.Fatalf("the new owner's first event: %v %v", m, err)
 	}
+	// A lower owner level attaches and loses ownership at its first receive, which is how
+	// azeventhubs recognises it (IsOwnershipLostError wants a *LinkError).
+	low, err := sess.NewReceiver(ctx, "hub1/ConsumerGroups/$default/Partitions/2", &goamqp.ReceiverOptions{
+		Credit: 10, TargetAddress: "instance-3", Properties: map[string]any{"com.microsoft:receiver-name": "instance-3", "com.microsoft:epoch": int64(0)}})
+	if err != nil {
+		t.Fatalf("lower owner level attach: %v", err)
+	}
+	_, err = low.Receive(ctx, nil)
+	if !errors.As(err, &le) || le.RemoteErr == nil || le.RemoteErr.Condition != goamqp.ErrCond("amqp:link:stolen") {
+		t.Fatalf("lower owner level receive: %v", err)
+	}
 	thief.Close(ctx)
 
+	return sess
+}
+
+// e2eReaderQuota: five non-epoch readers share a partition; the sixth is refused.
+func e2eReaderQuota(t *testing.T, sess *goamqp.Session) {
+	ctx := ctxT(t)
 	// Five non-epoch readers share a partition; the sixth is refused.
 	var readers []*goamqp.Receiver
 	for i := 0; i < 6; i++ {
-		r, err := os.NewReceiver(ctx, "hub1/ConsumerGroups/$Default/Partitions/0", &goamqp.ReceiverOptions{
+		r, err := sess.NewReceiver(ctx, "hub1/ConsumerGroups/$Default/Partitions/0", &goamqp.ReceiverOptions{
 			Credit: 1, TargetAddress: fmt.Sprint("reader-", i), Properties: map[string]any{"com.microsoft:receiver-name": fmt.Sprint("reader-", i)}})
 		if i < 5 {
 			if err != nil {
@@ -242,11 +292,6 @@ func TestE2EGoAMQP(t *testing.T) {
 		r.Close(ctx)
 	}
 
-	// The sent events read over HTTP with the same numbers.
-	evs, _, err := f.b.Receive(ctx, "amqpns1", "hub1", 2, broker.Position{Kind: broker.FromStart}, 10, 0)
-	if err != nil || len(evs) != 4 || evs[1].SequenceNumber != 1 || evs[1].PartitionKey != "TheBestParitionEver" || evs[1].Properties["i"] == "" {
-		t.Fatalf("HTTP receive: %+v, %v", evs, err)
-	}
 }
 
 // Unauthorized attaches are refused with amqp:unauthorized-access naming the hub and the right.

@@ -125,3 +125,15 @@ func receiverAttach(addr, filter string, epoch *int64, name string) *frames.Atta
 	}
 	return a
 }
+
+// waitErr waits for a goroutine's error, failing the test after a generous minute.
+func waitErr(t *testing.T, errc <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(time.Minute):
+		t.Fatal("no result after a minute")
+		return nil
+	}
+}

@@ -78,6 +78,21 @@ func TestAttachNeedsClaim(t *testing.T) {
 		t.Fatalf("receiver with a Listen claim: %v", ferr)
 	}
 	out.Close()
+	// A hub-level rule: its token binds the connection, and the hub is found ignoring case.
+	hubPol, err := f.b.PutPolicy(ctx, "amqpns1", "hub1", "hub-send", []string{"Send"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := f.connect("localhost:5672")
+	if reply := putToken(t, hc, "sb://localhost/hub1", f.token("sb://localhost/hub1", "hub-send", hubPol.PrimaryKey)); status(reply) != int32(202) {
+		t.Fatalf("hub-level token: %v", reply.ApplicationProperties)
+	}
+	if _, ferr := hc.AttachIncoming(ctx, &frames.Attach{Name: "s", Target: &frames.Target{Address: "HUB1/Partitions/0"}}); ferr != nil {
+		t.Fatalf("sender with a hub-level Send claim: %v", ferr)
+	}
+	if _, ferr := hc.AttachOutgoing(ctx, receiverAttach("hub1/ConsumerGroups/$Default/Partitions/0", "", nil, "r2")); ferr == nil || ferr.Condition != condUnauthorized {
+		t.Fatalf("receiver with a Send-only claim: %v", ferr)
+	}
 	// Anonymous connections are refused outside dev mode, and act as the dev principal in it.
 	anon := f.connect("localhost")
 	if _, ferr := anon.AttachIncoming(ctx, &frames.Attach{Target: &frames.Target{Address: "hub1"}}); ferr == nil || ferr.Condition != condUnauthorized {
@@ -172,8 +187,9 @@ func TestManagementRead(t *testing.T) {
 		status int32
 		cond   string
 	}{
-		{map[string]any{"type": typePartition, "name": "hub1", "partition": "4"}, 400, string(condArgumentOutRange)},
-		{map[string]any{"type": typePartition, "name": "hub1", "partition": "x"}, 400, string(condArgumentOutRange)},
+		{map[string]any{"type": typePartition, "name": "hub1", "partition": "4"}, 404, string(condArgumentOutRange)},
+		{map[string]any{"type": typePartition, "name": "hub1", "partition": "x"}, 404, string(condArgumentOutRange)},
+		{map[string]any{"type": "com.microsoft:nothing", "name": "hub1"}, 400, string(condNotImplemented)},
 		{map[string]any{"type": typeEventHub, "name": "nohub", "security_token": f.token("sb://h/nohub", "RootManageSharedAccessKey", f.key)}, 404, string(condNotFound)},
 		{map[string]any{"type": typeEventHub, "name": "hub1", "security_token": "SharedAccessSignature sr=x&sig=y&se=1&skn=z"}, 200, ""}, // the claim suffices
 	} {
@@ -193,4 +209,33 @@ func TestManagementRead(t *testing.T) {
 	}
 }
 
-var _ = amqp.Reply{}
+// SASL PLAIN authenticates the whole connection: $ConnectionString with a connection string,
+// or a rule name with its key; wrong credentials refuse the connection.
+func TestSASLPlain(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		host, user, pass string
+		ok               bool
+	}{
+		"connection string": {"localhost:5672", broker.ConnectionStringUser, "Endpoint=sb://amqpns1/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=" + f.key, true},
+		"rule and key":      {"amqpns1:5672", "RootManageSharedAccessKey", f.key, true},
+		"wrong key":         {"amqpns1:5672", "RootManageSharedAccessKey", "d3Jvbmc=", false},
+		"no namespace":      {"localhost:5672", "RootManageSharedAccessKey", f.key, false},
+	} {
+		c, ferr := f.h.Connect(ctx, amqp.ConnInfo{Hostname: tc.host, SASLMechanism: "PLAIN", SASLUser: tc.user, SASLPassword: tc.pass})
+		if !tc.ok {
+			if ferr == nil || ferr.Condition != condUnauthorized {
+				t.Errorf("%s: connection %v", name, ferr)
+			}
+			continue
+		}
+		if ferr != nil {
+			t.Fatalf("%s: %v", name, ferr)
+		}
+		if _, ferr := c.AttachIncoming(ctx, &frames.Attach{Target: &frames.Target{Address: "hub1"}}); ferr != nil {
+			t.Errorf("%s: sender without CBS: %v", name, ferr)
+		}
+		c.Close()
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/amqp"
 	"github.com/tandem-streaming/tandem/internal/amqp/codec"
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
@@ -36,7 +37,7 @@ func (l *managementLink) MaxMessageSize() uint64 { return requestMaxBytes }
 func (l *managementLink) Close()                 {}
 
 func (l *managementLink) Message(ctx context.Context, format uint32, msg []byte) (frames.DeliveryState, []amqp.Reply) {
-	m, err := parseMessage(msg)
+	m, err := message.Parse(msg)
 	if err != nil {
 		return &frames.Rejected{Error: errorf(condDecodeError, "the $management request is not an AMQP message: %v", err)}, nil
 	}
@@ -52,7 +53,9 @@ func (l *managementLink) Message(ctx context.Context, format uint32, msg []byte)
 func managementStatus(err error) (int32, codec.Symbol) {
 	fe := amqpError(err)
 	switch fe.Condition {
-	case condNotFound:
+	case condNotFound, condArgumentOutRange:
+		// 404, not 400, for a bad partition too: the Go SDK treats RPC statuses other than 401
+		// and 404 as retriable and would retry a request that cannot succeed for ~45 s.
 		return 404, fe.Condition
 	case condUnauthorized:
 		return 401, fe.Condition
@@ -65,7 +68,7 @@ func managementStatus(err error) (int32, codec.Symbol) {
 }
 
 // read answers a READ request.
-func (c *conn) read(m *msgView) (*codec.Map, error) {
+func (c *conn) read(m *message.Message) (*codec.Map, error) {
 	op := appString(m, "operation")
 	if op != "READ" {
 		return nil, &frames.Error{Condition: condNotImplemented,
@@ -79,12 +82,15 @@ func (c *conn) read(m *msgView) (*codec.Map, error) {
 	if hubName == "" {
 		return nil, errcode.New(errcode.InvalidArgument, "the READ request needs the event hub in application property name")
 	}
+	hub, herr := c.resolveHub(ns, hubName)
+	if herr == nil {
+		hubName = hub.Name
+	}
 	if err := c.authorizeManagement(name, hubName, appString(m, "security_token")); err != nil {
 		return nil, err
 	}
-	hub, err := c.resolveHub(ns, hubName)
-	if err != nil {
-		return nil, err
+	if herr != nil {
+		return nil, herr
 	}
 	switch typ := appString(m, "type"); typ {
 	case typeEventHub:

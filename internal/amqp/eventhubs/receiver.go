@@ -59,12 +59,15 @@ func (c *conn) attachReceiver(ctx context.Context, a *frames.Attach, addr string
 	if err != nil {
 		return nil, amqpError(err)
 	}
+	hub, herr := c.resolveHub(ns, hubName)
+	if herr == nil {
+		hubName = hub.Name
+	}
 	if _, err := c.authorize(addr, hubName, broker.RightListen); err != nil {
 		return nil, amqpError(err)
 	}
-	hub, err := c.resolveHub(ns, hubName)
-	if err != nil {
-		return nil, amqpError(err)
+	if herr != nil {
+		return nil, amqpError(herr)
 	}
 	group, found := "", false
 	for _, g := range hub.ConsumerGroups {
@@ -105,6 +108,12 @@ func (c *conn) attachReceiver(ctx context.Context, a *frames.Attach, addr string
 	}
 	key := epochKey{ns: ns, hub: hub.Name, group: group, partition: id}
 	owner, ferr := c.h.epochs.register(key, name, epoch)
+	if ferr != nil && ferr.Condition == condStolen {
+		// Refused by the owner rules: attach, then detach with amqp:link:stolen at the first
+		// receive, as Event Hubs does. The SDKs report ownership lost only for a link that
+		// detaches (go-amqp's *LinkError); a refused attach would be retried for a minute.
+		return &refusedLink{err: ferr}, nil
+	}
 	if ferr != nil {
 		return nil, ferr
 	}
@@ -214,3 +223,9 @@ func (l *receiverLink) read(ctx context.Context, p *broker.Partition, max int, e
 
 // Close releases the link's place among the partition's receivers.
 func (l *receiverLink) Close() { l.c.h.epochs.unregister(l.key, l.owner) }
+
+// refusedLink is a receiver the owner rules refused: its first Next detaches it.
+type refusedLink struct{ err *frames.Error }
+
+func (l *refusedLink) Next(context.Context, int) ([]amqp.Delivery, error) { return nil, l.err }
+func (l *refusedLink) Close()                                             {}

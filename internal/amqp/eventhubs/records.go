@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tandem-streaming/tandem/internal/amqp/codec"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/broker"
 )
@@ -42,14 +43,14 @@ const (
 
 // eventRecord maps one AMQP message (an event, or one inner event of a batch) to a record.
 // key is the partition key the event is sent with ("" for none).
-func eventRecord(m *msgView, key string) batch.Record {
+func eventRecord(m *message.Message, key string) batch.Record {
 	r := batch.Record{}
 	if key != "" {
 		r.Key = []byte(key)
 	}
 	flag := envelopeData
 	switch {
-	case len(m.Data) == 1 && m.BodySections == 1:
+	case len(m.Data) == 1: // the body is exactly one data section (message.Parse refuses mixed bodies)
 		r.Value = m.Data[0]
 		if r.Value == nil {
 			r.Value = []byte{}
@@ -58,8 +59,8 @@ func eventRecord(m *msgView, key string) batch.Record {
 		flag = envelopeRawBody
 		r.Value = m.BodyRaw
 	}
-	if m.AppProps != nil {
-		for _, p := range m.AppProps.Pairs {
+	if m.ApplicationProperties != nil {
+		for _, p := range m.ApplicationProperties.Pairs {
 			k, ok := p.Key.(string)
 			if !ok {
 				if s, isSym := p.Key.(codec.Symbol); isSym {
@@ -72,11 +73,11 @@ func eventRecord(m *msgView, key string) batch.Record {
 			r.Headers = append(r.Headers, batch.RecordHeader{Key: k, Value: headerValue(p.Value)})
 		}
 	}
-	env := make([]byte, 0, 1+len(m.MessageAnnRaw)+len(m.PropertiesRaw)+len(m.AppPropsRaw)+len(m.FooterRaw))
+	env := make([]byte, 0, 1+len(m.MessageAnnotationsRaw)+len(m.PropertiesRaw)+len(m.ApplicationPropertiesRaw)+len(m.FooterRaw))
 	env = append(env, flag)
-	env = append(env, m.MessageAnnRaw...)
+	env = append(env, m.MessageAnnotationsRaw...)
 	env = append(env, m.PropertiesRaw...)
-	env = append(env, m.AppPropsRaw...)
+	env = append(env, m.ApplicationPropertiesRaw...)
 	env = append(env, m.FooterRaw...)
 	r.Headers = append(r.Headers, batch.RecordHeader{Key: broker.AMQPMessageHeader, Value: env})
 	return r
@@ -118,12 +119,15 @@ func parseEnvelope(b []byte) (storedEnvelope, error) {
 	if len(b) == 0 || b[0] > envelopeRawBody {
 		return storedEnvelope{}, fmt.Errorf("the %s header is not an envelope Tandem wrote", broker.AMQPMessageHeader)
 	}
-	m, err := parseMessage(b[1:])
+	if len(b) == 1 {
+		return storedEnvelope{flag: b[0]}, nil // the message had only a header and a body
+	}
+	m, err := message.Parse(b[1:])
 	if err != nil {
 		return storedEnvelope{}, fmt.Errorf("the %s header: %w", broker.AMQPMessageHeader, err)
 	}
-	return storedEnvelope{flag: b[0], messageAnn: m.MessageAnn, propertiesRaw: m.PropertiesRaw,
-		appPropsRaw: m.AppPropsRaw, footerRaw: m.FooterRaw}, nil
+	return storedEnvelope{flag: b[0], messageAnn: m.MessageAnnotations, propertiesRaw: m.PropertiesRaw,
+		appPropsRaw: m.ApplicationPropertiesRaw, footerRaw: m.FooterRaw}, nil
 }
 
 // runtimeInfo is the partition's last enqueued event, sent in delivery annotations to
@@ -151,7 +155,7 @@ func appendDelivery(dst []byte, r batch.Record, rt *runtimeInfo) ([]byte, error)
 		da.Set(codec.Symbol("last_enqueued_offset"), strconv.FormatInt(rt.lastSeq, 10))
 		da.Set(codec.Symbol("last_enqueued_time_utc"), rt.lastTime)
 		da.Set(codec.Symbol("runtime_info_retrieval_time_utc"), rt.now)
-		if dst, err = appendSection(dst, secDeliveryAnn, da); err != nil {
+		if dst, err = message.AppendDeliveryAnnotations(dst, da); err != nil {
 			return dst, err
 		}
 	}
@@ -165,21 +169,21 @@ func appendDelivery(dst []byte, r batch.Record, rt *runtimeInfo) ([]byte, error)
 	if len(r.Key) > 0 && utf8.Valid(r.Key) {
 		ma.Set(codec.Symbol(annPartitionKey), string(r.Key))
 	}
-	if dst, err = appendSection(dst, secMessageAnn, ma); err != nil {
+	if dst, err = message.AppendMessageAnnotations(dst, ma); err != nil {
 		return dst, err
 	}
 	if hasEnv {
 		dst = append(dst, env.propertiesRaw...)
 		dst = append(dst, env.appPropsRaw...)
 	} else if ap := headerProperties(r.Headers); ap != nil {
-		if dst, err = appendSection(dst, secAppProperties, ap); err != nil {
+		if dst, err = message.AppendApplicationProperties(dst, ap); err != nil {
 			return dst, err
 		}
 	}
 	if hasEnv && env.flag == envelopeRawBody && len(r.Value) > 0 {
 		dst = append(dst, r.Value...)
 	} else {
-		dst = appendData(dst, r.Value)
+		dst = message.AppendData(dst, r.Value)
 	}
 	if hasEnv {
 		dst = append(dst, env.footerRaw...)

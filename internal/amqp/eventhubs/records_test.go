@@ -9,6 +9,7 @@ import (
 	goamqp "github.com/Azure/go-amqp"
 
 	"github.com/tandem-streaming/tandem/internal/amqp/codec"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/broker"
 )
@@ -51,7 +52,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := parseMessage(raw)
+	m, err := message.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestRecordRawBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := parseMessage(raw)
+		m, err := message.Parse(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +185,7 @@ func TestBatchEnvelope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := unpackEvents(batchMessageFormat, raw)
+	evs, err := unpackEvents(message.BatchFormat, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +197,11 @@ func TestBatchEnvelope(t *testing.T) {
 		t.Fatalf("format 0: %d events, %v", len(evs), err)
 	}
 	empty, _ := (&goamqp.Message{Value: "x"}).MarshalBinary()
-	if _, err := unpackEvents(batchMessageFormat, empty); err == nil {
+	if _, err := unpackEvents(message.BatchFormat, empty); err == nil {
 		t.Fatal("a batch without data sections was accepted")
 	}
 	bad, _ := (&goamqp.Message{Data: [][]byte{[]byte("not a message")}}).MarshalBinary()
-	if _, err := unpackEvents(batchMessageFormat, bad); err == nil {
+	if _, err := unpackEvents(message.BatchFormat, bad); err == nil {
 		t.Fatal("a batch whose data section is not a message was accepted")
 	}
 }
@@ -214,7 +215,7 @@ func FuzzParseMessage(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		m, err := parseMessage(raw)
+		m, err := message.Parse(raw)
 		if err != nil {
 			return
 		}
@@ -222,6 +223,6 @@ func FuzzParseMessage(f *testing.F) {
 		if _, err := appendDelivery(nil, stored(rec, 1, time.Unix(1, 0)), nil); err != nil {
 			t.Fatalf("a parsed message cannot be delivered: %v", err)
 		}
-		_, _ = unpackEvents(batchMessageFormat, raw)
+		_, _ = unpackEvents(message.BatchFormat, raw)
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/amqp"
 	"github.com/tandem-streaming/tandem/internal/amqp/frames"
+	"github.com/tandem-streaming/tandem/internal/amqp/message"
 	"github.com/tandem-streaming/tandem/internal/batch"
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -36,12 +37,15 @@ func (c *conn) attachSender(ctx context.Context, a *frames.Attach, addr string) 
 	if err != nil {
 		return nil, amqpError(err)
 	}
+	hub, herr := c.resolveHub(ns, hubName)
+	if herr == nil {
+		hubName = hub.Name // rights of hub-scoped rules name the hub as stored
+	}
 	if _, err := c.authorize(addr, hubName, broker.RightSend); err != nil {
 		return nil, amqpError(err)
 	}
-	hub, err := c.resolveHub(ns, hubName)
-	if err != nil {
-		return nil, amqpError(err)
+	if herr != nil {
+		return nil, amqpError(herr)
 	}
 	l := &senderLink{c: c, ns: ns, hub: hub, entity: addr, partition: -1}
 	if rest != "" {
@@ -114,14 +118,14 @@ func (l *senderLink) send(ctx context.Context, format uint32, msg []byte) error 
 
 // event is one event of a transfer and its partition key.
 type event struct {
-	m   *msgView
+	m   *message.Message
 	key string
 }
 
 // unpackEvents returns the events of a message: itself, or for the batch format the message
 // in each data section of the envelope.
 func unpackEvents(format uint32, msg []byte) ([]event, error) {
-	m, err := parseMessage(msg)
+	m, err := message.Parse(msg)
 	if err != nil {
 		return nil, errcode.New(errcode.InvalidArgument, "the message is not an AMQP message: %v", err)
 	}
@@ -129,7 +133,7 @@ func unpackEvents(format uint32, msg []byte) ([]event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if format != batchMessageFormat {
+	if format != message.BatchFormat {
 		return []event{{m: m, key: key}}, nil
 	}
 	if len(m.Data) == 0 || m.HasValue {
@@ -137,7 +141,7 @@ func unpackEvents(format uint32, msg []byte) ([]event, error) {
 	}
 	out := make([]event, 0, len(m.Data))
 	for i, d := range m.Data {
-		inner, err := parseMessage(d)
+		inner, err := message.Parse(d)
 		if err != nil {
 			return nil, errcode.New(errcode.InvalidArgument, "event %d of the batch is not an AMQP message: %v", i, err)
 		}
@@ -151,8 +155,8 @@ func unpackEvents(format uint32, msg []byte) ([]event, error) {
 }
 
 // partitionKey is a message's x-opt-partition-key annotation ("" when absent).
-func partitionKey(m *msgView) (string, error) {
-	v, ok := m.annotation(annPartitionKey)
+func partitionKey(m *message.Message) (string, error) {
+	v, ok := m.MessageAnnotations.Get(annPartitionKey)
 	if !ok || v == nil {
 		return "", nil
 	}
