@@ -18,6 +18,9 @@ import {
 // The SDK's own partition-key hash (lookup3), which its buffered producer uses to pick a
 // partition on the client side; not exported, so imported by path.
 import { mapPartitionKeyToId } from "../node_modules/@azure/event-hubs/dist/esm/impl/partitionKeyToIdMapper.js";
+// The SDK's own in-memory CheckpointStore (also not exported): the load balancer's ownership
+// claims and checkpoints, without Azure Storage.
+import { InMemoryCheckpointStore } from "../node_modules/@azure/event-hubs/dist/esm/inMemoryCheckpointStore.js";
 
 import {
   amqpConnectionString,
@@ -230,6 +233,88 @@ describe("@azure/event-hubs 6.0.4 against tandem serve", { skip, timeout: 300_00
     assert.equal(String(last.offset), "6");
     assert.ok(last.enqueuedOn instanceof Date, `enqueuedOn ${last.enqueuedOn}`);
     assert.ok(last.retrievedOn instanceof Date, `retrievedOn ${last.retrievedOn}`);
+  });
+
+  test("two clients with a checkpoint store share the partitions (owner level 0) and a third resumes after the checkpoints", T, async () => {
+    await createHub(node, "balance", 4);
+    const partitions = ["0", "1", "2", "3"];
+    const sendRound = async (...is) => {
+      const producer = new EventHubProducerClient(cs, "balance", opts);
+      try {
+        for (const p of partitions) {
+          const batch = await producer.createBatch({ partitionId: p });
+          for (const i of is) batch.tryAdd({ body: { p, i } });
+          await producer.sendBatch(batch);
+        }
+      } finally {
+        await producer.close();
+      }
+    };
+    await sendRound(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    const store = new InMemoryCheckpointStore();
+    const seen = new Map(); // "p/i" → the clients that processed it
+    const errors = [];
+    const start = (name) => {
+      const client = new EventHubConsumerClient(DEFAULT_GROUP, cs, "balance", store, {
+        ...opts, identifier: name, // the owner id in the store
+        loadBalancingOptions: { updateIntervalInMs: 250, partitionOwnershipExpirationIntervalInMs: 10_000 },
+      });
+      const sub = client.subscribe({
+        processEvents: async (events, ctx) => {
+          for (const e of events) {
+            const k = `${e.body.p}/${e.body.i}`;
+            seen.set(k, [...(seen.get(k) ?? []), name]);
+          }
+          if (events.length) await ctx.updateCheckpoint(events.at(-1));
+        },
+        processError: async (err, ctx) => { errors.push(`${name} on ${ctx.partitionId}: ${err.code ?? err.name}`); },
+      }, { startPosition: earliestEventPosition, maxBatchSize: 50, maxWaitTimeInSeconds: 1 });
+      return { client, stop: async () => { await sub.close(); await client.close(); } };
+    };
+    const ownerOf = async () => Object.fromEntries((await store.listOwnership()).map((o) => [o.partitionId, o.ownerId]));
+    const until = async (what, cond) => {
+      const deadline = Date.now() + 60_000;
+      while (!(await cond())) {
+        if (Date.now() > deadline) {
+          throw new Error(`not within 60 s: ${what}; seen ${JSON.stringify([...seen])}, owners ${JSON.stringify(await ownerOf())}, errors ${errors}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const a = start("A");
+    const b = start("B");
+    try {
+      // Balanced: A and B own two partitions each. Whoever came second took its two from the
+      // other by opening receivers with the same owner level 0 (amqp:link:stolen).
+      await until("A and B own two partitions each", async () => {
+        const owners = Object.values(await ownerOf());
+        return owners.filter((o) => o === "A").length === 2 && owners.filter((o) => o === "B").length === 2;
+      });
+      const fqns = a.client.fullyQualifiedNamespace;
+      await until("every event processed and checkpointed", async () => seen.size === 40 &&
+        (await store.listCheckpoints(fqns, "balance", DEFAULT_GROUP)).filter((c) => c.sequenceNumber === 9).length === 4);
+      // New events are read by each partition's owner: the receiver that was taken over is
+      // gone, and the one that took over reads.
+      await sendRound(10);
+      const owner = await ownerOf();
+      await until("each partition's new event read by its owner", async () => partitions.every((p) => seen.get(`${p}/10`)?.includes(owner[p])));
+      for (const p of partitions) assert.deepEqual(seen.get(`${p}/10`), [owner[p]], `partition ${p}'s event 10 read by ${seen.get(`${p}/10`)}; owner ${owner[p]}`);
+      await until("the checkpoints at event 10", async () =>
+        (await store.listCheckpoints(fqns, "balance", DEFAULT_GROUP)).filter((c) => c.sequenceNumber === 10).length === 4);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+    await sendRound(11);
+    const before = new Set(seen.keys());
+    const c = start("C");
+    try {
+      await until("the new events read by C", async () => partitions.every((p) => seen.get(`${p}/11`)?.includes("C")));
+    } finally {
+      await c.stop();
+    }
+    const reread = [...seen].filter(([k, who]) => before.has(k) && who.includes("C")).map(([k]) => k);
+    assert.deepEqual(reread, [], "C started after the checkpoints, not from the beginning");
   });
 
   test("a connection string with SharedAccessSignature= (a fixed token, no key): no SASL layer", T, async () => {
