@@ -317,6 +317,51 @@ describe("@azure/event-hubs 6.0.4 against tandem serve", { skip, timeout: 300_00
     assert.deepEqual(reread, [], "C started after the checkpoints, not from the beginning");
   });
 
+  test("owner levels: an equal one takes the partition over, a lower one is refused", T, async () => {
+    await createHub(node, "owners", 1);
+    const producer = new EventHubProducerClient(cs, "owners", opts);
+    try {
+      const batch = await producer.createBatch({ partitionId: "0" });
+      batch.tryAdd({ body: "owned" });
+      await producer.sendBatch(batch);
+    } finally {
+      await producer.close();
+    }
+    const clients = [];
+    const start = (ownerLevel) => {
+      const r = { events: [], errors: [] };
+      r.client = new EventHubConsumerClient(DEFAULT_GROUP, cs, "owners", opts);
+      clients.push(r.client);
+      r.sub = r.client.subscribe("0", {
+        processEvents: async (events) => { r.events.push(...events); },
+        processError: async (err) => { r.errors.push(err.code ?? err.name); },
+      }, { ownerLevel, startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 });
+      return r;
+    };
+    const until = async (what, cond) => {
+      const deadline = Date.now() + 60_000;
+      while (!cond()) {
+        if (Date.now() > deadline) throw new Error(`not within 60 s: ${what}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    };
+    try {
+      const a = start(1);
+      await until("A reads the event", () => a.events.length === 1);
+      const b = start(1); // as high as A's: A is disconnected (amqp:link:stolen)
+      await until(`A disconnected and B reading (A's errors ${a.errors}, B's ${b.errors})`,
+        () => a.errors.includes("ReceiverDisconnectedError") && b.events.length === 1);
+      await a.sub.close();
+      const c = start(0); // lower than B's: refused
+      await until(`C refused (C's errors ${c.errors})`, () => c.errors.length > 0);
+      assert.equal(c.errors[0], "ReceiverDisconnectedError");
+      assert.deepEqual(c.events, [], "a refused receiver reads nothing");
+      assert.deepEqual(b.errors, [], "B keeps the partition");
+    } finally {
+      for (const client of clients) await client.close();
+    }
+  });
+
   test("a connection string with SharedAccessSignature= (a fixed token, no key): no SASL layer", T, async () => {
     await createHub(node, "sas", 1);
     // Through a relay that records each connection's protocol header: with a key the SDK (rhea)
