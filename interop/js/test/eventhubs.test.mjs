@@ -173,6 +173,38 @@ describe("@azure/event-hubs 6.0.4 against tandem serve", { skip, timeout: 300_00
     }
   });
 
+  test("a batch filled to the link's maximum message size (multi-frame) and the array form of sendBatch", T, async () => {
+    await createHub(node, "full", 2);
+    const producer = new EventHubProducerClient(cs, "full", opts);
+    let n = 0;
+    try {
+      const batch = await producer.createBatch({ partitionId: "0" });
+      const payload = "x".repeat(1000);
+      while (batch.tryAdd({ body: { n, payload } })) n++;
+      assert.ok(n > 100, `only ${n} events of 1 KB fit a batch of ${batch.maxSizeInBytes} bytes`);
+      assert.ok(batch.sizeInBytes > 65536, `a batch of ${batch.sizeInBytes} bytes does not need several frames`);
+      console.log(`# full batch: ${n} events, ${batch.sizeInBytes} of ${batch.maxSizeInBytes} bytes`);
+      await producer.sendBatch(batch);
+      // An event larger than the batch can hold never fits.
+      const one = await producer.createBatch({ partitionId: "1" });
+      assert.equal(one.tryAdd({ body: "y".repeat(batch.maxSizeInBytes + 1) }), false);
+      // sendBatch with an array and a partition key: one batch, on the key's partition.
+      await producer.sendBatch([{ body: "k1" }, { body: "k2" }], { partitionKey: "array-key" });
+    } finally {
+      await producer.close();
+    }
+    const consumer = new EventHubConsumerClient(DEFAULT_GROUP, cs, "full", opts);
+    try {
+      const events = await collect(consumer, { count: n, partitionId: "0", options: { startPosition: earliestEventPosition, maxBatchSize: 500 } });
+      assert.deepEqual(events.map((e) => e.body.n), [...Array(n).keys()]);
+      const keyed = String(mapPartitionKeyToId("array-key", 2));
+      const arr = await collect(consumer, { count: 2, partitionId: keyed, options: { startPosition: { sequenceNumber: keyed === "0" ? n - 1 : -1 } } });
+      assert.deepEqual(arr.map((e) => [e.body, e.partitionKey]), [["k1", "array-key"], ["k2", "array-key"]]);
+    } finally {
+      await consumer.close();
+    }
+  });
+
   test("start positions: sequenceNumber and offset (exclusive and inclusive), enqueuedOn", T, async () => {
     await createHub(node, "positions", 1);
     const producer = new EventHubProducerClient(cs, "positions", opts);
