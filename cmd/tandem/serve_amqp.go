@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
@@ -25,11 +26,19 @@ const (
 	defaultAMQPSAddr = "127.0.0.1:5671"
 )
 
-// amqpConfig are the AMQP flags of `tandem serve`.
+// amqpConfig are the AMQP flags of `tandem serve`: the listeners and their bounds
+// (amqp.Options; 0 takes the engine's default).
 type amqpConfig struct {
 	Addr             string `yaml:"amqp-addr"`
 	TLSAddr          string `yaml:"amqps-addr"`
 	DefaultNamespace string `yaml:"amqp-default-namespace"`
+
+	MaxConns      int           `yaml:"amqp-max-connections"`
+	MaxConnsPerIP int           `yaml:"amqp-max-connections-per-ip"`
+	AuthTimeout   time.Duration `yaml:"amqp-auth-timeout"`
+	IdleTimeout   time.Duration `yaml:"amqp-idle-timeout"`
+	WriteTimeout  time.Duration `yaml:"amqp-write-timeout"`
+	MemoryBudget  int64         `yaml:"amqp-memory-budget"`
 }
 
 func addAMQPFlags(f *pflag.FlagSet, c *amqpConfig) {
@@ -39,6 +48,24 @@ func addAMQPFlags(f *pflag.FlagSet, c *amqpConfig) {
 	f.StringVar(&c.DefaultNamespace, "amqp-default-namespace", "",
 		`namespace of an AMQP connection whose host name names none and whose first token's key belongs to none (with --dev: "`+
 			broker.DevNamespace+`")`)
+	f.IntVar(&c.MaxConns, "amqp-max-connections", amqp.DefaultMaxConnections,
+		"open AMQP connections in total (both listeners); more are closed at accept")
+	f.IntVar(&c.MaxConnsPerIP, "amqp-max-connections-per-ip", amqp.DefaultMaxConnectionsPerIP,
+		"open AMQP connections from one client address (IPv6: its /64); more are closed at accept")
+	f.DurationVar(&c.AuthTimeout, "amqp-auth-timeout", amqp.DefaultAuthTimeout,
+		"time an AMQP connection has for its protocol header, SASL and open")
+	f.DurationVar(&c.IdleTimeout, "amqp-idle-timeout", amqp.DefaultIdleTimeout,
+		"idle-time-out the server advertises in its open: a client silent for this long (not even heartbeats) is disconnected")
+	f.DurationVar(&c.WriteTimeout, "amqp-write-timeout", amqp.DefaultWriteTimeout,
+		"time to write to an AMQP client; one that stops reading is disconnected")
+	f.Int64Var(&c.MemoryBudget, "amqp-memory-budget", amqp.DefaultMemoryBudget,
+		"bytes of incoming transfer payloads all AMQP connections may hold at once (a full budget pauses reading)")
+}
+
+// options are the engine's bounds the flags give.
+func (c amqpConfig) options() amqp.Options {
+	return amqp.Options{MaxConnections: c.MaxConns, MaxConnectionsPerIP: c.MaxConnsPerIP, AuthTimeout: c.AuthTimeout,
+		IdleTimeout: c.IdleTimeout, WriteTimeout: c.WriteTimeout, MemoryBudget: c.MemoryBudget}
 }
 
 // amqpOff reports whether an AMQP listener address turns the listener off.
@@ -84,7 +111,8 @@ func (l *listeners) amqpServer(b *broker.Broker, cfg serveConfig, logger *slog.L
 		return nil
 	}
 	h := eventhubs.New(eventhubs.Options{Broker: b, Dev: cfg.Dev, DefaultNamespace: cfg.AMQP.defaultNamespace(cfg.Dev), Logger: logger})
-	opts := amqp.Options{Handler: h, Logger: logger, Registerer: reg}
+	opts := cfg.AMQP.options()
+	opts.Handler, opts.Logger, opts.Registerer = h, logger, reg
 	if l.amqps != nil {
 		opts.TLS = l.tls.server
 	}

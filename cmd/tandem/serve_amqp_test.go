@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/tandem-streaming/tandem/internal/amqp"
 	"github.com/tandem-streaming/tandem/internal/auth"
 )
 
@@ -12,7 +14,7 @@ import (
 // off, and --dev gives connections that name no namespace the dev one.
 func TestAMQPFlags(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "tandem.yaml")
-	if err := os.WriteFile(file, []byte("amqp-addr: 0.0.0.0:5673\namqp-default-namespace: orders\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("amqp-addr: 0.0.0.0:5673\namqp-default-namespace: orders\namqp-idle-timeout: 90s\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TANDEM_AMQPS_ADDR", "off")
@@ -28,6 +30,15 @@ func TestAMQPFlags(t *testing.T) {
 		if got, _ := cmd.Flags().GetString(name); got != want {
 			t.Errorf("--%s = %q, want %q", name, got, want)
 		}
+	}
+	idle, _ := cmd.Flags().GetDuration("amqp-idle-timeout")
+	conns, _ := cmd.Flags().GetInt("amqp-max-connections")
+	if idle != 90*time.Second || conns != amqp.DefaultMaxConnections {
+		t.Errorf("--amqp-idle-timeout %v, --amqp-max-connections %d: want the file's 90s and the engine's default", idle, conns)
+	}
+	o := amqpConfig{IdleTimeout: idle, MaxConns: conns, MemoryBudget: 1 << 20}.options()
+	if o.IdleTimeout != idle || o.MaxConnections != conns || o.MemoryBudget != 1<<20 {
+		t.Errorf("engine options %+v", o)
 	}
 	if !amqpOff("off") || !amqpOff("") || amqpOff(defaultAMQPAddr) {
 		t.Error(`"off" and "" must turn an AMQP listener off, an address not`)

@@ -220,19 +220,20 @@ func mustMarshal(t *testing.T, payload []byte) []byte {
 	return b
 }
 
-// TestHeartbeats: with idle time-outs of 1s on both sides, an idle connection stays up for
-// several of them, because both sides send empty frames.
+// TestHeartbeats: with idle time-outs of 2s on both sides, an idle connection stays up for
+// several of them, because both sides send empty frames (ours at most 0.5s apart: go-amqp
+// advertises half its time-out).
 func TestHeartbeats(t *testing.T) {
 	h := newTestHandler()
-	_, addr := startServer(t, Options{Handler: h, IdleTimeout: time.Second})
-	c := dial(t, addr, &goamqp.ConnOptions{SASLType: goamqp.SASLTypeAnonymous(), IdleTimeout: time.Second})
+	_, addr := startServer(t, Options{Handler: h, IdleTimeout: 2 * time.Second})
+	c := dial(t, addr, &goamqp.ConnOptions{SASLType: goamqp.SASLTypeAnonymous(), IdleTimeout: 2 * time.Second})
 	ctx := testCtx(t)
 	s := beginSession(t, c)
 	rcv, err := s.NewReceiver(ctx, "echo/idle", &goamqp.ReceiverOptions{Credit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	idle, cancel := context.WithTimeout(ctx, 3500*time.Millisecond)
+	idle, cancel := context.WithTimeout(ctx, 6*time.Second)
 	_, err = rcv.Receive(idle, nil)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {

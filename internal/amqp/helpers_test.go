@@ -159,6 +159,10 @@ func (o *testOutgoing) Next(ctx context.Context, max int) ([]Delivery, error) {
 	var ds []Delivery
 	select {
 	case m := <-o.q.ch:
+		if ctx.Err() != nil { // the link ended as the message came: it stays queued
+			o.q.ch <- m
+			return nil, ctx.Err()
+		}
 		ds = append(ds, Delivery{Message: m})
 	case <-ctx.Done():
 		return nil, ctx.Err()

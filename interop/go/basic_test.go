@@ -196,4 +196,14 @@ func TestAMQPBatchFillsMaxMessageSize(t *testing.T) {
 		}
 	}
 	receiveNone(t, c, "0", int64(n-1), 3*time.Second)
+
+	// One event larger than the link allows cannot even be added (the SDK checks the attach's
+	// max-message-size).
+	big, err := p.NewEventDataBatch(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := big.AddEventData(&azeventhubs.EventData{Body: bytes.Repeat([]byte("y"), 2<<20)}, nil); err != azeventhubs.ErrEventDataTooLarge {
+		t.Errorf("adding a 2 MiB event: %v, want ErrEventDataTooLarge", err)
+	}
 }

@@ -177,10 +177,53 @@ func TestAMQPIdleReceivers(t *testing.T) {
 	if _, err := conn.NewSession(within(t, 30*time.Second), nil); err != nil {
 		t.Errorf("the bare connection after %v idle: %v (heartbeats missing?)", idle, err)
 	}
+	// The node's metrics: its AMQP connections are counted (the engine's metrics are wired), and
+	// none of them was closed for silence.
+	metrics := e.n.metrics(t)
+	if v, ok := metrics[`tandem_amqp_connections`]; !ok || v < 2 {
+		t.Errorf("tandem_amqp_connections = %v (present: %v), want at least this test's 2 connections", v, ok)
+	}
+	if v := metrics[`tandem_amqp_connections_closed_total{reason="idle_timeout"}`]; v != 0 {
+		t.Errorf("%v AMQP connections were closed for an idle time-out", v)
+	}
 	for i, pc := range pcs {
 		mustSend(t, p, bodies("after-idle", 1), &azeventhubs.EventDataBatchOptions{PartitionID: ptr(strconv.Itoa(i))})
 		if evs, err := pc.ReceiveEvents(within(t, time.Minute), 1, nil); len(evs) != 1 || string(evs[0].Body) != "after-idle-0" {
 			t.Errorf("receiver on partition %d after %v idle: %d events, %v", i, idle, len(evs), err)
 		}
+	}
+}
+
+// The SDK's prefetch modes all read a backlog through: manual credit (-1: each ReceiveEvents
+// issues its own), the default window (300), and the largest (5000).
+func TestAMQPPrefetchModes(t *testing.T) {
+	t.Parallel()
+	e := sharedEnv(t)
+	hub := e.newHub(t, 1)
+	p, c := e.producer(t, hub), e.consumer(t, hub)
+	const total = 6000
+	mustSend(t, p, bodies("pf", total), &azeventhubs.EventDataBatchOptions{PartitionID: ptr("0")})
+	for _, prefetch := range []int32{-1, 0, 5000} {
+		pc, err := c.NewPartitionClient("0", &azeventhubs.PartitionClientOptions{Prefetch: prefetch,
+			StartPosition: azeventhubs.StartPosition{Earliest: ptr(true)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := int64(0)
+		for next < total {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			evs, err := pc.ReceiveEvents(ctx, 1000, nil) // ≤ 5000: the most one manual-credit call may ask
+			cancel()
+			if len(evs) == 0 {
+				t.Fatalf("prefetch %d: stalled at sequence number %d of %d: %v", prefetch, next, total, err)
+			}
+			for _, ev := range evs {
+				if ev.SequenceNumber != next {
+					t.Fatalf("prefetch %d: expected sequence number %d, got %d", prefetch, next, ev.SequenceNumber)
+				}
+				next++
+			}
+		}
+		pc.Close(context.Background())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,4 +351,33 @@ func within(t testing.TB, d time.Duration) context.Context {
 // isDeadline reports whether err is a context deadline (a receive that found nothing).
 func isDeadline(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// metrics reads the node's /metrics (open with --dev): sample name with labels → value.
+func (n *node) metrics(t testing.TB) map[string]float64 {
+	t.Helper()
+	req, err := http.NewRequestWithContext(within(t, time.Minute), http.MethodGet, "http://"+n.addrs().http+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("reading /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if i := strings.LastIndexByte(line, ' '); i > 0 {
+			if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+				out[line[:i]] = v
+			}
+		}
+	}
+	return out
 }
