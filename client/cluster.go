@@ -31,8 +31,9 @@ type ClusterNodeStatus struct {
 	Kafka       string `json:"kafka,omitempty"`
 	KafkaTLS    string `json:"kafkaTLS,omitempty"`
 	HTTP        string `json:"http,omitempty"`
-	Reachable   *bool  `json:"reachable"` // nil: not known
-	LeaderOf    int    `json:"leaderOf"`  // partitions it leads
+	AMQP        string `json:"amqp,omitempty"` // host:port of the plain AMQP listener; "" when none
+	Reachable   *bool  `json:"reachable"`      // nil: not known
+	LeaderOf    int    `json:"leaderOf"`       // partitions it leads
 	Answered    *bool  `json:"answered,omitempty"`
 	Error       string `json:"error,omitempty"`
 }

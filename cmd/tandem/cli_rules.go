@@ -107,15 +107,22 @@ func showKeys(cmd *cobra.Command, k client.Keys) error {
 
 func newConnectionStringCmd() *cobra.Command {
 	var policy string
-	var secondary bool
+	var secondary, amqp bool
 	cmd := &cobra.Command{
-		Use:   "connection-string NS[/HUB]",
+		Use:   "connection-string NS[/HUB] [--amqp]",
 		Short: "Print a connection string for a namespace or an event hub",
 		Long: `Print the primary connection string of a policy. For NS/HUB, a policy of the event hub is
 used if it has one of that name, else the namespace's policy with EntityPath=HUB added.
 
 The endpoint is sb://NS/: Kafka clients use it as the SASL PLAIN password (user
-$ConnectionString) and reach the node through their bootstrap server setting.`,
+$ConnectionString) and reach the node through their bootstrap server setting.
+
+With --amqp the string is for the Azure Event Hubs SDKs over plain AMQP, in the form of
+the Event Hubs emulator's strings:
+  Endpoint=sb://HOST:PORT/;SharedAccessKeyName=…;SharedAccessKey=…;UseDevelopmentEmulator=true
+where HOST:PORT is the node's AMQP listener (tandem serve --amqp-addr). The SDKs dial that
+address without TLS; the namespace is found from the key. UseDevelopmentEmulator is written as
+lowercase true: the JavaScript SDK ignores any other spelling and would try TLS.`,
 		Args: exactArgs(1, "NS[/HUB]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ns, hub, err := nsAndHub(args[0])
@@ -130,6 +137,12 @@ $ConnectionString) and reach the node through their bootstrap server setting.`,
 			if err != nil {
 				return err
 			}
+			if amqp {
+				server, _ := cmd.Flags().GetString("server")
+				if cs, err = amqpConnectionString(cmd.Context(), c, server, cs); err != nil {
+					return err
+				}
+			}
 			if jsonOutput(cmd) {
 				return printJSON(cmd.OutOrStdout(), map[string]string{"connectionString": cs})
 			}
@@ -139,6 +152,7 @@ $ConnectionString) and reach the node through their bootstrap server setting.`,
 	}
 	cmd.Flags().StringVar(&policy, "policy", rootPolicy, "shared access policy (rule) name")
 	cmd.Flags().BoolVar(&secondary, "secondary", false, "print the secondary key's connection string")
+	cmd.Flags().BoolVar(&amqp, "amqp", false, "print the string for the Event Hubs SDKs over plain AMQP: Endpoint=sb://<AMQP listener>/;…;UseDevelopmentEmulator=true")
 	return cmd
 }
 

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
@@ -12,12 +14,20 @@ import (
 //	Endpoint=sb://<namespace-or-alias host>/;SharedAccessKeyName=<rule>;SharedAccessKey=<key>[;EntityPath=<hub>]
 //
 // or, with a token instead of a key, Endpoint=…;SharedAccessSignature=SharedAccessSignature sr=…
+//
+// UseDevelopmentEmulator=true (the Event Hubs emulator's strings) tells the Azure SDKs to dial
+// plain AMQP at the endpoint's host and port (default 5672) instead of AMQPS: the endpoint is
+// then a server address such as sb://127.0.0.1:5672/ or sb://localhost, not a namespace host.
 type ConnectionString struct {
 	Endpoint              string // as given, for example "sb://ns1.servicebus.windows.net/"
 	SharedAccessKeyName   string // the shared access policy (rule) name
 	SharedAccessKey       string // the policy's key; empty when SharedAccessSignature is set
 	SharedAccessSignature string // a full SAS token; empty when a key is set
 	EntityPath            string // the event hub, optional
+	// UseDevelopmentEmulator is set by UseDevelopmentEmulator=<bool> (parsed with
+	// strconv.ParseBool, as the Go SDK does: true, True, 1, …). String writes it as lowercase
+	// "true", the only spelling the JS SDK honours.
+	UseDevelopmentEmulator bool
 }
 
 // The keys of a connection string, in the order String writes them.
@@ -27,14 +37,15 @@ const (
 	keyKey       = "SharedAccessKey"
 	keySignature = "SharedAccessSignature"
 	keyEntity    = "EntityPath"
+	keyEmulator  = "UseDevelopmentEmulator"
 )
 
-var connKeys = []string{keyEndpoint, keyKeyName, keyKey, keySignature, keyEntity}
+var connKeys = []string{keyEndpoint, keyKeyName, keyKey, keySignature, keyEntity, keyEmulator}
 
 // ParseConnectionString parses s. Keys are case-insensitive, spaces around parts and a trailing
-// ';' are tolerated, and unknown keys (such as UseDevelopmentEmulator) are ignored. The endpoint
-// must be a URL with a host; either SharedAccessKeyName and SharedAccessKey, or
-// SharedAccessSignature, must be present.
+// ';' are tolerated, and unknown keys are ignored. The endpoint must be a URL with a host;
+// either SharedAccessKeyName and SharedAccessKey, or SharedAccessSignature, must be present.
+// UseDevelopmentEmulator takes what strconv.ParseBool takes.
 func ParseConnectionString(s string) (ConnectionString, error) {
 	var cs ConnectionString
 	seen := map[string]bool{}
@@ -74,6 +85,13 @@ func ParseConnectionString(s string) (ConnectionString, error) {
 			cs.SharedAccessSignature = v
 		case keyEntity:
 			cs.EntityPath = v
+		case keyEmulator:
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return ConnectionString{}, errcode.New(errcode.InvalidArgument,
+					"connection string UseDevelopmentEmulator=%q is not a boolean; use UseDevelopmentEmulator=true", clip(v))
+			}
+			cs.UseDevelopmentEmulator = on
 		}
 	}
 	if err := cs.Validate(); err != nil {
@@ -143,6 +161,9 @@ func (cs ConnectionString) String() string {
 	add(keyKey, cs.SharedAccessKey)
 	add(keySignature, cs.SharedAccessSignature)
 	add(keyEntity, cs.EntityPath)
+	if cs.UseDevelopmentEmulator {
+		add(keyEmulator, "true")
+	}
 	return b.String()
 }
 
@@ -154,10 +175,27 @@ func (cs ConnectionString) Host() string {
 
 // Namespace returns the namespace (or alias) name: the first label of the endpoint host, so
 // "sb://ns1.servicebus.windows.net/", "sb://ns1.localhost:5671/" and "sb://ns1/" all give "ns1".
+// It returns "" when the host names no namespace (see NamesNamespace): an emulator string's
+// sb://localhost or sb://127.0.0.1:5672/; the AMQP server then takes the namespace from the
+// token the client puts to $cbs.
 func (cs ConnectionString) Namespace() string {
+	if !cs.NamesNamespace() {
+		return ""
+	}
 	h := cs.Host()
 	name, _, _ := strings.Cut(h, ".")
 	return name
+}
+
+// NamesNamespace reports whether the endpoint host names a namespace. It is false only for a
+// development-emulator string (UseDevelopmentEmulator=true) whose host is "localhost" or an IP
+// address: there the host is where the server listens. ns1.localhost still names ns1.
+func (cs ConnectionString) NamesNamespace() bool {
+	if !cs.UseDevelopmentEmulator {
+		return true
+	}
+	h := cs.Host()
+	return h != "localhost" && net.ParseIP(h) == nil
 }
 
 // ResourceURI returns the URI a SAS token for this connection string signs:

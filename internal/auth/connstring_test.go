@@ -22,8 +22,32 @@ func TestParseConnectionString(t *testing.T) {
 		},
 		{
 			in:        " endpoint = sb://NS1.localhost:9093/ ; sharedaccesskeyname=send;SHAREDACCESSKEY=k;UseDevelopmentEmulator=true; ",
-			want:      ConnectionString{Endpoint: "sb://NS1.localhost:9093/", SharedAccessKeyName: "send", SharedAccessKey: "k"},
+			want:      ConnectionString{Endpoint: "sb://NS1.localhost:9093/", SharedAccessKeyName: "send", SharedAccessKey: "k", UseDevelopmentEmulator: true},
 			namespace: "ns1",
+		},
+		{
+			// The emulator's documented string: the host is the server, not a namespace.
+			in: "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;",
+			want: ConnectionString{Endpoint: "sb://localhost", SharedAccessKeyName: "RootManageSharedAccessKey",
+				SharedAccessKey: "SAS_KEY_VALUE", UseDevelopmentEmulator: true},
+			namespace: "",
+		},
+		{
+			in: "Endpoint=sb://127.0.0.1:5672/;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=True;EntityPath=hub1",
+			want: ConnectionString{Endpoint: "sb://127.0.0.1:5672/", SharedAccessKeyName: "a", SharedAccessKey: "b",
+				EntityPath: "hub1", UseDevelopmentEmulator: true},
+			namespace: "",
+		},
+		{
+			in:        "Endpoint=sb://[::1]:5672/;SharedAccessKeyName=a;SharedAccessKey=b;usedevelopmentemulator=1",
+			want:      ConnectionString{Endpoint: "sb://[::1]:5672/", SharedAccessKeyName: "a", SharedAccessKey: "b", UseDevelopmentEmulator: true},
+			namespace: "",
+		},
+		{
+			// Without the emulator flag, the first label is the namespace, as before.
+			in:        "Endpoint=sb://localhost:5672/;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=false",
+			want:      ConnectionString{Endpoint: "sb://localhost:5672/", SharedAccessKeyName: "a", SharedAccessKey: "b"},
+			namespace: "localhost",
 		},
 		{
 			in:        "Endpoint=sb://default/;SharedAccessKeyName=a;SharedAccessKey=b",
@@ -66,6 +90,21 @@ func TestConnectionStringFormat(t *testing.T) {
 	}
 }
 
+func TestConnectionStringEmulatorFormat(t *testing.T) {
+	cs, err := ParseConnectionString("Endpoint=sb://127.0.0.1:5672/;SharedAccessKeyName=r;SharedAccessKey=k;UseDevelopmentEmulator=TRUE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Lowercase true: the JS SDK compares the value with "true" exactly.
+	want := "Endpoint=sb://127.0.0.1:5672/;SharedAccessKeyName=r;SharedAccessKey=k;UseDevelopmentEmulator=true"
+	if cs.String() != want {
+		t.Fatalf("String() = %s\nwant       %s", cs.String(), want)
+	}
+	if cs.NamesNamespace() || cs.Host() != "127.0.0.1" {
+		t.Fatalf("NamesNamespace() = %v, Host() = %q", cs.NamesNamespace(), cs.Host())
+	}
+}
+
 func TestParseConnectionStringErrors(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"", "no Endpoint"},
@@ -79,6 +118,9 @@ func TestParseConnectionStringErrors(t *testing.T) {
 		{"Endpoint=ftp://ns1/;SharedAccessKeyName=a;SharedAccessKey=b", `scheme "ftp"`},
 		{"Endpoint=sb://ns1/;SharedAccessKeyName=a;SharedAccessKey=b;SharedAccessSignature=sr=a&sig=b&se=1&skn=c", "both SharedAccessKey and SharedAccessSignature"},
 		{"Endpoint=sb://ns1/;SharedAccessSignature=garbage", "SharedAccessSignature: SAS token"},
+		{"Endpoint=sb://localhost/;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=yes", `UseDevelopmentEmulator="yes" is not a boolean`},
+		{"Endpoint=sb://localhost/;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=", `UseDevelopmentEmulator="" is not a boolean`},
+		{"Endpoint=sb://localhost/;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=true;UseDevelopmentEmulator=true", "sets UseDevelopmentEmulator twice"},
 	} {
 		_, err := ParseConnectionString(tc.in)
 		if !errcode.Is(err, errcode.InvalidArgument) || !strings.Contains(err.Error(), tc.want) {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,12 +33,24 @@ func FuzzParseConnectionString(f *testing.F) {
 	f.Add("endpoint=ns1;sharedaccesssignature=sr=a&sig=b&se=1&skn=c;")
 	f.Add("Endpoint=sb://[::1]:9093/;SharedAccessKeyName=a;SharedAccessKey=b")
 	f.Add(";;=;Endpoint=")
+	f.Add("Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;")
+	f.Add("Endpoint=sb://127.0.0.1:5672/;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=True;EntityPath=h")
+	f.Add("Endpoint=sb://ns1.localhost/;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=0")
+	f.Add("Endpoint=sb://[::1]/;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=T")
 	f.Fuzz(func(t *testing.T, s string) {
 		cs, err := ParseConnectionString(s)
 		if err != nil {
 			return
 		}
-		_ = cs.Namespace()
+		if ns := cs.Namespace(); ns != "" && !cs.NamesNamespace() {
+			t.Fatalf("ParseConnectionString(%q): Namespace() = %q but NamesNamespace() = %v", s, ns, cs.NamesNamespace())
+		}
+		if !cs.UseDevelopmentEmulator && !cs.NamesNamespace() {
+			t.Fatalf("ParseConnectionString(%q): a string without UseDevelopmentEmulator must name a namespace", s)
+		}
+		if cs.UseDevelopmentEmulator && !strings.Contains(cs.String(), ";UseDevelopmentEmulator=true") {
+			t.Fatalf("String() %q lost UseDevelopmentEmulator or did not write it as lowercase true", cs.String())
+		}
 		_ = cs.ResourceURI()
 		again, err := ParseConnectionString(cs.String())
 		if err != nil {

@@ -79,6 +79,11 @@ type Options struct {
 	// back to preferred leaders (cluster_balance.go); 0 means DefaultLeaderBalanceInterval,
 	// negative turns balancing off.
 	LeaderBalanceInterval time.Duration
+	// AMQPAddr is the host:port clients reach this node's plain AMQP listener at (the
+	// advertised address), "" when the node serves no AMQP. GET /cluster reports it for the
+	// node and `tandem connection-string --amqp` builds the emulator-style string from it; in
+	// a cluster the node records it in the metadata with its other endpoints.
+	AMQPAddr string
 }
 
 // Broker is a region node's engine. Create it with Open; Close releases everything.

@@ -123,10 +123,13 @@ func (b *Broker) PeerNodes() []meta.PeerNode {
 
 // SetEndpoints tells the broker where clients reach this node; in a cluster, the node records
 // them in the metadata (and again whenever they differ from what is recorded) so that every
-// node lists them. On a single node it does nothing.
+// node lists them. On a single node it does nothing. An empty e.AMQP is Options.AMQPAddr.
 func (b *Broker) SetEndpoints(e meta.Endpoints) {
 	if b.cl == nil {
 		return
+	}
+	if e.AMQP == "" {
+		e.AMQP = b.opts.AMQPAddr
 	}
 	b.cl.mu.Lock()
 	b.cl.endpoints = &e

@@ -51,10 +51,12 @@ type ClusterNodeStatus struct {
 	Name        string `json:"name"`
 	Zone        string `json:"zone"`
 	RaftAddress string `json:"raftAddress"`
-	// Kafka, KafkaTLS and HTTP are the endpoints the node recorded in the metadata.
+	// Kafka, KafkaTLS, HTTP and AMQP are the endpoints the node recorded in the metadata (on
+	// a single node, AMQP is Options.AMQPAddr).
 	Kafka    string `json:"kafka,omitempty"`
 	KafkaTLS string `json:"kafkaTLS,omitempty"`
 	HTTP     string `json:"http,omitempty"`
+	AMQP     string `json:"amqp,omitempty"`
 	// Reachable is nil when the view has no knowledge of it (see ReachableSource).
 	Reachable *bool `json:"reachable"`
 	// LeaderOf is how many partitions the node leads.
@@ -155,8 +157,11 @@ func (b *Broker) ClusterStatus(ctx context.Context) ClusterStatus {
 		n := ClusterNodeStatus{ID: m.ID, Name: m.Name, Zone: m.Zone, RaftAddress: m.RaftAddr, LeaderOf: leaderOf[m.ID]}
 		for _, r := range recorded {
 			if r.ID == m.ID && r.Endpoints != nil {
-				n.Kafka, n.KafkaTLS, n.HTTP = r.Endpoints.Kafka, r.Endpoints.KafkaTLS, r.Endpoints.HTTP
+				n.Kafka, n.KafkaTLS, n.HTTP, n.AMQP = r.Endpoints.Kafka, r.Endpoints.KafkaTLS, r.Endpoints.HTTP, r.Endpoints.AMQP
 			}
+		}
+		if m.ID == b.cl.self && n.AMQP == "" {
+			n.AMQP = b.opts.AMQPAddr // not recorded yet
 		}
 		if out.ReachableSource != "" {
 			ok := m.ID == b.cl.self || !slices.Contains(stillInactive[cluster.MetaGroup], m.ID)
@@ -171,7 +176,7 @@ func (b *Broker) singleNodeStatus(total int, metaIndex uint64) ClusterStatus {
 	yes := true
 	name := "node-" + strconv.Itoa(int(b.opts.NodeID))
 	return ClusterStatus{Region: b.opts.Region, NodeID: uint64(b.opts.NodeID), MetadataLeader: uint64(b.opts.NodeID),
-		Nodes:      []ClusterNodeStatus{{ID: uint64(b.opts.NodeID), Name: name, Reachable: &yes, LeaderOf: total}},
+		Nodes:      []ClusterNodeStatus{{ID: uint64(b.opts.NodeID), Name: name, AMQP: b.opts.AMQPAddr, Reachable: &yes, LeaderOf: total}},
 		Partitions: PartitionHealth{Scope: ScopeRegion, Total: total, Held: total, Led: total},
 		Metadata:   MetadataRaft{Commit: metaIndex, Applied: metaIndex}}
 }

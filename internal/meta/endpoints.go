@@ -21,6 +21,7 @@ type Endpoints struct {
 	Kafka    string `json:"kafka,omitempty"`    // host:port of the plaintext Kafka listener
 	KafkaTLS string `json:"kafkaTLS,omitempty"` // host:port of the SASL_SSL Kafka listener
 	HTTP     string `json:"http,omitempty"`     // base URL of the HTTP API: http(s)://host:port
+	AMQP     string `json:"amqp,omitempty"`     // host:port of the plain AMQP 1.0 listener (Event Hubs SDKs)
 }
 
 // SetMemberEndpoints records a member's endpoints, replacing what it recorded before.
@@ -51,7 +52,7 @@ func (c SetMemberEndpoints) apply(s *State) {
 }
 
 func (e Endpoints) validate() error {
-	for _, hp := range []struct{ name, v string }{{"Kafka", e.Kafka}, {"Kafka TLS", e.KafkaTLS}} {
+	for _, hp := range []struct{ name, v string }{{"Kafka", e.Kafka}, {"Kafka TLS", e.KafkaTLS}, {"AMQP", e.AMQP}} {
 		if hp.v == "" {
 			continue
 		}

@@ -465,12 +465,12 @@ func checkPlacementInvariants(t *testing.T, s *State, tr *placementTracker, at s
 
 func TestSetMemberEndpoints(t *testing.T) {
 	s := NewState()
-	e := Endpoints{Kafka: "127.0.0.2:9092", HTTP: "http://127.0.0.2:8080"}
+	e := Endpoints{Kafka: "127.0.0.2:9092", HTTP: "http://127.0.0.2:8080", AMQP: "127.0.0.2:5672"}
 	if err := s.Check(SetMemberEndpoints{ID: 2, Endpoints: e}); !errcode.Is(err, errcode.NotFound) {
 		t.Fatalf("endpoints before a member list: %v, want NotFound", err)
 	}
 	applyAll(t, s, []Command{threeZones})
-	for _, bad := range []Endpoints{{Kafka: "no-port"}, {KafkaTLS: "x"}, {HTTP: "ftp://h:1"}, {HTTP: "127.0.0.1:8080"}} {
+	for _, bad := range []Endpoints{{Kafka: "no-port"}, {KafkaTLS: "x"}, {HTTP: "ftp://h:1"}, {HTTP: "127.0.0.1:8080"}, {AMQP: "amqp://h:5672"}, {AMQP: "h"}} {
 		if err := s.Check(SetMemberEndpoints{ID: 2, Endpoints: bad}); !errcode.Is(err, errcode.InvalidArgument) {
 			t.Errorf("endpoints %+v: %v, want InvalidArgument", bad, err)
 		}
