@@ -51,7 +51,8 @@ type serveConfig struct {
 	PeerAllow       []string `yaml:"peer-allow"`
 	PeerRegions     string   `yaml:"peer-regions-file"`
 
-	Jobs jobLimits `yaml:",inline"` // --job-* (serve_jobs.go)
+	Jobs     jobLimits     `yaml:",inline"` // --job-* (serve_jobs.go)
+	Emulator emulatorFlags `yaml:",inline"` // --emulator-config (serve_emulator.go)
 
 	// TLS (serve_tls.go)
 	TLSCert      string        `yaml:"tls-cert"`
@@ -164,6 +165,7 @@ calls to https partners trust --tls-ca (default: the system roots; the dev CA wi
 	f.IntVar(&cfg.MaxOpenLogFiles, "max-open-log-files", 0,
 		"partition segment files kept open (one fd each); beyond it idle partitions close theirs and reopen on use (0: half of ulimit -n)")
 	cfg.Jobs.register(f)
+	cfg.Emulator.register(f)
 	addHTTPFlags(f, &cfg.HTTP)
 	addQuotaFlags(f, &cfg.Quotas)
 	addClusterFlags(f, &cfg.Cluster)
@@ -257,6 +259,10 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	if cfg.NodeID < 0 && !cfg.Cluster.enabled() { // a cluster member's id is given, never derived
 		cfg.NodeID = int32(crc32.ChecksumIEEE([]byte(cfg.Region)) % 1000)
 	}
+	emu, err := cfg.Emulator.prepare(&cfg)
+	if err != nil {
+		return err
+	}
 	// The listeners first: cluster mode records their addresses and secures raft with their TLS.
 	lns, err := openListeners(cfg)
 	if err != nil {
@@ -276,6 +282,7 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		DataDir: cfg.Data, Region: cfg.Region, NodeID: cfg.NodeID, Dev: cfg.Dev, Fsync: policy,
 		SegmentBytes: cfg.SegmentBytes, Logger: logger, Registerer: reg, Quotas: cfg.Quotas,
 		MaxOpenLogFiles: cfg.MaxOpenLogFiles, FS: testFS(logger), DecodeMemory: cfg.HTTP.ReceiveMemory,
+		AMQPAddr: lns.amqpEndpoint(cfg),
 	}, cfg))
 	if err != nil {
 		cl.close()
@@ -283,6 +290,10 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer b.Close()
+	if err := applyEmulatorConfig(ctx, b, emu, logger); err != nil {
+		lns.close()
+		return err
+	}
 
 	kopts := kafka.Options{Broker: b, Dev: cfg.Dev, Logger: logger, AdvertisedHost: cfg.AdvertiseHost, Registerer: reg,
 		MaxConnections: cfg.Kafka.MaxConns, MaxConnectionsPerIP: cfg.Kafka.MaxConnsPerIP,

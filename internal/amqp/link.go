@@ -119,8 +119,13 @@ func (c *conn) attach(s *session, p *frames.Attach) {
 	l.out = out
 	l.peerMaxMsg = p.MaxMessageSize
 	reply.InitialDeliveryCount = 0
-	if rl, ok := out.(*replyLink); ok && p.Target != nil {
-		l.reply, l.replyTo = rl, p.Target.Address
+	if rl, ok := out.(*replyLink); ok {
+		// Replies go to the link whose target address is the request's reply-to; the JS SDK's
+		// $cbs receiver has no target address and names the link after its reply-to instead.
+		l.reply, l.replyTo = rl, p.Name
+		if p.Target != nil && p.Target.Address != "" {
+			l.replyTo = p.Target.Address
+		}
 		c.replyMu.Lock()
 		c.replies[l.replyTo] = rl
 		c.replyMu.Unlock()

@@ -83,6 +83,21 @@ func (b *Broker) DevPrincipal() (Principal, bool) {
 		Grant: b.newGrant(DevNamespace, "", nil, "", time.Time{})}, true
 }
 
+// DevPrincipalIn is DevPrincipal for namespace ns (which must exist): in --dev, what the Event
+// Hubs emulator's placeholder key (SAS_KEY_VALUE) grants on the AMQP listener's default
+// namespace.
+func (b *Broker) DevPrincipalIn(ns string) (Principal, bool) {
+	if !b.opts.Dev {
+		return Principal{}, false
+	}
+	found, err := b.resolveNamespace(ns)
+	if err != nil {
+		return Principal{}, false
+	}
+	return Principal{Namespace: found, Send: true, Listen: true, Manage: true,
+		Grant: b.newGrant(found, "", nil, "", time.Time{})}, true
+}
+
 // AuthenticatePlain checks SASL PLAIN credentials the way Event Hubs' Kafka endpoint does:
 // user "$ConnectionString", password a connection string whose endpoint host names the
 // namespace and whose key (or SAS token) belongs to one of its policies.

@@ -140,8 +140,14 @@ func (c *conn) verifyToken(aud, token string) (broker.Principal, error) {
 	hub, _, _ := strings.Cut(path, "/")
 	now := c.h.opts.Now()
 	if c.h.opts.Dev && isPlaceholder(token, now) {
-		if p, ok := c.h.b.DevPrincipal(); ok {
-			if ns, _, err := c.bind(broker.DevNamespace); err == nil && ns == p.Namespace {
+		// The emulator's key acts in the listener's default namespace (serve makes it the
+		// namespace of --emulator-config's file), else in the dev namespace.
+		def := c.h.opts.DefaultNamespace
+		if def == "" {
+			def = broker.DevNamespace
+		}
+		if p, ok := c.h.b.DevPrincipalIn(def); ok {
+			if ns, _, err := c.bind(def); err == nil && ns == p.Namespace {
 				return p, nil
 			}
 		}
