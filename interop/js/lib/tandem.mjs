@@ -43,8 +43,11 @@ export async function serveHasFlag(bin, flag) {
  * Returns { http, amqp, kafka, dataDir, logFile, stop() }.
  */
 export async function startTandem(bin, extraArgs = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), "tandem-js-data-"));
-  const logFile = join(dataDir, "..", `${dataDir.split("/").pop()}.log`);
+  // One temporary directory per server, removed when it stops (TANDEM_JS_KEEP=1 keeps it):
+  // data/ and serve.log.
+  const root = mkdtempSync(join(tmpdir(), "tandem-js-"));
+  const dataDir = join(root, "data");
+  const logFile = join(root, "serve.log");
   const log = openSync(logFile, "w");
   const args = ["serve", "--dev", "--data", dataDir, "--region", "jstest",
     "--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--amqp-addr", "127.0.0.1:0", ...extraArgs];
@@ -79,7 +82,7 @@ export async function startTandem(bin, extraArgs = []) {
     const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
     await exited;
     clearTimeout(killer);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (process.env.TANDEM_JS_KEEP !== "1") rmSync(root, { recursive: true, force: true });
   };
   return node;
 }
