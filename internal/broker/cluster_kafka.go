@@ -114,7 +114,7 @@ func (b *Broker) PeerNodes() []meta.PeerNode {
 				addr = r.Endpoints.Kafka
 			}
 			if addr != "" {
-				out = append(out, meta.PeerNode{ID: int32(m.ID), Kafka: addr, Zone: m.Zone})
+				out = append(out, meta.PeerNode{ID: int32(m.ID), Kafka: addr, Zone: m.Zone, AMQP: r.Endpoints.AMQP})
 			}
 		}
 	}

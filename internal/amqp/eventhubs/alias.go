@@ -3,6 +3,7 @@ package eventhubs
 import (
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -44,7 +45,17 @@ func (h *Handler) aliasRedirect(alias, hostname string) *frames.Error {
 	if peer == nil {
 		return nil
 	}
-	for _, addr := range peer.AMQP {
+	// A cluster region records every node's listener: successive connections are sent to
+	// them in turn, so a node that is down is not the only way in.
+	addrs := slices.Clone(peer.AMQP)
+	for _, n := range peer.Nodes {
+		if n.AMQP != "" && !slices.Contains(addrs, n.AMQP) {
+			addrs = append(addrs, n.AMQP)
+		}
+	}
+	first := int(h.redirects.Add(1))
+	for i := range addrs {
+		addr := addrs[(first+i)%len(addrs)]
 		host, port, err := net.SplitHostPort(addr)
 		n, perr := strconv.ParseUint(port, 10, 16)
 		if err != nil || perr != nil {

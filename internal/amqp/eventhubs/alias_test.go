@@ -151,3 +151,28 @@ func rejected(st frames.DeliveryState) error {
 	}
 	return nil
 }
+
+// A partner region that is a cluster records every node's AMQP listener: alias connections
+// are redirected to each in turn, so one node down does not shut alias clients out.
+func TestAliasRedirectTurnsOverClusterNodes(t *testing.T) {
+	f := newFixture(t, false)
+	west := meta.Peer{Region: "west", Namespace: "amqpns1", Endpoint: "http://127.0.0.1:2",
+		AMQP: []string{"127.0.0.2:5672"}, Nodes: []meta.PeerNode{
+			{ID: 1, Kafka: "127.0.0.2:9092", AMQP: "127.0.0.2:5672"},
+			{ID: 2, Kafka: "127.0.0.3:9092", AMQP: "127.0.0.3:5672"},
+			{ID: 3, Kafka: "127.0.0.4:9092"}, // recorded no AMQP listener
+		}}
+	f.setAlias(meta.AliasConfig{Role: meta.RoleSecondary, Epoch: 1, Partner: &west})
+	seen := map[string]int{}
+	for range 4 {
+		e := f.h.aliasRedirect("geoalias", "geoalias:5672")
+		if e == nil || e.Condition != condRedirect {
+			t.Fatalf("redirect = %v", e)
+		}
+		host, _ := e.Info.Get("network-host")
+		seen[host.(string)]++
+	}
+	if len(seen) != 2 || seen["127.0.0.2"] != 2 || seen["127.0.0.3"] != 2 {
+		t.Fatalf("redirects went to %v, want 127.0.0.2 and 127.0.0.3 in turn", seen)
+	}
+}

@@ -51,6 +51,8 @@ type Handler struct {
 	log    *slog.Logger
 	epochs *epochRegistry
 	rr     atomic.Uint32 // round-robin over partitions for sends without key or partition
+	// redirects turns over the partner region's AMQP listeners for alias connections.
+	redirects atomic.Uint32
 }
 
 var _ amqp.Handler = (*Handler)(nil)
