@@ -27,9 +27,9 @@ func main() {
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tandem",
-		Short: "Tandem: geo-redundant event hubs that speak Kafka and HTTP",
+		Short: "Tandem: geo-redundant event hubs that speak Kafka, AMQP and HTTP",
 		Long: `Tandem runs Event Hubs-style namespaces, event hubs and consumer groups on a durable log,
-served over the Kafka protocol and HTTP.
+served over the Kafka protocol, AMQP (the Azure Event Hubs SDKs) and HTTP.
 
   tandem serve --dev                      run a node (anonymous Kafka clients allowed)
   tandem hub create default/orders        create an event hub

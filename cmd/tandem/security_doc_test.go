@@ -11,7 +11,7 @@ import (
 
 // limitFlag matches the serve flags that bound what a client can make the node spend; each
 // must have a row in the limits table of docs/SECURITY.md, and each row must name a real flag.
-var limitFlag = regexp.MustCompile(`^(kafka-(max|auth|idle|sasl|memory|fetch|write|connection)|http-(max|read|write|idle|allowed)|max-|receive-|job-(reference|state)|metrics-|peer-)`)
+var limitFlag = regexp.MustCompile(`^(kafka-(max|auth|idle|sasl|memory|fetch|write|connection)|amqp-(max|auth|idle|memory|write)|http-(max|read|write|idle|allowed)|max-|receive-|job-(reference|state)|metrics-|peer-)`)
 
 func TestSecurityDocListsEveryLimitFlag(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/SECURITY.md")

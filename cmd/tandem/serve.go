@@ -109,7 +109,7 @@ func newServeCmd() *cobra.Command {
 	var configFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run a region node: event hubs over Kafka and HTTP",
+		Short: "Run a region node: event hubs over Kafka, AMQP and HTTP",
 		Long: `Run a region node. Settings come from flags, then TANDEM_<FLAG> environment variables
 (TANDEM_KAFKA_ADDR, TANDEM_DATA, …), then the YAML file given with --config.
 
