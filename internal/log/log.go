@@ -430,3 +430,11 @@ func (l *Log) segmentForLocked(offset int64) (int, *segment) {
 	}
 	return i, l.mu.segs[max(i, 0)]
 }
+
+// ActiveBase is the base offset of the active (last) segment: it changes when the log rolls
+// to a new segment, which a caller may use to checkpoint state derived from the log.
+func (l *Log) ActiveBase() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.segs[len(l.mu.segs)-1].base
+}
