@@ -2,7 +2,9 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/batch"
+	"github.com/tandem-streaming/tandem/internal/cluster"
+	"github.com/tandem-streaming/tandem/internal/errcode"
 	seglog "github.com/tandem-streaming/tandem/internal/log"
 )
 
@@ -181,4 +185,74 @@ func TestPartitionOpenFailureIsRetried(t *testing.T) {
 	if _, _, err := b.Append("tenant", "h", 0, batch.Build([]batch.Record{{Value: []byte("v")}}, batch.BuildOptions{ProducerID: -1})); err != nil {
 		t.Fatalf("the open after the failure was not retried: %v", err)
 	}
+}
+
+// TestClusterReplicaOpenDoesNotBlockOtherPartitions holds the open of a new hub's replica on
+// a one-node cluster back with a slow filesystem, and checks that produces to another hub's
+// partition are answered meanwhile: the reconciler opens replicas outside the lock that the
+// produce path takes to find its replica.
+func TestClusterReplicaOpenDoesNotBlockOtherPartitions(t *testing.T) {
+	const deadline = 30 * time.Second
+	cfg, _, err := cluster.ParseConfig(1, "", fmt.Sprintf("1=a@127.0.0.1:%d", freePort(t)), []byte("0123456789abcdef0123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cn, err := cluster.Open(context.Background(), cluster.Options{Config: cfg, DataDir: dir,
+		Logger: slog.New(slog.DiscardHandler), TickInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := &gateFS{match: string(filepath.Separator) + "big.", entered: make(chan struct{}), release: make(chan struct{})}
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(gate.release) }) }
+	b, err := Open(context.Background(), Options{DataDir: dir, Dev: true, Logger: slog.New(slog.DiscardHandler), Cluster: cn, FS: gate})
+	if err != nil {
+		cn.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	t.Cleanup(release) // runs first: Close waits for the reconciler, which waits for the gate
+	ctx := context.Background()
+	rec := func() []byte {
+		return batch.Build([]batch.Record{{Value: []byte("v")}}, batch.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1})
+	}
+	pollUntil(t, "the dev namespace and hub small exist", func() bool {
+		if _, err := b.Namespace(DevNamespace); err != nil {
+			return false
+		}
+		err := b.CreateHub(ctx, DevNamespace, HubSpec{Name: "small", Partitions: 1})
+		return err == nil || errcode.Is(err, errcode.AlreadyExists)
+	})
+	pollUntil(t, "a produce to hub small succeeds", func() bool {
+		_, _, err := b.Append(DevNamespace, "small", 0, rec())
+		return err == nil
+	})
+	gate.armed.Store(true)
+	if err := b.CreateHub(ctx, DevNamespace, HubSpec{Name: "big", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.entered:
+	case <-time.After(deadline):
+		t.Fatal("the replica of hub big never reached its filesystem")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := b.Append(DevNamespace, "small", 0, rec())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("produce to hub small while big's replica opens: %v", err)
+		}
+	case <-time.After(deadline):
+		t.Fatal("a produce to another hub waited for the open of a new replica")
+	}
+	release()
+	pollUntil(t, "a produce to hub big succeeds after its open", func() bool {
+		_, _, err := b.Append(DevNamespace, "big", 0, rec())
+		return err == nil
+	})
 }
