@@ -111,8 +111,20 @@ func (b *Broker) takeSlots(match func(partKey) bool) []*partSlot {
 	return out
 }
 
-// closeHub closes and forgets the partitions of one hub, waiting for opens in progress.
+// closeHub closes and forgets the partitions of one hub that lives on (its retention
+// changed: they reopen with the new settings on next use), each with a producer snapshot,
+// waiting for opens in progress.
 func (b *Broker) closeHub(ns, hub string) {
+	for _, s := range b.takeSlots(func(k partKey) bool { return k.ns == ns && k.hub == hub }) {
+		<-s.done
+		if s.p != nil {
+			s.p.closeWithSnapshot()
+		}
+	}
+}
+
+// dropHub closes and forgets the partitions of a deleted hub, waiting for opens in progress.
+func (b *Broker) dropHub(ns, hub string) {
 	for _, s := range b.takeSlots(func(k partKey) bool { return k.ns == ns && k.hub == hub }) {
 		<-s.done
 		if s.p != nil {
