@@ -21,7 +21,8 @@ import (
 // BenchmarkPartitionOpen measures the first use of a large partition after a restart (issue
 // 17, item 2) and, meanwhile, the latency of produces to a partition of another hub. The big
 // partition holds TANDEM_BENCH_OPEN_BATCHES (default 1,048,576) batches of one small record
-// from 16 idempotent producers, in 16 MiB segments. Variants:
+// from 16 idempotent producers, in segments of TANDEM_BENCH_OPEN_SEGMENT_MIB (default 16) MiB.
+// Variants:
 //
 //	snapshot   the restart follows a clean close (a producer snapshot at the log's end)
 //	tail       only the snapshot of the last segment roll is there (as after a crash)
@@ -38,8 +39,15 @@ func BenchmarkPartitionOpen(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	segMiB := 16
+	if s := os.Getenv("TANDEM_BENCH_OPEN_SEGMENT_MIB"); s != "" {
+		var err error
+		if segMiB, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
 	dir := b.TempDir()
-	opts := Options{DataDir: dir, SegmentBytes: 16 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	opts := Options{DataDir: dir, SegmentBytes: int64(segMiB) << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	bigDir, rollSnap := fillBigPartition(b, opts, batches)
 	snapPath := filepath.Join(bigDir, "producers.snapshot")
 	for _, variant := range []string{"snapshot", "tail", "full"} {
