@@ -185,6 +185,10 @@ func (l *Log) recover() error {
 	if err != nil {
 		return err
 	}
+	clean, isClean, err := l.takeCleanMark()
+	if err != nil {
+		return err
+	}
 	if len(bases) == 0 {
 		seg, err := l.createSegment(0)
 		if err != nil {
@@ -194,7 +198,8 @@ func (l *Log) recover() error {
 		return nil
 	}
 	for i, base := range bases {
-		seg, err := l.openSegment(base, i == len(bases)-1)
+		active := i == len(bases)-1
+		seg, err := l.openSegment(base, active, active && isClean && clean.base == base, clean.size)
 		if err != nil {
 			return err
 		}
@@ -271,9 +276,10 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 	return newSegment(l.opts.Dir, base, f), nil
 }
 
-// openSegment opens and recovers one segment. The active segment is always scanned; older
-// ones trust their indexes if sane and scan only after the last index entry.
-func (l *Log) openSegment(base int64, active bool) (*segment, error) {
+// openSegment opens and recovers one segment. The active segment is scanned, unless the
+// clean-close mark names it (clean) with its size (cleanSize); older ones and a cleanly closed
+// active one trust their indexes if sane and scan only after the last index entry.
+func (l *Log) openSegment(base int64, active, clean bool, cleanSize int64) (*segment, error) {
 	name := segmentName(l.opts.Dir, base, logSuffix)
 	f, err := l.fs.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
@@ -285,7 +291,7 @@ func (l *Log) openSegment(base int64, active bool) (*segment, error) {
 		return nil, fmt.Errorf("stat segment %d of %s: %w", base, l.opts.Name, pathless(err))
 	}
 	seg := newSegment(l.opts.Dir, base, f)
-	if !active && l.loadIndexes(seg, st.Size()) {
+	if (!active || (clean && st.Size() == cleanSize)) && l.loadIndexes(seg, st.Size()) {
 		return seg, nil
 	}
 	*seg = *newSegment(l.opts.Dir, base, f)
@@ -362,6 +368,9 @@ func (l *Log) Close() error {
 	}
 	l.stopSyncerLocked()
 	err := l.syncUpTo(math.MaxInt64)
+	if err == nil {
+		l.writeCleanMarkLocked()
+	}
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.filesMu.Lock()
