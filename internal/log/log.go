@@ -7,6 +7,10 @@
 // is deterministic given the log's state and its arguments (no clock), so a consensus layer can
 // apply committed batches through it. The clock is used only by retention.
 //
+// Open recovers by scanning the active segment (CRC-checking every batch) and trusting the
+// indexes of older ones; after a clean close (clean.go) it trusts the active segment's indexes
+// too and checks only the bytes after the last index entry.
+//
 // A Log may share a FileBudget with other logs: when the segment files open across them exceed
 // it, idle logs close their files (after an fsync) and keep their in-memory state, and reopen
 // the files on their next use. Files are created private to the node's user (0600, directories
