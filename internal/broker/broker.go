@@ -109,9 +109,11 @@ type Broker struct {
 	// quotaMu serialises creations checked against a quota with their proposal.
 	quotaMu sync.Mutex
 
+	// mu guards the map of local partitions only: a partition opens outside it (partopen.go).
 	mu struct {
 		sync.Mutex
-		parts map[partKey]*Partition
+		parts  map[partKey]*partSlot
+		closed bool // Close has run: no partition opens any more
 	}
 
 	stop chan struct{}
@@ -152,7 +154,7 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 		opts.DecodeMemory = DefaultDecodeMemory
 	}
 	b.decodeMem = newDecodeMemory(opts.DecodeMemory)
-	b.mu.parts = make(map[partKey]*Partition)
+	b.mu.parts = make(map[partKey]*partSlot)
 	var err error
 	if b.pids, err = openProducerIDs(opts.DataDir); err != nil {
 		return nil, err
@@ -206,14 +208,9 @@ func (b *Broker) Close() error {
 		first = b.closeCluster()
 	}
 	b.groups.Close()
-	b.mu.Lock()
-	for k, p := range b.mu.parts {
-		if err := p.close(); err != nil && first == nil {
-			first = err
-		}
-		delete(b.mu.parts, k)
+	if err := b.closePartitions(); err != nil && first == nil {
+		first = err
 	}
-	b.mu.Unlock()
 	if err := b.meta.Close(); err != nil && first == nil {
 		first = err
 	}
@@ -327,37 +324,7 @@ func (b *Broker) partitionOf(h HubInfo, id int32) (*Partition, error) {
 		}
 		return r.rp.Partition(), nil
 	}
-	key := partKey{h.Namespace, h.Name, h.Incarnation, id}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if p, ok := b.mu.parts[key]; ok {
-		return p, nil
-	}
-	// The log's files count against the node's budget: idle partitions beyond it close theirs
-	// and keep their state (log indexes, idempotent producers) in memory, so a reopen opens
-	// files and nothing more.
-	l, err := seglog.Open(seglog.Options{
-		Dir:            b.partitionDir(h, id),
-		SegmentBytes:   b.opts.SegmentBytes,
-		Fsync:          b.opts.Fsync,
-		RetentionTime:  h.RetentionTime,
-		RetentionBytes: h.RetentionBytes,
-		Now:            b.opts.Now,
-		Logger:         b.log.With("namespace", h.Namespace, "eventhub", h.Name, "partition", id),
-		Name:           fmt.Sprintf("partition %d of %s/%s", id, h.Namespace, h.Name),
-		Budget:         b.files,
-		FS:             b.opts.FS,
-	})
-	if err != nil {
-		return nil, errcode.New(errcode.Unavailable, "opening partition %d of %s/%s: %w", id, h.Namespace, h.Name, err)
-	}
-	p, err := openPartition(h.Namespace, h.Name, id, l)
-	if err != nil {
-		l.Close()
-		return nil, errcode.New(errcode.Unavailable, "recovering partition %d of %s/%s: %w", id, h.Namespace, h.Name, err)
-	}
-	b.mu.parts[key] = p
-	return p, nil
+	return b.localPartition(h, id)
 }
 
 func (b *Broker) hubDir(ns, hub, incarnation string) string {
@@ -366,28 +333,6 @@ func (b *Broker) hubDir(ns, hub, incarnation string) string {
 
 func (b *Broker) partitionDir(h HubInfo, id int32) string {
 	return filepath.Join(b.hubDir(h.Namespace, h.Name, h.Incarnation), fmt.Sprint(id))
-}
-
-func (b *Broker) openPartitions() []*Partition {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]*Partition, 0, len(b.mu.parts))
-	for _, p := range b.mu.parts {
-		out = append(out, p)
-	}
-	return out
-}
-
-// closeHub closes and forgets the open partitions of one hub incarnation.
-func (b *Broker) closeHub(ns, hub string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for k, p := range b.mu.parts {
-		if k.ns == ns && k.hub == hub {
-			p.close()
-			delete(b.mu.parts, k)
-		}
-	}
 }
 
 // Append validates a Kafka record set (one or more v2 batches) for partition id of ns/hub

@@ -204,34 +204,44 @@ func (b *Broker) wantedReplicas() map[uint64]*replica {
 }
 
 // reconcile starts the groups placement gives this node and stops (and deletes the files
-// of) the groups of deleted hubs.
+// of) the groups of deleted hubs. Replicas open and close outside b.cl.mu, which produce and
+// fetch requests to every other partition take: opening a large partition (log recovery)
+// must not stall them. Only the reconciler adds and removes replicas (and Close, after it has
+// stopped), so nothing else changes the set meanwhile.
 func (b *Broker) reconcile() {
 	want := b.wantedReplicas()
 	b.cl.mu.Lock()
-	defer b.cl.mu.Unlock()
+	var gone []*replica
 	for g, r := range b.cl.reps {
-		if _, ok := want[g]; ok {
-			continue
+		if _, ok := want[g]; !ok {
+			gone = append(gone, r)
+			delete(b.cl.reps, g)
 		}
-		if err := b.cl.node.Host().RemoveGroup(g); err != nil {
-			b.log.Warn("removing a partition group", "group", g, "err", err)
+	}
+	for g := range want {
+		if _, ok := b.cl.reps[g]; ok {
+			delete(want, g)
+		}
+	}
+	b.cl.mu.Unlock()
+	for _, r := range gone {
+		if err := b.cl.node.Host().RemoveGroup(r.group); err != nil {
+			b.log.Warn("removing a partition group", "group", r.group, "err", err)
 		}
 		r.rp.Close()
-		delete(b.cl.reps, g)
 		if err := os.RemoveAll(r.dir); err != nil {
 			b.log.Warn("removing partition files", "dir", r.dir, "err", err)
 		}
 		os.Remove(filepath.Dir(r.dir)) // the hub directory, once its last partition is gone
 	}
 	for g, r := range want {
-		if _, ok := b.cl.reps[g]; ok {
-			continue
-		}
 		if err := b.startReplica(r); err != nil {
 			b.log.Error("starting a partition replica", "namespace", r.ns, "eventhub", r.hub, "partition", r.id, "group", g, "err", err)
 			continue
 		}
+		b.cl.mu.Lock()
 		b.cl.reps[g] = r
+		b.cl.mu.Unlock()
 	}
 }
 

@@ -410,7 +410,7 @@ func (b *Broker) DeleteHub(ctx context.Context, ns, name string) error {
 }
 
 func (b *Broker) removeHubFiles(h HubInfo) {
-	b.closeHub(h.Namespace, h.Name)
+	b.dropHub(h.Namespace, h.Name)
 	b.metrics.forgetHub(h.Namespace, h.Name)
 	if b.cl != nil {
 		return // the reconciler stops the hub's groups and removes their files on every node

@@ -22,7 +22,16 @@ type Partition struct {
 	mu struct {
 		sync.Mutex
 		producers map[int64]*producerState
+		// snapAt is the offset of the last producer snapshot written or loaded (-1: none),
+		// and rollAt the log's active segment base when it was last looked at: a roll
+		// writes a snapshot at the new segment's base.
+		snapAt, rollAt int64
 	}
+	// snaps keeps the producer snapshot of a single-node partition; nil for a replicated one,
+	// whose replica checkpoint holds the producer state.
+	snaps *producerSnapshots
+	// replayed is how many batch headers the open replayed to rebuild producer state.
+	replayed int
 
 	// waitMu guards waitCh, which is closed and replaced after every append so that
 	// long-polling fetchers wake up.
@@ -38,19 +47,35 @@ type AppendResult struct {
 	Duplicate  bool  // an idempotent producer re-sent a batch already written
 }
 
+// openPartition opens a partition over l, rebuilding its producer state from every batch
+// header in the log.
 func openPartition(ns, hub string, id int32, l *seglog.Log) (*Partition, error) {
-	p := &Partition{Namespace: ns, Hub: hub, ID: id, log: l, waitCh: make(chan struct{})}
+	return openPartitionWith(ns, hub, id, l, nil)
+}
+
+// openPartitionWith opens a partition over l whose producer snapshots snaps keeps (nil:
+// none): the state comes from the snapshot when one matches the log, and the batch headers
+// after it; otherwise from every batch header in the log.
+func openPartitionWith(ns, hub string, id int32, l *seglog.Log, snaps *producerSnapshots) (*Partition, error) {
+	p := &Partition{Namespace: ns, Hub: hub, ID: id, log: l, waitCh: make(chan struct{}), snaps: snaps}
 	p.mu.producers = make(map[int64]*producerState)
-	if err := p.rebuildProducersLocked(); err != nil {
+	p.mu.snapAt, p.mu.rollAt = -1, l.ActiveBase()
+	from := l.StartOffset()
+	if off, recs, ok := snaps.load(l); ok {
+		p.mu.producers = producerMap(recs)
+		p.mu.snapAt, from = off, off
+	}
+	if err := p.replayProducersLocked(from); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// rebuildProducersLocked replays the batch headers of the log to recover idempotent
-// producer state. Only the headers are read, so this is cheap even for large logs.
-func (p *Partition) rebuildProducersLocked() error {
-	return p.log.ScanHeaders(p.log.StartOffset(), func(h batch.Header) bool {
+// replayProducersLocked replays the batch headers of the log from offset from to recover
+// idempotent producer state. Only the headers are read.
+func (p *Partition) replayProducersLocked(from int64) error {
+	return p.log.ScanHeaders(from, func(h batch.Header) bool {
+		p.replayed++
 		if h.ProducerID >= 0 {
 			p.mu.producers[h.ProducerID] = p.mu.producers[h.ProducerID].record(h, h.BaseOffset, h.MaxTimestamp)
 		}
@@ -82,6 +107,14 @@ func (p *Partition) Apply(b []byte, appendTime int64) (AppendResult, error) {
 	base, last, err := p.log.Append(b, appendTime)
 	if err != nil {
 		return AppendResult{}, err
+	}
+	if p.snaps != nil {
+		if ab := p.log.ActiveBase(); ab != p.mu.rollAt {
+			// The log rolled to a segment starting with this batch: the state before
+			// recording it is the state at ab, and everything below ab is fsynced.
+			p.mu.rollAt = ab
+			p.snapshotLocked(ab)
+		}
 	}
 	if h.ProducerID >= 0 {
 		p.mu.producers[h.ProducerID] = st.record(h, base, appendTime)
@@ -141,6 +174,27 @@ func (p *Partition) LastEnqueuedTime() int64 {
 }
 
 func (p *Partition) close() error { return p.log.Close() }
+
+// closeWithSnapshot closes the partition after making its log durable and writing a producer
+// snapshot at its end (unless one is there already), so the next open replays nothing.
+func (p *Partition) closeWithSnapshot() error {
+	if p.snaps != nil {
+		p.mu.Lock()
+		if end := p.log.EndOffset(); end != p.mu.snapAt && p.log.Sync() == nil {
+			p.snapshotLocked(end)
+		}
+		p.mu.Unlock()
+	}
+	return p.log.Close()
+}
+
+// snapshotLocked writes the producer state as the snapshot at offset, which must be the
+// offset the state is exact at and below the log's durable end.
+func (p *Partition) snapshotLocked(offset int64) {
+	if p.snaps.write(offset, p.mu.producers) {
+		p.mu.snapAt = offset
+	}
+}
 
 // checkOffset reports an errcode.OffsetOutOfRange error if offset is outside the log.
 func (p *Partition) checkOffset(offset int64) error {

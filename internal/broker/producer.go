@@ -10,8 +10,10 @@ import (
 const maxInflightBatches = 5
 
 // producerState is what a partition remembers of one idempotent producer. It is part of the
-// partition's state and is rebuilt from the log's batch headers on open, so a replica that
-// applies the same batches reaches the same state.
+// partition's state: a single-node partition rebuilds it on open from its producer snapshot
+// and the batch headers after it (prodsnap.go), or from every batch header without a usable
+// snapshot; a replica keeps it in its checkpoint. A replica that applies the same batches
+// reaches the same state.
 type producerState struct {
 	epoch  int16
 	recent []seqEntry // oldest first, at most maxInflightBatches

@@ -148,8 +148,16 @@ func (s *replicaState) encode() []byte {
 		b = be.AppendUint32(b, uint32(e.Epoch))
 		b = be.AppendUint64(b, uint64(e.StartOffset))
 	}
-	b = be.AppendUint32(b, uint32(len(s.producers)))
-	for _, p := range s.producers {
+	b = appendProducers(b, s.producers)
+	return be.AppendUint32(b, crc32.Checksum(b, castagnoliTable))
+}
+
+// appendProducers appends the producer section (m u32 | m × producer) that decodeProducers
+// reads: the replica checkpoint and the single-node producer snapshot share it.
+func appendProducers(b []byte, recs []producerRecord) []byte {
+	be := binary.BigEndian
+	b = be.AppendUint32(b, uint32(len(recs)))
+	for _, p := range recs {
 		b = be.AppendUint64(b, uint64(p.pid))
 		b = be.AppendUint16(b, uint16(p.st.epoch))
 		b = append(b, byte(len(p.st.recent)))
@@ -160,7 +168,7 @@ func (s *replicaState) encode() []byte {
 			b = be.AppendUint64(b, uint64(e.appendTime))
 		}
 	}
-	return be.AppendUint32(b, crc32.Checksum(b, castagnoliTable))
+	return b
 }
 
 var castagnoliTable = crc32.MakeTable(crc32.Castagnoli)

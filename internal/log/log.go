@@ -7,6 +7,10 @@
 // is deterministic given the log's state and its arguments (no clock), so a consensus layer can
 // apply committed batches through it. The clock is used only by retention.
 //
+// Open recovers by scanning the active segment (CRC-checking every batch) and trusting the
+// indexes of older ones; after a clean close (clean.go) it trusts the active segment's indexes
+// too and checks only the bytes after the last index entry.
+//
 // A Log may share a FileBudget with other logs: when the segment files open across them exceed
 // it, idle logs close their files (after an fsync) and keep their in-memory state, and reopen
 // the files on their next use. Files are created private to the node's user (0600, directories
@@ -185,6 +189,10 @@ func (l *Log) recover() error {
 	if err != nil {
 		return err
 	}
+	clean, isClean, err := l.takeCleanMark()
+	if err != nil {
+		return err
+	}
 	if len(bases) == 0 {
 		seg, err := l.createSegment(0)
 		if err != nil {
@@ -194,7 +202,8 @@ func (l *Log) recover() error {
 		return nil
 	}
 	for i, base := range bases {
-		seg, err := l.openSegment(base, i == len(bases)-1)
+		active := i == len(bases)-1
+		seg, err := l.openSegment(base, active, active && isClean && clean.base == base, clean.size)
 		if err != nil {
 			return err
 		}
@@ -271,9 +280,10 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 	return newSegment(l.opts.Dir, base, f), nil
 }
 
-// openSegment opens and recovers one segment. The active segment is always scanned; older
-// ones trust their indexes if sane and scan only after the last index entry.
-func (l *Log) openSegment(base int64, active bool) (*segment, error) {
+// openSegment opens and recovers one segment. The active segment is scanned, unless the
+// clean-close mark names it (clean) with its size (cleanSize); older ones and a cleanly closed
+// active one trust their indexes if sane and scan only after the last index entry.
+func (l *Log) openSegment(base int64, active, clean bool, cleanSize int64) (*segment, error) {
 	name := segmentName(l.opts.Dir, base, logSuffix)
 	f, err := l.fs.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
@@ -285,7 +295,7 @@ func (l *Log) openSegment(base int64, active bool) (*segment, error) {
 		return nil, fmt.Errorf("stat segment %d of %s: %w", base, l.opts.Name, pathless(err))
 	}
 	seg := newSegment(l.opts.Dir, base, f)
-	if !active && l.loadIndexes(seg, st.Size()) {
+	if (!active || (clean && st.Size() == cleanSize)) && l.loadIndexes(seg, st.Size()) {
 		return seg, nil
 	}
 	*seg = *newSegment(l.opts.Dir, base, f)
@@ -362,6 +372,9 @@ func (l *Log) Close() error {
 	}
 	l.stopSyncerLocked()
 	err := l.syncUpTo(math.MaxInt64)
+	if err == nil {
+		l.writeCleanMarkLocked()
+	}
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.filesMu.Lock()
@@ -429,4 +442,12 @@ func (l *Log) segmentForLocked(offset int64) (int, *segment) {
 		i--
 	}
 	return i, l.mu.segs[max(i, 0)]
+}
+
+// ActiveBase is the base offset of the active (last) segment: it changes when the log rolls
+// to a new segment, which a caller may use to checkpoint state derived from the log.
+func (l *Log) ActiveBase() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.segs[len(l.mu.segs)-1].base
 }

@@ -121,10 +121,13 @@ func (l *Log) OffsetForTime(ts int64) (int64, error) {
 
 // ScanHeaders calls fn with the header of every batch from the one containing from to the end
 // of the log, in order, until fn returns false. fn runs without locks held and may call the Log.
+// Headers are read in chunks of the segment, not one read per batch: replaying the headers
+// of a segment of small batches costs a sequential read of it.
 func (l *Log) ScanHeaders(from int64, fn func(h batch.Header) bool) error {
-	const chunk = 256
+	const chunk = 4096
+	var r headerReader
 	for {
-		hs, err := l.headers(from, chunk)
+		hs, err := l.headers(&r, from, chunk)
 		if err != nil {
 			return err
 		}
@@ -140,8 +143,9 @@ func (l *Log) ScanHeaders(from int64, fn func(h batch.Header) bool) error {
 	}
 }
 
-// headers returns up to n headers from the batch containing from, within one segment.
-func (l *Log) headers(from int64, n int) ([]batch.Header, error) {
+// headers returns up to n headers from the batch containing from, within one segment, read
+// through r (whose buffer the calls of one scan share).
+func (l *Log) headers(r *headerReader, from int64, n int) ([]batch.Header, error) {
 	if err := l.rlockFiles(); err != nil {
 		return nil, err
 	}
@@ -156,16 +160,58 @@ func (l *Log) headers(from int64, n int) ([]batch.Header, error) {
 	if err != nil || seg == nil {
 		return nil, err
 	}
+	r.reset(seg.f, limit)
 	var out []batch.Header
-	h, pos, err := seekBatch(seg.f, pos, limit, max(from, start))
+	var h batch.Header
+	for pos < limit { // to the batch holding from, as seekBatch does
+		if h, err = r.at(pos); err != nil || h.NextOffset() > max(from, start) {
+			break
+		}
+		pos += int64(h.Size())
+	}
 	for err == nil && pos < limit && len(out) < n {
 		out = append(out, h)
 		if pos += int64(h.Size()); pos < limit {
-			h, err = readHeaderAt(seg.f, pos)
+			h, err = r.at(pos)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read batch headers of segment %d of %s: %w", seg.base, l.opts.Name, pathless(err))
 	}
 	return out, nil
+}
+
+// headerChunk is how many bytes of a segment a headerReader reads at once.
+const headerChunk = 64 << 10
+
+// headerReader reads batch headers of one segment file through a buffer of headerChunk
+// bytes, never past limit (the segment's published size).
+type headerReader struct {
+	f      File
+	limit  int64
+	buf    []byte
+	bufPos int64
+}
+
+// reset points r at f up to limit, dropping what it buffered (the file may have changed
+// between the locked sections of a scan).
+func (r *headerReader) reset(f File, limit int64) {
+	r.f, r.limit, r.buf, r.bufPos = f, limit, r.buf[:0], 0
+}
+
+// at returns the header of the batch at byte pos.
+func (r *headerReader) at(pos int64) (batch.Header, error) {
+	if pos < r.bufPos || pos+batch.HeaderSize > r.bufPos+int64(len(r.buf)) {
+		n := max(min(headerChunk, r.limit-pos), batch.HeaderSize)
+		if int64(cap(r.buf)) < n {
+			r.buf = make([]byte, 0, max(n, headerChunk))
+		}
+		r.buf = r.buf[:n]
+		if _, err := r.f.ReadAt(r.buf, pos); err != nil {
+			r.buf = r.buf[:0]
+			return batch.Header{}, err
+		}
+		r.bufPos = pos
+	}
+	return batch.PeekHeader(r.buf[pos-r.bufPos:])
 }
