@@ -101,7 +101,13 @@ func TestAuditH1_UnauthenticatedFramesAreNotAllocated(t *testing.T) {
 	}
 
 	// After SASL the cap is --kafka-max-request-bytes, but a 100 MiB claim still holds only
-	// what arrived.
+	// what arrived. The consumer's background fetches take budget while they fill a response
+	// (up to twice the 50 MiB franz-go asks for: CI once read exactly 100 MiB here), so they
+	// stop first.
+	cl.PauseFetchTopics("txns")
+	eventually(t, "the consumer's fetches to give their budget back", func() bool {
+		return l.metric(t, "tandem_kafka_memory_in_use_bytes") == 0
+	})
 	rc := dialRaw(t, l.addr)
 	if resp := rc.saslPlain("$ConnectionString", cs); resp.ErrorCode != 0 {
 		t.Fatalf("SASL: %v", kerr.ErrorForCode(resp.ErrorCode))
