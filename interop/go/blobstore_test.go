@@ -34,6 +34,8 @@ type azurite struct {
 	log  string
 }
 
+// azuriteListenRe finds the address in Azurite's "Azurite Blob service successfully listens on
+// http://127.0.0.1:PORT" line, which it prints even with --silent.
 var azuriteListenRe = regexp.MustCompile(`successfully listens on https?://(\S+)`)
 
 // startAzurite starts azurite-blob for t and stops it (only this process) when t ends. It skips
@@ -72,15 +74,19 @@ func startAzurite(t *testing.T) *azurite {
 		logf.Close()
 		t.Fatalf("starting %s: %v", bin, err)
 	}
-	addrc, exited := make(chan string, 1), make(chan struct{})
+	addrc, closed, exited := make(chan string, 1), make(chan struct{}), make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		found := false
+		found, sawClosed := false, false
 		for sc.Scan() {
 			fmt.Fprintln(logf, sc.Text())
 			if m := azuriteListenRe.FindStringSubmatch(sc.Text()); m != nil && !found {
 				found = true
 				addrc <- m[1]
+			}
+			if strings.Contains(sc.Text(), "successfully closed") && !sawClosed {
+				sawClosed = true
+				close(closed)
 			}
 		}
 		io.Copy(io.Discard, stdout)
@@ -88,14 +94,19 @@ func startAzurite(t *testing.T) *azurite {
 		logf.Close()
 		close(exited)
 	}()
-	t.Cleanup(func() { // stop the process started here, and wait for it
+	// Azurite closes its server on SIGTERM but does not exit while clients keep idle
+	// connections open: once it says it has closed (its data is written), it is killed.
+	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
+			return
+		case <-closed:
 		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-exited
+			t.Logf("azurite-blob did not close within 20s of SIGTERM: killed")
 		}
+		cmd.Process.Kill()
+		<-exited
 	})
 	select {
 	case a.addr = <-addrc:
@@ -247,7 +258,9 @@ func blobOwner(proc int) string { return fmt.Sprintf("blob-processor-%d", proc) 
 // over; a new Processor resumes right after the checkpoints.
 func TestAMQPProcessorBlobStore(t *testing.T) {
 	t.Parallel()
+	began := time.Now()
 	az := startAzurite(t)
+	t.Logf("azurite-blob listens on %s after %v", az.addr, time.Since(began).Round(time.Millisecond))
 	e := sharedEnv(t)
 	const parts, perRound = 4, 25
 	hub := e.newHub(t, parts)
@@ -274,6 +287,7 @@ func TestAMQPProcessorBlobStore(t *testing.T) {
 			if err == nil {
 				last = st
 				if ok(st) {
+					t.Logf("%v: %s", time.Since(began).Round(time.Millisecond), what)
 					return
 				}
 			}
@@ -340,15 +354,16 @@ func TestAMQPProcessorBlobStore(t *testing.T) {
 	// checkpoints it finds in Azurite: its first event in each partition is round 3's first.
 	sendRound("r3", 10)
 	runBlobProcessor(t, ctx, e, hub, az.container(t, "checkpoints"), 2, rec, &wg)
-	waitFor("round 3 processed by the new processor and checkpointed", func(st blobState) bool {
-		return rec.complete(parts, 2*perRound+10) && checkpointedTo(st, 2*perRound+9) && ownedBy(st)[blobOwner(2)] == parts
-	})
+	waitFor("round 3 processed", func(blobState) bool { return rec.complete(parts, 2*perRound+10) })
 	rec.mu.Lock()
-	defer rec.mu.Unlock()
 	for i := range parts {
 		if first, ok := rec.first[2][strconv.Itoa(i)]; !ok || first != 2*perRound {
 			t.Errorf("the new processor began partition %d at sequence number %d (any: %v), want %d, right after the checkpoint in Azurite",
 				i, first, ok, 2*perRound)
 		}
 	}
+	rec.mu.Unlock()
+	waitFor("round 3 checkpointed by the new processor, which owns all 4 partitions", func(st blobState) bool {
+		return checkpointedTo(st, 2*perRound+9) && ownedBy(st)[blobOwner(2)] == parts
+	})
 }
