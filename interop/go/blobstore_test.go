@@ -151,11 +151,12 @@ type blobState struct {
 	names       []string
 }
 
-// listBlobs lists the container with metadata. The store names its blobs
-// <namespace>/<hub>/<group>/checkpoint/<partition> and …/ownership/<partition>.
-func listBlobs(ctx context.Context, cc *container.Client, hub string) (blobState, error) {
+// listBlobs lists the blobs under prefix <namespace>/<hub>/<group>/ with their metadata: the
+// store names them …/checkpoint/<partition> (metadata sequencenumber, offset) and
+// …/ownership/<partition> (metadata ownerid).
+func listBlobs(ctx context.Context, cc *container.Client, prefix string) (blobState, error) {
 	st := blobState{checkpoints: map[string]int64{}, owners: map[string]string{}}
-	pager := cc.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Include: container.ListBlobsInclude{Metadata: true}})
+	pager := cc.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: &prefix, Include: container.ListBlobsInclude{Metadata: true}})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
@@ -164,25 +165,29 @@ func listBlobs(ctx context.Context, cc *container.Client, hub string) (blobState
 		for _, b := range page.Segment.BlobItems {
 			name := *b.Name
 			st.names = append(st.names, name)
-			parts := strings.Split(name, "/")
-			if len(parts) < 5 || parts[len(parts)-4] != hub || parts[len(parts)-3] != azeventhubs.DefaultConsumerGroup {
-				continue
-			}
-			partition, meta := parts[len(parts)-1], map[string]string{}
+			meta := map[string]string{}
 			for k, v := range b.Metadata {
 				if v != nil {
 					meta[strings.ToLower(k)] = *v
 				}
 			}
-			switch parts[len(parts)-2] {
+			kind, partition, _ := strings.Cut(strings.TrimPrefix(name, prefix), "/")
+			switch kind {
 			case "checkpoint":
 				seq, err := strconv.ParseInt(meta["sequencenumber"], 10, 64)
 				if err != nil {
 					return st, fmt.Errorf("checkpoint blob %s: metadata sequencenumber %q: %v", name, meta["sequencenumber"], err)
 				}
+				// The processor resumes from the offset (SDK v2): in Tandem it is the sequence
+				// number as a decimal string.
+				if meta["offset"] != strconv.FormatInt(seq, 10) {
+					return st, fmt.Errorf("checkpoint blob %s: metadata offset %q, want %q (Tandem's offset is the sequence number)", name, meta["offset"], strconv.FormatInt(seq, 10))
+				}
 				st.checkpoints[partition] = seq
 			case "ownership":
 				st.owners[partition] = meta["ownerid"]
+			default:
+				return st, fmt.Errorf("blob %s is neither a checkpoint nor an ownership", name)
 			}
 		}
 	}
@@ -279,21 +284,27 @@ func TestAMQPProcessorBlobStore(t *testing.T) {
 		}
 	}
 	rec := &processed{seen: map[string]map[int64]int{}, first: map[int]map[string]int64{}}
+	// The store's blobs for this hub: the SDK's fully qualified namespace is the host:port of
+	// the connection string's endpoint.
+	prefix := e.n.addrs().amqp + "/" + hub + "/" + azeventhubs.DefaultConsumerGroup + "/"
 	var last blobState
+	var listErr error
 	waitFor := func(what string, ok func(blobState) bool) {
 		t.Helper()
 		for {
-			st, err := listBlobs(ctx, admin, hub)
+			st, err := listBlobs(ctx, admin, prefix)
 			if err == nil {
 				last = st
 				if ok(st) {
 					t.Logf("%v: %s", time.Since(began).Round(time.Millisecond), what)
 					return
 				}
+			} else if ctx.Err() == nil {
+				listErr = err
 			}
 			if ctx.Err() != nil {
-				t.Fatalf("waiting for %s: %v; blobs in Azurite %v: checkpoints %v, owners %v (last listing error: %v)",
-					what, ctx.Err(), last.names, last.checkpoints, last.owners, err)
+				t.Fatalf("waiting for %s: %v; blobs in Azurite under %s: %v: checkpoints %v, owners %v (a listing error seen: %v)",
+					what, ctx.Err(), prefix, last.names, last.checkpoints, last.owners, listErr)
 			}
 			time.Sleep(200 * time.Millisecond) // polling, with the deadline above
 		}
