@@ -5,6 +5,11 @@
 // client package), and the SDKs connect with emulator-style connection strings
 // (Endpoint=sb://127.0.0.1:PORT;…;UseDevelopmentEmulator=true).
 //
+// The Processor also runs with the SDK's own Blob checkpoint store (checkpoints.BlobStore, over
+// azblob) against Azurite, Microsoft's storage emulator, pinned in ../azurite (`npm ci` there
+// first; scripts/test does): TestAMQPProcessorBlobStore starts its azurite-blob on a free port
+// and skips, saying why, when node or Azurite is missing (it fails instead when CI=true).
+//
 // It is a module of its own (github.com/tandem-streaming/tandem/interop/go) so that the Azure
 // SDKs never enter Tandem's main module. scripts/test runs it after the main module's tests.
 //
