@@ -103,6 +103,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 // do sends a request with a JSON body (nil for none) and decodes a JSON answer into out
 // (nil to discard). Answers outside 2xx become *errcode.Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	return c.doHeader(ctx, method, path, nil, in, out)
+}
+
+// doHeader is do with extra request headers (a conditional write's If-None-Match).
+func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Header, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		var buf bytes.Buffer
@@ -121,6 +126,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 	authz, err := c.authFn()
 	if err != nil {
 		return err

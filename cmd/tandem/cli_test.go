@@ -199,3 +199,23 @@ func TestCLISendReceive(t *testing.T) {
 		t.Fatalf("bad --property: %v", err)
 	}
 }
+
+// T4 (first-hour audit): hub create on an existing hub fails, changes nothing and points at
+// hub update; hub update still changes it.
+func TestCLIHubCreateRefusesExistingHub(t *testing.T) {
+	n := newCLINode(t)
+	n.must("", "namespace", "create", "shop-ns")
+	n.must("", "hub", "create", "shop-ns/orders", "--partitions", "4", "--retention", "24h")
+	_, err := n.run("", "hub", "create", "shop-ns/orders", "--partitions", "8", "--retention", "1h")
+	if !errcode.Is(err, errcode.AlreadyExists) || !strings.Contains(err.Error(), "tandem hub update shop-ns/orders") {
+		t.Fatalf("hub create on an existing hub: %v (%s), want AlreadyExists naming 'tandem hub update shop-ns/orders'", err, errcode.CodeOf(err))
+	}
+	out := n.must("", "hub", "show", "shop-ns/orders")
+	if !strings.Contains(out, "24h0m0s") || strings.Contains(out, " 8 ") {
+		t.Fatalf("hub create on an existing hub changed it:\n%s", out)
+	}
+	n.must("", "hub", "update", "shop-ns/orders", "--partitions", "8")
+	if out := n.must("", "hub", "show", "shop-ns/orders"); !strings.Contains(out, "8") {
+		t.Fatalf("hub update did not grow the hub:\n%s", out)
+	}
+}
