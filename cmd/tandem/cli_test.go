@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -217,5 +219,44 @@ func TestCLIHubCreateRefusesExistingHub(t *testing.T) {
 	n.must("", "hub", "update", "shop-ns/orders", "--partitions", "8")
 	if out := n.must("", "hub", "show", "shop-ns/orders"); !strings.Contains(out, "8") {
 		t.Fatalf("hub update did not grow the hub:\n%s", out)
+	}
+}
+
+// T2 (first-hour audit): receive without --partition reads every partition, not partition 0
+// alone; --max counts over all of them, --follow follows all of them, and --checkpoint stores
+// each partition's position.
+func TestCLIReceiveWithoutPartitionReadsEveryPartition(t *testing.T) {
+	n := newCLINode(t)
+	n.must("", "namespace", "create", "shop-ns")
+	n.must("", "hub", "create", "shop-ns/payments", "--partitions", "4")
+	n.must("p3-a\np3-b\n", "send", "shop-ns/payments", "-p", "3")
+	n.must("p1-a\n", "send", "shop-ns/payments", "-p", "1")
+	out := n.must("", "receive", "shop-ns/payments")
+	if out != "p1-a\np3-a\np3-b\n" {
+		t.Fatalf("receive without --partition:\n%q, want the events of partitions 1 and 3", out)
+	}
+	if out := n.must("", "receive", "shop-ns/payments", "-p", "0"); out != "" {
+		t.Fatalf("receive -p 0:\n%q", out)
+	}
+	if out := n.must("", "receive", "shop-ns/payments", "--max", "2"); out != "p1-a\np3-a\n" {
+		t.Fatalf("receive --max 2 over every partition:\n%q", out)
+	}
+	out = n.must("", "-o", "json", "receive", "shop-ns/payments", "--follow", "--max", "3", "--poll-wait", "1s")
+	var ids []int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct{ PartitionID int }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("receive --follow -o json line %q: %v", line, err)
+		}
+		ids = append(ids, ev.PartitionID)
+	}
+	sort.Ints(ids)
+	if fmt.Sprint(ids) != "[1 3 3]" {
+		t.Fatalf("receive --follow --max 3 read partitions %v, want [1 3 3]\n%s", ids, out)
+	}
+	n.must("", "receive", "shop-ns/payments", "--group", "$Default", "--checkpoint", "--max", "2")
+	n.must("p2-a\n", "send", "shop-ns/payments", "-p", "2")
+	if out := n.must("", "receive", "shop-ns/payments", "--group", "$Default", "--checkpoint"); out != "p2-a\np3-b\n" {
+		t.Fatalf("receive after the per-partition checkpoints:\n%q", out)
 	}
 }
