@@ -30,6 +30,9 @@ type Client struct {
 	base   string
 	hc     *http.Client
 	authFn func() (string, error) // the Authorization header value, "" for none
+	// noCredential, when set, replaces the server's Unauthorized answer to a request sent
+	// without credentials (WithNoCredentialHint).
+	noCredential string
 }
 
 // Option configures a Client.
@@ -71,6 +74,17 @@ func WithConnectionString(s string) Option {
 		c.authFn = func() (string, error) {
 			return auth.NewSASToken(cs.ResourceURI(), cs.SharedAccessKeyName, cs.SharedAccessKey, time.Now().Add(tokenLifetime)), nil
 		}
+		return nil
+	}
+}
+
+// WithNoCredentialHint sets what a request sent without credentials reports when the server
+// refuses it as Unauthorized: where the caller looked for a credential and how to give one
+// (the CLI names its --data, --admin-key and TANDEM_ADMIN_KEY). The server's own answer,
+// which speaks of HTTP headers, follows it.
+func WithNoCredentialHint(hint string) Option {
+	return func(c *Client) error {
+		c.noCredential = hint
 		return nil
 	}
 }
@@ -151,7 +165,11 @@ func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Hea
 		return errcode.New(errcode.Unavailable, "reading the answer to %s %s: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return responseError(resp.StatusCode, data)
+		err := responseError(resp.StatusCode, data)
+		if authz == "" && c.noCredential != "" && errcode.Is(err, errcode.Unauthorized) {
+			return errcode.New(errcode.Unauthorized, "%s (the server answered: %v)", c.noCredential, err)
+		}
+		return err
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil

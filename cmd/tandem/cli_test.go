@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"net/http/httptest"
 	"path/filepath"
 	"sort"
@@ -258,5 +259,58 @@ func TestCLIReceiveWithoutPartitionReadsEveryPartition(t *testing.T) {
 	n.must("p2-a\n", "send", "shop-ns/payments", "-p", "2")
 	if out := n.must("", "receive", "shop-ns/payments", "--group", "$Default", "--checkpoint"); out != "p2-a\np3-b\n" {
 		t.Fatalf("receive after the per-partition checkpoints:\n%q", out)
+	}
+}
+
+// runBare runs one CLI command line against n with only --server: no --data, so the CLI
+// looks for ./tandem-data/admin-key in the working directory.
+func (n *cliNode) runBare(args ...string) (string, error) {
+	n.t.Helper()
+	root := &cobra.Command{Use: "tandem", SilenceUsage: true, SilenceErrors: true}
+	addClientFlags(root)
+	addCLICommands(root)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(append([]string{"--server", n.url}, args...))
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// Issue 14 item 5 (first-hour audit, error quality 2): the CLI run where there is no
+// ./tandem-data/admin-key says where it looked and what to pass, not which HTTP header to
+// send; with the key given it works.
+func TestCLIWithoutCredentialSaysWhereItLooked(t *testing.T) {
+	n := newCLINode(t)
+	t.Setenv("TANDEM_ADMIN_KEY", "")
+	t.Setenv("TANDEM_CONNECTION_STRING", "")
+	t.Chdir(t.TempDir())
+	_, err := n.runBare("namespace", "list")
+	if !errcode.Is(err, errcode.Unauthorized) {
+		t.Fatalf("namespace list without a credential: %v (%s), want Unauthorized", err, errcode.CodeOf(err))
+	}
+	for _, want := range []string{"./tandem-data/admin-key", "not found", "--data", "--admin-key", "TANDEM_ADMIN_KEY"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	if !strings.HasPrefix(err.Error(), "the CLI has no credential") {
+		t.Errorf("error %q does not start with what the CLI lacks", err)
+	}
+	empty := t.TempDir()
+	_, err = n.runBare("--data", empty, "hub", "list", "default")
+	if !errcode.Is(err, errcode.Unauthorized) || !strings.Contains(err.Error(), filepath.Join(empty, "admin-key")) {
+		t.Errorf("hub list with --data %s: %v, want Unauthorized naming %s", empty, err, filepath.Join(empty, "admin-key"))
+	}
+	key, rerr := os.ReadFile(filepath.Join(n.data, "admin-key"))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if out, err := n.runBare("--admin-key", strings.TrimSpace(string(key)), "namespace", "list"); err != nil {
+		t.Fatalf("namespace list with --admin-key: %v\n%s", err, out)
+	}
+	t.Setenv("TANDEM_ADMIN_KEY", strings.TrimSpace(string(key)))
+	if out, err := n.runBare("namespace", "list"); err != nil {
+		t.Fatalf("namespace list with TANDEM_ADMIN_KEY: %v\n%s", err, out)
 	}
 }
