@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,8 +42,8 @@ with the system properties (partitionId, offset, ...) in -o json mode. Without -
 reads every partition (as kcat -C -t does): without --follow one partition after the other,
 each to its end; with --follow all of them at once. Without --follow it stops at the end.
 
---from is start, end, offset:N, seq:N or time:RFC3339; with every partition, offset:N and
-seq:N apply to each partition. Without --from it starts at the start, or, with --group,
+--from is start, end, offset:N, seq:N or time:RFC3339 (offset:N and seq:N only with
+--partition: they are positions in one partition). Without --from it starts at the start, or, with --group,
 after the group's checkpoint of each partition. --checkpoint (with --group) stores, per
 partition, the position after the last event printed. --max counts events over all partitions.`,
 		Args: exactArgs(1, "NS/HUB"),
@@ -58,6 +59,10 @@ partition, the position after the last event printed. --max counts events over a
 				return errcode.New(errcode.InvalidArgument, "--max %d is invalid; use 0 (no limit) or more", s.max)
 			}
 			s.all = !cmd.Flags().Changed("partition")
+			if pos := strings.ToLower(s.from); s.all && (strings.HasPrefix(pos, "offset:") || strings.HasPrefix(pos, "seq:")) {
+				return errcode.New(errcode.InvalidArgument,
+					"--from %s is a position in one partition; give --partition P with it, or read every partition from start, end or time:RFC3339", s.from)
+			}
 			c, err := newClient(cmd)
 			if err != nil {
 				return err

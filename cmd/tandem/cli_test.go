@@ -239,6 +239,13 @@ func TestCLIReceiveWithoutPartitionReadsEveryPartition(t *testing.T) {
 	if out := n.must("", "receive", "shop-ns/payments", "-p", "0"); out != "" {
 		t.Fatalf("receive -p 0:\n%q", out)
 	}
+	if _, err := n.run("", "receive", "shop-ns/payments", "--from", "offset:1"); !errcode.Is(err, errcode.InvalidArgument) ||
+		!strings.Contains(err.Error(), "--partition") {
+		t.Fatalf("receive --from offset:1 without --partition: %v, want InvalidArgument asking for --partition", err)
+	}
+	if out := n.must("", "receive", "shop-ns/payments", "--from", "offset:1", "-p", "3"); out != "p3-b\n" {
+		t.Fatalf("receive --from offset:1 -p 3:\n%q", out)
+	}
 	if out := n.must("", "receive", "shop-ns/payments", "--max", "2"); out != "p1-a\np3-a\n" {
 		t.Fatalf("receive --max 2 over every partition:\n%q", out)
 	}
