@@ -30,6 +30,9 @@ type Client struct {
 	base   string
 	hc     *http.Client
 	authFn func() (string, error) // the Authorization header value, "" for none
+	// noCredential, when set, replaces the server's Unauthorized answer to a request sent
+	// without credentials (WithNoCredentialHint).
+	noCredential string
 }
 
 // Option configures a Client.
@@ -75,6 +78,17 @@ func WithConnectionString(s string) Option {
 	}
 }
 
+// WithNoCredentialHint sets what a request sent without credentials reports when the server
+// refuses it as Unauthorized: where the caller looked for a credential and how to give one
+// (the CLI names its --data, --admin-key and TANDEM_ADMIN_KEY). The server's own answer,
+// which speaks of HTTP headers, follows it.
+func WithNoCredentialHint(hint string) Option {
+	return func(c *Client) error {
+		c.noCredential = hint
+		return nil
+	}
+}
+
 // WithHTTPClient sets the HTTP client (default: a client without timeout, since receives
 // long-poll; bound calls with their context).
 func WithHTTPClient(hc *http.Client) Option {
@@ -103,6 +117,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 // do sends a request with a JSON body (nil for none) and decodes a JSON answer into out
 // (nil to discard). Answers outside 2xx become *errcode.Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	return c.doHeader(ctx, method, path, nil, in, out)
+}
+
+// doHeader is do with extra request headers (a conditional write's If-None-Match).
+func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Header, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		var buf bytes.Buffer
@@ -121,6 +140,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 	authz, err := c.authFn()
 	if err != nil {
 		return err
@@ -141,7 +165,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return errcode.New(errcode.Unavailable, "reading the answer to %s %s: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return responseError(resp.StatusCode, data)
+		err := responseError(resp.StatusCode, data)
+		if authz == "" && c.noCredential != "" && errcode.Is(err, errcode.Unauthorized) {
+			return errcode.New(errcode.Unauthorized, "%s (the server answered: %v)", c.noCredential, err)
+		}
+		return err
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil

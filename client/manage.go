@@ -246,6 +246,14 @@ func (c *Client) CreateHub(ctx context.Context, ns, hub string, o HubOptions) (H
 	return out.hub(), err
 }
 
+// CreateNewHub creates event hub ns/hub and fails with AlreadyExists, changing nothing, when
+// it exists (a PUT with If-None-Match: *). CreateHub creates or updates, as ARM's PUT does.
+func (c *Client) CreateNewHub(ctx context.Context, ns, hub string, o HubOptions) (Hub, error) {
+	var out hubWire
+	err := c.doHeader(ctx, http.MethodPut, hubPath(ns, hub), http.Header{"If-None-Match": {"*"}}, hubBody(o), &out)
+	return out.hub(), err
+}
+
 // UpdateHub changes the settings o gives of event hub ns/hub; it fails if the hub does not exist.
 func (c *Client) UpdateHub(ctx context.Context, ns, hub string, o HubOptions) (Hub, error) {
 	if _, err := c.GetHub(ctx, ns, hub); err != nil {

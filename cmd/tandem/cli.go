@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,15 +65,40 @@ func newClient(cmd *cobra.Command) (*client.Client, error) {
 	case flag("admin-key") != "":
 		opts = append(opts, client.WithAdminKey(flag("admin-key")))
 	default:
-		if b, err := os.ReadFile(filepath.Join(flag("data"), "admin-key")); err == nil {
+		file := filepath.Join(flag("data"), "admin-key")
+		b, err := os.ReadFile(file)
+		if err == nil {
 			opts = append(opts, client.WithAdminKey(strings.TrimSpace(string(b))))
+			break
 		}
+		// Anonymous: fine for namespace default of a --dev node; any other refusal says
+		// where the CLI looked and what to pass.
+		opts = append(opts, client.WithNoCredentialHint(noCredentialHint(file, err)))
 	}
 	hc, err := cliHTTPClient(cmd, "")
 	if err != nil {
 		return nil, err
 	}
 	return client.New(flag("server"), append(opts, client.WithHTTPClient(hc))...)
+}
+
+// noCredentialHint is what the CLI says when it had no credential to send: the admin-key
+// file it tried, why it could not use it, and the three ways to give one.
+func noCredentialHint(file string, err error) string {
+	why := "not found"
+	if !errors.Is(err, fs.ErrNotExist) {
+		why = "unreadable (" + err.Error() + ")"
+	}
+	if !filepath.IsAbs(file) {
+		abs, _ := filepath.Abs(file)
+		if !strings.HasPrefix(file, "..") {
+			file = "./" + file // as the user wrote the default, ./tandem-data
+		}
+		file += " (" + abs + ")"
+	}
+	return "the CLI has no credential: the admin key file " + file + " is " + why +
+		"; pass --data DIR (the data directory of the node, which holds admin-key), --admin-key KEY or TANDEM_ADMIN_KEY, " +
+		"or --connection-string (TANDEM_CONNECTION_STRING)"
 }
 
 // cliHTTPClient is the CLI's HTTP client. For https it trusts exactly the CA in caFile, else

@@ -156,7 +156,7 @@ func newHubCmd() *cobra.Command {
 			return done(cmd, "deleted event hub "+args[0])
 		},
 	}
-	cmd.AddCommand(newHubWriteCmd("create NS/HUB", "Create an event hub", false),
+	cmd.AddCommand(newHubWriteCmd("create NS/HUB", "Create an event hub (fails if it exists; change one with hub update)", false),
 		newHubWriteCmd("update NS/HUB", "Change an event hub's partitions, retention or max event size", true),
 		list, showCmd, del)
 	return cmd
@@ -183,7 +183,7 @@ func newHubWriteCmd(use, short string, update bool) *cobra.Command {
 		if update {
 			h, err = cl.UpdateHub(cmd.Context(), p[0], p[1], o)
 		} else {
-			h, err = cl.CreateHub(cmd.Context(), p[0], p[1], o)
+			h, err = cl.CreateNewHub(cmd.Context(), p[0], p[1], o) // refuses an existing hub: see hub update
 		}
 		if err != nil {
 			return err

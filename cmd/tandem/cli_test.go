@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -197,5 +200,124 @@ func TestCLISendReceive(t *testing.T) {
 	_, err := n.run("", "send", "shop-ns/orders", "--property", "novalue")
 	if !errcode.Is(err, errcode.InvalidArgument) {
 		t.Fatalf("bad --property: %v", err)
+	}
+}
+
+// T4 (first-hour audit): hub create on an existing hub fails, changes nothing and points at
+// hub update; hub update still changes it.
+func TestCLIHubCreateRefusesExistingHub(t *testing.T) {
+	n := newCLINode(t)
+	n.must("", "namespace", "create", "shop-ns")
+	n.must("", "hub", "create", "shop-ns/orders", "--partitions", "4", "--retention", "24h")
+	_, err := n.run("", "hub", "create", "shop-ns/orders", "--partitions", "8", "--retention", "1h")
+	if !errcode.Is(err, errcode.AlreadyExists) || !strings.Contains(err.Error(), "tandem hub update shop-ns/orders") {
+		t.Fatalf("hub create on an existing hub: %v (%s), want AlreadyExists naming 'tandem hub update shop-ns/orders'", err, errcode.CodeOf(err))
+	}
+	out := n.must("", "hub", "show", "shop-ns/orders")
+	if !strings.Contains(out, "24h0m0s") || strings.Contains(out, " 8 ") {
+		t.Fatalf("hub create on an existing hub changed it:\n%s", out)
+	}
+	n.must("", "hub", "update", "shop-ns/orders", "--partitions", "8")
+	if out := n.must("", "hub", "show", "shop-ns/orders"); !strings.Contains(out, "8") {
+		t.Fatalf("hub update did not grow the hub:\n%s", out)
+	}
+}
+
+// T2 (first-hour audit): receive without --partition reads every partition, not partition 0
+// alone; --max counts over all of them, --follow follows all of them, and --checkpoint stores
+// each partition's position.
+func TestCLIReceiveWithoutPartitionReadsEveryPartition(t *testing.T) {
+	n := newCLINode(t)
+	n.must("", "namespace", "create", "shop-ns")
+	n.must("", "hub", "create", "shop-ns/payments", "--partitions", "4")
+	n.must("p3-a\np3-b\n", "send", "shop-ns/payments", "-p", "3")
+	n.must("p1-a\n", "send", "shop-ns/payments", "-p", "1")
+	out := n.must("", "receive", "shop-ns/payments")
+	if out != "p1-a\np3-a\np3-b\n" {
+		t.Fatalf("receive without --partition:\n%q, want the events of partitions 1 and 3", out)
+	}
+	if out := n.must("", "receive", "shop-ns/payments", "-p", "0"); out != "" {
+		t.Fatalf("receive -p 0:\n%q", out)
+	}
+	if _, err := n.run("", "receive", "shop-ns/payments", "--from", "offset:1"); !errcode.Is(err, errcode.InvalidArgument) ||
+		!strings.Contains(err.Error(), "--partition") {
+		t.Fatalf("receive --from offset:1 without --partition: %v, want InvalidArgument asking for --partition", err)
+	}
+	if out := n.must("", "receive", "shop-ns/payments", "--from", "offset:1", "-p", "3"); out != "p3-b\n" {
+		t.Fatalf("receive --from offset:1 -p 3:\n%q", out)
+	}
+	if out := n.must("", "receive", "shop-ns/payments", "--max", "2"); out != "p1-a\np3-a\n" {
+		t.Fatalf("receive --max 2 over every partition:\n%q", out)
+	}
+	out = n.must("", "-o", "json", "receive", "shop-ns/payments", "--follow", "--max", "3", "--poll-wait", "1s")
+	var ids []int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct{ PartitionID int }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("receive --follow -o json line %q: %v", line, err)
+		}
+		ids = append(ids, ev.PartitionID)
+	}
+	sort.Ints(ids)
+	if fmt.Sprint(ids) != "[1 3 3]" {
+		t.Fatalf("receive --follow --max 3 read partitions %v, want [1 3 3]\n%s", ids, out)
+	}
+	n.must("", "receive", "shop-ns/payments", "--group", "$Default", "--checkpoint", "--max", "2")
+	n.must("p2-a\n", "send", "shop-ns/payments", "-p", "2")
+	if out := n.must("", "receive", "shop-ns/payments", "--group", "$Default", "--checkpoint"); out != "p2-a\np3-b\n" {
+		t.Fatalf("receive after the per-partition checkpoints:\n%q", out)
+	}
+}
+
+// runBare runs one CLI command line against n with only --server: no --data, so the CLI
+// looks for ./tandem-data/admin-key in the working directory.
+func (n *cliNode) runBare(args ...string) (string, error) {
+	n.t.Helper()
+	root := &cobra.Command{Use: "tandem", SilenceUsage: true, SilenceErrors: true}
+	addClientFlags(root)
+	addCLICommands(root)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(append([]string{"--server", n.url}, args...))
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// Issue 14 item 5 (first-hour audit, error quality 2): the CLI run where there is no
+// ./tandem-data/admin-key says where it looked and what to pass, not which HTTP header to
+// send; with the key given it works.
+func TestCLIWithoutCredentialSaysWhereItLooked(t *testing.T) {
+	n := newCLINode(t)
+	t.Setenv("TANDEM_ADMIN_KEY", "")
+	t.Setenv("TANDEM_CONNECTION_STRING", "")
+	t.Chdir(t.TempDir())
+	_, err := n.runBare("namespace", "list")
+	if !errcode.Is(err, errcode.Unauthorized) {
+		t.Fatalf("namespace list without a credential: %v (%s), want Unauthorized", err, errcode.CodeOf(err))
+	}
+	for _, want := range []string{"./tandem-data/admin-key", "not found", "--data", "--admin-key", "TANDEM_ADMIN_KEY"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	if !strings.HasPrefix(err.Error(), "the CLI has no credential") {
+		t.Errorf("error %q does not start with what the CLI lacks", err)
+	}
+	empty := t.TempDir()
+	_, err = n.runBare("--data", empty, "hub", "list", "default")
+	if !errcode.Is(err, errcode.Unauthorized) || !strings.Contains(err.Error(), filepath.Join(empty, "admin-key")) {
+		t.Errorf("hub list with --data %s: %v, want Unauthorized naming %s", empty, err, filepath.Join(empty, "admin-key"))
+	}
+	key, rerr := os.ReadFile(filepath.Join(n.data, "admin-key"))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if out, err := n.runBare("--admin-key", strings.TrimSpace(string(key)), "namespace", "list"); err != nil {
+		t.Fatalf("namespace list with --admin-key: %v\n%s", err, out)
+	}
+	t.Setenv("TANDEM_ADMIN_KEY", strings.TrimSpace(string(key)))
+	if out, err := n.runBare("namespace", "list"); err != nil {
+		t.Fatalf("namespace list with TANDEM_ADMIN_KEY: %v\n%s", err, out)
 	}
 }

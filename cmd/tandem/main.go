@@ -34,7 +34,7 @@ served over the Kafka protocol, AMQP (the Azure Event Hubs SDKs) and HTTP.
   tandem serve --dev                      run a node (anonymous Kafka clients allowed)
   tandem hub create default/orders        create an event hub
   tandem send default/orders < events     send events, one per line
-  tandem receive default/orders -p 0      read them back
+  tandem receive default/orders           read them back (every partition; -p P for one)
   tandem dev                              two regions, a geo-DR alias and a sample hub, locally
 
 The CLI finds the server with --server or TANDEM_SERVER (default http://127.0.0.1:8080).`,

@@ -184,6 +184,9 @@ func loadServeConfig(fs *pflag.FlagSet, file string, cfg *serveConfig) error {
 		if err := yaml.Unmarshal(b, &fromFile); err != nil {
 			return fmt.Errorf("config file %s is not valid YAML: %w", file, err)
 		}
+		if err := checkConfigKeys(fs, file, fromFile); err != nil {
+			return err
+		}
 	}
 	var ferr error
 	fs.VisitAll(func(fl *pflag.Flag) {

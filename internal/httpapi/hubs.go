@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
@@ -140,7 +141,13 @@ func (s *Server) putHub(w http.ResponseWriter, r *http.Request, c *call) error {
 // createOrUpdateHub answers with the hub as its own create or update left it. When a racing
 // create or delete makes the chosen write fail (AlreadyExists, NotFound), it tries the other,
 // a bounded number of times; the existence check first only picks the likely one.
+//
+// With If-None-Match: * (HTTP's "create only", which `tandem hub create` sends) it only
+// creates: an existing hub is left as it is and the answer is AlreadyExists (409).
 func (s *Server) createOrUpdateHub(r *http.Request, c *call, spec broker.HubSpec) (broker.HubInfo, int, error) {
+	if strings.TrimSpace(r.Header.Get("If-None-Match")) == "*" {
+		return s.createHubOnly(r, c, spec)
+	}
 	_, err := s.b.Hub(c.ns, c.hub)
 	create := errcode.Is(err, errcode.NotFound)
 	if err != nil && !create {
@@ -180,6 +187,30 @@ func createOrUpdate(create bool, write func(create bool) (broker.HubInfo, error)
 		}
 		create = !create
 	}
+}
+
+// createHubOnly is PUT with If-None-Match: *: create the hub, or fail naming hub update.
+func (s *Server) createHubOnly(r *http.Request, c *call, spec broker.HubSpec) (broker.HubInfo, int, error) {
+	if _, err := s.b.Hub(c.ns, c.hub); err == nil {
+		return broker.HubInfo{}, 0, hubExists(c)
+	} else if !errcode.Is(err, errcode.NotFound) {
+		return broker.HubInfo{}, 0, err
+	}
+	if c.who.EntityPath != "" {
+		return broker.HubInfo{}, 0, hubScopedCreate(c)
+	}
+	h, err := s.b.CreateHubInfo(r.Context(), c.ns, spec)
+	if errcode.Is(err, errcode.AlreadyExists) {
+		return broker.HubInfo{}, 0, hubExists(c)
+	}
+	return h, http.StatusCreated, err
+}
+
+func hubExists(c *call) error {
+	return errcode.New(errcode.AlreadyExists,
+		"event hub %s/%s already exists and was left unchanged (the create asked for a new hub with If-None-Match: *); "+
+			"change it with 'tandem hub update %s/%s' (or a PUT without If-None-Match), or delete it first with 'tandem hub delete %s/%s'",
+		c.ns, c.hub, c.ns, c.hub, c.ns, c.hub)
 }
 
 func hubScopedCreate(c *call) error {

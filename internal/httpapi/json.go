@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
+	"github.com/tandem-streaming/tandem/internal/meta"
 )
 
 // maxManagementBody bounds a management request's body. A send's body has its own limit
@@ -26,6 +27,7 @@ type errorBody struct {
 
 // writeError writes err with its catalogue status and counts it.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = s.regionalNotFound(r, err)
 	code := errcode.CodeOf(err)
 	status := errcode.HTTPStatus(err)
 	if r.ContentLength != 0 {
@@ -49,6 +51,29 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body.Error.Code = code
 	body.Error.Message = err.Error()
 	writeJSON(w, status, body)
+}
+
+// regionalNotFound turns the NotFound of a namespace into one that names the region that was
+// asked (and the node, by the address the request used), so that a request sent to the wrong
+// region of a geo-DR setup reads as such. When this region takes part in geo-DR it suggests
+// no create (the namespace is likely in the other region); a lone region keeps the create
+// hint. Other errors pass unchanged.
+func (s *Server) regionalNotFound(r *http.Request, err error) error {
+	var nf *meta.NamespaceNotFoundError
+	if !errors.As(err, &nf) {
+		return err
+	}
+	region := s.b.Region()
+	asked := fmt.Sprintf("region %s (the node at %s that this request went to)", region, r.Host)
+	if len(s.b.Aliases()) > 0 {
+		return errcode.New(errcode.NotFound,
+			"namespace %q is not in %s; this region takes part in geo-DR, so the namespace is likely in another region: "+
+				"is --server (TANDEM_SERVER) pointing at the right region? 'tandem namespace list' lists the namespaces of region %s",
+			nf.Name, asked, region)
+	}
+	return errcode.New(errcode.NotFound,
+		"namespace %q not found in %s; if it is in another region, point --server (TANDEM_SERVER) at that region's node; "+
+			"to create it in region %s: 'tandem namespace create %s'", nf.Name, asked, region, nf.Name)
 }
 
 // writeJSON writes v as JSON without HTML escaping, so raw event bodies keep their bytes.

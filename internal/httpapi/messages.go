@@ -147,6 +147,7 @@ func decodeEvents(body io.Reader, h broker.HubInfo, maxEvents int) ([]broker.Eve
 		return nil, err
 	}
 	dec := json.NewDecoder(br)
+	dec.DisallowUnknownFields() // a field the send does not understand is refused, never dropped
 	var out []broker.Event
 	add := func(e eventIn) error {
 		if len(out) >= maxEvents {
@@ -162,7 +163,7 @@ func decodeEvents(body io.Reader, h broker.HubInfo, maxEvents int) ([]broker.Eve
 	}
 	if first != '[' {
 		var one eventIn
-		if err := jsonError(dec.Decode(&one)); err != nil {
+		if err := eventError(0, dec.Decode(&one)); err != nil {
 			return nil, err
 		}
 		if err := add(one); err != nil {
@@ -175,7 +176,7 @@ func decodeEvents(body io.Reader, h broker.HubInfo, maxEvents int) ([]broker.Eve
 	}
 	for dec.More() {
 		var e eventIn
-		if err := jsonError(dec.Decode(&e)); err != nil {
+		if err := eventError(len(out), dec.Decode(&e)); err != nil {
 			return nil, err
 		}
 		if err := add(e); err != nil {
@@ -189,6 +190,43 @@ func decodeEvents(body io.Reader, h broker.HubInfo, maxEvents int) ([]broker.Eve
 		return nil, errcode.New(errcode.InvalidArgument, "the request holds no events; send at least one")
 	}
 	return out, jsonEnd(dec)
+}
+
+// sendFields are the fields of an event in a send (matched as encoding/json does, ignoring
+// case).
+const sendFields = "body, bodyEncoding, partitionKey and properties"
+
+// eventError is jsonError for decoding event i, which names a field the send does not take.
+func eventError(i int, err error) error {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	name, ok := strings.CutPrefix(msg, `json: unknown field "`)
+	if !ok {
+		return jsonError(err)
+	}
+	name = strings.TrimSuffix(name, `"`)
+	return errcode.New(errcode.InvalidArgument, "event %d has the field %q, which a send does not take; %s; the fields of an event are %s",
+		i, clip(name), unknownFieldHint(name), sendFields)
+}
+
+// unknownFieldHint says what to send instead of an unknown field.
+func unknownFieldHint(name string) string {
+	switch strings.ToLower(name) {
+	case "brokerproperties":
+		return "this API is not the Event Hubs REST format: give BrokerProperties.PartitionKey as partitionKey, " +
+			"or send to one partition with /partitions/N/messages"
+	case "userproperties":
+		return "this API is not the Event Hubs REST format: give UserProperties as properties"
+	case "offset", "sequencenumber", "enqueuedtime", "partitionid":
+		return "the event hub sets it when it stores the event; drop it (choose a partition with /partitions/N/messages or ?partitionId=N)"
+	case "key", "partition_key", "partition-key":
+		return `the Kafka record key is partitionKey`
+	case "headers", "applicationproperties", "application_properties":
+		return "application properties go in properties"
+	}
+	return "remove it, or check its spelling"
 }
 
 // firstByte peeks at the first byte of br that is not JSON white space.

@@ -153,7 +153,9 @@ func (p *fastScan) plainString() ([]byte, bool) {
 // decodeEventsFast decodes body when it is one event object, or a non-empty array of them,
 // whose members are "body" (a plain string), "bodyEncoding" ("" or base64) and
 // "partitionKey" (a plain string), each at most once, with every event within the hub's
-// maximum size and at most maxEvents events. ok is false for any other body, valid or not.
+// maximum size and at most maxEvents events. ok is false for any other body, valid or not:
+// a field it does not know (BrokerProperties, a typo) is declined, and decodeEvents refuses
+// it by name.
 func decodeEventsFast(body []byte, h broker.HubInfo, maxEvents int, sc *sendScratch) (events []broker.Event, ok bool) {
 	if cap(sc.arena) < len(body) {
 		sc.arena = make([]byte, 0, len(body))

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +46,9 @@ func FuzzDecodeEventsFast(f *testing.F) {
 		`[{"body":"not base64!","bodyEncoding":"base64"}]`,
 		`[{"body":"x","bodyEncoding":"gzip"}]`,
 		`[{"partitionKey":"k"}]`,
+		`[{"Body":"hello","BrokerProperties":{"PartitionKey":"c1"},"UserProperties":{"a":"b"}}]`,
+		`[{"body":"x","offset":3}]`,
+		`{"body":"x","BODY":"y"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -107,4 +112,46 @@ func TestWritePlacementsMatchesEncodingJSON(t *testing.T) {
 			t.Fatalf("%d placements:\nfast %d %q\nslow %d %q", n, fast.Code, fast.Body, slow.Code, slow.Body)
 		}
 	}
+}
+
+// T8 (first-hour audit): a send with a field it does not understand — the Event Hubs REST
+// format's BrokerProperties and UserProperties among them — is refused with a 400 naming the
+// field and the accepted ones, on the fast path (which declines it) and on encoding/json's
+// (which refuses it), and nothing is stored.
+func TestSendRefusesUnknownFields(t *testing.T) {
+	e := newEnv(t, false)
+	e.must(201, e.do("PUT", "/namespaces/space1", e.admin, nil))
+	e.must(201, e.do("PUT", "/namespaces/space1/eventhubs/h", e.admin, `{"properties":{"partitionCount":2}}`))
+	hub := "/namespaces/space1/eventhubs/h"
+	for _, c := range []struct{ body, field, hint string }{
+		{`[{"Body":"hello","BrokerProperties":{"PartitionKey":"c1"},"UserProperties":{"a":"b"}}]`, "BrokerProperties", "partitionKey"},
+		{`{"body":"hello","UserProperties":{"a":"b"}}`, "UserProperties", "as properties"},
+		{`[{"body":"ok"},{"body":"x","partitionkey":"k","offset":7}]`, "offset", "sets it"},
+		{`[{"body":"x","propertes":{"a":"b"}}]`, "propertes", "spelling"},
+		{`{"body":"x","key":"k"}`, "key", "partitionKey"},
+	} {
+		if _, ok := decodeEventsFast([]byte(c.body), fuzzHub, 100, new(sendScratch)); ok {
+			t.Errorf("%s: the fast decoder accepted a body with the field %s", c.body, c.field)
+		}
+		_, err := decodeEvents(strings.NewReader(c.body), fuzzHub, 100)
+		if err == nil || !strings.Contains(err.Error(), `"`+c.field+`"`) {
+			t.Errorf("%s: encoding/json decoder: %v, want the field %s refused", c.body, err, c.field)
+		}
+		for _, path := range []string{hub + "/messages", hub + "/partitions/1/messages"} {
+			r := e.must(400, e.do("POST", path, e.admin, c.body))
+			msg := r.message()
+			if r.code() != "InvalidArgument" || !strings.Contains(msg, `"`+c.field+`"`) || !strings.Contains(msg, sendFields) ||
+				!strings.Contains(msg, c.hint) {
+				t.Errorf("POST %s %s: %s, want InvalidArgument naming %q, the accepted fields and %q", path, c.body, r.raw, c.field, c.hint)
+			}
+		}
+	}
+	for p := range 2 {
+		r := e.must(200, e.do("GET", fmt.Sprintf("%s/partitions/%d/messages?from=start", hub, p), e.admin, nil))
+		if !strings.Contains(string(r.raw), `"events":[]`) {
+			t.Errorf("partition %d holds events after refused sends: %s", p, r.raw)
+		}
+	}
+	// What the send takes still works, in any letter case encoding/json accepts.
+	e.must(201, e.do("POST", hub+"/messages", e.admin, `[{"body":"a","partitionKey":"k","properties":{"p":1}},{"Body":"b"}]`))
 }

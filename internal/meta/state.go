@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -223,11 +224,19 @@ func (s *State) Offsets(ns, group, hub string) (map[int32]Checkpoint, error) {
 func (s *State) ns(name string) (*Namespace, error) {
 	n, ok := s.namespaces[name]
 	if !ok {
-		return nil, errcode.New(errcode.NotFound,
-			"namespace %q not found; create it with 'tandem namespace create %s'", name, name)
+		return nil, &errcode.Error{Code: errcode.NotFound,
+			Msg: fmt.Sprintf("namespace %q not found; create it with 'tandem namespace create %s'", name, name),
+			Err: &NamespaceNotFoundError{Name: name}}
 	}
 	return n, nil
 }
+
+// NamespaceNotFoundError is the cause of the NotFound for a namespace this region does not
+// hold, so that a front end that knows the region (the HTTP API) can say which region was
+// asked instead of suggesting a create in the wrong one.
+type NamespaceNotFoundError struct{ Name string }
+
+func (e *NamespaceNotFoundError) Error() string { return fmt.Sprintf("namespace %q not found", e.Name) }
 
 func (s *State) hub(ns, hub string) (*Hub, error) {
 	n, err := s.ns(ns)
