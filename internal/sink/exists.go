@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
 )
@@ -29,7 +30,9 @@ const maxListed = 20
 
 // CheckWritable checks, without creating anything, that a job could open the output a URL
 // names: the URL is well formed with a supported scheme, the directory of a SQLite or
-// JSON-lines output exists, and a PostgreSQL server answers with these credentials.
+// JSON-lines output exists, and a PostgreSQL server accepts the connection. A server that
+// refuses it (password, database) is an InvalidArgument error; one that does not answer is an
+// Unavailable error, which a caller may accept (it may be up later).
 func CheckWritable(ctx context.Context, url, output string) error {
 	scheme, rest, hasScheme := strings.Cut(url, "://")
 	switch {
@@ -172,6 +175,13 @@ func checkConnect(ctx context.Context, url, output string) (*pgx.Conn, string, e
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, cfg)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// The server answered and said no: this never works until the URL or the server changes.
+		return nil, "", errcode.New(errcode.InvalidArgument,
+			"postgres output %s: the server refuses the connection: %s (SQLSTATE %s); check the URL's user, password and database",
+			pgWhere(cfg), pe.Message, pe.Code)
+	}
 	if err != nil {
 		return nil, "", errcode.New(errcode.Unavailable,
 			"postgres output %s: cannot connect: %w; check that the server is running and the URL's host, port, user and database are right",
