@@ -11,6 +11,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/errcode"
 	"github.com/tandem-streaming/tandem/internal/sink"
+	"github.com/tandem-streaming/tandem/internal/sink/sinktest"
 )
 
 // sqliteTables lists the tables of a SQLite file.
@@ -132,5 +133,27 @@ func TestCLIOutputDiffOfEmptyOutputsIsNotEqual(t *testing.T) {
 	}
 	if _, _, err = runOutputCmd(t, "output", "diff", "--primary", p, "--secondary", s, "--output", "out"); err != nil {
 		t.Fatalf("diff of equal outputs: %v", err)
+	}
+}
+
+// A typo'd PostgreSQL table is refused by diff and repair, naming the tables there, and repair
+// does not create it.
+func TestCLIOutputRefusesMissingPostgresTable(t *testing.T) {
+	dsn := sinktest.Postgres(t)
+	s := sqliteOutput(t, "secondary")
+	writeOutput(t, dsn, 0, 3)
+	writeOutput(t, s, 0, 3)
+	for _, cmd := range []string{"diff", "repair"} {
+		_, _, err := runOutputCmd(t, "output", cmd, "--primary", dsn, "--secondary", s, "--output", "ou")
+		if !errcode.Is(err, errcode.NotFound) || !strings.Contains(err.Error(), "table ou does not exist in postgres database") ||
+			!strings.Contains(err.Error(), "tables there: out") {
+			t.Fatalf("%s with a typo'd PostgreSQL table: %v", cmd, err)
+		}
+	}
+	if err := sink.CheckExists(context.Background(), dsn, "ou"); !errcode.Is(err, errcode.NotFound) {
+		t.Fatalf("repair created the typo'd table: %v", err)
+	}
+	if _, _, err := runOutputCmd(t, "output", "diff", "--primary", dsn, "--secondary", s, "--output", "out"); err != nil {
+		t.Fatalf("diff of the real outputs: %v", err)
 	}
 }
