@@ -4,6 +4,7 @@ package main
 // API with the node admin key.
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-streaming/tandem/client"
+	"github.com/tandem-streaming/tandem/internal/errcode"
 	"github.com/tandem-streaming/tandem/internal/job"
 )
 
@@ -146,8 +148,9 @@ func (f *jobCreateFlags) spec(name string) (client.JobSpec, error) {
 
 func newJobStartCmd() *cobra.Command {
 	var from string
+	var wait time.Duration
 	cmd := &cobra.Command{
-		Use:   "start NAME [--from now|start|last-stopped|time:RFC3339]",
+		Use:   "start NAME [--from now|start|last-stopped|time:RFC3339] [--wait[=30s]]",
 		Short: "Start a job: from now (default), the start of its inputs, where it last stopped, or a time",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -159,11 +162,62 @@ func newJobStartCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return showJob(cmd, info)
+			if wait <= 0 {
+				return showJob(cmd, info)
+			}
+			info, werr := waitJobRunning(cmd.Context(), c.GetJob, info, wait, jobWaitPoll)
+			if err := showJob(cmd, info); err != nil {
+				return err
+			}
+			return werr
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "now", "where to start reading: now, start, last-stopped or time:2026-01-02T15:04:05Z")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long (--wait alone: 30s) for the job to run, and fail with its error when it fails, is degraded or does not run by then")
+	cmd.Flags().Lookup("wait").NoOptDefVal = "30s"
 	return cmd
+}
+
+// jobWaitPoll is how often job start --wait looks at the job.
+const jobWaitPoll = 100 * time.Millisecond
+
+// waitJobRunning polls a started job until it is Running (nil) or Failed, Degraded, Stopped,
+// or still not running after wait (an error saying so, with the job's error). It returns the
+// job as last seen.
+func waitJobRunning(ctx context.Context, get func(context.Context, string) (client.JobInfo, error), info client.JobInfo, wait, poll time.Duration) (client.JobInfo, error) {
+	name := info.Spec.Name
+	deadline := time.Now().Add(wait)
+	for {
+		st := info.Status
+		switch st.State {
+		case job.Running:
+			return info, nil
+		case job.Failed:
+			return info, errcode.New(errcode.Unavailable, "job %s failed: %s; fix it, then 'tandem job start %s' again", name, st.Error, name)
+		case job.Degraded:
+			return info, errcode.New(errcode.Unavailable,
+				"job %s started but is degraded: %s; it keeps retrying ('tandem job show %s' follows it, 'tandem job stop %s' stops it)", name, st.Error, name, name)
+		case job.Stopped:
+			return info, errcode.New(errcode.Conflict, "job %s stopped before it ran; 'tandem job show %s' says why", name, name)
+		}
+		if !time.Now().Before(deadline) {
+			why := ""
+			if st.Error != "" {
+				why = " (" + st.Error + ")"
+			}
+			return info, errcode.New(errcode.Timeout, "job %s is still %s after --wait %s%s; 'tandem job show %s' follows it", name, st.State, wait, why, name)
+		}
+		select {
+		case <-ctx.Done():
+			return info, ctx.Err()
+		case <-time.After(poll):
+		}
+		next, err := get(ctx, name)
+		if err != nil {
+			return info, err
+		}
+		info = next
+	}
 }
 
 func newJobStopCmd() *cobra.Command {

@@ -105,8 +105,11 @@ func (b *outputBounds) options() (output.DiffOptions, error) {
 	return o, nil
 }
 
-// openReaders opens both outputs for reading.
+// openReaders opens both outputs for reading, once both exist.
 func (s *outputSources) openReaders(ctx context.Context) (primary, secondary sink.Reader, err error) {
+	if err := output.CheckOutputs(ctx, s.primary, s.secondary, s.name, false); err != nil {
+		return nil, nil, err
+	}
 	if primary, err = sink.OpenReader(ctx, s.primary, s.name); err != nil {
 		return nil, nil, fmt.Errorf("--primary: %w", err)
 	}
@@ -143,6 +146,10 @@ saved after each printed batch and a new run continues after it. Ctrl-C stops it
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// An output that answers but does not exist is a typo, not an output still to come.
+			if err := output.CheckOutputs(ctx, s.primary, s.secondary, s.name, true); err != nil {
+				return err
+			}
 			o.Primary, o.Secondary, o.Output = s.primary, s.secondary, s.name
 			stderr := cmd.ErrOrStderr()
 			o.OnEvent = func(e output.Event) { fmt.Fprintln(stderr, followEventLine(e)) }
@@ -266,8 +273,14 @@ Data is compared as JSON values. The exit code is 0 when the outputs are equal, 
 			} else {
 				err = printDiff(cmd.OutOrStdout(), res)
 			}
-			if err != nil || res.Equal() {
+			if err != nil {
 				return err
+			}
+			if res.Compared == 0 {
+				return output.ErrNothingCompared(o.From != 0 || o.To != 0)
+			}
+			if res.Equal() {
+				return nil
 			}
 			return errcode.New(errcode.Mismatch,
 				"the outputs differ: %d row(s) missing on the primary, %d missing on the secondary, %d with different data; "+
@@ -322,7 +335,7 @@ type diffReport struct {
 
 func diffJSON(r output.DiffResult) diffReport {
 	return diffReport{
-		Equal: r.Equal(), Compared: r.Compared,
+		Equal: r.Equal() && r.Compared > 0, Compared: r.Compared,
 		MissingOnPrimaryCount: r.MissingOnPrimaryCount, MissingOnSecondaryCount: r.MissingOnSecondaryCount, DifferCount: r.DifferCount,
 		MissingOnPrimary: outputJSONRows(r.MissingOnPrimary), MissingOnSecondary: outputJSONRows(r.MissingOnSecondary), Differ: outputJSONPairs(r.Differ),
 	}
@@ -405,6 +418,10 @@ primary is not repaired: its job appends it alone and catches up by itself.`,
 				return err
 			}
 			ctx := cmd.Context()
+			// Never create a primary (a typo'd file or table) to copy rows into.
+			if err := output.CheckOutputs(ctx, s.primary, s.secondary, s.name, false); err != nil {
+				return err
+			}
 			sec, err := sink.OpenReader(ctx, s.secondary, s.name)
 			if err != nil {
 				return fmt.Errorf("--secondary: %w", err)

@@ -120,10 +120,15 @@ FROM readings TIMESTAMP BY t GROUP BY k, TumblingWindow(second, 10)`), 0o600); e
 	if err != nil {
 		t.Fatalf("a bounded diff of identical outputs: %v", err)
 	}
-	copyRows := exec.Command(tandemBin, "output", "diff", "--primary", "sqlite://"+dir+"/east.db", "--secondary", "sqlite://"+dir+"/missing.db", "--output", "counts")
-	err = copyRows.Run()
+	// A secondary that does not exist (a typo) is an error naming the files there, never a
+	// list of rows "missing" on it (issue 14).
+	missing := exec.Command(tandemBin, "output", "diff", "--primary", "sqlite://"+dir+"/east.db", "--secondary", "sqlite://"+dir+"/missing.db", "--output", "counts")
+	var stderr strings.Builder
+	missing.Stderr = &stderr
+	err = missing.Run()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("diff against an empty output: %v, want exit status 1", err)
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(stderr.String(), "missing.db does not exist") ||
+		!strings.Contains(stderr.String(), "east.db, west.db") {
+		t.Fatalf("diff against a missing output: %v, want exit status 3 (NotFound) naming the files there\n%s", err, stderr.String())
 	}
 }

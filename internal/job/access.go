@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -180,4 +181,23 @@ func resolve(path string) (string, error) {
 // namespace, so it cannot read, start, stop, delete or replace the admin's jobs.
 func (c Creator) sees(owner Creator) bool {
 	return !c.Confined || (owner.Confined && strings.EqualFold(owner.Namespace, c.Namespace))
+}
+
+// checkOutputs refuses, when a job is created, an output that can never be opened: a URL with
+// an unsupported scheme or malformed, the missing directory of a SQLite or JSON-lines file, a
+// PostgreSQL server that answers but refuses the connection (wrong password, no such
+// database). A PostgreSQL server that does not answer now is accepted: the job retries it when
+// started and reports Degraded meanwhile.
+func (s Spec) checkOutputs(ctx context.Context) error {
+	for _, o := range s.Outputs {
+		if isHubURL(o.URL) {
+			continue
+		}
+		err := sink.CheckWritable(ctx, o.URL, o.Name)
+		if err == nil || errcode.Is(err, errcode.Unavailable) {
+			continue
+		}
+		return errcode.New(errcode.CodeOf(err), "output %s: %w", o.Name, err)
+	}
+	return nil
 }

@@ -159,11 +159,11 @@ func (m *Manager) access(c Creator) access {
 // Create stores a new job, stopped. What the job may touch is bounded by who creates it (see
 // Creator), now and each time it starts. Its errors show no password of the spec.
 func (m *Manager) Create(ctx context.Context, spec Spec, by Creator) (Info, error) {
-	info, err := m.create(spec, by)
+	info, err := m.create(ctx, spec, by)
 	return info, spec.scrubErr(err)
 }
 
-func (m *Manager) create(spec Spec, by Creator) (Info, error) {
+func (m *Manager) create(ctx context.Context, spec Spec, by Creator) (Info, error) {
 	if err := spec.checkNotRedacted(); err != nil {
 		return Info{}, err
 	}
@@ -171,6 +171,9 @@ func (m *Manager) create(spec Spec, by Creator) (Info, error) {
 		return Info{}, err
 	}
 	if _, err := spec.validate(m.access(by)); err != nil {
+		return Info{}, err
+	}
+	if err := spec.checkOutputs(ctx); err != nil {
 		return Info{}, err
 	}
 	for _, in := range spec.Inputs {
