@@ -31,6 +31,12 @@ func TestOutputFollowStopsOnSIGINT(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	// follow refuses an output that does not exist: the secondary is there, empty.
+	s2, err := sink.Open(ctx, secondary, "counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
 	state := filepath.Join(dir, "reader.pos")
 	cmd := exec.Command(tandemBin, "output", "follow", "--primary", primary, "--secondary", secondary, "--output", "counts", "--state", state)
 	out, err := cmd.StdoutPipe()
@@ -45,7 +51,8 @@ func TestOutputFollowStopsOnSIGINT(t *testing.T) {
 	defer cmd.Process.Kill()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		t.Fatalf("follow printed no row: %v\n%s", err, stderr.String())
+		werr := cmd.Wait() // stderr is complete (and no longer written) once the process is waited for
+		t.Fatalf("follow printed no row: %v (exit: %v)\n%s", err, werr, stderr.String())
 	}
 	var got struct {
 		Key    string `json:"key"`
