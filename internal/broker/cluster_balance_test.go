@@ -137,14 +137,20 @@ func TestLeaderBalancerHandsLeadershipBack(t *testing.T) {
 		return false
 	})
 	preferred := make([]int, parts) // node index of each partition's preferred leader
-	nodes[0].b.meta.View(func(s *meta.State) {
-		_, reps, err := s.HubPlacement(DevNamespace, hub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for p, peers := range reps {
-			preferred[p] = int(peers[0]) - 1
-		}
+	// The hub was created through whichever node reached the metadata leader; node 0 may not
+	// have applied it yet.
+	pollUntil(t, "node 0 to know the hub's placement", func() bool {
+		var err error
+		nodes[0].b.meta.View(func(s *meta.State) {
+			var reps [][]uint64
+			if _, reps, err = s.HubPlacement(DevNamespace, hub); err != nil {
+				return
+			}
+			for p, peers := range reps {
+				preferred[p] = int(peers[0]) - 1
+			}
+		})
+		return err == nil
 	})
 	leaderOf := func(p int32) int {
 		for i, n := range nodes {
