@@ -27,6 +27,14 @@ var (
 // line; the returned devProcess knows all six nodes' pids (pids["east-1"] …).
 func startDevCluster(t *testing.T, dir string) *devProcess {
 	t.Helper()
+	return startDevClusterAttempt(t, dir, 1)
+}
+
+// startDevClusterAttempt is one start of tandem dev --nodes 3. A port it picked as free can be
+// taken by another test's process before its node binds it ("address already in use"): then it
+// starts again in an emptied dir, up to 3 times.
+func startDevClusterAttempt(t *testing.T, dir string, attempt int) *devProcess {
+	t.Helper()
 	d := &devProcess{t: t, exited: make(chan struct{}), ready: make(chan string, 1), pids: map[string]int{},
 		stderr: filepath.Join(t.TempDir(), "dev-stderr")}
 	d.cmd = exec.Command(tandemBin, "dev", "--dir", dir, "--nodes", "3", "--kafka-port", "0", "--http-port", "0", "--raft-port", "0", "--amqp-port", "0")
@@ -65,6 +73,16 @@ func startDevCluster(t *testing.T, dir string) *devProcess {
 		d.Kafka = strings.Split(m[1], ",")
 		d.EastURL, d.WestURL = "http://"+m[2], "http://"+m[3]
 	case <-d.exited:
+		if out := d.output(); attempt < 3 && strings.Contains(out, "address already in use") {
+			t.Logf("tandem dev --nodes 3 found a port taken (attempt %d); starting it again:\n%s", attempt, out)
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			return startDevClusterAttempt(t, dir, attempt+1)
+		}
 		t.Fatalf("tandem dev --nodes 3 exited before it was ready (%v):\n%s", d.cmd.ProcessState, d.output())
 	case <-time.After(4 * time.Minute):
 		t.Fatalf("tandem dev --nodes 3 not ready after 4 minutes:\n%s", d.output())
