@@ -57,28 +57,7 @@ func (b *Broker) AuthenticateToken(name, entity, token string) (Principal, error
 	}
 	tokHub := tokenPathHub(tok.Resource)
 	entityHub, _, _ := strings.Cut(entity, "/")
-	if tokHub, err = b.scopeHub(ns, tokHub); err != nil {
-		return Principal{}, err
-	}
-	policyHub, err := b.scopeHub(ns, firstNonEmpty(entityHub, tokHub))
-	if err != nil {
-		return Principal{}, err
-	}
-	pol, hubScope, err := b.findPolicy(ns, policyHub, tok.KeyName)
-	if err != nil {
-		return Principal{}, err
-	}
-	key := pol.PrimaryKey
-	if err := tok.Verify(pol.PrimaryKey, b.now()); err != nil {
-		if err2 := tok.Verify(pol.SecondaryKey, b.now()); err2 != nil {
-			return Principal{}, err
-		}
-		key = pol.SecondaryKey
-	}
-	p := principalFor(ns, firstNonEmpty(hubScope, tokHub), pol)
-	p.Alias = alias
-	p.Grant = b.newGrant(ns, hubScope, pol, key, tok.Expiry)
-	return p, nil
+	return b.tokenPrincipal(ns, alias, entityHub, tokHub, tok)
 }
 
 // tokenPathHub is the event hub a SAS resource names: the first segment of its path.

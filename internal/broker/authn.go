@@ -167,6 +167,14 @@ func (b *Broker) AuthenticateSAS(name, hub, header string) (Principal, error) {
 		return Principal{}, errcode.New(errcode.Forbidden,
 			"SAS token covers %q, not event hub %q", tok.Resource, hub)
 	}
+	return b.tokenPrincipal(ns, alias, hub, tokHub, tok)
+}
+
+// tokenPrincipal finishes a SAS check once the token's namespace is known: the token's hub and
+// the request's hub (either may be "") are resolved to stored names, the rule is found on the
+// namespace or the hub, and the signature is verified with its primary or secondary key.
+func (b *Broker) tokenPrincipal(ns, alias, hub, tokHub string, tok auth.SASToken) (Principal, error) {
+	var err error
 	if tokHub, err = b.scopeHub(ns, tokHub); err != nil {
 		return Principal{}, err
 	}
